@@ -1,0 +1,78 @@
+"""The dashboard: log-in, then the pages each role may use (and only those)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dashboard import state
+from dashboard.i18n import LANGUAGES, t
+from dashboard.navigation import pages_for
+from db import service
+from errors import DscrError
+
+
+def language_switch() -> None:
+    codes = list(LANGUAGES)
+    current = state.lang()
+    choice = st.sidebar.selectbox(t("language", current), codes, index=codes.index(current),
+                                  format_func=LANGUAGES.get, key="lang_select")
+    if choice != current:
+        st.session_state["lang"] = choice
+        st.rerun()
+
+
+def login_page() -> None:
+    lang = state.lang()
+    st.title(t("app_title", lang))
+    if st.session_state.pop("ended", False):
+        st.info(t("session_ended", lang))
+    st.subheader(t("privacy_title", lang))
+    st.markdown(t("privacy_notice", lang))
+    with st.form("login"):
+        username = st.text_input(t("username", lang), key="login_username")
+        password = st.text_input(t("password", lang), type="password", key="login_password")
+        ack = st.checkbox(t("privacy_ack", lang), key="login_ack")
+        submitted = st.form_submit_button(t("login", lang))
+    if submitted:
+        if not ack:
+            st.error(t("privacy_required", lang))
+            return
+        try:
+            actor = service.authenticate(state.runtime(), username.strip(), password)
+        except service.LoginFailed:
+            st.error(t("login_failed", lang))
+            return
+        except DscrError as exc:
+            st.error(str(exc))
+            return
+        st.session_state["token"] = service.start_login_session(state.runtime(), actor)
+        st.rerun()
+
+
+def main() -> None:
+    st.set_page_config(page_title="dscr", page_icon=":material/shield_person:", layout="wide")
+    if "lang" not in st.session_state:
+        st.session_state["lang"] = "ko"
+    language_switch()
+    actor = state.current_actor()
+    if actor is None:
+        st.navigation([st.Page(login_page, title=t("login", state.lang()), url_path="login")],
+                      position="hidden").run()
+        return
+    lang = state.lang()
+    st.sidebar.caption(f"{t('signed_in_as', lang)}: **{actor.username}** ({t('role_' + actor.role, lang)})")
+    if st.sidebar.button(t("logout", lang), key="logout"):
+        service.end_login_session(state.runtime(), st.session_state.pop("token"))
+        st.rerun()
+    if st.sidebar.button(t("logout_everywhere", lang), key="logout_all"):
+        service.end_login_session(state.runtime(), st.session_state.pop("token"), everywhere=True)
+        st.rerun()
+    st.navigation(pages_for(actor.role, lang)).run()
+
+
+main()

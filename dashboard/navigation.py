@@ -1,0 +1,32 @@
+"""Which pages a role sees: built from the access policy, so the menu and the guard agree."""
+
+from __future__ import annotations
+
+from dashboard.i18n import t
+from db import access
+
+# page file, title key, the action the page needs (the page and its use cases check again),
+# and the roles it is written for when the action alone does not say (None: every allowed role).
+PAGE_TABLE: tuple[tuple[str, str, str | None, frozenset[str] | None], ...] = (
+    ("pages/home.py", "home", None, None),
+    ("pages/caseload.py", "caseload", "participant.identify", None),
+    ("pages/audit.py", "audit_log", "audit.read", None),
+)
+
+
+def visible_pages(role: str) -> list[tuple[str, str]]:
+    """(page file, title key) of the pages a role may open."""
+    out = []
+    for path, title_key, action, roles in PAGE_TABLE:
+        if action is not None and not access.is_allowed(role, action):
+            continue
+        if roles is not None and role not in roles:
+            continue
+        out.append((path, title_key))
+    return out
+
+
+def pages_for(role: str, lang: str) -> list:
+    import streamlit as st
+
+    return [st.Page(path, title=t(key, lang), url_path=key) for path, key in visible_pages(role)]

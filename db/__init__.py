@@ -1,0 +1,1 @@
+"""The store and its guard: schema, migrations, access policy, audit log, encryption."""

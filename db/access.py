@@ -1,0 +1,162 @@
+"""Who may do what: the one role x action table, the scope predicates, and the raising access checks.
+
+Read this file to know the whole access policy. Use cases ask it before they read or write; the
+dashboard's menu is built from it too, but the menu is not a security boundary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Select, exists, or_, select
+
+from db.schema import ROLES, CounselorAssignment, Participant
+from errors import NotFound, PermissionDenied
+
+if TYPE_CHECKING:
+    from db.context import Context
+
+# What each action lets a role do, in the users' words (shown in denials and in the admin's view).
+ACTIONS: dict[str, str] = {
+    "account.manage": "create, disable and change accounts",
+    "account.list": "list accounts",
+    "assignment.manage": "assign counselors to participants",
+    "programme.manage": "manage programmes and cohorts",
+    "instrument.manage": "manage instruments and their versions",
+    "audit.read": "read the audit log",
+    "audit.verify": "verify the audit chain",
+    "participant.create": "register a participant",
+    "participant.read": "open a participant's record",
+    "participant.identify": "see a participant's name and contacts",
+    "participant.reidentify": "re-identify a study code (with a reason)",
+    "participant.break_glass": "open a participant outside the caseload (with a reason)",
+    "session.record": "record counseling sessions",
+    "session.read": "read counseling sessions and notes",
+    "assessment.record": "record and finalise assessments",
+    "assessment.read": "read assessments and the participant matrix",
+    "assessment.sign": "sign off a step of the matrix",
+    "outcomes.read": "read aggregate programme outcomes",
+    "review.record": "rate programmes on the gender-sensitivity indicators",
+    "export.aggregate": "export suppressed aggregate tables",
+    "export.pseudonymised": "export pseudonymised research rows",
+    "followup.record": "record follow-up windows and recidivism events",
+    "recidivism.read": "read pseudonymised follow-up and recidivism data",
+    "model.fit": "fit and validate risk models",
+    "model.read": "read risk model cards and predictions",
+    "registry.manage": "add, import and export hash registry entries",
+    "registry.read": "read the hash registry",
+    "scan.run": "run scans for re-uploads",
+    "flag.review": "confirm or reject flags and track takedowns",
+    "demo.load": "load synthetic demo data",
+}
+
+C, M, A, R, D = "counselor", "committee", "analyst", "reviewer", "admin"
+
+# The policy. Nothing else in dscr grants a permission.
+POLICY: dict[str, frozenset[str]] = {
+    "account.manage": frozenset({D}),
+    "account.list": frozenset({D}),
+    "assignment.manage": frozenset({D}),
+    "programme.manage": frozenset({D}),
+    "instrument.manage": frozenset({D}),
+    "audit.read": frozenset({D}),
+    "audit.verify": frozenset({D}),
+    "participant.create": frozenset({C, D}),
+    "participant.read": frozenset({C, A}),
+    "participant.identify": frozenset({C}),
+    "participant.reidentify": frozenset({D}),
+    "participant.break_glass": frozenset({C}),
+    "session.record": frozenset({C}),
+    "session.read": frozenset({C}),
+    "assessment.record": frozenset({C}),
+    "assessment.read": frozenset({C}),
+    "assessment.sign": frozenset({C, M}),
+    "outcomes.read": frozenset({M, A}),
+    "review.record": frozenset({M}),
+    "export.aggregate": frozenset({M, A}),
+    "export.pseudonymised": frozenset({A}),
+    "followup.record": frozenset({A}),
+    "recidivism.read": frozenset({A}),
+    "model.fit": frozenset({A}),
+    "model.read": frozenset({A, C}),
+    "registry.manage": frozenset({R}),
+    "registry.read": frozenset({R}),
+    "scan.run": frozenset({R}),
+    "flag.review": frozenset({R}),
+    "demo.load": frozenset({D}),
+}
+
+if set(POLICY) != set(ACTIONS):  # pragma: no cover - a mistake in this file, caught at import
+    raise RuntimeError(f"access policy and action list differ: {set(POLICY) ^ set(ACTIONS)}")
+
+
+def is_allowed(role: str, action: str) -> bool:
+    if action not in POLICY:
+        raise KeyError(f"unknown action {action!r}")
+    return role in POLICY[action]
+
+
+def allowed_actions(role: str) -> list[str]:
+    return [a for a, roles in POLICY.items() if role in roles]
+
+
+def require(ctx: Context, action: str) -> None:
+    """Raise PermissionDenied (and log the attempt) unless the actor's role may take the action."""
+    if is_allowed(ctx.actor.role, action):
+        return
+    ctx.record_denied(action, f"role {ctx.actor.role} may not {ACTIONS[action]}")
+    raise PermissionDenied(
+        f"Access denied: the role '{ctx.actor.role}' may not {ACTIONS[action]} ({action})."
+    )
+
+
+# --- scopes -------------------------------------------------------------------------------
+
+def caseload_filter(counselor_id: int, as_of: dt.date):
+    """Participants assigned to the counselor on a date: the counselor's whole world."""
+    return exists().where(
+        CounselorAssignment.participant_id == Participant.id,
+        CounselorAssignment.counselor_id == counselor_id,
+        CounselorAssignment.start_date <= as_of,
+        or_(CounselorAssignment.end_date.is_(None), CounselorAssignment.end_date >= as_of),
+    )
+
+
+def scoped_participants(ctx: Context, action: str = "participant.read") -> Select:
+    """A select of the participants the actor may see for the action (after `require`)."""
+    require(ctx, action)
+    stmt = select(Participant)
+    if ctx.actor.role == C:
+        stmt = stmt.where(caseload_filter(ctx.actor.id, ctx.today))
+    return stmt
+
+
+def access_participant(ctx: Context, participant_id: int, action: str = "participant.read") -> Participant:
+    """Load a participant the actor may see; the same NotFound for missing and out of scope."""
+    require(ctx, action)
+    participant = ctx.session.get(Participant, participant_id)
+    if participant is not None and ctx.actor.role == C and participant_id not in ctx.break_glass:
+        in_caseload = ctx.session.scalar(
+            select(Participant.id).where(
+                Participant.id == participant_id, caseload_filter(ctx.actor.id, ctx.today)
+            )
+        )
+        if in_caseload is None:
+            participant = None
+    if participant is None:
+        raise NotFound(f"No participant {participant_id} in your caseload.")
+    return participant
+
+
+__all__ = [
+    "ACTIONS",
+    "POLICY",
+    "ROLES",
+    "access_participant",
+    "allowed_actions",
+    "caseload_filter",
+    "is_allowed",
+    "require",
+    "scoped_participants",
+]

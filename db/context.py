@@ -1,0 +1,146 @@
+"""The Context every use case takes: a session, the acting account, and the keys it may use."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from db import audit
+from db.config import Settings, load_settings
+from db.crypto import Keyring
+from db.engine import make_engine, session_factory
+from db.pseudonym import StudyCoder
+from db.schema import Account, Meta
+from errors import ConfigurationError, NotFound, PermissionDenied
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: int | None
+    username: str
+    role: str
+
+
+SYSTEM = Actor(None, "system", "admin")
+
+
+@dataclass
+class Context:
+    session: Session
+    actor: Actor
+    runtime: Runtime
+    today: dt.date = field(default_factory=dt.date.today)
+    task: str | None = None
+    break_glass: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.session.info["audit_actor"] = audit.AuditActor(self.actor.id, self.actor.username)
+        self.session.info["audit_task"] = self.task
+
+    @property
+    def keyring(self) -> Keyring:
+        return self.runtime.keyring
+
+    @property
+    def study_coder(self) -> StudyCoder:
+        return self.runtime.study_coder
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Commit when the block ends normally; roll back on any error, so nothing is half-written."""
+        try:
+            yield self.session
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            raise
+
+    def record_denied(self, action: str, detail: str) -> None:
+        # The use case fails anyway: drop its open transaction, then keep the attempt in the log.
+        self.session.rollback()
+        audit.record(self.session, "denied", detail=f"{action}: {detail}")
+        self.session.commit()
+
+    def decrypt(self, token: str | None, *, table: str, row_id: object, field_name: str,
+                participant_id: int | None) -> str | None:
+        """Decrypt one identifying field, recording the read in the audit log."""
+        audit.record(
+            self.session, "read", table_name=table, row_id=row_id,
+            subject_participant_id=participant_id, fields=[field_name], detail=self.task,
+        )
+        return self.keyring.decrypt(token)
+
+
+class Runtime:
+    """The engine, sessions and keys of one running process (CLI command or dashboard)."""
+
+    def __init__(self, settings: Settings | None = None, *, engine: Engine | None = None,
+                 create_keys: bool = False) -> None:
+        self.settings = settings or load_settings()
+        self.engine = engine or make_engine(self.settings.database_url)
+        self.sessions: sessionmaker[Session] = session_factory(self.engine)
+        self._create_keys = create_keys
+        self._keyring: Keyring | None = None
+        self._study_coder: StudyCoder | None = None
+
+    @property
+    def keyring(self) -> Keyring:
+        if self._keyring is None:
+            self._keyring = Keyring.from_file(self.settings.key_file, create=self._create_keys)
+        return self._keyring
+
+    @property
+    def study_coder(self) -> StudyCoder:
+        if self._study_coder is None:
+            self._study_coder = StudyCoder.from_file(
+                self.settings.study_key_file, create=self._create_keys
+            )
+        return self._study_coder
+
+    def check_key(self) -> None:
+        """Refuse to run with a key that is not this database's, before any data is touched."""
+        with self.sessions() as s:
+            row = s.get(Meta, "key_check")
+            if row is None:
+                ctx = Context(s, SYSTEM, self, task="install key check")
+                with ctx.transaction():
+                    s.add(Meta(key="key_check", value=self.keyring.check_value()))
+            else:
+                self.keyring.verify_check_value(row.value)
+
+    @contextmanager
+    def context(self, actor: Actor, *, today: dt.date | None = None, task: str | None = None
+                ) -> Iterator[Context]:
+        with self.sessions() as s:
+            yield Context(s, actor, self, today=today or dt.date.today(), task=task)
+
+    @contextmanager
+    def context_for(self, username: str | None, *, task: str | None = None) -> Iterator[Context]:
+        """A context acting as a named, active account (the CLI's --user / DSCR_USER)."""
+        if not username:
+            raise PermissionDenied(
+                "Name the acting account with --user USERNAME or DSCR_USER; every action is "
+                "recorded under it."
+            )
+        with self.sessions() as s:
+            acc = s.scalars(select(Account).where(Account.username == username)).one_or_none()
+            if acc is None or not acc.active:
+                raise NotFound(f"No active account named {username!r}.")
+            yield Context(s, Actor(acc.id, acc.username, acc.role), self, task=task)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def require_schema(runtime: Runtime) -> None:
+    from sqlalchemy import inspect
+
+    if not inspect(runtime.engine).has_table("alembic_version"):
+        raise ConfigurationError(
+            "The database has no dscr schema yet. Run `dscr db upgrade` first."
+        )

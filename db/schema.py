@@ -1,0 +1,413 @@
+"""The ORM schema: every table dscr keeps, with its rules enforced by the database itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Named constraints, so that migrations on SQLite (batch mode) and PostgreSQL address the same names.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES = ("counselor", "committee", "analyst", "reviewer", "admin")
+STAGES = ("planning", "midterm", "conclusion")
+OFFENCE_TYPES = (
+    "illegal_filming",
+    "non_consensual_distribution",
+    "possession_or_viewing",
+    "sextortion_or_coercion",
+    "synthetic_sexual_imagery",
+    "grooming",
+    "other",
+)
+REFERRAL_SOURCES = ("police", "prosecution", "court", "probation", "school", "family", "self", "other")
+PARTICIPANT_STATUSES = ("active", "completed", "dropped_out", "transferred")
+SEXES = ("female", "male", "other", "unknown")
+MODALITIES = ("in_person", "video", "phone", "group")
+ATTENDANCE = ("attended", "late", "absent", "cancelled")
+ASSESSMENT_STATUSES = ("draft", "final", "locked")
+RECIDIVISM_TYPES = ("digital_sex_crime", "other_sexual", "non_sexual_violent", "other")
+RECIDIVISM_SOURCES = ("police", "court", "probation", "self_report", "detection_flag")
+FLAG_STATUSES = ("pending", "confirmed", "rejected")
+TAKEDOWN_STATUSES = ("requested", "removed", "refused", "reappeared")
+SCAN_STATUSES = ("running", "finished", "failed", "interrupted")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC with microseconds: the same text on SQLite and PostgreSQL, so audit hashes verify on both."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Meta(Base):
+    """Facts about the installation: the key check value, the demo-data marker."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="role"),
+        CheckConstraint("failed_logins >= 0", name="failed_logins"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    password_changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class LoginSession(Base):
+    """A dashboard session kept on the server, so that log-out and revocation reach every tab."""
+
+    __tablename__ = "login_sessions"
+    __table_args__ = (CheckConstraint("expires_at > created_at", name="lifetime"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    ended_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class Programme(Base):
+    __tablename__ = "programmes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    cohorts: Mapped[list[Cohort]] = relationship(back_populates="programme")
+
+
+class Cohort(Base):
+    __tablename__ = "cohorts"
+    __table_args__ = (
+        UniqueConstraint("programme_id", "name", name="programme_name"),
+        CheckConstraint("end_date IS NULL OR end_date >= start_date", name="dates"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    programme: Mapped[Programme] = relationship(back_populates="cohorts")
+
+
+class Participant(Base):
+    """The research record of a young person: a study code and what analysis needs, nothing identifying."""
+
+    __tablename__ = "participants"
+    __table_args__ = (
+        CheckConstraint(_in("status", PARTICIPANT_STATUSES), name="status"),
+        CheckConstraint(_in("sex", SEXES), name="sex"),
+        CheckConstraint("age_at_referral BETWEEN 5 AND 24", name="age"),
+        CheckConstraint("prior_offences >= 0", name="prior_offences"),
+        CheckConstraint("ended_on IS NULL OR ended_on >= enrolled_on", name="dates"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_code: Mapped[str] = mapped_column(String(32), unique=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"), index=True)
+    sex: Mapped[str] = mapped_column(String(8))
+    age_at_referral: Mapped[int] = mapped_column(Integer)
+    prior_offences: Mapped[int] = mapped_column(Integer, default=0)
+    enrolled_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    ended_on: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    cohort: Mapped[Cohort] = relationship()
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ParticipantIdentity(Base):
+    """Identifying fields, encrypted, in a table that analysts' and committee use cases never join."""
+
+    __tablename__ = "participant_identities"
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), primary_key=True)
+    name_enc: Mapped[str] = mapped_column(Text)
+    birth_date_enc: Mapped[str] = mapped_column(Text)
+    contact_enc: Mapped[str | None] = mapped_column(Text)
+    guardian_contact_enc: Mapped[str | None] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(String(16))
+    erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(_in("referral_source", REFERRAL_SOURCES), name="referral_source"),
+        CheckConstraint("referral_date >= offence_date", name="dates"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_ref: Mapped[str] = mapped_column(String(32), unique=True)
+    participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"), index=True)
+    offence_date: Mapped[dt.date] = mapped_column(Date)
+    referral_date: Mapped[dt.date] = mapped_column(Date)
+    referral_source: Mapped[str] = mapped_column(String(16))
+    offences: Mapped[list[CaseOffence]] = relationship(
+        back_populates="case", cascade="all, delete-orphan"
+    )
+
+
+class CaseOffence(Base):
+    __tablename__ = "case_offences"
+    __table_args__ = (CheckConstraint(_in("offence_type", OFFENCE_TYPES), name="offence_type"),)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    offence_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    case: Mapped[Case] = relationship(back_populates="offences")
+
+
+class CounselorAssignment(Base):
+    __tablename__ = "counselor_assignments"
+    __table_args__ = (
+        CheckConstraint("end_date IS NULL OR end_date >= start_date", name="dates"),
+        Index("ix_assignment_counselor_participant", "counselor_id", "participant_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    counselor_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class CounselingSession(Base):
+    __tablename__ = "counseling_sessions"
+    __table_args__ = (
+        CheckConstraint("minutes BETWEEN 1 AND 480", name="minutes"),
+        CheckConstraint(_in("modality", MODALITIES), name="modality"),
+        CheckConstraint(_in("attendance", ATTENDANCE), name="attendance"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    counselor_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    session_date: Mapped[dt.date] = mapped_column(Date)
+    minutes: Mapped[int] = mapped_column(Integer)
+    modality: Mapped[str] = mapped_column(String(16))
+    attendance: Mapped[str] = mapped_column(String(16))
+    topics: Mapped[list[Any]] = mapped_column(default=list)
+    notes_enc: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Assessment(Base):
+    __tablename__ = "assessments"
+    __table_args__ = (
+        CheckConstraint(_in("stage", STAGES), name="stage"),
+        CheckConstraint(_in("status", ASSESSMENT_STATUSES), name="status"),
+        CheckConstraint("instrument_version >= 1", name="instrument_version"),
+        CheckConstraint(
+            "(status = 'draft') OR (finalised_at IS NOT NULL AND finalised_by IS NOT NULL)",
+            name="finalised",
+        ),
+        Index("ix_assessment_participant_stage", "participant_id", "stage"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    stage: Mapped[str] = mapped_column(String(16))
+    instrument_id: Mapped[str] = mapped_column(String(32))
+    instrument_version: Mapped[int] = mapped_column(Integer)
+    responses: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    administered_on: Mapped[dt.date] = mapped_column(Date)
+    created_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finalised_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    finalised_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    scores: Mapped[list[AssessmentScore]] = relationship(
+        back_populates="assessment", cascade="all, delete-orphan"
+    )
+    __mapper_args__ = {"version_id_col": version}
+
+
+class AssessmentScore(Base):
+    """One domain score of an assessment, with the range its instrument allows, checked by the database."""
+
+    __tablename__ = "assessment_scores"
+    __table_args__ = (
+        CheckConstraint("scale_min < scale_max", name="scale"),
+        CheckConstraint("score >= scale_min AND score <= scale_max", name="score_range"),
+    )
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"), primary_key=True)
+    domain: Mapped[str] = mapped_column(String(48), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    scale_min: Mapped[float] = mapped_column(Float)
+    scale_max: Mapped[float] = mapped_column(Float)
+    assessment: Mapped[Assessment] = relationship(back_populates="scores")
+
+
+class FollowUp(Base):
+    __tablename__ = "follow_ups"
+    __table_args__ = (CheckConstraint("end_date >= start_date", name="window"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class RecidivismEvent(Base):
+    __tablename__ = "recidivism_events"
+    __table_args__ = (
+        CheckConstraint(_in("event_type", RECIDIVISM_TYPES), name="event_type"),
+        CheckConstraint(_in("source", RECIDIVISM_SOURCES), name="source"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    follow_up_id: Mapped[int] = mapped_column(ForeignKey("follow_ups.id"))
+    event_date: Mapped[dt.date] = mapped_column(Date)
+    event_type: Mapped[str] = mapped_column(String(24))
+    source: Mapped[str] = mapped_column(String(16))
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class HashEntry(Base):
+    """A perceptual hash of material from a past case. The content itself is never stored."""
+
+    __tablename__ = "hash_entries"
+    __table_args__ = (
+        UniqueConstraint("algorithm", "hash_hex", "case_id", name="algorithm_hash_case"),
+        CheckConstraint("bits IN (64, 256)", name="bits"),
+        CheckConstraint("length(hash_hex) * 4 = bits", name="hex_length"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    bits: Mapped[int] = mapped_column(Integer)
+    hash_hex: Mapped[str] = mapped_column(String(64))
+    variant: Mapped[str] = mapped_column(String(16), default="original")
+    media_kind: Mapped[str] = mapped_column(String(8), default="image")
+    source_label: Mapped[str] = mapped_column(String(64), default="")
+    added_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Scan(Base):
+    __tablename__ = "scans"
+    __table_args__ = (
+        CheckConstraint(_in("status", SCAN_STATUSES), name="status"),
+        CheckConstraint("items_done >= 0 AND items_done <= items_total", name="progress"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_label: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    items_total: Mapped[int] = mapped_column(Integer, default=0)
+    items_done: Mapped[int] = mapped_column(Integer, default=0)
+    started_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Flag(Base):
+    __tablename__ = "flags"
+    __table_args__ = (
+        UniqueConstraint("item_digest", "hash_entry_id", name="item_entry"),
+        CheckConstraint(_in("status", FLAG_STATUSES), name="status"),
+        CheckConstraint("distance >= 0", name="distance"),
+        CheckConstraint(
+            "status = 'pending' OR (reviewed_by IS NOT NULL AND review_reason IS NOT NULL)",
+            name="reviewed",
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), index=True)
+    item_path: Mapped[str] = mapped_column(String(1024))
+    item_digest: Mapped[str] = mapped_column(String(64))
+    hash_entry_id: Mapped[int] = mapped_column(ForeignKey("hash_entries.id"))
+    algorithm: Mapped[str] = mapped_column(String(16))
+    distance: Mapped[int] = mapped_column(Integer)
+    frames: Mapped[list[Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class TakedownRequest(Base):
+    __tablename__ = "takedown_requests"
+    __table_args__ = (
+        CheckConstraint(_in("status", TAKEDOWN_STATUSES), name="status"),
+        CheckConstraint("updated_at >= requested_at", name="dates"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    requested_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class AuditLog(Base):
+    """Hash-chained record of every write, every read of identifying fields, logins and denials.
+
+    Holds names of tables and fields, never their values: the log must not become a second copy of
+    the case files.
+    """
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    table_name: Mapped[str | None] = mapped_column(String(64))
+    row_id: Mapped[str | None] = mapped_column(String(64))
+    subject_participant_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    fields: Mapped[list[Any] | None] = mapped_column(JSON)
+    detail: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64), unique=True)
