@@ -1,0 +1,1 @@
+"""Instruments of the three-step matrix: loading, scoring and psychometrics."""

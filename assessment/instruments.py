@@ -1,0 +1,664 @@
+"""Instruments of the three-step matrix as versioned YAML files: schema, checks, registry."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NoReturn
+
+import jsonschema
+import yaml
+
+from errors import NotFound, ValidationError
+
+STAGES: tuple[str, ...] = ("planning", "midterm", "conclusion")
+KINDS: tuple[str, ...] = ("self_report", "counselor_rating")
+
+# The three domains of the matrix, scored by self-report instruments.
+MATRIX_DOMAINS: tuple[str, ...] = (
+    "gender_sensitivity",
+    "gender_equality",
+    "digital_sex_crime_understanding",
+)
+# What the counselor rates at each step; kept apart from the matrix domains so that a
+# counselor's judgement is never averaged into a young person's own answers.
+COUNSELOR_DOMAINS: tuple[str, ...] = (
+    "engagement",
+    "responsibility_taking",
+    "victim_harm_understanding",
+)
+DOMAINS_BY_KIND: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "self_report": MATRIX_DOMAINS,
+        "counselor_rating": MATRIX_DOMAINS + COUNSELOR_DOMAINS,
+    }
+)
+DOMAIN_LABELS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "gender_sensitivity": ("성인지 감수성", "Gender sensitivity"),
+        "gender_equality": ("성평등 의식", "Gender equality awareness"),
+        "digital_sex_crime_understanding": (
+            "디지털 성범죄에 대한 이해",
+            "Understanding of digital sex crimes",
+        ),
+        "engagement": ("상담 참여", "Engagement"),
+        "responsibility_taking": ("책임 수용", "Responsibility-taking"),
+        "victim_harm_understanding": ("피해에 대한 이해", "Understanding of harm to victims"),
+    }
+)
+
+INSTRUMENTS_DIR = Path(__file__).with_name("instruments")
+
+_TEXT = {
+    "type": "object",
+    "required": ["ko", "en"],
+    "additionalProperties": False,
+    "properties": {
+        "ko": {"type": "string", "minLength": 1},
+        "en": {"type": "string", "minLength": 1},
+    },
+}
+_CODE = {"type": "string", "pattern": r"^[a-z][a-z0-9_]*$"}
+
+INSTRUMENT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "dscr instrument",
+    "type": "object",
+    "required": [
+        "id",
+        "version",
+        "title",
+        "kind",
+        "stages",
+        "scale",
+        "items",
+        "subscales",
+        "scoring",
+        "norms",
+        "norms_source",
+    ],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "pattern": r"^[A-Z][A-Z0-9]*-[0-9]+$"},
+        "version": {"type": "integer", "minimum": 1},
+        "title": _TEXT,
+        "description": _TEXT,
+        "kind": {"enum": list(KINDS)},
+        "stages": {
+            "type": "array",
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {"enum": list(STAGES)},
+        },
+        "scale": {
+            "type": "object",
+            "required": ["min", "max", "labels"],
+            "additionalProperties": False,
+            "properties": {
+                "min": {"type": "integer"},
+                "max": {"type": "integer"},
+                "labels": {"type": "array", "items": _TEXT},
+            },
+        },
+        "items": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["id", "text", "reverse", "subscale"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "string", "pattern": r"^[A-Z][A-Z0-9]*-[0-9]+$"},
+                    "text": _TEXT,
+                    "reverse": {"type": "boolean"},
+                    "subscale": _CODE,
+                    # Behavioural anchors that replace the scale labels for this item.
+                    "anchors": {"type": "array", "items": _TEXT},
+                },
+            },
+        },
+        "subscales": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["id", "domain", "title"],
+                "additionalProperties": False,
+                "properties": {"id": _CODE, "domain": _CODE, "title": _TEXT},
+            },
+        },
+        "scoring": {
+            "type": "object",
+            "required": ["method", "min_answered"],
+            "additionalProperties": False,
+            "properties": {
+                "method": {"enum": ["mean", "sum"]},
+                "min_answered": {"type": "number"},
+            },
+        },
+        "norms": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {
+                "type": "object",
+                "required": ["mean", "sd", "reliability", "cutoff", "higher_is_better"],
+                "additionalProperties": False,
+                "properties": {
+                    "mean": {"type": "number"},
+                    "sd": {"type": "number"},
+                    "reliability": {"type": "number"},
+                    "cutoff": {"type": "number"},
+                    "higher_is_better": {"type": "boolean"},
+                },
+            },
+        },
+        "norms_source": {"type": "string", "minLength": 1},
+        "free_text_fields": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "label"],
+                "additionalProperties": False,
+                "properties": {"id": _CODE, "label": _TEXT, "hint": _TEXT},
+            },
+        },
+    },
+}
+
+_VALIDATOR = jsonschema.Draft202012Validator(INSTRUMENT_SCHEMA)
+
+
+@dataclass(frozen=True)
+class LocalText:
+    """A piece of text in Korean (shown first) and English."""
+
+    ko: str
+    en: str
+
+
+@dataclass(frozen=True)
+class ResponseScale:
+    """The integer answers an item accepts, with one label for each point."""
+
+    min: int
+    max: int
+    labels: tuple[LocalText, ...]
+
+    @property
+    def points(self) -> int:
+        return self.max - self.min + 1
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    text: LocalText
+    reverse: bool
+    subscale: str
+    anchors: tuple[LocalText, ...] = ()
+
+
+@dataclass(frozen=True)
+class Subscale:
+    id: str
+    domain: str
+    title: LocalText
+
+
+@dataclass(frozen=True)
+class ScoringRule:
+    """How answers become a score; missing when the answered share is below min_answered."""
+
+    method: str
+    min_answered: float
+
+
+@dataclass(frozen=True)
+class Norm:
+    """Reference values of one domain score, on the scale the scoring rule produces."""
+
+    mean: float
+    sd: float
+    reliability: float
+    cutoff: float
+    higher_is_better: bool
+
+
+@dataclass(frozen=True)
+class FreeTextField:
+    """A text field on the form that is kept with the answers and never scored."""
+
+    id: str
+    label: LocalText
+    hint: LocalText | None = None
+
+
+@dataclass(frozen=True)
+class Instrument:
+    id: str
+    version: int
+    title: LocalText
+    kind: str
+    stages: tuple[str, ...]
+    scale: ResponseScale
+    items: tuple[Item, ...]
+    subscales: tuple[Subscale, ...]
+    scoring: ScoringRule
+    norms: Mapping[str, Norm]
+    norms_source: str
+    description: LocalText | None = None
+    free_text_fields: tuple[FreeTextField, ...] = ()
+    source: str = field(default="", compare=False)
+
+    def __hash__(self) -> int:
+        # The generated hash would fail on the read-only norms mapping; (id, version) names an
+        # instrument, and equal instruments share it, so callers can cache on instruments.
+        return hash(self.key)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.id, self.version)
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        """Domains this instrument scores, in the order their subscales are declared."""
+        return tuple(dict.fromkeys(s.domain for s in self.subscales))
+
+    @property
+    def item_ids(self) -> tuple[str, ...]:
+        return tuple(i.id for i in self.items)
+
+    def item(self, item_id: str) -> Item:
+        for it in self.items:
+            if it.id == item_id:
+                return it
+        raise NotFound(f"instrument {self.id} v{self.version} has no item {item_id!r}")
+
+    def subscale(self, subscale_id: str) -> Subscale:
+        for s in self.subscales:
+            if s.id == subscale_id:
+                return s
+        raise NotFound(f"instrument {self.id} v{self.version} has no subscale {subscale_id!r}")
+
+    def items_of_subscale(self, subscale_id: str) -> tuple[Item, ...]:
+        return tuple(i for i in self.items if i.subscale == subscale_id)
+
+    def items_of_domain(self, domain: str) -> tuple[Item, ...]:
+        subs = {s.id for s in self.subscales if s.domain == domain}
+        return tuple(i for i in self.items if i.subscale in subs)
+
+    def _range_for(self, n_items: int) -> tuple[float, float]:
+        if self.scoring.method == "sum":
+            return (float(n_items * self.scale.min), float(n_items * self.scale.max))
+        return (float(self.scale.min), float(self.scale.max))
+
+    def score_range(self, domain: str) -> tuple[float, float]:
+        """Lowest and highest score the domain can take under the scoring rule."""
+        items = self.items_of_domain(domain)
+        if not items:
+            raise ValidationError(
+                f"instrument {self.id} v{self.version} does not score domain {domain!r}; "
+                f"it scores {', '.join(self.domains)}"
+            )
+        return self._range_for(len(items))
+
+    def subscale_range(self, subscale_id: str) -> tuple[float, float]:
+        return self._range_for(len(self.items_of_subscale(self.subscale(subscale_id).id)))
+
+
+# ---------------------------------------------------------------- loading
+
+
+_TYPE_WORDS = {
+    "boolean": "true or false",
+    "integer": "a whole number",
+    "number": "a number",
+    "string": "text",
+    "array": "a list",
+    "object": "a mapping of fields",
+}
+
+
+def _describe_type(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _format_path(path: Iterable[Any], data: Any) -> str:
+    """Render a path inside the file as `items[3] (GS-04).text`, naming list entries by their id."""
+    out = ""
+    node = data
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, Mapping) and isinstance(node.get("id"), str):
+                out += f" ({node['id']})"
+        else:
+            out += f".{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, Mapping) else None
+    return out
+
+
+def _subject(path: list[Any], data: Any) -> str:
+    """The thing an error is about: `items[3] (GS-04): reverse` or `version` or `stages[1]`."""
+    if path and isinstance(path[-1], str) and len(path) > 1:
+        return f"{_format_path(path[:-1], data)}: {path[-1]}"
+    return _format_path(path, data)
+
+
+def _schema_message(err: jsonschema.ValidationError, data: Any) -> str:
+    path = list(err.absolute_path)
+    subject = _subject(path, data)
+    where = _format_path(path, data)
+    v = err.validator
+    if v == "type":
+        expected = err.validator_value
+        words = (
+            " or ".join(_TYPE_WORDS.get(t, t) for t in expected)
+            if isinstance(expected, list)
+            else _TYPE_WORDS.get(expected, expected)
+        )
+        return f"{subject} must be {words}, got {_describe_type(err.instance)}"
+    if v == "required":
+        missing = [k for k in err.validator_value if k not in err.instance]
+        names = ", ".join(repr(k) for k in missing)
+        return (
+            f"{where}: missing required field {names}"
+            if where
+            else f"missing required field {names}"
+        )
+    if v == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(k for k in err.instance if k not in allowed)
+        names = ", ".join(repr(k) for k in extra)
+        prefix = f"{where}: " if where else ""
+        return f"{prefix}unknown field {names}; allowed fields are {', '.join(allowed)}"
+    if v == "enum":
+        options = ", ".join(repr(o) for o in err.validator_value)
+        return f"{subject} must be one of {options}, got {err.instance!r}"
+    if v == "pattern":
+        return (
+            f"{subject} must match {err.validator_value!r} "
+            f"(for example 'GS-12' or 'awareness'), got {err.instance!r}"
+        )
+    if v in ("minItems", "minProperties"):
+        least = err.validator_value
+        noun = "entry" if least == 1 else "entries"
+        return f"{subject} must have at least {least} {noun}, got {len(err.instance) or 'none'}"
+    if v == "uniqueItems":
+        return f"{subject} must not repeat an entry, got {err.instance!r}"
+    if v == "minimum":
+        return f"{subject} must be at least {err.validator_value}, got {err.instance!r}"
+    if v == "minLength":
+        return f"{subject} must not be empty"
+    return f"{subject}: {err.message}"
+
+
+def _path_key(err: jsonschema.ValidationError) -> tuple[Any, ...]:
+    return tuple((0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in err.absolute_path)
+
+
+def _check_schema(data: Any, source: str) -> None:
+    if not isinstance(data, Mapping):
+        raise ValidationError(
+            f"{source}: the file must hold a mapping of fields (id, version, title, ...), "
+            f"got {type(data).__name__}"
+        )
+    errors = sorted(_VALIDATOR.iter_errors(data), key=_path_key)
+    if errors:
+        more = f" (and {len(errors) - 1} more problem(s) in the file)" if len(errors) > 1 else ""
+        raise ValidationError(f"{source}: {_schema_message(errors[0], data)}{more}")
+
+
+def _text(d: Mapping[str, str]) -> LocalText:
+    return LocalText(ko=d["ko"], en=d["en"])
+
+
+def _check_semantics(data: Mapping[str, Any], source: str) -> None:
+    def fail(where: str, rule: str) -> NoReturn:
+        raise ValidationError(f"{source}: {where}: {rule}" if where else f"{source}: {rule}")
+
+    def loc(*path: Any) -> str:
+        return _format_path(path, data)
+
+    scale = data["scale"]
+    lo, hi = int(scale["min"]), int(scale["max"])
+    if lo >= hi:
+        fail("scale", f"min must be less than max, got min={lo}, max={hi}")
+    points = hi - lo + 1
+    if len(scale["labels"]) != points:
+        fail(
+            "scale.labels",
+            f"needs one label per scale point ({points} for {lo}..{hi}), "
+            f"got {len(scale['labels'])}",
+        )
+
+    kind = data["kind"]
+    allowed_domains = DOMAINS_BY_KIND[kind]
+    seen_sub: dict[str, int] = {}
+    for i, sub in enumerate(data["subscales"]):
+        if sub["id"] in seen_sub:
+            fail(loc("subscales", i), f"subscale id duplicates subscales[{seen_sub[sub['id']]}]")
+        seen_sub[sub["id"]] = i
+        if sub["domain"] not in allowed_domains:
+            fail(
+                loc("subscales", i),
+                f"domain {sub['domain']!r} is not a domain a {kind} instrument may score; "
+                f"use one of {', '.join(allowed_domains)}",
+            )
+
+    seen_item: dict[str, int] = {}
+    used_subs: set[str] = set()
+    for i, it in enumerate(data["items"]):
+        if it["id"] in seen_item:
+            fail(loc("items", i), f"item id duplicates items[{seen_item[it['id']]}]")
+        seen_item[it["id"]] = i
+        if it["subscale"] not in seen_sub:
+            fail(
+                loc("items", i),
+                f"subscale {it['subscale']!r} is not declared under subscales "
+                f"(declared: {', '.join(seen_sub) or 'none'})",
+            )
+        used_subs.add(it["subscale"])
+        if "anchors" in it and len(it["anchors"]) != points:
+            fail(
+                loc("items", i, "anchors"),
+                f"needs one anchor per scale point ({points} for {lo}..{hi}), "
+                f"got {len(it['anchors'])}",
+            )
+    for i, sub in enumerate(data["subscales"]):
+        if sub["id"] not in used_subs:
+            fail(loc("subscales", i), "no item belongs to this subscale; add items or remove it")
+
+    for j, ft in enumerate(data.get("free_text_fields", [])):
+        if ft["id"] in seen_item or ft["id"] in seen_sub:
+            fail(
+                loc("free_text_fields", j),
+                f"id {ft['id']!r} is already used by an item or subscale",
+            )
+
+    min_answered = float(data["scoring"]["min_answered"])
+    if not (0.0 < min_answered <= 1.0):
+        fail(
+            "scoring",
+            f"min_answered must be a share in (0, 1], got {data['scoring']['min_answered']!r}",
+        )
+
+    domains = list(dict.fromkeys(s["domain"] for s in data["subscales"]))
+    norms = data["norms"]
+    for d in norms:
+        if d not in domains:
+            fail(
+                "norms",
+                f"norms given for {d!r}, which no subscale scores; scored: {', '.join(domains)}",
+            )
+    method = data["scoring"]["method"]
+    for d in domains:
+        if d not in norms:
+            fail("norms", f"missing norms for domain {d!r}")
+        nm = norms[d]
+        where = f"norms.{d}"
+        if not (0.0 < float(nm["reliability"]) < 1.0):
+            fail(
+                where, f"reliability must be between 0 and 1 (exclusive), got {nm['reliability']!r}"
+            )
+        if not float(nm["sd"]) > 0.0:
+            fail(where, f"sd must be greater than 0, got {nm['sd']!r}")
+        n_items = sum(
+            1
+            for it in data["items"]
+            if any(s["id"] == it["subscale"] and s["domain"] == d for s in data["subscales"])
+        )
+        rlo, rhi = (n_items * lo, n_items * hi) if method == "sum" else (lo, hi)
+        for key in ("mean", "cutoff"):
+            value = float(nm[key])
+            if not math.isfinite(value) or not (rlo <= value <= rhi):
+                fail(where, f"{key} must lie within the score range {rlo}..{rhi}, got {nm[key]!r}")
+
+
+def instrument_from_dict(data: Any, source: str = "<instrument>") -> Instrument:
+    """Validate parsed YAML (schema, then meaning) and build it; `source` names it in errors."""
+    _check_schema(data, source)
+    _check_semantics(data, source)
+    scale = data["scale"]
+    return Instrument(
+        id=data["id"],
+        version=int(data["version"]),
+        title=_text(data["title"]),
+        kind=data["kind"],
+        stages=tuple(s for s in STAGES if s in data["stages"]),
+        scale=ResponseScale(
+            min=int(scale["min"]),
+            max=int(scale["max"]),
+            labels=tuple(_text(t) for t in scale["labels"]),
+        ),
+        items=tuple(
+            Item(
+                id=it["id"],
+                text=_text(it["text"]),
+                reverse=bool(it["reverse"]),
+                subscale=it["subscale"],
+                anchors=tuple(_text(a) for a in it.get("anchors", [])),
+            )
+            for it in data["items"]
+        ),
+        subscales=tuple(
+            Subscale(id=s["id"], domain=s["domain"], title=_text(s["title"]))
+            for s in data["subscales"]
+        ),
+        scoring=ScoringRule(
+            method=data["scoring"]["method"], min_answered=float(data["scoring"]["min_answered"])
+        ),
+        norms=MappingProxyType(
+            {
+                d: Norm(
+                    mean=float(n["mean"]),
+                    sd=float(n["sd"]),
+                    reliability=float(n["reliability"]),
+                    cutoff=float(n["cutoff"]),
+                    higher_is_better=bool(n["higher_is_better"]),
+                )
+                for d, n in data["norms"].items()
+            }
+        ),
+        norms_source=data["norms_source"],
+        description=_text(data["description"]) if "description" in data else None,
+        free_text_fields=tuple(
+            FreeTextField(
+                id=f["id"],
+                label=_text(f["label"]),
+                hint=_text(f["hint"]) if "hint" in f else None,
+            )
+            for f in data.get("free_text_fields", [])
+        ),
+        source=source,
+    )
+
+
+def load_instrument(path: str | Path) -> Instrument:
+    """Read one instrument file; a malformed one raises ValidationError naming file, entry, rule."""
+    p = Path(path)
+    try:
+        raw = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValidationError(
+            f"{p.name}: cannot read the instrument file ({exc.strerror})"
+        ) from exc
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ValidationError(f"{p.name}: not valid YAML{at}: {problem}") from exc
+    return instrument_from_dict(data, source=p.name)
+
+
+def build_registry(instruments: Iterable[Instrument]) -> dict[tuple[str, int], Instrument]:
+    """Index instruments by (id, version); the same id and version twice is refused."""
+    registry: dict[tuple[str, int], Instrument] = {}
+    for inst in instruments:
+        if inst.key in registry:
+            first = registry[inst.key].source or "another instrument"
+            raise ValidationError(
+                f"{inst.source or inst.id}: instrument {inst.id} version {inst.version} is already "
+                f"defined by {first}; give the new file a higher version"
+            )
+        registry[inst.key] = inst
+    return registry
+
+
+def load_instruments(directory: str | Path) -> dict[tuple[str, int], Instrument]:
+    """Load every `*.yaml` file of a folder into a registry keyed by (id, version)."""
+    files = sorted(Path(directory).glob("*.yaml"))
+    return build_registry(load_instrument(f) for f in files)
+
+
+@functools.lru_cache(maxsize=1)
+def _default_registry() -> dict[tuple[str, int], Instrument]:
+    # Instruments are immutable project files, not personal data, so caching them is safe.
+    return load_instruments(INSTRUMENTS_DIR)
+
+
+def _latest(registry: Mapping[tuple[str, int], Instrument]) -> dict[str, Instrument]:
+    latest: dict[str, Instrument] = {}
+    for (iid, _version), inst in sorted(registry.items()):
+        latest[iid] = inst
+    return latest
+
+
+def default_instruments() -> dict[str, Instrument]:
+    """The instruments shipped with dscr, the newest version of each, keyed by id."""
+    return _latest(_default_registry())
+
+
+def all_instrument_versions() -> dict[tuple[str, int], Instrument]:
+    """Every shipped version, keyed by (id, version): old answers keep their own version."""
+    return dict(_default_registry())
+
+
+def get_instrument(instrument_id: str, version: int | None = None) -> Instrument:
+    """A shipped instrument by id, the newest version unless `version` is given."""
+    registry = _default_registry()
+    if version is None:
+        latest = _latest(registry)
+        if instrument_id not in latest:
+            raise NotFound(
+                f"no instrument {instrument_id!r}; known instruments: {', '.join(sorted(latest))}"
+            )
+        return latest[instrument_id]
+    if (instrument_id, version) not in registry:
+        versions = sorted(v for i, v in registry if i == instrument_id)
+        known = (
+            f"known versions: {', '.join(map(str, versions))}" if versions else "no such instrument"
+        )
+        raise NotFound(f"no instrument {instrument_id!r} version {version}; {known}")
+    return registry[(instrument_id, version)]
