@@ -1,0 +1,1 @@
+"""The three-step assessment matrix: stage rules, change and programme outcomes."""
