@@ -1,0 +1,1 @@
+"""Recidivism: follow-up frames, survival analysis and risk models."""

@@ -1,0 +1,812 @@
+"""Time to reoffending: Kaplan-Meier, log-rank tests and Cox models, fixed and time-varying."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+from scipy import stats
+from statsmodels.duration.hazard_regression import PHReg
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+from errors import ValidationError
+
+# Days per month used only to relabel the time axis of plots.
+DAYS_PER_MONTH = 365.25 / 12
+TIME_UNITS = {"days": 1.0, "months": DAYS_PER_MONTH}
+# Fewer events per covariate than this give unstable, biased hazard ratios
+# (Vittinghoff & McCulloch 2007 found 5-9 often acceptable; Peduzzi 1996 advised 10).
+MIN_EVENTS_PER_COVARIATE = 5
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _z(ci: float) -> float:
+    if not 0 < ci < 1:
+        raise ValidationError(f"ci must be between 0 and 1 (for example 0.95), got {ci}")
+    return float(stats.norm.ppf(1 - (1 - ci) / 2))
+
+
+def show_id(value: object) -> str:
+    """A person's id as a reader expects it in a message: 7, not np.float64(7.0)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def check_columns(df: pd.DataFrame, columns: Sequence[str], what: str = "data") -> None:
+    """Raise a ValidationError naming every column of `columns` that `df` lacks."""
+    if not isinstance(df, pd.DataFrame):
+        raise ValidationError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValidationError(
+            f"{what} has no column(s) {missing}; columns present are {list(df.columns)}"
+        )
+
+
+def check_durations(values: object, name: str = "duration", allow_zero: bool = True) -> np.ndarray:
+    """Durations as floats: finite, not missing, not negative (positive when allow_zero=False)."""
+    s = pd.Series(values)
+    if s.isna().any():
+        bad = s.index[s.isna()][:5].tolist()
+        raise ValidationError(
+            f"column '{name}' has {int(s.isna().sum())} missing value(s) (rows {bad}); "
+            "fill in the follow-up time or drop those rows before fitting"
+        )
+    try:
+        arr = s.to_numpy(dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"column '{name}' must be numeric (days), got {s.dtype}") from exc
+    if not np.isfinite(arr).all():
+        raise ValidationError(f"column '{name}' has infinite values; durations must be finite days")
+    low = arr < 0 if allow_zero else arr <= 0
+    if low.any():
+        i = int(np.flatnonzero(low)[0])
+        rule = "negative" if allow_zero else "zero or negative"
+        raise ValidationError(
+            f"column '{name}' has {int(low.sum())} {rule} duration(s) "
+            f"(first: row {show_id(s.index[i])} = "
+            f"{arr[i]}); follow-up ends after it starts, so check the start and end dates"
+        )
+    return arr
+
+
+def check_events(values: object, name: str = "event") -> np.ndarray:
+    """Event indicators as 0/1 integers; booleans are accepted."""
+    s = pd.Series(values)
+    if s.isna().any():
+        raise ValidationError(
+            f"column '{name}' has {int(s.isna().sum())} missing value(s); "
+            "code each row 1 (reoffended) or 0 (censored)"
+        )
+    arr = s.to_numpy()
+    if arr.dtype == bool:
+        return arr.astype(int)
+    try:
+        num = arr.astype(float)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"column '{name}' must be 0 or 1, got {s.dtype} values") from exc
+    bad = ~np.isin(num, (0.0, 1.0))
+    if bad.any():
+        raise ValidationError(
+            f"column '{name}' must be 0 (censored) or 1 (event), got {sorted(set(num[bad]))[:5]}; "
+            "for several event types use models.competing.cumulative_incidence"
+        )
+    return num.astype(int)
+
+
+def _check_covariates(df: pd.DataFrame, covariates: Sequence[str]) -> np.ndarray:
+    covariates = list(covariates)
+    if not covariates:
+        raise ValidationError("covariates is empty; name at least one column to model")
+    if len(set(covariates)) != len(covariates):
+        raise ValidationError(f"covariates lists a column twice: {covariates}")
+    for c in covariates:
+        col = df[c]
+        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+            raise ValidationError(
+                f"covariate '{c}' is {col.dtype}, not numeric; encode categories as 0/1 "
+                "indicator columns (pandas.get_dummies with drop_first=True)"
+            )
+        if col.isna().any():
+            raise ValidationError(
+                f"covariate '{c}' has {int(col.isna().sum())} missing value(s); impute them or "
+                "drop those rows before fitting (a Cox model cannot use incomplete rows)"
+            )
+        values = col.to_numpy(dtype=float)
+        if not np.isfinite(values).all():
+            raise ValidationError(f"covariate '{c}' has infinite values; fix or drop those rows")
+        if np.ptp(values) == 0:
+            raise ValidationError(
+                f"covariate '{c}' is constant (every row is {values[0]}); a constant has no "
+                "hazard ratio, drop it from covariates"
+            )
+    return df[covariates].to_numpy(dtype=float)
+
+
+def _check_enough_events(n_events: int, n_covariates: int, min_per_covariate: float) -> None:
+    needed = max(1, int(np.ceil(min_per_covariate * n_covariates)))
+    if n_events < needed:
+        raise ValidationError(
+            f"only {n_events} event(s) for {n_covariates} covariate(s); at least {needed} are "
+            f"needed ({min_per_covariate:g} per covariate). Drop covariates, lengthen follow-up, "
+            "or pass a smaller min_events_per_covariate knowing the estimates will be unstable"
+        )
+
+
+# ---------------------------------------------------------------- Kaplan-Meier
+
+
+def _km_table(time: np.ndarray, event: np.ndarray, z: float) -> pd.DataFrame:
+    """One group's product-limit table, with a row at time 0, in lifelines' layout."""
+    grid = np.unique(np.r_[0.0, time])
+    order = np.argsort(time, kind="stable")
+    t_sorted = time[order]
+    at_risk = len(time) - np.searchsorted(t_sorted, grid, side="left")
+    events = np.bincount(np.searchsorted(grid, time[event == 1]), minlength=len(grid))
+    removed = np.bincount(np.searchsorted(grid, time), minlength=len(grid))
+    censored = removed - events
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1.0 - np.where(at_risk > 0, events / at_risk, 0.0))
+        # Greenwood; lifelines sets the term to 0 where everyone at risk has the event.
+        term = np.where(at_risk > events, events / (at_risk * (at_risk - events)), 0.0)
+        greenwood = np.cumsum(term)
+        v = np.log(surv)
+        # log(-log S) interval (Kalbfleisch-Prentice), lifelines' and R's conf.type="log-log"
+        lower = np.exp(-np.exp(np.log(-v) - z * np.sqrt(greenwood) / v))
+        upper = np.exp(-np.exp(np.log(-v) + z * np.sqrt(greenwood) / v))
+    lower = np.where(surv == 1.0, 1.0, lower)
+    upper = np.where(surv == 1.0, 1.0, upper)
+    # Undefined once the curve reaches 0 (R gives NA there too).
+    lower = np.where(surv == 0.0, np.nan, lower)
+    upper = np.where(surv == 0.0, np.nan, upper)
+    return pd.DataFrame(
+        {
+            "time": grid,
+            "at_risk": at_risk.astype(int),
+            "events": events.astype(int),
+            "censored": censored.astype(int),
+            "survival": surv,
+            "ci_lower": lower,
+            "ci_upper": upper,
+        }
+    )
+
+
+def _median(table: pd.DataFrame) -> float:
+    # First time the curve is at or below 0.5, as lifelines; inf when it never gets there.
+    hit = table.loc[table["survival"] <= 0.5, "time"]
+    return float(hit.iloc[0]) if len(hit) else float("inf")
+
+
+def _step_at(table: pd.DataFrame, times: np.ndarray, column: str, before: float) -> np.ndarray:
+    """Right-continuous step function read from `table`; NaN beyond the last follow-up time."""
+    grid = table["time"].to_numpy()
+    values = table[column].to_numpy()
+    idx = np.searchsorted(grid, times, side="right") - 1
+    out = np.where(idx >= 0, values[np.clip(idx, 0, None)], before)
+    return np.where(times > grid[-1], np.nan, out)
+
+
+@dataclass(frozen=True)
+class LogRankResult:
+    """k-group log-rank test: chi-square statistic with k-1 degrees of freedom."""
+
+    statistic: float
+    df: int
+    p: float
+
+
+def logrank_test(time: np.ndarray, event: np.ndarray, groups: np.ndarray) -> LogRankResult:
+    """k-group log-rank test (lifelines.statistics.multivariate_logrank_test, R survdiff)."""
+    labels, g = np.unique(groups, return_inverse=True)
+    k = len(labels)
+    if k < 2:
+        raise ValidationError("the log-rank test needs at least two groups, got one")
+    event_times = np.unique(time[event == 1])
+    observed = np.zeros(k)
+    expected = np.zeros(k)
+    var = np.zeros((k, k))
+    at_risk_by_group = np.array(
+        [[np.sum((time >= t) & (g == j)) for j in range(k)] for t in event_times], dtype=float
+    ).reshape(len(event_times), k)
+    deaths_by_group = np.array(
+        [[np.sum((time == t) & (event == 1) & (g == j)) for j in range(k)] for t in event_times],
+        dtype=float,
+    ).reshape(len(event_times), k)
+    for n_j, d_j in zip(at_risk_by_group, deaths_by_group):
+        n, d = n_j.sum(), d_j.sum()
+        observed += d_j
+        expected += d * n_j / n
+        if n > 1:
+            p = n_j / n
+            var += d * (n - d) / (n - 1) * (np.diag(p) - np.outer(p, p))
+    diff = (observed - expected)[:-1]
+    stat = float(diff @ np.linalg.solve(var[:-1, :-1], diff))
+    return LogRankResult(statistic=stat, df=k - 1, p=float(stats.chi2.sf(stat, k - 1)))
+
+
+@dataclass
+class KaplanMeierResult:
+    """Kaplan-Meier curves: `.table` per group, `.median`, `.logrank`, `.survival_at`, `.plot`."""
+
+    table: pd.DataFrame
+    groups: list | None
+    ci: float
+    logrank: LogRankResult | None = None
+    _tables: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def median(self) -> float | pd.Series:
+        """Median time to event; inf where the curve never falls to 0.5 (not reached)."""
+        if self.groups is None:
+            return _median(self._tables[None])
+        return pd.Series({g: _median(self._tables[g]) for g in self.groups}, name="median")
+
+    def survival_at(self, times: float | Sequence[float]) -> pd.Series | pd.DataFrame:
+        """S(t) read off the step function, right-continuous; NaN after a group's last follow-up.
+
+        A Series indexed by time when ungrouped, else a DataFrame with a column per group.
+        """
+        t = np.atleast_1d(np.asarray(times, dtype=float))
+        index = pd.Index(t, name="time")
+        if self.groups is None:
+            return pd.Series(
+                _step_at(self._tables[None], t, "survival", 1.0), index=index, name="survival"
+            )
+        return pd.DataFrame(
+            {g: _step_at(self._tables[g], t, "survival", 1.0) for g in self.groups}, index=index
+        )
+
+    def plot(
+        self,
+        time_unit: str = "days",
+        title: str = "Time to reoffending (Kaplan-Meier)",
+        risk_table_times: Sequence[float] | None = None,
+    ) -> go.Figure:
+        """Step curves with CI bands and a number-at-risk table under the plot."""
+        if time_unit not in TIME_UNITS:
+            raise ValidationError(f"time_unit must be one of {list(TIME_UNITS)}, got {time_unit!r}")
+        scale = TIME_UNITS[time_unit]
+        keys = [None] if self.groups is None else list(self.groups)
+        fig = make_subplots(
+            rows=2, cols=1, shared_xaxes=True, row_heights=[0.8, 0.2], vertical_spacing=0.06
+        )
+        palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+        last = max(float(self._tables[k]["time"].iloc[-1]) for k in keys)
+        if risk_table_times is None:
+            step = 365.0 if last > 3 * 365 else (182.0 if last > 365 else max(last / 4, 1.0))
+            risk_table_times = np.arange(0.0, last + 1e-9, step)
+        ticks = np.asarray(risk_table_times, dtype=float)
+        for i, key in enumerate(keys):
+            tab = self._tables[key]
+            name = "all" if key is None else str(key)
+            colour = palette[i % len(palette)]
+            x = tab["time"].to_numpy() / scale
+            # Band as a closed polygon traced along the upper then back along the lower step.
+            ok = tab["ci_lower"].notna().to_numpy()
+            xs = np.repeat(x[ok], 2)[1:]
+            up = np.repeat(tab["ci_upper"].to_numpy()[ok], 2)[:-1]
+            lo = np.repeat(tab["ci_lower"].to_numpy()[ok], 2)[:-1]
+            fig.add_trace(
+                go.Scatter(
+                    x=np.r_[xs, xs[::-1]],
+                    y=np.r_[up, lo[::-1]],
+                    fill="toself",
+                    fillcolor=colour,
+                    opacity=0.15,
+                    line={"width": 0},
+                    hoverinfo="skip",
+                    showlegend=False,
+                    name=f"{name} {self.ci:.0%} CI",
+                ),
+                row=1,
+                col=1,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=tab["survival"],
+                    mode="lines",
+                    line={"shape": "hv", "color": colour},
+                    name=name,
+                ),
+                row=1,
+                col=1,
+            )
+            grid, n_at = tab["time"].to_numpy(), tab["at_risk"].to_numpy()
+            # At risk at t = still followed at t: the first table row at or after t.
+            pos = np.searchsorted(grid, ticks, side="left")
+            counts = np.where(pos < len(grid), n_at[np.clip(pos, 0, len(grid) - 1)], 0)
+            fig.add_trace(
+                go.Scatter(
+                    x=ticks / scale,
+                    y=[name] * len(ticks),
+                    mode="text",
+                    text=[str(c) for c in counts],
+                    showlegend=False,
+                    hoverinfo="skip",
+                    textfont={"color": colour},
+                ),
+                row=2,
+                col=1,
+            )
+        fig.update_yaxes(title_text="Proportion not reoffended", range=[0, 1.02], row=1, col=1)
+        fig.update_yaxes(title_text="Number at risk", row=2, col=1, showgrid=False)
+        fig.update_xaxes(title_text=f"Time since programme end ({time_unit})", row=2, col=1)
+        fig.update_layout(title=title, template="plotly_white")
+        return fig
+
+
+def kaplan_meier(
+    df: pd.DataFrame,
+    duration: str,
+    event: str,
+    group: str | None = None,
+    ci: float = 0.95,
+) -> KaplanMeierResult:
+    """Kaplan-Meier estimate with Greenwood variance and log(-log) intervals.
+
+    Reference: lifelines.KaplanMeierFitter (defaults) and, with `group`,
+    lifelines.statistics.multivariate_logrank_test; R: survfit(Surv(t, e) ~ g,
+    conf.type="log-log") and survdiff.
+    """
+    z = _z(ci)
+    check_columns(df, [duration, event] + ([group] if group else []))
+    time = check_durations(df[duration], duration)
+    ev = check_events(df[event], event)
+    if len(time) == 0:
+        raise ValidationError("the data frame is empty; nothing to estimate")
+    if group is None:
+        tab = _km_table(time, ev, z)
+        return KaplanMeierResult(table=tab, groups=None, ci=ci, _tables={None: tab})
+    g = df[group]
+    if g.isna().any():
+        raise ValidationError(
+            f"group column '{group}' has {int(g.isna().sum())} missing value(s); "
+            "label them (for example 'unknown') or drop them"
+        )
+    g = g.to_numpy()
+    labels = sorted(pd.unique(g).tolist(), key=str)
+    tables = {}
+    for lab in labels:
+        mask = g == lab
+        tables[lab] = _km_table(time[mask], ev[mask], z)
+    table = pd.concat([tables[lab].assign(group=lab) for lab in labels], ignore_index=True)[
+        ["group", "time", "at_risk", "events", "censored", "survival", "ci_lower", "ci_upper"]
+    ]
+    lr = logrank_test(time, ev, g) if len(labels) > 1 else None
+    return KaplanMeierResult(table=table, groups=labels, ci=ci, logrank=lr, _tables=tables)
+
+
+# ---------------------------------------------------------------- Cox
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """A chi-square test."""
+
+    statistic: float
+    df: int
+    p: float
+
+
+def _summary(names: Sequence[str], coef: np.ndarray, se: np.ndarray, z_crit: float) -> pd.DataFrame:
+    zval = coef / se
+    return pd.DataFrame(
+        {
+            "coef": coef,
+            "se": se,
+            "hazard_ratio": np.exp(coef),
+            "ci_lower": np.exp(coef - z_crit * se),
+            "ci_upper": np.exp(coef + z_crit * se),
+            "z": zval,
+            "p": 2 * stats.norm.sf(np.abs(zval)),
+        },
+        index=pd.Index(list(names), name="covariate"),
+    )
+
+
+def _fit_phreg(model: PHReg, names: Sequence[str], x: np.ndarray):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        res = model.fit(method="newton", maxiter=200, tol=1e-10)
+    failed = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    params = np.asarray(res.params, dtype=float)
+    cov = np.asarray(res.cov_params(), dtype=float)
+    # A hazard ratio beyond e^10 per standard deviation is never real: the likelihood has no
+    # maximum (monotone likelihood) and Newton's steps have wandered off.
+    per_sd = np.abs(params) * x.std(axis=0)
+    bad = ~np.isfinite(params) | ~np.isfinite(np.diag(cov)) | (per_sd > 10)
+    if failed and not bad.any():
+        bad = np.ones(len(params), dtype=bool)
+    if bad.any():
+        raise ValidationError(
+            f"the Cox model did not converge (covariate(s) {[n for n, b in zip(names, bad) if b]} "
+            "have no finite hazard ratio); usually every event falls in one category: merge "
+            "categories or drop the covariate"
+        )
+    return res, params, cov
+
+
+@dataclass
+class CoxResult:
+    """A fitted Cox model: `.summary`, `.concordance`, `.log_likelihood_ratio_test`, `.ph_test`."""
+
+    summary: pd.DataFrame
+    covariates: list[str]
+    ties: str
+    log_likelihood: float
+    log_likelihood_ratio_test: TestResult
+    concordance: float
+    n: int
+    n_events: int
+    variance_matrix: pd.DataFrame
+    _means: np.ndarray = field(repr=False, default=None)
+    # The PH tests are computed at fit time so that no per-person residuals (which would give
+    # back the covariates of everyone who reoffended) stay on the result.
+    _ph_tests: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def params(self) -> pd.Series:
+        return self.summary["coef"]
+
+    def predict_partial_hazard(self, df: pd.DataFrame) -> pd.Series:
+        """exp((x - mean_train) . beta), centred on the training means as lifelines does."""
+        check_columns(df, self.covariates, "prediction data")
+        x = _check_covariates_for_prediction(df, self.covariates)
+        return pd.Series(
+            np.exp((x - self._means) @ self.summary["coef"].to_numpy()),
+            index=df.index,
+            name="partial_hazard",
+        )
+
+    def ph_test(self, transform: str = "rank") -> pd.DataFrame:
+        """Proportional hazards test on scaled Schoenfeld residuals against transformed time.
+
+        Per covariate, the statistic is lifelines.statistics.proportional_hazard_test's
+        (Grambsch & Therneau 1994 approximation, R survival < 3.0 cox.zph); the GLOBAL row is the
+        same approximation's joint test with p degrees of freedom. transform: "rank" (the order of
+        event times; tied event times get their average rank, where lifelines breaks ties by row
+        order) or "km" (1 - KM(t)). Columns: statistic, df, p; indexed by covariate and GLOBAL.
+        """
+        if transform not in self._ph_tests:
+            raise ValidationError(
+                f"transform must be one of {sorted(self._ph_tests)}, got {transform!r}"
+            )
+        return self._ph_tests[transform].copy()
+
+
+def _ph_table(
+    schoenfeld: np.ndarray, g: np.ndarray, v: np.ndarray, covariates: list[str]
+) -> pd.DataFrame:
+    # With S the Schoenfeld residuals (events x p), g centred transformed event times and V the
+    # covariance of beta: scaled residuals are d S V, so lifelines' per-covariate statistic is
+    # d (V S'g)_j^2 / (V_jj g'g) and the joint one d (S'g)' V (S'g) / g'g.
+    g = g - g.mean()
+    d = schoenfeld.shape[0]
+    u = schoenfeld.T @ g
+    vu = v @ u
+    gg = float(g @ g)
+    p = len(covariates)
+    if gg == 0:  # every event on one day: no time trend to test
+        per, glob = np.full(p, np.nan), float("nan")
+    else:
+        per = d * vu**2 / (np.diag(v) * gg)
+        glob = d * float(u @ vu) / gg
+    return pd.DataFrame(
+        {
+            "statistic": np.r_[per, glob],
+            "df": np.r_[np.ones(p, dtype=int), p],
+            "p": np.r_[stats.chi2.sf(per, 1), stats.chi2.sf(glob, p)],
+        },
+        index=pd.Index(covariates + ["GLOBAL"], name="covariate"),
+    )
+
+
+def _check_covariates_for_prediction(df: pd.DataFrame, covariates: Sequence[str]) -> np.ndarray:
+    x = df[list(covariates)]
+    if x.isna().any().any():
+        col = x.columns[x.isna().any()][0]
+        raise ValidationError(f"covariate '{col}' has missing values; cannot predict those rows")
+    try:
+        return x.to_numpy(dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"covariates {list(covariates)} must be numeric") from exc
+
+
+def cox(
+    df: pd.DataFrame,
+    duration: str,
+    event: str,
+    covariates: Sequence[str],
+    ties: str = "efron",
+    strata: str | None = None,
+    ci: float = 0.95,
+    min_events_per_covariate: float = MIN_EVENTS_PER_COVARIATE,
+) -> CoxResult:
+    """Cox proportional hazards model fitted by statsmodels PHReg.
+
+    ties: "efron" (lifelines CoxPHFitter, R coxph default) or "breslow" (SAS, Stata default).
+    Reference: lifelines.CoxPHFitter(); R: coxph(Surv(t, e) ~ x, ties="efron").
+    """
+    # Imported here: models.discrimination reuses this module's validators at import time.
+    from models.discrimination import harrell_c
+
+    z_crit = _z(ci)
+    if ties not in ("efron", "breslow"):
+        raise ValidationError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    covariates = list(covariates)
+    check_columns(df, [duration, event] + covariates + ([strata] if strata else []))
+    time = check_durations(df[duration], duration)
+    ev = check_events(df[event], event)
+    x = _check_covariates(df, covariates)
+    n_events = int(ev.sum())
+    _check_enough_events(n_events, len(covariates), min_events_per_covariate)
+    strata_values = None
+    if strata is not None:
+        if df[strata].isna().any():
+            raise ValidationError(
+                f"strata column '{strata}' has missing values; label or drop them"
+            )
+        strata_values = pd.factorize(df[strata])[0]
+    model = PHReg(time, x, status=ev, ties=ties, strata=strata_values)
+    res, params, cov = _fit_phreg(model, covariates, x)
+    se = np.sqrt(np.diag(cov))
+    llf = float(model.loglike(params))
+    ll0 = float(model.loglike(np.zeros(len(covariates))))
+    lr = 2 * (llf - ll0)
+    means = x.mean(axis=0)
+
+    # Breslow-type Schoenfeld residuals (risk-set means), as lifelines and R use for cox.zph.
+    sch = np.asarray(res.schoenfeld_residuals)
+    is_event = ev == 1
+    order = np.argsort(time[is_event], kind="stable")
+    sch = sch[is_event][order]
+    event_times = time[is_event][order]
+    km = _km_table(time, ev, 1.96)
+    transforms = {
+        "rank": stats.rankdata(event_times, method="average"),
+        "km": 1.0 - _step_at(km, event_times, "survival", 1.0),
+    }
+    return CoxResult(
+        summary=_summary(covariates, params, se, z_crit),
+        covariates=covariates,
+        ties=ties,
+        log_likelihood=llf,
+        log_likelihood_ratio_test=TestResult(
+            lr, len(covariates), float(stats.chi2.sf(lr, len(covariates)))
+        ),
+        concordance=harrell_c(time, ev, x @ params),
+        n=len(time),
+        n_events=n_events,
+        variance_matrix=pd.DataFrame(cov, index=covariates, columns=covariates),
+        _means=means,
+        _ph_tests={k: _ph_table(sch, g, cov, covariates) for k, g in transforms.items()},
+    )
+
+
+# ---------------------------------------------------------------- time-varying Cox
+
+
+@dataclass
+class TimeVaryingCoxResult:
+    """A Cox model on (start, stop] rows: `.summary`, `.log_likelihood_ratio_test`."""
+
+    summary: pd.DataFrame
+    covariates: list[str]
+    ties: str
+    log_likelihood: float
+    log_likelihood_ratio_test: TestResult
+    n_ids: int
+    n_intervals: int
+    n_events: int
+    variance_matrix: pd.DataFrame
+
+    @property
+    def params(self) -> pd.Series:
+        return self.summary["coef"]
+
+
+def check_counting_process(
+    df: pd.DataFrame, id: str, start: str, stop: str, event: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate a (start, stop] frame: no zero-length or overlapping intervals, events last."""
+    check_columns(df, [id, start, stop, event])
+    if df[id].isna().any():
+        raise ValidationError(
+            f"id column '{id}' has missing values; every interval needs its person"
+        )
+    t0 = check_durations(df[start], start)
+    t1 = check_durations(df[stop], stop)
+    ev = check_events(df[event], event)
+    frame = pd.DataFrame({"id": df[id].to_numpy(), "start": t0, "stop": t1, "event": ev})
+    bad = frame[frame["stop"] <= frame["start"]]
+    if len(bad):
+        r = bad.iloc[0]
+        raise ValidationError(
+            f"id {show_id(bad['id'].iloc[0])} has an interval ({r['start']}, {r['stop']}] "
+            "that is zero-length or "
+            f"reversed; '{stop}' must be after '{start}': drop or merge that row"
+        )
+    frame = frame.sort_values(["id", "start", "stop"], kind="stable")
+    prev_stop = frame.groupby("id", sort=False)["stop"].shift()
+    overlap = frame["start"] < prev_stop
+    if overlap.any():
+        r = frame[overlap].iloc[0]
+        raise ValidationError(
+            f"id {show_id(frame.loc[overlap, 'id'].iloc[0])} has overlapping intervals "
+            f"(one starts at {r['start']} before the "
+            f"previous ends at {prev_stop[overlap].iloc[0]}); each day may be in one row only"
+        )
+    is_last = ~frame["id"].duplicated(keep="last")
+    early = (frame["event"] == 1) & ~is_last
+    if early.any():
+        r = frame[early].iloc[0]
+        raise ValidationError(
+            f"id {show_id(frame.loc[early, 'id'].iloc[0])} has an event at {r['stop']} "
+            "on an interval that is not its last; "
+            "follow-up ends at the first reoffence, so drop that person's later rows"
+        )
+    return t0, t1, ev
+
+
+def risk_set_entry(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Entry times that make PHReg's risk sets those of (start, stop] intervals.
+
+    PHReg counts a row in the risk set at t when entry <= t, but a row (start, stop] is at risk at
+    t only when start < t <= stop (R coxph, lifelines). Moving each entry up by half the smallest
+    gap between distinct times keeps every other ordering and excludes a row from the risk set at
+    its own start time. The partial likelihood depends on times only through that ordering.
+    """
+    grid = np.unique(np.r_[start, stop])
+    gap = np.diff(grid).min() if len(grid) > 1 else 1.0
+    return start + gap / 2
+
+
+def cox_time_varying(
+    df: pd.DataFrame,
+    id: str,
+    start: str,
+    stop: str,
+    event: str,
+    covariates: Sequence[str],
+    ties: str = "efron",
+    ci: float = 0.95,
+    min_events_per_covariate: float = MIN_EVENTS_PER_COVARIATE,
+) -> TimeVaryingCoxResult:
+    """Cox model with time-varying covariates on a counting-process (start, stop] frame.
+
+    Reference: lifelines.CoxTimeVaryingFitter; R: coxph(Surv(start, stop, event) ~ x).
+    Fitted by statsmodels PHReg with entry times corrected by `risk_set_entry` (a naive
+    PHReg(entry=start) keeps rows starting at an event time in that time's risk set).
+    """
+    z_crit = _z(ci)
+    if ties not in ("efron", "breslow"):
+        raise ValidationError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    covariates = list(covariates)
+    check_columns(df, [id, start, stop, event] + covariates)
+    t0, t1, ev = check_counting_process(df, id, start, stop, event)
+    x = _check_covariates(df, covariates)
+    n_events = int(ev.sum())
+    _check_enough_events(n_events, len(covariates), min_events_per_covariate)
+    model = PHReg(t1, x, status=ev, entry=risk_set_entry(t0, t1), ties=ties)
+    _, params, cov = _fit_phreg(model, covariates, x)
+    se = np.sqrt(np.diag(cov))
+    llf = float(model.loglike(params))
+    lr = 2 * (llf - float(model.loglike(np.zeros(len(covariates)))))
+    return TimeVaryingCoxResult(
+        summary=_summary(covariates, params, se, z_crit),
+        covariates=covariates,
+        ties=ties,
+        log_likelihood=llf,
+        log_likelihood_ratio_test=TestResult(
+            lr, len(covariates), float(stats.chi2.sf(lr, len(covariates)))
+        ),
+        n_ids=int(df[id].nunique()),
+        n_intervals=len(df),
+        n_events=n_events,
+        variance_matrix=pd.DataFrame(cov, index=covariates, columns=covariates),
+    )
+
+
+def split_episodes(
+    base: pd.DataFrame,
+    changes: pd.DataFrame,
+    id: str,
+    duration: str,
+    event: str,
+    time: str,
+    values: Sequence[str],
+) -> pd.DataFrame:
+    """Person-period (start, stop] frame from one row per person and dated covariate changes.
+
+    base: one row per `id` with follow-up `duration`, `event` (0/1) and, optionally, the
+    baseline value of each column in `values`. changes: rows (`id`, `time`, *values): from `time`
+    on, the person's values are these (missing values carry the previous value forward).
+    Changes at or after the end of a person's follow-up are ignored; a change at time 0 replaces
+    the baseline. The event is put on the last interval only. Output columns: id, start, stop,
+    event, *values (the lifelines.utils.add_covariate_to_timeline layout).
+    """
+    values = list(values)
+    check_columns(base, [id, duration, event], "base")
+    check_columns(changes, [id, time] + values, "changes")
+    dur = check_durations(base[duration], duration)
+    ev = check_events(base[event], event)
+    ids = base[id].to_numpy()
+    dup = pd.Series(ids).duplicated()
+    if dup.any():
+        raise ValidationError(
+            f"id {show_id(ids[dup.to_numpy()][0])} appears more than once in base; "
+            "give one row per person"
+        )
+    zero = dur == 0
+    if zero.any():
+        raise ValidationError(
+            f"id {show_id(ids[zero][0])} has zero follow-up ('{duration}' = 0), which would make a "
+            "zero-length interval; drop that person or correct the dates"
+        )
+    unknown = ~changes[id].isin(set(ids))
+    if unknown.any():
+        raise ValidationError(
+            f"changes has id {show_id(changes[id][unknown].iloc[0])} that is not in base; "
+            "add the person to base or drop the change"
+        )
+    change_times = check_durations(changes[time], time)
+    ch = changes.assign(**{time: change_times})
+    same = ch.duplicated([id, time], keep=False)
+    if same.any():
+        raise ValidationError(
+            f"id {show_id(ch.loc[same, id].iloc[0])} has two changes at {time} = "
+            f"{ch.loc[same, time].iloc[0]}, which would make overlapping or "
+            "zero-length intervals; keep one row per person and time"
+        )
+    baseline_cols = [v for v in values if v in base.columns]
+    rows = []
+    by_id = {k: g.sort_values(time) for k, g in ch.groupby(id, sort=False)}
+    for pid, d, e, (_, brow) in zip(ids, dur, ev, base.iterrows()):
+        current = {v: (brow[v] if v in baseline_cols else np.nan) for v in values}
+        cuts: list[tuple[float, dict]] = []
+        g = by_id.get(pid)
+        if g is not None:
+            for _, crow in g.iterrows():
+                t = float(crow[time])
+                if t >= d:
+                    break
+                if t == 0:
+                    current = {v: (crow[v] if pd.notna(crow[v]) else current[v]) for v in values}
+                    continue
+                cuts.append((t, crow))
+        starts = [0.0] + [t for t, _ in cuts]
+        stops = [t for t, _ in cuts] + [float(d)]
+        for k, (a, b) in enumerate(zip(starts, stops)):
+            if k > 0:
+                crow = cuts[k - 1][1]
+                current = {v: (crow[v] if pd.notna(crow[v]) else current[v]) for v in values}
+            missing = [v for v in values if pd.isna(current[v])]
+            if missing:
+                raise ValidationError(
+                    f"id {show_id(pid)} has no value for {missing} on ({a}, {b}]; "
+                    "give a baseline value "
+                    "in base or a change at time 0"
+                )
+            rows.append(
+                {
+                    id: pid,
+                    "start": a,
+                    "stop": b,
+                    event: int(e) if k == len(starts) - 1 else 0,
+                    **current,
+                }
+            )
+    out = pd.DataFrame(rows, columns=[id, "start", "stop", event] + values)
+    return out
