@@ -1,0 +1,1 @@
+"""Perceptual hashing of past cases and scanning for re-uploads."""
