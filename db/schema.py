@@ -53,6 +53,14 @@ RECIDIVISM_SOURCES = ("police", "court", "probation", "self_report", "detection_
 FLAG_STATUSES = ("pending", "confirmed", "rejected")
 TAKEDOWN_STATUSES = ("requested", "removed", "refused", "reappeared")
 SCAN_STATUSES = ("running", "finished", "failed", "interrupted")
+STEP_STATUSES = ("not_started", "draft", "submitted", "reviewed", "signed", "skipped")
+SKIP_REASONS = ("dropout", "transfer", "other")
+SCAN_ITEM_STATUSES = ("clear", "flagged", "error")
+PROPOSAL_STATUSES = ("proposed", "accepted", "rejected")
+# Juvenile Act Art. 70 allows a release only on a few bases; anything else is refused.
+DISCLOSURE_BASES = ("juvenile_act_70_1_court_or_prosecution", "juvenile_act_70_1_investigation",
+                    "juvenile_act_70_1_child_protection", "juvenile_act_70_1_education_or_research",
+                    "participant_and_guardian_consent")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -255,6 +263,8 @@ class Assessment(Base):
     instrument_version: Mapped[int] = mapped_column(Integer)
     responses: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="draft")
+    step_version: Mapped[int] = mapped_column(Integer, default=1)
+    notes_enc: Mapped[str | None] = mapped_column(Text)
     administered_on: Mapped[dt.date] = mapped_column(Date)
     created_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -387,6 +397,11 @@ class TakedownRequest(Base):
     requested_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     requested_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    platform: Mapped[str] = mapped_column(String(128), default="")
+    removed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    reappeared_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}
 
@@ -411,3 +426,190 @@ class AuditLog(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class StageStep(Base):
+    """One step of a participant's matrix (planning, midterm, conclusion) and where it stands.
+
+    Unlocking a signed step makes a new row with version + 1; the signed one stays as it was.
+    """
+
+    __tablename__ = "stage_steps"
+    __table_args__ = (
+        UniqueConstraint("participant_id", "stage", "step_version", name="participant_stage_version"),
+        CheckConstraint(_in("stage", STAGES), name="stage"),
+        CheckConstraint(_in("status", STEP_STATUSES), name="status"),
+        CheckConstraint("step_version >= 1", name="step_version"),
+        CheckConstraint(
+            "(status = 'skipped') = (skip_reason IS NOT NULL)", name="skip_reason"),
+        CheckConstraint("skip_reason IS NULL OR " + _in("skip_reason", SKIP_REASONS), name="skip_reasons"),
+        CheckConstraint("status <> 'signed' OR (signed_by IS NOT NULL AND signed_at IS NOT NULL)",
+                        name="signed"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    step_version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="not_started")
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    skip_reason: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    signed_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    signed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    superseded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Goal(Base):
+    """A counseling goal set at planning, reviewed at midterm and conclusion."""
+
+    __tablename__ = "goals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    text_enc: Mapped[str] = mapped_column(Text)
+    set_on: Mapped[dt.date] = mapped_column(Date)
+    created_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class GoalReview(Base):
+    __tablename__ = "goal_reviews"
+    __table_args__ = (
+        UniqueConstraint("goal_id", "stage", name="goal_stage"),
+        CheckConstraint("stage IN ('midterm', 'conclusion')", name="stage"),
+        CheckConstraint("progress BETWEEN 1 AND 5", name="progress"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[int] = mapped_column(Integer)
+    note_enc: Mapped[str | None] = mapped_column(Text)
+    reviewed_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    reviewed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ProgrammeReview(Base):
+    """A committee member's rating of a programme on one gender-sensitivity indicator."""
+
+    __tablename__ = "programme_reviews"
+    __table_args__ = (
+        UniqueConstraint("programme_id", "rater_id", "indicator", "period", name="programme_rater"),
+        CheckConstraint("score BETWEEN 1 AND 5", name="score"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"), index=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    indicator: Mapped[str] = mapped_column(String(64))
+    score: Mapped[int] = mapped_column(Integer)
+    period: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RiskModel(Base):
+    """A fitted risk model: its card and parameters, never the rows it was fitted on."""
+
+    __tablename__ = "risk_models"
+    __table_args__ = (CheckConstraint("horizon_days > 0", name="horizon"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    horizon_days: Mapped[int] = mapped_column(Integer)
+    card: Mapped[dict[str, Any]] = mapped_column(JSON)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    data_fingerprint: Mapped[str] = mapped_column(String(64))
+    code_version: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ScanItem(Base):
+    """One file of a scan: what a resumed scan skips, and what the report lists."""
+
+    __tablename__ = "scan_items"
+    __table_args__ = (
+        UniqueConstraint("scan_id", "path", name="scan_path"),
+        CheckConstraint(_in("status", SCAN_ITEM_STATUSES), name="status"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), index=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    item_digest: Mapped[str | None] = mapped_column(String(64))
+    media_kind: Mapped[str | None] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(8))
+    error: Mapped[str | None] = mapped_column(Text)
+    scanned_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class EventProposal(Base):
+    """A follow-up event proposed by a confirmed flag, for an analyst to accept or reject."""
+
+    __tablename__ = "event_proposals"
+    __table_args__ = (CheckConstraint(_in("status", PROPOSAL_STATUSES), name="status"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id"), unique=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    proposed_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("recidivism_events.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ExportManifest(Base):
+    """Every download of data: who, why, what, how much, and the file's hash."""
+
+    __tablename__ = "export_manifests"
+    __table_args__ = (CheckConstraint("rows >= 0", name="rows"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(Text)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    suppression: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rows: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AccessGrant(Base):
+    """Break-glass: a counselor opened a participant outside the caseload, with a reason."""
+
+    __tablename__ = "access_grants"
+    __table_args__ = (CheckConstraint("expires_at > granted_at", name="lifetime"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    counselor_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Disclosure(Base):
+    """A release of a participant's information outside the programme, with its legal basis."""
+
+    __tablename__ = "disclosures"
+    __table_args__ = (CheckConstraint(_in("legal_basis", DISCLOSURE_BASES), name="legal_basis"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(256))
+    legal_basis: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(Text)
+    released_on: Mapped[dt.date] = mapped_column(Date)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

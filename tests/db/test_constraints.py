@@ -16,15 +16,15 @@ SEED = [
     " enrolled_on, status, created_at, version) VALUES (1, 'P-1', 1, 'male', 15, 0, '2026-01-05',"
     " 'active', '2026-01-05', 1)",
     "INSERT INTO assessments (id, participant_id, stage, instrument_id, instrument_version, responses,"
-    " status, administered_on, created_by, created_at, version) VALUES (1, 1, 'planning', 'GS-12', 1,"
-    " '{}', 'draft', '2026-01-06', 1, '2026-01-06', 1)",
+    " status, step_version, administered_on, created_by, created_at, version) VALUES (1, 1, 'planning', 'GS-12', 1,"
+    " '{}', 'draft', 1, '2026-01-06', 1, '2026-01-06', 1)",
 ]
 
 BAD = {
     "a stage outside the three": (
         "INSERT INTO assessments (participant_id, stage, instrument_id, instrument_version, responses,"
-        " status, administered_on, created_by, created_at, version) VALUES (1, 'followup', 'GS-12', 1,"
-        " '{}', 'draft', '2026-01-06', 1, '2026-01-06', 1)"),
+        " status, step_version, administered_on, created_by, created_at, version) VALUES (1, 'followup',"
+        " 'GS-12', 1, '{}', 'draft', 1, '2026-01-06', 1, '2026-01-06', 1)"),
     "a score above its scale": (
         "INSERT INTO assessment_scores (assessment_id, domain, score, scale_min, scale_max)"
         " VALUES (1, 'gender_sensitivity', 5.5, 1, 5)"),
@@ -48,8 +48,15 @@ BAD = {
         " 'in_person', 'attended', '[]', 1, '2026-01-07', 1)"),
     "a final assessment with nobody who finalised it": (
         "INSERT INTO assessments (participant_id, stage, instrument_id, instrument_version, responses,"
-        " status, administered_on, created_by, created_at, version) VALUES (1, 'midterm', 'GS-12', 1,"
-        " '{}', 'final', '2026-01-06', 1, '2026-01-06', 1)"),
+        " status, step_version, administered_on, created_by, created_at, version) VALUES (1, 'midterm',"
+        " 'GS-12', 1, '{}', 'final', 1, '2026-01-06', 1, '2026-01-06', 1)"),
+    "a skipped step without a reason": (
+        "INSERT INTO stage_steps (participant_id, stage, step_version, status, version)"
+        " VALUES (1, 'midterm', 1, 'skipped', 1)"),
+    "a disclosure without a legal basis": (
+        "INSERT INTO disclosures (participant_id, recipient, legal_basis, purpose, released_on,"
+        " recorded_by, recorded_at) VALUES (1, 'a school', 'curiosity', 'x', '2026-02-01', 1,"
+        " '2026-02-01')"),
     "a recidivism event of an unknown type": (
         "INSERT INTO follow_ups (id, participant_id, start_date, end_date, version)"
         " VALUES (9, 1, '2026-05-01', '2027-04-30', 1);"

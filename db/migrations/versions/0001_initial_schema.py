@@ -1,5 +1,6 @@
-"""Initial schema: accounts, participants and their identities, cases, sessions, assessments,
-follow-up, the hash registry, scans, flags, takedowns and the append-only audit log.
+"""Initial schema: accounts, participants and their identities, cases, sessions, assessments and
+the matrix steps, goals, follow-up, risk models, the hash registry, scans, flags, takedowns,
+exports, disclosures and the append-only audit log.
 
 Revision ID: 0001
 Revises: 
@@ -7,8 +8,9 @@ Create Date: 2026-11-27
 """
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 revision = '0001'
 down_revision = None
@@ -77,6 +79,20 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cohorts')),
     sa.UniqueConstraint('programme_id', 'name', name='programme_name')
     )
+    op.create_table('export_manifests',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('purpose', sa.Text(), nullable=False),
+    sa.Column('filters', sa.JSON(), nullable=False),
+    sa.Column('suppression', sa.JSON(), nullable=True),
+    sa.Column('rows', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('rows >= 0', name=op.f('ck_export_manifests_rows')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_export_manifests_account_id_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_export_manifests'))
+    )
     op.create_table('login_sessions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
@@ -94,6 +110,38 @@ def upgrade() -> None:
     with op.batch_alter_table('login_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_login_sessions_account_id'), ['account_id'], unique=False)
 
+    op.create_table('programme_reviews',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('programme_id', sa.Integer(), nullable=False),
+    sa.Column('rater_id', sa.Integer(), nullable=False),
+    sa.Column('indicator', sa.String(length=64), nullable=False),
+    sa.Column('score', sa.Integer(), nullable=False),
+    sa.Column('period', sa.String(length=16), nullable=False),
+    sa.Column('comment', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('score BETWEEN 1 AND 5', name=op.f('ck_programme_reviews_score')),
+    sa.ForeignKeyConstraint(['programme_id'], ['programmes.id'], name=op.f('fk_programme_reviews_programme_id_programmes')),
+    sa.ForeignKeyConstraint(['rater_id'], ['accounts.id'], name=op.f('fk_programme_reviews_rater_id_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_programme_reviews')),
+    sa.UniqueConstraint('programme_id', 'rater_id', 'indicator', 'period', name='programme_rater')
+    )
+    with op.batch_alter_table('programme_reviews', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_programme_reviews_programme_id'), ['programme_id'], unique=False)
+
+    op.create_table('risk_models',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('horizon_days', sa.Integer(), nullable=False),
+    sa.Column('card', sa.JSON(), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('data_fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('code_version', sa.String(length=64), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('horizon_days > 0', name=op.f('ck_risk_models_horizon')),
+    sa.ForeignKeyConstraint(['created_by'], ['accounts.id'], name=op.f('fk_risk_models_created_by_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_risk_models'))
+    )
     op.create_table('scans',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('source_label', sa.String(length=256), nullable=False),
@@ -132,6 +180,41 @@ def upgrade() -> None:
     with op.batch_alter_table('participants', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_participants_cohort_id'), ['cohort_id'], unique=False)
 
+    op.create_table('scan_items',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('scan_id', sa.Integer(), nullable=False),
+    sa.Column('path', sa.String(length=1024), nullable=False),
+    sa.Column('item_digest', sa.String(length=64), nullable=True),
+    sa.Column('media_kind', sa.String(length=8), nullable=True),
+    sa.Column('status', sa.String(length=8), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('scanned_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint("status IN ('clear', 'flagged', 'error')", name=op.f('ck_scan_items_status')),
+    sa.ForeignKeyConstraint(['scan_id'], ['scans.id'], name=op.f('fk_scan_items_scan_id_scans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_scan_items')),
+    sa.UniqueConstraint('scan_id', 'path', name='scan_path')
+    )
+    with op.batch_alter_table('scan_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_scan_items_scan_id'), ['scan_id'], unique=False)
+
+    op.create_table('access_grants',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('counselor_id', sa.Integer(), nullable=False),
+    sa.Column('participant_id', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('granted_at', sa.DateTime(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.Column('reviewed_by', sa.Integer(), nullable=True),
+    sa.Column('reviewed_at', sa.DateTime(), nullable=True),
+    sa.CheckConstraint('expires_at > granted_at', name=op.f('ck_access_grants_lifetime')),
+    sa.ForeignKeyConstraint(['counselor_id'], ['accounts.id'], name=op.f('fk_access_grants_counselor_id_accounts')),
+    sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_access_grants_participant_id_participants')),
+    sa.ForeignKeyConstraint(['reviewed_by'], ['accounts.id'], name=op.f('fk_access_grants_reviewed_by_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_access_grants'))
+    )
+    with op.batch_alter_table('access_grants', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_access_grants_counselor_id'), ['counselor_id'], unique=False)
+
     op.create_table('assessments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('participant_id', sa.Integer(), nullable=False),
@@ -140,6 +223,8 @@ def upgrade() -> None:
     sa.Column('instrument_version', sa.Integer(), nullable=False),
     sa.Column('responses', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('step_version', sa.Integer(), nullable=False),
+    sa.Column('notes_enc', sa.Text(), nullable=True),
     sa.Column('administered_on', sa.Date(), nullable=False),
     sa.Column('created_by', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
@@ -216,6 +301,23 @@ def upgrade() -> None:
         batch_op.create_index('ix_assignment_counselor_participant', ['counselor_id', 'participant_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_counselor_assignments_participant_id'), ['participant_id'], unique=False)
 
+    op.create_table('disclosures',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('participant_id', sa.Integer(), nullable=False),
+    sa.Column('recipient', sa.String(length=256), nullable=False),
+    sa.Column('legal_basis', sa.String(length=64), nullable=False),
+    sa.Column('purpose', sa.Text(), nullable=False),
+    sa.Column('released_on', sa.Date(), nullable=False),
+    sa.Column('recorded_by', sa.Integer(), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint("legal_basis IN ('juvenile_act_70_1_court_or_prosecution', 'juvenile_act_70_1_investigation', 'juvenile_act_70_1_child_protection', 'juvenile_act_70_1_education_or_research', 'participant_and_guardian_consent')", name=op.f('ck_disclosures_legal_basis')),
+    sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_disclosures_participant_id_participants')),
+    sa.ForeignKeyConstraint(['recorded_by'], ['accounts.id'], name=op.f('fk_disclosures_recorded_by_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_disclosures'))
+    )
+    with op.batch_alter_table('disclosures', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_disclosures_participant_id'), ['participant_id'], unique=False)
+
     op.create_table('follow_ups',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('participant_id', sa.Integer(), nullable=False),
@@ -229,6 +331,21 @@ def upgrade() -> None:
     with op.batch_alter_table('follow_ups', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_follow_ups_participant_id'), ['participant_id'], unique=False)
 
+    op.create_table('goals',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('participant_id', sa.Integer(), nullable=False),
+    sa.Column('text_enc', sa.Text(), nullable=False),
+    sa.Column('set_on', sa.Date(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['accounts.id'], name=op.f('fk_goals_created_by_accounts')),
+    sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_goals_participant_id_participants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_goals'))
+    )
+    with op.batch_alter_table('goals', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_goals_participant_id'), ['participant_id'], unique=False)
+
     op.create_table('participant_identities',
     sa.Column('participant_id', sa.Integer(), nullable=False),
     sa.Column('name_enc', sa.Text(), nullable=False),
@@ -240,6 +357,42 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_participant_identities_participant_id_participants')),
     sa.PrimaryKeyConstraint('participant_id', name=op.f('pk_participant_identities'))
     )
+    op.create_table('stage_steps',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('participant_id', sa.Integer(), nullable=False),
+    sa.Column('stage', sa.String(length=16), nullable=False),
+    sa.Column('step_version', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('due_date', sa.Date(), nullable=True),
+    sa.Column('skip_reason', sa.String(length=16), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('submitted_by', sa.Integer(), nullable=True),
+    sa.Column('submitted_at', sa.DateTime(), nullable=True),
+    sa.Column('reviewed_by', sa.Integer(), nullable=True),
+    sa.Column('reviewed_at', sa.DateTime(), nullable=True),
+    sa.Column('signed_by', sa.Integer(), nullable=True),
+    sa.Column('signed_at', sa.DateTime(), nullable=True),
+    sa.Column('superseded_at', sa.DateTime(), nullable=True),
+    sa.Column('updated_by', sa.Integer(), nullable=True),
+    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.CheckConstraint("(status = 'skipped') = (skip_reason IS NOT NULL)", name=op.f('ck_stage_steps_skip_reason')),
+    sa.CheckConstraint("skip_reason IS NULL OR skip_reason IN ('dropout', 'transfer', 'other')", name=op.f('ck_stage_steps_skip_reasons')),
+    sa.CheckConstraint("stage IN ('planning', 'midterm', 'conclusion')", name=op.f('ck_stage_steps_stage')),
+    sa.CheckConstraint("status <> 'signed' OR (signed_by IS NOT NULL AND signed_at IS NOT NULL)", name=op.f('ck_stage_steps_signed')),
+    sa.CheckConstraint("status IN ('not_started', 'draft', 'submitted', 'reviewed', 'signed', 'skipped')", name=op.f('ck_stage_steps_status')),
+    sa.CheckConstraint('step_version >= 1', name=op.f('ck_stage_steps_step_version')),
+    sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_stage_steps_participant_id_participants')),
+    sa.ForeignKeyConstraint(['reviewed_by'], ['accounts.id'], name=op.f('fk_stage_steps_reviewed_by_accounts')),
+    sa.ForeignKeyConstraint(['signed_by'], ['accounts.id'], name=op.f('fk_stage_steps_signed_by_accounts')),
+    sa.ForeignKeyConstraint(['submitted_by'], ['accounts.id'], name=op.f('fk_stage_steps_submitted_by_accounts')),
+    sa.ForeignKeyConstraint(['updated_by'], ['accounts.id'], name=op.f('fk_stage_steps_updated_by_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stage_steps')),
+    sa.UniqueConstraint('participant_id', 'stage', 'step_version', name='participant_stage_version')
+    )
+    with op.batch_alter_table('stage_steps', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stage_steps_participant_id'), ['participant_id'], unique=False)
+
     op.create_table('assessment_scores',
     sa.Column('assessment_id', sa.Integer(), nullable=False),
     sa.Column('domain', sa.String(length=48), nullable=False),
@@ -258,6 +411,25 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_case_offences_case_id_cases')),
     sa.PrimaryKeyConstraint('case_id', 'offence_type', name=op.f('pk_case_offences'))
     )
+    op.create_table('goal_reviews',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('goal_id', sa.Integer(), nullable=False),
+    sa.Column('stage', sa.String(length=16), nullable=False),
+    sa.Column('progress', sa.Integer(), nullable=False),
+    sa.Column('note_enc', sa.Text(), nullable=True),
+    sa.Column('reviewed_by', sa.Integer(), nullable=False),
+    sa.Column('reviewed_at', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.CheckConstraint("stage IN ('midterm', 'conclusion')", name=op.f('ck_goal_reviews_stage')),
+    sa.CheckConstraint('progress BETWEEN 1 AND 5', name=op.f('ck_goal_reviews_progress')),
+    sa.ForeignKeyConstraint(['goal_id'], ['goals.id'], name=op.f('fk_goal_reviews_goal_id_goals')),
+    sa.ForeignKeyConstraint(['reviewed_by'], ['accounts.id'], name=op.f('fk_goal_reviews_reviewed_by_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_goal_reviews')),
+    sa.UniqueConstraint('goal_id', 'stage', name='goal_stage')
+    )
+    with op.batch_alter_table('goal_reviews', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_goal_reviews_goal_id'), ['goal_id'], unique=False)
+
     op.create_table('hash_entries',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -325,6 +497,28 @@ def upgrade() -> None:
     with op.batch_alter_table('flags', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_flags_scan_id'), ['scan_id'], unique=False)
 
+    op.create_table('event_proposals',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('flag_id', sa.Integer(), nullable=False),
+    sa.Column('participant_id', sa.Integer(), nullable=False),
+    sa.Column('proposed_date', sa.Date(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('decided_by', sa.Integer(), nullable=True),
+    sa.Column('decided_at', sa.DateTime(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('event_id', sa.Integer(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.CheckConstraint("status IN ('proposed', 'accepted', 'rejected')", name=op.f('ck_event_proposals_status')),
+    sa.ForeignKeyConstraint(['decided_by'], ['accounts.id'], name=op.f('fk_event_proposals_decided_by_accounts')),
+    sa.ForeignKeyConstraint(['event_id'], ['recidivism_events.id'], name=op.f('fk_event_proposals_event_id_recidivism_events')),
+    sa.ForeignKeyConstraint(['flag_id'], ['flags.id'], name=op.f('fk_event_proposals_flag_id_flags')),
+    sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_event_proposals_participant_id_participants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_event_proposals')),
+    sa.UniqueConstraint('flag_id', name=op.f('uq_event_proposals_flag_id'))
+    )
+    with op.batch_alter_table('event_proposals', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_event_proposals_participant_id'), ['participant_id'], unique=False)
+
     op.create_table('takedown_requests',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('flag_id', sa.Integer(), nullable=False),
@@ -332,11 +526,17 @@ def upgrade() -> None:
     sa.Column('requested_by', sa.Integer(), nullable=False),
     sa.Column('requested_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('platform', sa.String(length=128), nullable=False),
+    sa.Column('removed_at', sa.DateTime(), nullable=True),
+    sa.Column('reappeared_at', sa.DateTime(), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('updated_by', sa.Integer(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.CheckConstraint("status IN ('requested', 'removed', 'refused', 'reappeared')", name=op.f('ck_takedown_requests_status')),
     sa.CheckConstraint('updated_at >= requested_at', name=op.f('ck_takedown_requests_dates')),
     sa.ForeignKeyConstraint(['flag_id'], ['flags.id'], name=op.f('fk_takedown_requests_flag_id_flags')),
     sa.ForeignKeyConstraint(['requested_by'], ['accounts.id'], name=op.f('fk_takedown_requests_requested_by_accounts')),
+    sa.ForeignKeyConstraint(['updated_by'], ['accounts.id'], name=op.f('fk_takedown_requests_updated_by_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_takedown_requests')),
     sa.UniqueConstraint('flag_id', name=op.f('uq_takedown_requests_flag_id'))
     )
@@ -381,6 +581,10 @@ def _audit_append_only_down() -> None:
 def downgrade() -> None:
     _audit_append_only_down()
     op.drop_table('takedown_requests')
+    with op.batch_alter_table('event_proposals', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_event_proposals_participant_id'))
+
+    op.drop_table('event_proposals')
     with op.batch_alter_table('flags', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_flags_scan_id'))
 
@@ -393,13 +597,29 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_hash_entries_case_id'))
 
     op.drop_table('hash_entries')
+    with op.batch_alter_table('goal_reviews', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_goal_reviews_goal_id'))
+
+    op.drop_table('goal_reviews')
     op.drop_table('case_offences')
     op.drop_table('assessment_scores')
+    with op.batch_alter_table('stage_steps', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stage_steps_participant_id'))
+
+    op.drop_table('stage_steps')
     op.drop_table('participant_identities')
+    with op.batch_alter_table('goals', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_goals_participant_id'))
+
+    op.drop_table('goals')
     with op.batch_alter_table('follow_ups', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_follow_ups_participant_id'))
 
     op.drop_table('follow_ups')
+    with op.batch_alter_table('disclosures', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_disclosures_participant_id'))
+
+    op.drop_table('disclosures')
     with op.batch_alter_table('counselor_assignments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_counselor_assignments_participant_id'))
         batch_op.drop_index('ix_assignment_counselor_participant')
@@ -417,15 +637,29 @@ def downgrade() -> None:
         batch_op.drop_index('ix_assessment_participant_stage')
 
     op.drop_table('assessments')
+    with op.batch_alter_table('access_grants', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_access_grants_counselor_id'))
+
+    op.drop_table('access_grants')
+    with op.batch_alter_table('scan_items', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_scan_items_scan_id'))
+
+    op.drop_table('scan_items')
     with op.batch_alter_table('participants', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_participants_cohort_id'))
 
     op.drop_table('participants')
     op.drop_table('scans')
+    op.drop_table('risk_models')
+    with op.batch_alter_table('programme_reviews', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_programme_reviews_programme_id'))
+
+    op.drop_table('programme_reviews')
     with op.batch_alter_table('login_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_login_sessions_account_id'))
 
     op.drop_table('login_sessions')
+    op.drop_table('export_manifests')
     op.drop_table('cohorts')
     op.drop_table('programmes')
     op.drop_table('meta')
