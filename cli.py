@@ -207,7 +207,36 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--actor")
     log.add_argument("--action")
     au.set_defaults(func=cmd_audit)
+
+    add_matrix_commands(sub)
+    add_models_commands(sub)
+    add_detection_commands(sub)
+    add_operations_commands(sub)
     return p
+
+
+# --- the matrix and programme outcomes (assessment/service.py, matrix/service.py) -------------
+
+def add_matrix_commands(sub) -> None:
+    """`dscr outcomes ...`"""
+
+
+# --- recidivism and risk models (models/service.py) ------------------------------------------
+
+def add_models_commands(sub) -> None:
+    """`dscr models ...`, `dscr recidivism ...`"""
+
+
+# --- the hash registry, scans and review (detection/service.py) ------------------------------
+
+def add_detection_commands(sub) -> None:
+    """`dscr registry ...`, `dscr scan ...`, `dscr flags ...`"""
+
+
+# --- operations: backup, restore, retention, keys (db/) -------------------------------------
+
+def add_operations_commands(sub) -> None:
+    """`dscr backup`, `dscr restore`, `dscr retention ...`, `dscr keys ...`"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
