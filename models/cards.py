@@ -1,0 +1,245 @@
+"""The model card kept with each fitted risk model: what it is, what it saw, how well it does."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from errors import ValidationError
+from models.risk import STATUS_EVENT, RiskModel, ValidationResult, horizon_labels
+
+CARD_VERSION = 1
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe plain value: numpy scalars unwrapped, NaN and infinities as None."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def _table(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    return {str(k): _plain(row) for k, row in frame.to_dict(orient="index").items()}
+
+
+def _token(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "NaN"
+    if isinstance(value, bool | np.bool_ | int | np.integer | float | np.floating):
+        # Numbers by value, so an int column and the same numbers stored as floats agree.
+        return repr(float(value))
+    if isinstance(value, pd.Timestamp | dt.date | dt.datetime):
+        return value.isoformat()
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def data_fingerprint(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
+    """sha256 over a canonical serialisation of the values in `columns` (default: all).
+
+    Canonical: columns in name order, each cell as a token (numbers as float repr, missing as
+    NaN, text JSON-quoted), rows sorted, the index left out. So the same data in another row or
+    column order gives the same fingerprint, one changed value gives another, and the
+    fingerprint says nothing about any participant.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise ValidationError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    chosen = sorted(map(str, frame.columns if columns is None else columns))
+    missing = [c for c in chosen if c not in frame.columns.astype(str)]
+    if missing:
+        raise ValidationError(f"cannot fingerprint: the frame has no column {', '.join(missing)}")
+    subset = frame.rename(columns=str)[chosen]
+    rows = sorted(
+        json.dumps([_token(v) for v in row], ensure_ascii=False)
+        for row in subset.itertuples(index=False, name=None)
+    )
+    payload = json.dumps({"columns": chosen, "rows": rows}, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class ModelCard:
+    """What a reader needs to question a risk model; saved with it, as plain JSON values.
+
+    `metrics`: metric -> {estimate, ci_lower, ci_upper}; `subgroups`: column -> group -> the
+    `fairness.group_metrics` row; `terms`: the model's `summary` rows. Missing figures are None.
+    """
+
+    model_name: str
+    horizon: float
+    data_window: tuple[str, str]
+    n: int
+    events: int
+    censored: int
+    features: list[str]
+    n_predictors: int
+    epv: float | None
+    metrics: dict[str, dict[str, float | None]]
+    subgroups: dict[str, dict[str, dict[str, Any]]]
+    threshold: float | None
+    validation_settings: dict[str, Any]
+    censoring: str
+    explanation: str
+    model_params: dict[str, Any]
+    terms: dict[str, dict[str, Any]]
+    created: str
+    code_version: str
+    data_fingerprint: str
+    warnings: list[str]
+    card_version: int = CARD_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(asdict(self))
+
+    def to_json(self) -> str:
+        return json.dumps(
+            self.to_dict(), ensure_ascii=False, allow_nan=False, indent=2, sort_keys=True
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelCard:
+        names = {f.name for f in fields(cls)}
+        required = {f.name for f in fields(cls) if f.name != "card_version"}
+        unknown = sorted(set(data) - names)
+        missing = sorted(required - set(data))
+        if unknown or missing:
+            raise ValidationError(
+                "not a dscr model card: "
+                + "; ".join(
+                    part
+                    for part in (
+                        f"missing {', '.join(missing)}" if missing else "",
+                        f"unknown {', '.join(unknown)}" if unknown else "",
+                    )
+                    if part
+                )
+            )
+        if data.get("card_version", CARD_VERSION) > CARD_VERSION:
+            raise ValidationError(
+                f"model card version {data['card_version']} is newer than this code reads "
+                f"({CARD_VERSION}); update dscr"
+            )
+        values = dict(data)
+        values["data_window"] = tuple(values["data_window"])
+        values["features"] = list(values["features"])
+        values["warnings"] = list(values["warnings"])
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelCard:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"model card is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)
+
+    @property
+    def metrics_table(self) -> pd.DataFrame:
+        """`metrics` as a DataFrame: estimate, ci_lower, ci_upper per metric (NaN for None)."""
+        table = pd.DataFrame.from_dict(self.metrics, orient="index", dtype=float)
+        return table.rename_axis("metric")
+
+
+def _date_text(value: dt.date | str, what: str) -> str:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str) and value:
+        return value
+    raise ValidationError(f"{what} must be a date or an ISO date string, got {value!r}")
+
+
+def build_card(
+    model: RiskModel,
+    frame: pd.DataFrame,
+    validation: ValidationResult | None,
+    *,
+    created: dt.datetime | str,
+    code_version: str,
+    data_window: tuple[dt.date | str, dt.date | str],
+) -> ModelCard:
+    """The card of `model`, fitted on `frame` (the very frame: its counts are checked) and
+    validated by `validation`. `created` and `code_version` are passed in, never read from a
+    clock or the repository here. Without a validation the card carries no metrics and says so.
+    """
+    model._check_fitted()
+    created_text = _date_text(created, "created")
+    if not (isinstance(code_version, str) and code_version.strip()):
+        raise ValidationError("code_version must name the code that fitted the model")
+    if not (isinstance(data_window, Sequence) and len(data_window) == 2):
+        raise ValidationError(f"data_window must be (first day, last day), got {data_window!r}")
+    window = (
+        _date_text(data_window[0], "data_window start"),
+        _date_text(data_window[1], "data_window end"),
+    )
+    if window[0] > window[1]:
+        raise ValidationError(f"data_window starts after it ends: {window[0]} > {window[1]}")
+    labels = horizon_labels(
+        frame[model.duration_col_],
+        frame[model.event_col_],
+        model.horizon_,
+        censoring=model.censoring,
+    )
+    events = int((labels["status"] == STATUS_EVENT).sum())
+    if len(frame) != model.n_ or events != model.n_events_:
+        raise ValidationError(
+            f"this frame has {len(frame)} participants and {events} events but the model was "
+            f"fitted on {model.n_} and {model.n_events_}; pass the frame it was fitted on"
+        )
+    notes = list(model.warnings_)
+    metrics: dict[str, dict[str, float | None]] = {}
+    subgroups: dict[str, dict[str, dict[str, Any]]] = {}
+    threshold = None
+    settings: dict[str, Any] = {}
+    if validation is None:
+        notes.append("Not validated: no performance figures. Run validate() before use.")
+    else:
+        if validation.model_name != model.name or validation.horizon != model.horizon_:
+            raise ValidationError(
+                f"the validation is of {validation.model_name} at {validation.horizon:g} days, "
+                f"the model is {model.name} at {model.horizon_:g} days; validate this model"
+            )
+        metrics = _table(validation.summary)
+        subgroups = {column: _table(table) for column, table in validation.subgroups.items()}
+        threshold = validation.threshold
+        settings = _plain(validation.settings)
+        notes.extend(w for w in validation.warnings if w not in notes)
+    terms = _table(model.summary) if hasattr(model, "summary_") else {}
+    columns = [model.duration_col_, model.event_col_, *model.features_]
+    return ModelCard(
+        model_name=model.name,
+        horizon=float(model.horizon_),
+        data_window=window,
+        n=int(model.n_),
+        events=int(model.n_events_),
+        censored=int(model.n_censored_),
+        features=list(model.features_),
+        n_predictors=int(model.n_predictors_),
+        epv=_plain(float(model.epv_)),
+        metrics=metrics,
+        subgroups=subgroups,
+        threshold=_plain(threshold),
+        validation_settings=settings,
+        censoring=model.censoring_text_,
+        explanation=model.explanation_method,
+        model_params=_plain(model.get_params(deep=False)),
+        terms=terms,
+        created=created_text,
+        code_version=code_version,
+        data_fingerprint=data_fingerprint(frame, columns),
+        warnings=notes,
+    )
