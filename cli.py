@@ -35,6 +35,17 @@ def _runtime(create_keys: bool = False, *, need_schema: bool = True):
     return rt
 
 
+def _holds_no_encrypted_data(rt) -> bool:
+    from sqlalchemy import inspect, select
+
+    from db.schema import Meta
+
+    if not inspect(rt.engine).has_table("meta"):
+        return True
+    with rt.sessions() as s:
+        return s.scalar(select(Meta.value).where(Meta.key == "key_check")) is None
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from sqlalchemy import inspect
 
@@ -45,9 +56,8 @@ def cmd_db(args: argparse.Namespace) -> int:
     if args.db_command == "current":
         print(migrate.current_revision(rt.engine) or "(empty database)")
         return 0
-    new_db = not inspect(rt.engine).has_table("alembic_version")
     if args.db_command == "upgrade":
-        if new_db:
+        if _holds_no_encrypted_data(rt):
             # A new installation: create the key files (0600) beside the data, or use the given ones.
             rt = _runtime(create_keys=True, need_schema=False)
             rt.keyring, rt.study_coder  # noqa: B018 - creates the files when missing

@@ -186,7 +186,8 @@ def verify_chain(conn: Connection, batch: int = 5000) -> ChainReport:
     prev = GENESIS
     checked = 0
     cols = [getattr(AuditLog, k) for k in _HASHED] + [AuditLog.id, AuditLog.prev_hash, AuditLog.row_hash]
-    result = conn.execution_options(yield_per=batch).execute(select(*cols).order_by(AuditLog.id))
+    # Per statement: Connection.execution_options() would change the caller's connection for good.
+    result = conn.execute(select(*cols).order_by(AuditLog.id), execution_options={"yield_per": batch})
     for row in result:
         entry = row._asdict()
         if entry["prev_hash"] != prev:

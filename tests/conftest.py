@@ -105,6 +105,7 @@ def settings(tmp_path, database_url) -> Settings:
 def rt(settings):
     runtime = Runtime(settings, create_keys=True)
     runtime.check_key()
+    runtime.study_coder  # noqa: B018 - creates the study-code key file, as `dscr db upgrade` does
     yield runtime
     runtime.dispose()
 

@@ -26,6 +26,8 @@ EXPECTED = {
     "recidivism.read": {A}, "model.fit": {A}, "model.read": {A, C},
     "registry.manage": {R}, "registry.read": {R}, "scan.run": {R}, "flag.review": {R},
     "demo.load": {D},
+    "operations.backup": {D}, "keys.rotate": {D}, "retention.purge": {D},
+    "disclosure.record": {D}, "disclosure.read": {D},
 }
 
 
