@@ -46,6 +46,10 @@ TEXT: dict[str, dict[str, str]] = {
     "accounts": {"ko": "계정 관리", "en": "Accounts"},
     "access_denied": {"ko": "접근 권한이 없습니다", "en": "Access denied"},
     "welcome": {"ko": "{name} 님, 환영합니다.", "en": "Welcome, {name}."},
+    "status_active": {"ko": "참여 중", "en": "Active"},
+    "status_completed": {"ko": "수료", "en": "Completed"},
+    "status_dropped_out": {"ko": "중도 탈락", "en": "Dropped out"},
+    "status_transferred": {"ko": "이관", "en": "Transferred"},
     "pages_coming": {"ko": "이 역할의 업무 화면은 메뉴에서 선택하십시오.", "en": "Choose your work from the menu."},
 }
 

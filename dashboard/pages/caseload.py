@@ -23,4 +23,4 @@ elif rows:
     st.dataframe(pd.DataFrame([{
         t("study_code", lang): r.study_code, t("programme", lang): r.programme,
         t("cohort", lang): r.cohort, t("enrolled_on", lang): r.enrolled_on.isoformat(),
-        t("status", lang): r.status} for r in rows]), hide_index=True)
+        t("status", lang): t("status_" + r.status, lang)} for r in rows]), hide_index=True)

@@ -1,0 +1,110 @@
+"""A real dashboard (streamlit run) on a fresh demo database, driven by Debian's headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.pg import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("DSCR_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+def _dscr(env, *args):
+    subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, env=env, check=True,
+                   capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def dashboard(tmp_path_factory):
+    """(base URL, {username: password}) of a dashboard serving a 30-participant demo programme."""
+    data = tmp_path_factory.mktemp("e2e-data")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DSCR_")}
+    env.update(DSCR_DATA_DIR=str(data), PYTHONPATH=str(ROOT))
+    _dscr(env, "db", "upgrade")
+    _dscr(env, "demo-data", "--participants", "30", "--seed", "2", "--accounts-file",
+          str(data / "accounts.txt"))
+    accounts = {}
+    for line in (data / "accounts.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            user, _role, pw = line.split()
+            accounts[user] = pw
+    port = free_port()
+    log = open(data / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
+                if r.read() == b"ok":
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("the dashboard did not start:\n" + (data / "streamlit.log").read_text())
+        time.sleep(0.3)
+    yield base, accounts
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (scripts/ensure-browser.sh)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, tmp_path_factory, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
+    p = context.new_page()
+    p.set_default_timeout(30_000)
+    yield p
+    # Screenshots go to the test's temp dir; keep one of the final state for anyone debugging.
+    p.screenshot(path=str(tmp_path_factory.mktemp("shots") / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def wait_idle(page) -> None:
+    """Streamlit's own e2e habit: wait for the app to be connected and not running, never sleep."""
+    from playwright.sync_api import expect
+
+    app = page.locator("[data-testid='stApp']")
+    expect(app).to_have_attribute("data-test-connection-state", "CONNECTED")
+    expect(app).to_have_attribute("data-test-script-state", "notRunning")
+
+
+def login(page, base: str, username: str, password: str) -> None:
+    page.goto(base)
+    wait_idle(page)
+    page.get_by_label("아이디").fill(username)
+    page.get_by_label("비밀번호").fill(password)
+    page.get_by_text("위 안내를 읽었고 이에 따르겠습니다.").click()
+    page.get_by_role("button", name="로그인").click()
+    wait_idle(page)
