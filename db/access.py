@@ -49,6 +49,11 @@ ACTIONS: dict[str, str] = {
     "scan.run": "run scans for re-uploads",
     "flag.review": "confirm or reject flags and track takedowns",
     "demo.load": "load synthetic demo data",
+    "operations.backup": "back up and restore the database",
+    "keys.rotate": "rotate the field encryption keys",
+    "retention.purge": "erase identifying fields after the retention period",
+    "disclosure.record": "record a release of a participant's information outside the programme",
+    "disclosure.read": "read the register of releases outside the programme",
 }
 
 C, M, A, R, D = "counselor", "committee", "analyst", "reviewer", "admin"
@@ -85,6 +90,11 @@ POLICY: dict[str, frozenset[str]] = {
     "scan.run": frozenset({R}),
     "flag.review": frozenset({R}),
     "demo.load": frozenset({D}),
+    "operations.backup": frozenset({D}),
+    "keys.rotate": frozenset({D}),
+    "retention.purge": frozenset({D}),
+    "disclosure.record": frozenset({D}),
+    "disclosure.read": frozenset({D}),
 }
 
 if set(POLICY) != set(ACTIONS):  # pragma: no cover - a mistake in this file, caught at import
@@ -133,20 +143,36 @@ def scoped_participants(ctx: Context, action: str = "participant.read") -> Selec
 
 
 def access_participant(ctx: Context, participant_id: int, action: str = "participant.read") -> Participant:
-    """Load a participant the actor may see; the same NotFound for missing and out of scope."""
+    """Load a participant the actor may see; the same NotFound for missing and out of scope.
+
+    A counselor sees their caseload, plus a participant opened by break-glass (with a reason,
+    logged, for the admin's monthly access review) until that grant expires.
+    """
     require(ctx, action)
     participant = ctx.session.get(Participant, participant_id)
-    if participant is not None and ctx.actor.role == C and participant_id not in ctx.break_glass:
+    if participant is not None and ctx.actor.role == C:
         in_caseload = ctx.session.scalar(
             select(Participant.id).where(
                 Participant.id == participant_id, caseload_filter(ctx.actor.id, ctx.today)
             )
         )
-        if in_caseload is None:
+        if in_caseload is None and not has_break_glass(ctx, participant_id):
             participant = None
     if participant is None:
         raise NotFound(f"No participant {participant_id} in your caseload.")
     return participant
+
+
+def has_break_glass(ctx: Context, participant_id: int) -> bool:
+    from db.schema import AccessGrant, utcnow
+
+    return ctx.session.scalar(
+        select(AccessGrant.id).where(
+            AccessGrant.counselor_id == ctx.actor.id,
+            AccessGrant.participant_id == participant_id,
+            AccessGrant.expires_at > utcnow(),
+        ).limit(1)
+    ) is not None
 
 
 __all__ = [

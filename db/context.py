@@ -36,7 +36,6 @@ class Context:
     runtime: Runtime
     today: dt.date = field(default_factory=dt.date.today)
     task: str | None = None
-    break_glass: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.session.info["audit_actor"] = audit.AuditActor(self.actor.id, self.actor.username)

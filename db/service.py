@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+import pandas as pd
 from sqlalchemy import func, select, update
 
 from db import access, audit
@@ -21,6 +22,7 @@ from db.schema import (
     AuditLog,
     Case,
     CaseOffence,
+    CounselingSession,
     Cohort,
     CounselorAssignment,
     LoginSession,
@@ -467,3 +469,236 @@ def audit_entries(ctx: Context, *, limit: int = 200, actor: str | None = None,
             for a in ctx.session.scalars(stmt)]
 
 
+
+
+# --- break-glass and the monthly access review ------------------------------------------------
+
+BREAK_GLASS_HOURS = 8
+
+
+def break_glass(ctx: Context, participant_id: int, *, reason: str) -> int:
+    """Open a participant outside the caseload, for a stated reason; logged and reviewed monthly."""
+    from db.schema import AccessGrant
+
+    access.require(ctx, "participant.break_glass")
+    if len(reason.strip()) < 10:
+        raise ValidationError("Say why you must open this record (at least 10 characters); "
+                              "the reason goes to the monthly access review.")
+    with ctx.transaction() as s:
+        if s.get(Participant, participant_id) is None:
+            raise NotFound(f"No participant {participant_id} in your caseload.")
+        now = utcnow()
+        grant = AccessGrant(counselor_id=ctx.actor.id, participant_id=participant_id,
+                            reason=reason.strip(), granted_at=now,
+                            expires_at=now + dt.timedelta(hours=BREAK_GLASS_HOURS))
+        s.add(grant)
+        s.flush()
+        audit.record(s, "break_glass", table_name="participants", row_id=participant_id,
+                     subject_participant_id=participant_id, detail=reason.strip())
+        return grant.id
+
+
+def access_review(ctx: Context, *, start: dt.date, end: dt.date) -> dict[str, pd.DataFrame]:
+    """What the admin reviews each month: break-glass openings, denials, re-identifications, exports."""
+    from db.schema import AccessGrant, ExportManifest
+
+    access.require(ctx, "audit.read")
+    lo = dt.datetime.combine(start, dt.time.min)
+    hi = dt.datetime.combine(end, dt.time.max)
+    s = ctx.session
+    grants = pd.DataFrame(
+        [{"id": g.id, "counselor": a.username, "participant_id": g.participant_id, "reason": g.reason,
+          "granted_at": g.granted_at, "expires_at": g.expires_at}
+         for g, a in s.execute(select(AccessGrant, Account).join(Account, AccessGrant.counselor_id == Account.id)
+                               .where(AccessGrant.granted_at.between(lo, hi)).order_by(AccessGrant.id))],
+        columns=["id", "counselor", "participant_id", "reason", "granted_at", "expires_at"])
+    events = pd.DataFrame(
+        [{"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "detail": e.detail,
+          "subject_participant_id": e.subject_participant_id}
+         for e in s.scalars(select(AuditLog).where(
+             AuditLog.at.between(lo, hi),
+             AuditLog.action.in_(("denied", "reidentify", "lockout", "login_failed")))
+             .order_by(AuditLog.id))],
+        columns=["id", "at", "actor", "action", "detail", "subject_participant_id"])
+    exports = pd.DataFrame(
+        [{"id": m.id, "account": a.username, "kind": m.kind, "purpose": m.purpose, "rows": m.rows,
+          "sha256": m.sha256, "created_at": m.created_at}
+         for m, a in s.execute(select(ExportManifest, Account).join(Account, ExportManifest.account_id == Account.id)
+                               .where(ExportManifest.created_at.between(lo, hi)).order_by(ExportManifest.id))],
+        columns=["id", "account", "kind", "purpose", "rows", "sha256", "created_at"])
+    return {"break_glass": grants, "events": events, "exports": exports}
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def sanitise_cell(value: object) -> object:
+    """Neutralise spreadsheet formulas (CSV injection): a text cell starting with = + - @ gets a '."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def export_csv(ctx: Context, frame: pd.DataFrame, *, kind: str, purpose: str, action: str,
+               filters: dict | None = None, suppression: dict | None = None) -> bytes:
+    """Turn a use case's output into a CSV download, after recording who, why and what (a manifest)."""
+    from db.schema import ExportManifest
+
+    access.require(ctx, action)
+    if len(purpose.strip()) < 5:
+        raise ValidationError("State the purpose of this download (at least 5 characters); "
+                              "it is kept with the export record.")
+    clean = frame.copy()
+    for col in clean.columns:
+        if clean[col].dtype == object:
+            clean[col] = clean[col].map(sanitise_cell)
+    data = clean.to_csv(index=False).encode("utf-8-sig")
+    with ctx.transaction() as s:
+        s.add(ExportManifest(account_id=ctx.actor.id, kind=kind, purpose=purpose.strip(),
+                             filters=filters or {}, suppression=suppression, rows=len(clean),
+                             sha256=hashlib.sha256(data).hexdigest()))
+    return data
+
+
+# --- open dashboard sessions (admin) --------------------------------------------------------
+
+def open_login_sessions(ctx: Context) -> pd.DataFrame:
+    access.require(ctx, "account.manage")
+    rows = ctx.session.execute(
+        select(LoginSession, Account.username).join(Account, LoginSession.account_id == Account.id)
+        .where(LoginSession.ended_at.is_(None), LoginSession.expires_at > utcnow())
+        .order_by(LoginSession.last_seen_at.desc()))
+    return pd.DataFrame([{"id": ls.id, "username": u, "created_at": ls.created_at,
+                          "last_seen_at": ls.last_seen_at, "expires_at": ls.expires_at}
+                         for ls, u in rows],
+                        columns=["id", "username", "created_at", "last_seen_at", "expires_at"])
+
+
+def end_login_session_by_id(ctx: Context, session_id: int) -> None:
+    access.require(ctx, "account.manage")
+    with ctx.transaction() as s:
+        row = s.get(LoginSession, session_id)
+        if row is None:
+            raise NotFound(f"No dashboard session {session_id}.")
+        if row.ended_at is None:
+            row.ended_at, row.ended_reason = utcnow(), f"ended by {ctx.actor.username}"
+
+
+# --- counseling sessions ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SessionRecord:
+    id: int
+    session_date: dt.date
+    minutes: int
+    modality: str
+    attendance: str
+    topics: tuple[str, ...]
+    has_notes: bool
+    version: int
+
+
+def _check_session(session_date: dt.date, minutes: int, modality: str, attendance: str,
+                   today: dt.date) -> None:
+    from db.schema import ATTENDANCE, MODALITIES
+
+    if not 1 <= minutes <= 480:
+        raise ValidationError(f"minutes must be 1..480, got {minutes}.")
+    if modality not in MODALITIES:
+        raise ValidationError(f"modality must be one of {', '.join(MODALITIES)}, got {modality!r}.")
+    if attendance not in ATTENDANCE:
+        raise ValidationError(f"attendance must be one of {', '.join(ATTENDANCE)}, got {attendance!r}.")
+    if session_date > today:
+        raise ValidationError(f"The session date {session_date} is in the future.")
+
+
+def _guard_notes(notes: str | None) -> None:
+    """Victims' identities are never written down (Youth Sex Protection Act Art. 31)."""
+    if not notes:
+        return
+    try:
+        from db.notes_guard import find_identifiers
+    except ImportError:  # pragma: no cover - the guard ships with the package
+        return
+    found = find_identifiers(notes)
+    if found:
+        kinds = ", ".join(sorted({f.kind for f in found}))
+        excerpts = "; ".join(f"'{f.excerpt}'" for f in found[:3])
+        raise ValidationError(
+            f"The note seems to contain identifying details ({kinds}: {excerpts}). Remove them or "
+            "replace them with codes (e.g. 'victim A') before saving; nothing was saved.")
+
+
+def record_session(ctx: Context, *, participant_id: int, session_date: dt.date, minutes: int,
+                   modality: str, attendance: str, topics: tuple[str, ...] = (),
+                   notes: str | None = None) -> int:
+    part = access.access_participant(ctx, participant_id, "session.record")
+    _check_session(session_date, minutes, modality, attendance, ctx.today)
+    if session_date < part.enrolled_on:
+        raise ValidationError(f"The session date {session_date} is before enrolment ({part.enrolled_on}).")
+    _guard_notes(notes)
+    with ctx.transaction() as s:
+        row = CounselingSession(participant_id=participant_id, counselor_id=ctx.actor.id,
+                                session_date=session_date, minutes=minutes, modality=modality,
+                                attendance=attendance, topics=list(topics),
+                                notes_enc=ctx.keyring.encrypt(notes or None), created_by=ctx.actor.id)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def update_session(ctx: Context, session_id: int, *, expected_version: int, **changes) -> int:
+    """Edit a session; a save based on a stale version raises Conflict naming who changed it."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    with ctx.transaction() as s:
+        row = s.get(CounselingSession, session_id)
+        if row is None:
+            raise NotFound(f"No session {session_id}.")
+        access.access_participant(ctx, row.participant_id, "session.record")
+        if row.version != expected_version:
+            raise _conflict(s, row, "session")
+        notes = changes.pop("notes", None)
+        for key, value in changes.items():
+            if key not in {"session_date", "minutes", "modality", "attendance", "topics"}:
+                raise ValidationError(f"A session has no field {key!r}.")
+            setattr(row, key, list(value) if key == "topics" else value)
+        _check_session(row.session_date, row.minutes, row.modality, row.attendance, ctx.today)
+        if notes is not None:
+            _guard_notes(notes)
+            row.notes_enc = ctx.keyring.encrypt(notes or None)
+        row.updated_by, row.updated_at = ctx.actor.id, utcnow()
+        try:
+            s.flush()
+        except StaleDataError:
+            s.rollback()
+            raise _conflict(ctx.session, ctx.session.get(CounselingSession, session_id), "session") from None
+        return row.version
+
+
+def _conflict(s, row, what: str) -> Conflict:
+    who = s.get(Account, row.updated_by or row.created_by)
+    when = row.updated_at or row.created_at
+    return Conflict(
+        f"This {what} was changed by {who.username if who else 'someone'} at "
+        f"{when:%Y-%m-%d %H:%M} after you opened it. Your input is kept: compare and save again.")
+
+
+def list_sessions(ctx: Context, participant_id: int) -> list[SessionRecord]:
+    access.access_participant(ctx, participant_id, "session.read")
+    rows = ctx.session.scalars(select(CounselingSession).where(
+        CounselingSession.participant_id == participant_id).order_by(CounselingSession.session_date))
+    return [SessionRecord(r.id, r.session_date, r.minutes, r.modality, r.attendance, tuple(r.topics),
+                          r.notes_enc is not None, r.version) for r in rows]
+
+
+def session_notes(ctx: Context, session_id: int) -> str | None:
+    row = ctx.session.get(CounselingSession, session_id)
+    if row is None:
+        raise NotFound(f"No session {session_id}.")
+    access.access_participant(ctx, row.participant_id, "session.read")
+    with ctx.transaction():
+        return ctx.decrypt(row.notes_enc, table="counseling_sessions", row_id=session_id,
+                           field_name="notes", participant_id=row.participant_id)
