@@ -10,6 +10,8 @@ from db import access
 PAGE_TABLE: tuple[tuple[str, str, str | None, frozenset[str] | None], ...] = (
     ("pages/home.py", "home", None, None),
     ("pages/caseload.py", "caseload", "participant.identify", None),
+    ("pages/participant.py", "participant_page", "participant.identify", None),
+    ("pages/accounts.py", "accounts", "account.manage", None),
     ("pages/audit.py", "audit_log", "audit.read", None),
 )
 

@@ -702,3 +702,13 @@ def session_notes(ctx: Context, session_id: int) -> str | None:
     with ctx.transaction():
         return ctx.decrypt(row.notes_enc, table="counseling_sessions", row_id=session_id,
                            field_name="notes", participant_id=row.participant_id)
+
+
+def break_glass_by_code(ctx: Context, study_code: str, *, reason: str) -> int:
+    """Break-glass by study code (what a counselor is told by a colleague); returns the participant id."""
+    access.require(ctx, "participant.break_glass")
+    pid = ctx.session.scalar(select(Participant.id).where(Participant.study_code == study_code.strip()))
+    if pid is None:
+        raise NotFound(f"No participant with study code {study_code.strip()!r}.")
+    break_glass(ctx, pid, reason=reason)
+    return pid

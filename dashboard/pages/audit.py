@@ -1,26 +1,46 @@
-"""The admin's audit log: recent entries and the hash-chain check."""
+"""The admin's audit log: entries with filters, the hash-chain check and the monthly access review."""
+
+import datetime as dt
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import state
+from dashboard.components import service_errors
 from dashboard.i18n import t
+
 from db import service
-from errors import DscrError
 
 actor = state.require_page("audit.read")
 lang = state.lang()
 st.title(t("audit_log", lang))
-try:
-    if st.button(t("verify_chain", lang), key="verify"):
-        with state.context(actor, "audit page verify") as ctx:
-            report = service.verify_audit(ctx)
+
+if st.button(t("verify_chain", lang), key="verify"):
+    with service_errors(), state.context(actor, "audit page: verify") as ctx:
+        report = service.verify_audit(ctx)
         if report.ok:
             st.success(t("chain_ok", lang, n=report.rows_checked))
         else:
             st.error(t("chain_broken", lang, id=report.first_broken_id, reason=report.reason))
-    with state.context(actor, "audit page") as ctx:
-        entries = service.audit_entries(ctx, limit=200)
-    st.dataframe(pd.DataFrame([e.__dict__ for e in entries]), hide_index=True)
-except DscrError as exc:
-    st.error(str(exc))
+
+log_tab, review_tab = st.tabs([t("audit_log", lang), t("access_review", lang)])
+with log_tab:
+    c1, c2 = st.columns(2)
+    who = c1.text_input(t("filter_actor", lang), key="f_actor")
+    what = c2.text_input(t("filter_action", lang), key="f_action")
+    with service_errors(), state.context(actor, "audit page") as ctx:
+        entries = service.audit_entries(ctx, limit=300, actor=who or None, action=what or None)
+        st.dataframe(pd.DataFrame([e.__dict__ for e in entries]), hide_index=True)
+with review_tab:
+    today = dt.date.today()
+    c1, c2 = st.columns(2)
+    start = c1.date_input(t("month_start", lang), value=today.replace(day=1), key="rv_start")
+    end = c2.date_input(t("month_end", lang), value=today, key="rv_end")
+    with service_errors(), state.context(actor, "audit page: access review") as ctx:
+        review = service.access_review(ctx, start=start, end=end)
+        st.subheader(t("break_glass", lang))
+        st.dataframe(review["break_glass"], hide_index=True)
+        st.subheader(t("denials_and_reids", lang))
+        st.dataframe(review["events"], hide_index=True)
+        st.subheader(t("exports", lang))
+        st.dataframe(review["exports"], hide_index=True)

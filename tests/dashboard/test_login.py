@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.dashboard.conftest import APP
+
 TITLES = {"pages/caseload.py": "담당 사례", "pages/audit.py": "감사 기록"}
-APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-
-
-@pytest.fixture
-def app_env(monkeypatch, settings, rt):
-    monkeypatch.setenv("DSCR_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("DSCR_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("DSCR_KEY_FILE", str(settings.key_file))
-    monkeypatch.setenv("DSCR_STUDY_KEY_FILE", str(settings.study_key_file))
-    import streamlit as st
-    st.cache_resource.clear()
-    yield rt
-    st.cache_resource.clear()
 
 
 def _login(at: AppTest, username: str, password: str, ack: bool = True) -> AppTest:

@@ -1,0 +1,92 @@
+"""A participant's record for their counselor: identity on request, sessions, recording a session."""
+
+import datetime as dt
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from dashboard import state
+from dashboard.components import service_errors
+from dashboard.i18n import label, t
+from db import service
+from db.schema import ATTENDANCE, MODALITIES
+
+TOPICS = ("consent", "gender_norms", "harm_to_victims", "online_conduct", "law_and_consequences", "family")
+
+actor = state.require_page("participant.identify")
+lang = state.lang()
+st.title(t("participant_page", lang))
+
+with state.context(actor, "participant page") as ctx:
+    caseload = service.my_caseload(ctx)
+# Record ids stay on the server: the browser only ever sees study codes.
+codes = {r.study_code: r.participant_id for r in caseload}
+codes.update(st.session_state.get("break_glass_codes", {}))
+
+with st.expander(t("break_glass", lang)):
+    with st.form("break_glass_form"):
+        code_in = st.text_input(t("study_code_input", lang), key="bg_code")
+        reason_in = st.text_input(t("reason", lang), key="bg_reason")
+        opened = st.form_submit_button(t("open", lang))
+    if opened:
+        with service_errors(), state.context(actor, "break-glass") as ctx:
+            pid = service.break_glass_by_code(ctx, code_in, reason=reason_in)
+            st.session_state.setdefault("break_glass_codes", {})[code_in.strip()] = pid
+            st.session_state["current_code"] = code_in.strip()
+            st.rerun()
+
+if not codes:
+    st.info(t("no_caseload", lang))
+    st.stop()
+options = list(codes)
+current = st.session_state.get("current_code")
+code = st.selectbox(t("choose_participant", lang), options,
+                    index=options.index(current) if current in options else 0, key="participant_code")
+st.session_state["current_code"] = code
+pid = codes[code]
+
+if st.button(t("show_identity", lang), key="show_identity"):
+    with service_errors(), state.context(actor, "participant page: identity") as ctx:
+        ident = service.participant_identity(ctx, pid)
+        st.write({t("name", lang): ident.name, t("birth_date", lang): ident.birth_date,
+                  t("contact", lang): ident.contact, t("guardian_contact", lang): ident.guardian_contact})
+
+st.subheader(t("sessions", lang))
+with service_errors(), state.context(actor, "participant page: sessions") as ctx:
+    sessions = service.list_sessions(ctx, pid)
+    if sessions:
+        frame = pd.DataFrame([{
+            t("session_date", lang): s.session_date, t("minutes", lang): s.minutes,
+            t("modality", lang): t("mod_" + s.modality, lang),
+            t("attendance", lang): t("att_" + s.attendance, lang),
+            t("topics", lang): ", ".join(label("topic_", x, lang) for x in s.topics)} for s in sessions])
+        fig = px.scatter(frame, x=t("session_date", lang), y=t("minutes", lang), color=t("attendance", lang),
+                         title=t("session_timeline", lang))
+        fig.update_layout(xaxis_title=t("date_axis", lang), yaxis_title=t("minutes", lang))
+        st.plotly_chart(fig, key="timeline")
+        st.dataframe(frame, hide_index=True)
+    else:
+        st.info(t("no_sessions", lang))
+
+st.subheader(t("record_session", lang))
+with st.form("record_session_form", clear_on_submit=False):
+    c1, c2, c3, c4 = st.columns(4)
+    date = c1.date_input(t("session_date", lang), value=ctx.today, max_value=dt.date.today(), key="rs_date")
+    minutes = c2.number_input(t("minutes", lang), min_value=1, max_value=480, value=50, key="rs_minutes")
+    modality = c3.selectbox(t("modality", lang), MODALITIES, format_func=lambda m: t("mod_" + m, lang),
+                            key="rs_modality")
+    attendance = c4.selectbox(t("attendance", lang), ATTENDANCE, format_func=lambda m: t("att_" + m, lang),
+                              key="rs_attendance")
+    topics = st.multiselect(t("topics", lang), TOPICS, format_func=lambda x: t("topic_" + x, lang),
+                            key="rs_topics")
+    notes = st.text_area(t("notes", lang), key="rs_notes")
+    submitted = st.form_submit_button(t("save", lang))
+if submitted:
+    # On an error the form keeps every value typed: the message says what to change.
+    with service_errors(), state.context(actor, "participant page: record session") as ctx:
+        service.record_session(ctx, participant_id=pid, session_date=date, minutes=int(minutes),
+                               modality=modality, attendance=attendance, topics=tuple(topics),
+                               notes=notes or None)
+        st.toast(t("saved", lang))
+        st.rerun()

@@ -1,0 +1,46 @@
+"""AppTest helpers: the app on the test's database, signed in through a real server-side session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from db import service
+from db.context import Actor
+from db.schema import Account
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+
+
+@pytest.fixture
+def app_env(monkeypatch, settings, rt):
+    monkeypatch.setenv("DSCR_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("DSCR_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("DSCR_KEY_FILE", str(settings.key_file))
+    monkeypatch.setenv("DSCR_STUDY_KEY_FILE", str(settings.study_key_file))
+    import streamlit as st
+    st.cache_resource.clear()
+    yield rt
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def signed_in(app_env):
+    """signed_in(username, page) -> an AppTest already on that page, as that account."""
+    rt = app_env
+
+    def _open(username: str, page: str | None = None) -> AppTest:
+        with rt.sessions() as s:
+            acc = s.scalars(select(Account).where(Account.username == username)).one()
+        token = service.start_login_session(rt, Actor(acc.id, acc.username, acc.role))
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.session_state["token"] = token
+        at.run()
+        if page:
+            at.switch_page(page).run()
+        return at
+
+    return _open

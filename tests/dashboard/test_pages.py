@@ -1,0 +1,73 @@
+"""Pages of the counselor and the admin, driven through AppTest on a demo database."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from db.schema import Account, CounselingSession
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def demo(app_env, demo_rt):
+    return demo_rt
+
+
+def _count_sessions(rt) -> int:
+    with rt.sessions() as s:
+        return s.scalar(select(func.count()).select_from(CounselingSession))
+
+
+def test_counselor_records_a_session_and_sees_it(demo, signed_in):
+    at = signed_in("counselor1", "pages/participant.py")
+    assert not at.exception
+    before = _count_sessions(demo)
+    at.number_input(key="rs_minutes").set_value(75)
+    at.text_area(key="rs_notes").input("역할극으로 동의 개념 연습")
+    at.button(key="FormSubmitter:record_session_form-저장").click().run()
+    assert not at.exception and not at.error
+    assert _count_sessions(demo) == before + 1
+
+
+def test_a_note_naming_a_victim_is_refused_and_the_typing_is_kept(demo, signed_in):
+    at = signed_in("counselor1", "pages/participant.py")
+    before = _count_sessions(demo)
+    note = "피해자 이서연 학생이 다니는 한빛중학교에 연락함"
+    at.text_area(key="rs_notes").input(note)
+    at.button(key="FormSubmitter:record_session_form-저장").click().run()
+    assert any("identifying details" in e.value for e in at.error)
+    assert at.text_area(key="rs_notes").value == note
+    assert _count_sessions(demo) == before
+
+
+def test_identity_is_shown_on_request_and_logged(demo, signed_in):
+    from db.schema import AuditLog
+    at = signed_in("counselor1", "pages/participant.py")
+    at.button(key="show_identity").click().run()
+    assert not at.exception and at.json
+    with demo.sessions() as s:
+        reads = s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "read"))
+    assert reads >= 4
+
+
+def test_admin_adds_an_account_and_a_bad_password_is_explained(demo, signed_in):
+    at = signed_in("admin", "pages/accounts.py")
+    assert not at.exception
+    at.text_input(key="aa_username").input("counselor99")
+    at.text_input(key="aa_password").input("short")
+    at.button(key="FormSubmitter:add_account_form-저장").click().run()
+    assert any("at least 10" in e.value for e in at.error)
+    assert at.text_input(key="aa_username").value == "counselor99"
+    at.text_input(key="aa_password").input("a long enough password")
+    at.button(key="FormSubmitter:add_account_form-저장").click().run()
+    assert not at.error
+    with demo.sessions() as s:
+        assert s.scalar(select(Account.role).where(Account.username == "counselor99")) == "counselor"
+
+
+def test_admin_verifies_the_audit_chain(demo, signed_in):
+    at = signed_in("admin", "pages/audit.py")
+    at.button(key="verify").click().run()
+    assert any("온전합니다" in m.value for m in at.success)
