@@ -27,7 +27,7 @@ def _dscr(env, *args):
 
 @pytest.fixture(scope="session")
 def dashboard(tmp_path_factory):
-    """(base URL, {username: password}) of a dashboard serving a 30-participant demo programme."""
+    """(base URL, {username: password}, data dir) of a dashboard serving a 30-participant demo."""
     data = tmp_path_factory.mktemp("e2e-data")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DSCR_")}
     env.update(DSCR_DATA_DIR=str(data), PYTHONPATH=str(ROOT))
@@ -59,7 +59,7 @@ def dashboard(tmp_path_factory):
             proc.kill()
             raise RuntimeError("the dashboard did not start:\n" + (data / "streamlit.log").read_text())
         time.sleep(0.3)
-    yield base, accounts
+    yield base, accounts, data
     proc.terminate()
     try:
         proc.wait(timeout=20)
