@@ -109,6 +109,7 @@ TEXT: dict[str, dict[str, str]] = {
     "prepare_download": {"ko": "내려받기 준비", "en": "Prepare the download"},
     "download_csv": {"ko": "CSV 내려받기", "en": "Download CSV"},
     "count_sessions": {"ko": "회기 수", "en": "Sessions"},
+    "choose": {"ko": "선택하십시오", "en": "Choose"},
     "pages_coming": {"ko": "이 역할의 업무 화면은 메뉴에서 선택하십시오.", "en": "Choose your work from the menu."},
 }
 

@@ -79,7 +79,7 @@ with st.form("record_session_form", clear_on_submit=False):
     attendance = c4.selectbox(t("attendance", lang), ATTENDANCE, format_func=lambda m: t("att_" + m, lang),
                               key="rs_attendance")
     topics = st.multiselect(t("topics", lang), TOPICS, format_func=lambda x: t("topic_" + x, lang),
-                            key="rs_topics")
+                            placeholder=t("choose", lang), key="rs_topics")
     notes = st.text_area(t("notes", lang), key="rs_notes")
     submitted = st.form_submit_button(t("save", lang))
 if submitted:
@@ -88,5 +88,7 @@ if submitted:
         service.record_session(ctx, participant_id=pid, session_date=date, minutes=int(minutes),
                                modality=modality, attendance=attendance, topics=tuple(topics),
                                notes=notes or None)
+        for key in ("rs_minutes", "rs_topics", "rs_notes"):
+            del st.session_state[key]  # saved: start the next record from an empty form
         st.toast(t("saved", lang))
         st.rerun()
