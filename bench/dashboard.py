@@ -1,0 +1,104 @@
+"""Server time of every dashboard page for every role, on a large synthetic programme (AppTest).
+
+    python -m bench.dashboard [--participants 10000] [--quick] --json PATH
+
+Each page is rendered by Streamlit's AppTest as a signed-in account of the role; the time is the
+script run on the server (what a user waits for before the browser draws). The baseline in the
+same run is the home page, which does no data work: the ratio says what the data costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import print_table, ratio, write_json
+
+ROLES_USERS = {"counselor": "counselor1", "committee": "committee1", "analyst": "analyst1",
+               "reviewer": "reviewer1", "admin": "admin"}
+
+
+def build(participants: int, seed: int, folder: Path):
+    from db import demo, migrate
+    from db.config import Settings
+    from db.context import Runtime
+    from db.engine import make_engine
+
+    settings = Settings(data_dir=folder, database_url=f"sqlite:///{folder / 'dscr.sqlite3'}",
+                        key_file=folder / "field.key", study_key_file=folder / "study-code.key",
+                        user=None)
+    migrate.upgrade(make_engine(settings.database_url))
+    rt = Runtime(settings, create_keys=True)
+    rt.check_key()
+    rt.study_coder  # noqa: B018
+    start = time.perf_counter()
+    demo.load(rt, participants=participants, seed=seed)
+    return settings, rt, time.perf_counter() - start
+
+
+def time_pages(settings, rt, repeat: int) -> list[dict]:
+    from sqlalchemy import select
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.navigation import visible_pages
+    from db import service
+    from db.context import Actor
+    from db.schema import Account
+
+    os.environ.update(DSCR_DATA_DIR=str(settings.data_dir), DSCR_DATABASE_URL=settings.database_url,
+                      DSCR_KEY_FILE=str(settings.key_file),
+                      DSCR_STUDY_KEY_FILE=str(settings.study_key_file))
+    app = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+    rows = []
+    for role, username in ROLES_USERS.items():
+        with rt.sessions() as s:
+            acc = s.scalars(select(Account).where(Account.username == username)).one()
+        actor = Actor(acc.id, acc.username, acc.role)
+        for path, _key in visible_pages(role):
+            best = float("inf")
+            for _ in range(repeat):
+                at = AppTest.from_file(app, default_timeout=300)
+                at.session_state["token"] = service.start_login_session(rt, actor)
+                at.run()
+                start = time.perf_counter()
+                at.switch_page(path).run()
+                best = min(best, time.perf_counter() - start)
+                if at.exception:
+                    raise RuntimeError(f"{path} as {role} raised: {at.exception[0].message}")
+            rows.append({"page": path, "role": role, "seconds": best})
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--participants", type=int, default=10_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="1,000 participants, one repeat")
+    ap.add_argument("--json", required=True)
+    args = ap.parse_args(argv)
+    n = 1000 if args.quick else args.participants
+    repeat = 1 if args.quick else args.repeat
+    with tempfile.TemporaryDirectory(prefix="dscr-bench-dash-") as tmp:
+        settings, rt, load_s = build(n, args.seed, Path(tmp))
+        pages = time_pages(settings, rt, repeat)
+        rt.dispose()
+    home = {r["role"]: r["seconds"] for r in pages if r["page"] == "pages/home.py"}
+    for r in pages:
+        r["ratio_to_home"] = ratio(r["seconds"], home.get(r["role"], float("nan")))
+    slowest = max(pages, key=lambda r: r["seconds"])
+    result = {"participants": n, "demo_load_seconds": load_s, "pages": pages,
+              "slowest": {"page": slowest["page"], "role": slowest["role"], "seconds": slowest["seconds"]},
+              "target_seconds": 1.0}
+    print_table(pages, ["role", "page", "seconds", "ratio_to_home"])
+    print(f"slowest: {slowest['page']} as {slowest['role']}: {slowest['seconds']:.3f} s "
+          f"({n} participants; demo load {load_s:.0f} s)")
+    write_json(args.json, result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
