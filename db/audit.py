@@ -94,10 +94,12 @@ def record(
 
 
 def _pk(obj: Any) -> str | None:
-    ident = inspect(obj).identity
-    if ident is None:
+    # From the mapped columns, not the identity map: a row inserted in this flush has its id by
+    # now, but not yet its identity key.
+    values = inspect(obj).mapper.primary_key_from_instance(obj)
+    if all(v is None for v in values):
         return None
-    return "/".join(str(v) for v in ident)
+    return "/".join(str(v) for v in values)
 
 
 def _subject(obj: Any) -> int | None:

@@ -85,12 +85,18 @@ class Runtime:
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
         self._create_keys = create_keys
         self._keyring: Keyring | None = None
+        self._key_stamp: int | None = None
         self._study_coder: StudyCoder | None = None
 
     @property
     def keyring(self) -> Keyring:
-        if self._keyring is None:
-            self._keyring = Keyring.from_file(self.settings.key_file, create=self._create_keys)
+        # Re-read the key file when it changes (`dscr keys rotate` adds a key while dashboards run),
+        # so that a long-running process can read rows re-encrypted under the new key.
+        path = self.settings.key_file
+        stamp = path.stat().st_mtime_ns if path.exists() else None
+        if self._keyring is None or stamp != self._key_stamp:
+            self._keyring = Keyring.from_file(path, create=self._create_keys)
+            self._key_stamp = path.stat().st_mtime_ns
         return self._keyring
 
     @property

@@ -616,19 +616,9 @@ def _check_session(session_date: dt.date, minutes: int, modality: str, attendanc
 
 def _guard_notes(notes: str | None) -> None:
     """Victims' identities are never written down (Youth Sex Protection Act Art. 31)."""
-    if not notes:
-        return
-    try:
-        from db.notes_guard import find_identifiers
-    except ImportError:  # pragma: no cover - the guard ships with the package
-        return
-    found = find_identifiers(notes)
-    if found:
-        kinds = ", ".join(sorted({f.kind for f in found}))
-        excerpts = "; ".join(f"'{f.excerpt}'" for f in found[:3])
-        raise ValidationError(
-            f"The note seems to contain identifying details ({kinds}: {excerpts}). Remove them or "
-            "replace them with codes (e.g. 'victim A') before saving; nothing was saved.")
+    from db.notes_guard import check_note
+
+    check_note(notes, field="note")
 
 
 def record_session(ctx: Context, *, participant_id: int, session_date: dt.date, minutes: int,

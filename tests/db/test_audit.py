@@ -103,3 +103,12 @@ def test_authentication_events_are_logged(rt, make_account):
                             .order_by(AuditLog.id)).all()
     assert [a for a in actions if a.startswith("login")] == ["login_failed", "login"]
     assert Participant  # imported for the schema's side effects only
+
+
+def test_inserted_rows_are_logged_with_their_ids(rt, make_account):
+    counselor = make_account("counselor")
+    pid = _register(rt, counselor)
+    with rt.sessions() as s:
+        row = s.scalars(select(AuditLog).where(AuditLog.table_name == "participants",
+                                               AuditLog.action == "insert")).one()
+    assert row.row_id == str(pid)

@@ -45,7 +45,7 @@ def test_record_and_edit_a_session_with_a_stale_version_refused(demo_rt):
     ({"minutes": 0}, "minutes must be 1..480"),
     ({"modality": "telepathy"}, "modality must be one of"),
     ({"session_date": TODAY + dt.timedelta(days=3)}, "in the future"),
-    ({"notes": "피해자 김민지 학생 연락처 010-1234-5678"}, "identifying details"),
+    ({"notes": "피해자 김민지 학생 연락처 010-1234-5678"}, "seems to identify a person"),
 ])
 def test_a_bad_session_is_refused_and_nothing_saved(demo_rt, bad, message):
     counselor, pid, _ = _counselor_and_patients(demo_rt)

@@ -1,0 +1,227 @@
+"""Finds what could identify a victim in a free-text note (Youth Sex Protection Act Art. 31).
+
+Pure logic: text in, findings out. A note may speak of "피해자 A", "V1" or a study code such as
+"P-3F9K"; it may not carry a name, a phone number, a school, an account handle, an address or an
+e-mail. The guard is a heuristic tuned for precision on counselors' notes in Korean and English:
+a name is recognised by its context (a role word before it, a title or suffix after it), never
+by the syllables alone, so that ordinary words are not flagged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from errors import ValidationError
+
+KINDS = ("name", "phone", "school", "handle", "address", "email")
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    start: int
+    end: int
+    excerpt: str
+
+
+# The commonest Korean surnames (over 95% of people). Single-syllable, so they matter only in context.
+_SURNAMES = (
+    "김이박최정강조윤장임한오서신권황안송류유전홍고문양손배백허남심노하곽성차주우구민진나지엄"
+    "채원천방공현함변염여추도소석선설마길연위표명기반라왕금옥육인맹제모탁국어은편용예경봉"
+)
+_S = f"[{_SURNAMES}]"
+_H = "[가-힣]"
+_NOT_H = "(?<![가-힣])"
+# Particles that may follow a name, longest first so the name itself stays short.
+_PARTICLES = ("과는|와는|과도|와도|이랑은|에게는|한테는|하고는|이에게|이한테|이랑|이가|이는|이를|이도|이의|이와|에게|한테|에서|이랑|랑|하고|와|과|가|는|은|"
+              "을|를|의|도|씨|님|양|군|이|만|께")
+_NAME_END = f"(?=(?:{_PARTICLES})?(?![가-힣]))"
+# Placeholder masks some counselors type for the given name: 김OO, 김○○, 김** ...
+_MASK = "(?:[Oo○◯0*Xx＊]{1,2})"
+
+# Role words that introduce a person in a note.
+_ROLE = (
+    r"피해\s?자|피해\s?학생|피해\s?아동|피해\s?청소년|피해\s?여성|상대\s?방|상대\s?학생|"
+    r"여자\s?친구|남자\s?친구|여친|남친|친구|동급생|같은\s?반\s?친구|선배|후배|언니|누나|오빠|"
+    r"동생|학생|여학생|남학생|담임|선생님"
+)
+# Words that follow a role word and look like a surname-led name but are not one.
+_STOP = frozenset("""
+가족 가정 가해 감정 강요 고소 고통 공포 관계 교사 구제 권리 기록 기억 나이 노출 도움 동의 명예
+문자 반응 반발 방어 보호 부모 변호 사과 사생활 사진 상담 상처 상황 서류 성별 손해 신고 신분 신상
+심리 안전 양해 어머니 연락 영상 오빠 요구 우울 원망 위로 유포 의사 이름 인적 인권 입장 전학 정보
+정신 조사 조치 주소 지원 진단 진술 진술서 차단 측 피해 학교 합의 허락 명의 연락처 부모님 보호자
+신원 의견 이야기 얘기 모습 마음 문제 방 반 선생 선생님 성적 주변 쪽 편 친구 측과 이후 이전 이상
+""".split())
+# Two-syllable words before 학생/양/군/씨 that are not given names.
+_STOP_BEFORE_SUFFIX = frozenset("""
+피해 가해 같은 다른 해당 여자 남자 고등 초등 중등 대학 모든 어떤 여러 친한 동급 상대 재학 졸업
+모범 전학 신입 우수 일반 문제 이웃 태평 아가 아저 아주 그런 이런 저런 남은 많은
+""".split())
+# Words ending in 이 before a particle that are not names (고양이가, 어린이가 ...).
+_STOP_BEFORE_I = frozenset("고양 원숭 어린 거짓말쟁 개구 멍멍 다람 오뚝 호랑 꾀꼬 뻐꾸 갈매 돌멩 먹".split())
+
+_SCHOOL_STOP = frozenset("여자 남자 인근 같은 다른 해당 모 동 근처 지역 전 이전 현재 한".split())
+_GU_STOP = frozenset("친구 연구 요구 도구 가구 입구 출구 욕구 탐구 농구 야구 축구 배구 추구 기구 창구 부구".split())
+_DONG_STOP = frozenset(
+    "활동 행동 이동 운동 충동 감동 공동 자동 노동 변동 출동 반동 아동 소동 언동 작동 협동 연동 난동 "
+    "유동 가동 발동 거동 선동 경동 폭동".split()
+)
+_UNITS = r"(?:주|회|번째|번|개|명|시간|시|분|일|월|년|살|세|학년|차|배|%|점|등|가지|단계|kg|cm|km|만원|원)"
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_URL = re.compile(
+    r"(?:https?://|www\.)[^\s<>\"')]+"
+    r"|\b(?:instagram|twitter|x|tiktok|facebook|youtube|open\.kakao|t\.me|discord)\.(?:com|gg|me)/[^\s<>\"')]+",
+    re.IGNORECASE,
+)
+_AT_HANDLE = re.compile(r"(?<![\w.@])@[A-Za-z0-9_][A-Za-z0-9_.]{1,29}")
+_PLATFORM_ID = re.compile(
+    r"(?:인스타(?:그램)?|instagram|insta|IG|카톡|카카오톡|카카오|kakao(?:talk)?|텔레그램|telegram|트위터|"
+    r"twitter|틱톡|tiktok|디스코드|discord|snapchat|스냅챗|라인|페이스북|facebook)"
+    r"\s*(?:아이디|계정|ID|id|닉네임|handle)?\s*(?:는|은|이|가)?\s*[:：]?\s*"
+    r"@?(?P<id>(?=[A-Za-z0-9_.]*[A-Za-z])[A-Za-z0-9_.]{3,30})(?![A-Za-z0-9_.])",
+    re.IGNORECASE,
+)
+_PHONE = re.compile(
+    r"(?<![\d-])(?:\+82[-.\s]?|0)(?:1[016789]|2|[3-6][1-5])[-.\s)]?\d{3,4}[-.\s]?\d{4}(?![\d-])"
+)
+_SCHOOL_KO = re.compile(
+    rf"{_NOT_H}(?P<pre>{_H}{{1,10}}?)(?:여자)?(?:초등학교|중학교|고등학교|대학교|초교|여중|여고|공고|상고|외고|과학고|예고)"
+    rf"(?![가-힣]*(?:생활|시절|과정))"
+)
+_SCHOOL_EN = re.compile(
+    r"\b(?:[A-Z][a-z]+\s+){1,3}(?:Middle|High|Elementary|Primary|Junior\s+High|Girls'?|Boys'?)\s+School\b"
+)
+_ROAD = re.compile(
+    rf"{_NOT_H}(?P<pre>{_H}{{1,8}}?(?:대로|로|길)(?:\d+(?:번)?(?:길|가))?)\s?(?P<num>\d{{1,4}}(?:-\d{{1,4}})?)"
+    rf"(?![\d-])(?!\s*{_UNITS})"
+)
+_DONG_LOT = re.compile(
+    rf"{_NOT_H}(?P<pre>{_H}{{1,6}}동)\s?(?P<num>\d{{1,4}}(?:-\d{{1,4}}|번지)(?:-\d{{1,4}})?)(?![\d])"
+)
+_GU_DONG = re.compile(rf"{_NOT_H}(?P<gu>{_H}{{1,4}}구)\s(?P<dong>{_H}{{1,5}}(?:\d{{1,2}})?동)(?![가-힣])")
+_APT = re.compile(r"(?<!\d)\d{1,4}동\s?\d{1,4}호(?![가-힣])")
+
+_NAME_AFTER_ROLE = re.compile(
+    rf"(?:{_ROLE})\s*(?:인|이름은|이름이|은|는|이|가|의|분)?\s*[,:]?\s*"
+    rf"(?P<name>{_NOT_H}(?:{_S}{_MASK}|{_S}{_H}{{1,2}}))(?:\s?(?:씨|양|군|님))?{_NAME_END}"
+)
+_NAME_WITH_SUFFIX = re.compile(
+    rf"{_NOT_H}(?P<name>{_H}{{2,3}}|{_S}{_MASK})(?P<sp>\s?)(?P<suf>씨|양|군|님|학생)(?=(?:{_PARTICLES})?(?![가-힣]))"
+)
+_NAME_WITH_I = re.compile(rf"{_NOT_H}(?P<name>{_H}{{2}})이(?:가|는|를|랑|한테|에게|도|와|의|하고)(?![가-힣])")
+_EN_NAME = r"[A-Z][a-z]{2,}(?:[ -][A-Z][a-z]+)?"
+_NAME_EN = re.compile(
+    rf"\b(?:named|called|name\s+is|name\s+was|victim|girlfriend|boyfriend|classmate|friend|girl|boy|"
+    rf"student|sister|brother)\s+(?P<name>{_EN_NAME})\b"
+    rf"|\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+(?P<name2>{_EN_NAME})\b"
+)
+# Capitalised words after a role word that are not names.
+_EN_STOP = frozenset(
+    "The This That She He They Her His Support Services Protection Center Centre Said Was Is And But "
+    "Has Had Who Which When Where Because Statement Report".split()
+)
+
+
+def _given_name_ok(name: str) -> bool:
+    return name not in _STOP_BEFORE_SUFFIX
+
+
+def find_identifiers(text: str) -> list[Finding]:
+    """Everything in `text` that could identify a person, in order of position, without overlaps."""
+    if not text:
+        return []
+    found: list[Finding] = []
+
+    def add(kind: str, start: int, end: int) -> None:
+        found.append(Finding(kind, start, end, text[start:end]))
+
+    for m in _EMAIL.finditer(text):
+        add("email", m.start(), m.end())
+    for m in _URL.finditer(text):
+        add("handle", m.start(), m.end())
+    for m in _AT_HANDLE.finditer(text):
+        add("handle", m.start(), m.end())
+    for m in _PLATFORM_ID.finditer(text):
+        add("handle", m.start("id"), m.end("id"))
+    for m in _PHONE.finditer(text):
+        add("phone", m.start(), m.end())
+    for m in _SCHOOL_KO.finditer(text):
+        pre = m.group("pre")
+        # "A중학교", "모 중학교" and the like are coded or vague; keep those.
+        if pre in _SCHOOL_STOP or pre.endswith("학년"):
+            continue
+        add("school", m.start(), m.end())
+    for m in _SCHOOL_EN.finditer(text):
+        add("school", m.start(), m.end())
+    for m in _ROAD.finditer(text):
+        pre = m.group("pre")
+        if pre.endswith("으로") or pre in ("으로", "로", "길") or len(pre) < 2:
+            continue
+        add("address", m.start(), m.end())
+    for m in _DONG_LOT.finditer(text):
+        if m.group("pre") in _DONG_STOP:
+            continue
+        add("address", m.start(), m.end())
+    for m in _GU_DONG.finditer(text):
+        if m.group("gu") in _GU_STOP or m.group("dong") in _DONG_STOP:
+            continue
+        add("address", m.start(), m.end())
+    for m in _APT.finditer(text):
+        add("address", m.start(), m.end())
+    for m in _NAME_AFTER_ROLE.finditer(text):
+        name = m.group("name")
+        if name in _STOP or name[:2] in _STOP and len(name) == 3:
+            continue
+        add("name", m.start("name"), m.end("name"))
+    for m in _NAME_WITH_SUFFIX.finditer(text):
+        name, suf = m.group("name"), m.group("suf")
+        if not _given_name_ok(name) or name in _STOP:
+            continue
+        if len(name) == 3 and not re.match(_S, name):
+            continue  # three syllables without a surname: a word, not a name
+        if suf == "학생" and not m.group("sp") and not re.match(_S, name):
+            continue  # "모범학생": a compound, not "민지 학생"
+        add("name", m.start("name"), m.end("name"))
+    for m in _NAME_WITH_I.finditer(text):
+        name = m.group("name")
+        if name in _STOP_BEFORE_I or name in _STOP or name in _STOP_BEFORE_SUFFIX:
+            continue
+        add("name", m.start("name"), m.end("name"))
+    for m in _NAME_EN.finditer(text):
+        group = "name" if m.group("name") else "name2"
+        first = m.group(group).split()[0].split("-")[0]
+        if first in _EN_STOP:
+            continue
+        add("name", m.start(group), m.end(group))
+    return _without_overlaps(found)
+
+
+def _without_overlaps(found: list[Finding]) -> list[Finding]:
+    # Longest first at each position; a finding inside an earlier, longer one is dropped.
+    order = sorted(found, key=lambda f: (f.start, -(f.end - f.start)))
+    out: list[Finding] = []
+    for f in order:
+        if out and f.start < out[-1].end:
+            continue
+        out.append(f)
+    return out
+
+
+def _masked(excerpt: str) -> str:
+    return excerpt[:1] + "*" * max(len(excerpt) - 1, 2)
+
+
+def check_note(text: str | None, *, field: str = "note") -> None:
+    """Refuse a note that names or locates a person; the message says where and what to do."""
+    findings = find_identifiers(text or "")
+    if not findings:
+        return
+    where = "; ".join(f"{f.kind} at characters {f.start}-{f.end} ({_masked(f.excerpt)})" for f in findings)
+    raise ValidationError(
+        f"The {field} seems to identify a person ({where}). Victims' identities may not be written "
+        "down (Youth Sex Protection Act Art. 31): remove them or use a coded reference such as "
+        "'피해자 A', 'V1' or the study code, then save again."
+    )
