@@ -22,18 +22,22 @@ from db.schema import (
     CounselingSession,
     CounselorAssignment,
     FollowUp,
+    Goal,
+    GoalReview,
     HashEntry,
     Meta,
     Participant,
     ParticipantIdentity,
     Programme,
+    ProgrammeReview,
     RecidivismEvent,
+    StageStep,
     utcnow,
 )
 from errors import Conflict
 
-DEMO_ROLES = (("admin", "admin"), ("committee1", "committee"), ("analyst1", "analyst"),
-              ("reviewer1", "reviewer"))
+DEMO_ROLES = (("admin", "admin"), ("committee1", "committee"), ("committee2", "committee"),
+              ("committee3", "committee"), ("analyst1", "analyst"), ("reviewer1", "reviewer"))
 
 
 @dataclass(frozen=True)
@@ -81,57 +85,60 @@ def load(runtime: Runtime, *, participants: int = 300, seed: int = 1,
     prog = synthetic.generate(participants, seed)
     instruments = default_instruments()
     rng = np.random.default_rng(seed + 7919)
+    # A stream of its own for steps, goals and reviews, so that the answers stay as they were.
+    extra_rng = np.random.default_rng(seed + 104729)
     passwords = dict(passwords or {})
     accounts: list[DemoAccount] = []
     runtime.check_key()
     keyring, coder = runtime.keyring, runtime.study_coder
+    # Rows are added in batches and flushed once per table: each flush costs an audit append.
     with runtime.sessions() as s:
         ctx = Context(s, SYSTEM, runtime, task=f"demo-data seed={seed}")
         with ctx.transaction():
-            acc_ids: dict[str, int] = {}
             people = [(u, r, u) for u, r in DEMO_ROLES] + [
-                (u, "counselor", d) for u, d in zip(prog.counselors.username, prog.counselors.display_name)]
+                (u, "counselor", d) for u, d in zip(prog.counselors.username, prog.counselors.display_name, strict=True)]
+            accs = {}
             for username, role, display in people:
                 pw = passwords.get(username) or _password()
-                acc = Account(username=username, role=role, display_name=display,
-                              password_hash=hash_password(pw))
-                s.add(acc)
-                s.flush()
-                acc_ids[username] = acc.id
+                accs[username] = Account(username=username, role=role, display_name=display,
+                                         password_hash=hash_password(pw))
                 accounts.append(DemoAccount(username, role, pw))
-            prog_ids, cohort_ids = {}, {}
-            for row in prog.programmes.itertuples():
-                p = Programme(name=row.name, description=row.description)
-                s.add(p)
-                s.flush()
-                prog_ids[row.name] = p.id
-            for row in prog.cohorts.itertuples():
-                c = Cohort(programme_id=prog_ids[row.programme], name=row.name, start_date=row.start_date)
-                s.add(c)
-                s.flush()
-                cohort_ids[(row.programme, row.name)] = c.id
-            pid: dict[str, int] = {}
+            s.add_all(accs.values())
+            s.flush()
+            acc_ids = {u: a.id for u, a in accs.items()}
+            progs = {row.name: Programme(name=row.name, description=row.description)
+                     for row in prog.programmes.itertuples()}
+            s.add_all(progs.values())
+            s.flush()
+            prog_ids = {name: p.id for name, p in progs.items()}
+            cohorts = {(row.programme, row.name): Cohort(programme_id=prog_ids[row.programme], name=row.name,
+                                                         start_date=row.start_date)
+                       for row in prog.cohorts.itertuples()}
+            s.add_all(cohorts.values())
+            s.flush()
+            cohort_ids = {k: c.id for k, c in cohorts.items()}
+            parts = {row.code: Participant(
+                study_code=coder.code(row.intake_ref), cohort_id=cohort_ids[(row.programme, row.cohort)],
+                sex=row.sex, age_at_referral=row.age_at_referral, prior_offences=row.prior_offences,
+                enrolled_on=row.enrolled_on, status=row.status, ended_on=row.ended_on,
+            ) for row in prog.participants.itertuples()}
+            s.add_all(parts.values())
+            s.flush()
+            pid = {code: p.id for code, p in parts.items()}
             counselor_of: dict[str, int] = {}
             for row in prog.participants.itertuples():
-                part = Participant(
-                    study_code=coder.code(row.intake_ref), cohort_id=cohort_ids[(row.programme, row.cohort)],
-                    sex=row.sex, age_at_referral=row.age_at_referral, prior_offences=row.prior_offences,
-                    enrolled_on=row.enrolled_on, status=row.status, ended_on=row.ended_on,
-                )
-                s.add(part)
-                s.flush()
-                pid[row.code] = part.id
+                part_id = pid[row.code]
                 counselor_of[row.code] = acc_ids[row.counselor]
                 s.add(ParticipantIdentity(
-                    participant_id=part.id, name_enc=keyring.encrypt(row.name),
+                    participant_id=part_id, name_enc=keyring.encrypt(row.name),
                     birth_date_enc=keyring.encrypt(row.birth_date.isoformat()),
                     contact_enc=keyring.encrypt(row.contact),
                     guardian_contact_enc=keyring.encrypt(row.guardian_contact), key_id=keyring.primary_id))
-                case = Case(case_ref=row.case_ref, participant_id=part.id, offence_date=row.offence_date,
+                case = Case(case_ref=row.case_ref, participant_id=part_id, offence_date=row.offence_date,
                             referral_date=row.referral_date, referral_source=row.referral_source)
                 case.offences = [CaseOffence(offence_type=t) for t in row.offence_types]
                 s.add(case)
-                s.add(CounselorAssignment(counselor_id=acc_ids[row.counselor], participant_id=part.id,
+                s.add(CounselorAssignment(counselor_id=acc_ids[row.counselor], participant_id=part_id,
                                           start_date=row.enrolled_on))
             for row in prog.sessions.itertuples():
                 cid = counselor_of[row.code]
@@ -140,8 +147,11 @@ def load(runtime: Runtime, *, participants: int = 300, seed: int = 1,
                     minutes=row.minutes, modality=row.modality, attendance=row.attendance,
                     topics=list(row.topics), notes_enc=keyring.encrypt(row.note), created_by=cid))
             n_assess = 0
-            status_of = dict(zip(prog.participants.code, prog.participants.status))
+            status_of = dict(zip(prog.participants.code, prog.participants.status, strict=True))
             last_stage = prog.levels.groupby("code").stage.last().to_dict()
+            # The step each active participant is at: still a draft, or submitted for review.
+            live_status = {code: ("submitted" if extra_rng.random() < 0.4 else "draft")
+                           for code in sorted(last_stage) if status_of[code] == "active"}
             for row in prog.levels.itertuples():
                 levels = {d: getattr(row, d) for d in synthetic.DOMAINS}
                 mean_level = float(np.mean(list(levels.values())))
@@ -167,21 +177,106 @@ def load(runtime: Runtime, *, participants: int = 300, seed: int = 1,
                         a.scores.append(AssessmentScore(domain=domain, score=score, scale_min=lo, scale_max=hi))
                     s.add(a)
                     n_assess += 1
+            _load_steps_and_goals(s, prog, pid, counselor_of, acc_ids["committee1"], live_status,
+                                  keyring, extra_rng)
+            _load_programme_reviews(s, prog_ids, [acc_ids[u] for u, r in DEMO_ROLES if r == "committee"],
+                                    extra_rng)
             analyst = acc_ids["analyst1"]
-            fu_ids = {}
-            for row in prog.follow_ups.itertuples():
-                fu = FollowUp(participant_id=pid[row.code], start_date=row.start_date, end_date=row.end_date)
-                s.add(fu)
-                s.flush()
-                fu_ids[row.code] = fu.id
+            fus = {row.code: FollowUp(participant_id=pid[row.code], start_date=row.start_date,
+                                      end_date=row.end_date)
+                   for row in prog.follow_ups.itertuples()}
+            s.add_all(fus.values())
+            s.flush()
             for row in prog.events.itertuples():
-                s.add(RecidivismEvent(participant_id=pid[row.code], follow_up_id=fu_ids[row.code],
+                s.add(RecidivismEvent(participant_id=pid[row.code], follow_up_id=fus[row.code].id,
                                       event_date=row.event_date, event_type=row.event_type,
                                       source=row.source, recorded_by=analyst))
             n_hash = _load_registry(s, prog, acc_ids["reviewer1"])
             s.add(Meta(key="demo_data", value=f"participants={participants} seed={seed} at={utcnow().isoformat()}"))
     return DemoSummary(accounts, len(prog.participants), len(prog.sessions), n_assess,
                        len(prog.follow_ups), len(prog.events), n_hash)
+
+
+_GOALS = (
+    "상대의 동의를 구하는 방법을 구체적으로 말할 수 있다.",
+    "온라인에서 다른 사람의 사진이나 영상을 다룰 때 지킬 규칙을 세운다.",
+    "자신의 행동이 피해자에게 준 영향을 글로 정리한다.",
+    "단톡방에서 성적인 농담이 나올 때 대응하는 방법을 연습한다.",
+    "성별 고정관념이 담긴 말을 알아차리고 바꾸어 말해 본다.",
+    "재범 위험 상황과 그때 도움을 청할 사람을 정한다.",
+)
+
+
+def _load_steps_and_goals(s, prog: synthetic.SyntheticProgramme, pid: dict[str, int],
+                          counselor_of: dict[str, int], committee_id: int, live_status: dict[str, str],
+                          keyring, rng: np.random.Generator) -> None:
+    """Step rows consistent with the assessments, and 1-3 goals per participant with their reviews.
+
+    Reached steps of finished participants and the earlier steps of active ones are signed (the
+    counselor submitted, a committee member reviewed and signed); an active participant's current
+    step is a draft or submitted; the steps a drop-out never reached are skipped for "dropout".
+    """
+    from matrix.stages import STAGES, due_dates
+
+    reached = prog.levels.groupby("code", sort=False)[["stage", "date"]].apply(
+        lambda f: dict(zip(f.stage, f.date, strict=True))).to_dict()
+    goals: list[tuple[Goal, str, dict[str, dt.date]]] = []
+    for row in prog.participants.itertuples():
+        dates = reached.get(row.code, {})
+        due = due_dates(row.enrolled_on)
+        cid = counselor_of[row.code]
+        for stage in STAGES:
+            step = StageStep(participant_id=pid[row.code], stage=stage, due_date=due[stage])
+            if stage in dates:
+                done = dt.datetime.combine(dates[stage], dt.time(15, 0))
+                live = row.code in live_status and stage == max(dates, key=STAGES.index)
+                step.status = live_status[row.code] if live else "signed"
+                step.updated_by, step.updated_at = cid, done
+                if step.status != "draft":
+                    step.submitted_by, step.submitted_at = cid, done + dt.timedelta(hours=2)
+                if step.status == "signed":
+                    step.reviewed_by = step.signed_by = committee_id
+                    step.reviewed_at = done + dt.timedelta(days=3)
+                    step.signed_at = done + dt.timedelta(days=3, hours=1)
+            elif row.status == "dropped_out":
+                step.status, step.skip_reason = "skipped", "dropout"
+                step.reason = "참여 중단 (drop-out)"
+                step.updated_by = cid
+                step.updated_at = dt.datetime.combine(row.ended_on or row.enrolled_on, dt.time(17, 0))
+            else:
+                continue  # not reached yet: no row, the step counts as not started
+            s.add(step)
+        if "planning" in dates:
+            for text in rng.choice(_GOALS, size=int(rng.integers(1, 4)), replace=False):
+                goals.append((Goal(participant_id=pid[row.code], text_enc=keyring.encrypt(str(text)),
+                                   set_on=dates["planning"], created_by=cid), row.code, dates))
+    s.add_all(g for g, _, _ in goals)
+    s.flush()
+    for goal, code, dates in goals:
+        base = rng.integers(2, 4)
+        for k, stage in enumerate(("midterm", "conclusion"), start=1):
+            if stage not in dates:
+                continue
+            progress = int(np.clip(base + k - 1 + rng.integers(-1, 2), 1, 5))
+            note = "목표 점검: 진전 있음" if progress >= 3 else "목표 점검: 추가 지원 필요"
+            s.add(GoalReview(goal_id=goal.id, stage=stage, progress=progress,
+                             note_enc=keyring.encrypt(note), reviewed_by=counselor_of[code],
+                             reviewed_at=dt.datetime.combine(dates[stage], dt.time(16, 0))))
+
+
+def _load_programme_reviews(s, prog_ids: dict[str, int], raters: list[int],
+                            rng: np.random.Generator) -> None:
+    """Each committee member rates each programme on the four indicators (programmes differ)."""
+    from matrix.service import REVIEW_INDICATORS
+
+    for k, programme_id in enumerate(prog_ids.values()):
+        level = 3.0 + 0.6 * k
+        for i, indicator in enumerate(REVIEW_INDICATORS):
+            target = level + (0.5 if i % 2 else -0.3)
+            for rater in raters:
+                score = int(np.clip(np.rint(target + rng.normal(0, 0.6)), 1, 5))
+                s.add(ProgrammeReview(programme_id=programme_id, rater_id=rater, indicator=indicator,
+                                      score=score, period="2026-H1"))
 
 
 def _load_registry(s, prog: synthetic.SyntheticProgramme, reviewer_id: int) -> int:

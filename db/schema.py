@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -255,6 +256,10 @@ class Assessment(Base):
             name="finalised",
         ),
         Index("ix_assessment_participant_stage", "participant_id", "stage"),
+        # One answer sheet per instrument and step version: two saves racing to create it cannot
+        # both win (the loser gets a Conflict), and an amendment changes the one row.
+        UniqueConstraint("participant_id", "stage", "instrument_id", "step_version",
+                         name="one_sheet_per_step"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
@@ -338,6 +343,20 @@ class HashEntry(Base):
     media_kind: Mapped[str] = mapped_column(String(8), default="image")
     source_label: Mapped[str] = mapped_column(String(64), default="")
     added_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RegionSignature(Base):
+    """Crop-resistant keypoint signature (positions and descriptors, no pixels) of a registry image.
+
+    Tied to the image's PDQ hash entry, so a region match is flagged against a registry row.
+    """
+
+    __tablename__ = "region_signatures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hash_entry_id: Mapped[int] = mapped_column(ForeignKey("hash_entries.id"), unique=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
     added_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 

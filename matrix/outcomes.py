@@ -107,7 +107,8 @@ def paired_change(pre: Any, post: Any, ci: float = 0.95) -> PairedChange:
 
     `pre` and `post` are paired by position (align Series first). Pairs with a missing side are
     dropped. References: `scipy.stats.ttest_rel(post, pre)`,
-    `scipy.stats.wilcoxon(post, pre)` (its defaults: zero_method="wilcox", method="auto") and
+    `scipy.stats.wilcoxon(post, pre)` (zero_method="wilcox"; method="auto", or "asymptotic" when
+    differences are tied or zero, as R's `wilcox.test(post, pre, paired=TRUE)` does) and
     `pingouin.compute_effsize(post, pre, paired=True, eftype=...)`. See `PairedChange` for the
     effect-size definitions and the small-sample rule.
     """
@@ -143,9 +144,14 @@ def paired_change(pre: Any, post: Any, ci: float = 0.95) -> PairedChange:
     if np.all(diff == 0):
         wilcoxon_p = nan
     else:
+        # With tied or zero differences (common on Likert-type scores) there is no exact null
+        # distribution: use the normal approximation with tie correction, as R's wilcox.test does.
+        # scipy would otherwise run a permutation test, ~0.5 s per small cell of an outcomes table.
+        nonzero = np.abs(diff[diff != 0])
+        tied = nonzero.size < diff.size or np.unique(nonzero).size < nonzero.size
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # scipy warns on ties/zeros; the p-value is still its
-            wilcoxon_p = float(stats.wilcoxon(b, a).pvalue)
+            wilcoxon_p = float(stats.wilcoxon(b, a, method="asymptotic" if tied else "auto").pvalue)
     pooled = math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
     d_av = mean_diff / pooled if pooled > 0 else nan
     hedges_g = d_av * (1 - 3 / (4 * (2 * n) - 9))

@@ -305,3 +305,21 @@ def test_plot_returns_a_figure(model_data):
     fig = three_step_model(model_data, test_random_slope=False).plot()
     assert isinstance(fig, go.Figure)
     assert list(fig.data[0].x) == list(STEPS)
+
+
+def test_wilcoxon_with_ties_uses_the_normal_approximation_like_r():
+    # Likert-type scores: tied and zero differences. R's wilcox.test(post, pre, paired = TRUE,
+    # exact = FALSE, correct = FALSE) gives the tie-corrected normal approximation.
+    pre = np.array([2, 3, 3, 4, 2, 3, 1, 2, 3, 4, 2, 3], dtype=float)
+    post = np.array([3, 4, 3, 5, 3, 4, 2, 2, 4, 4, 3, 5], dtype=float)
+    res = paired_change(pre, post)
+    expected = stats.wilcoxon(post, pre, method="asymptotic").pvalue
+    assert res.wilcoxon_p == pytest.approx(expected, abs=1e-12)
+    # The tie-corrected z by hand: 9 non-zero differences (+1 x8, +2 x1), all positive.
+    d = (post - pre)[post != pre]
+    ranks = stats.rankdata(np.abs(d))
+    w_plus, n = ranks.sum(), d.size
+    _, counts = np.unique(np.abs(d), return_counts=True)
+    var = n * (n + 1) * (2 * n + 1) / 24 - (counts**3 - counts).sum() / 48
+    z = (w_plus - n * (n + 1) / 4) / np.sqrt(var)
+    assert res.wilcoxon_p == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-9)

@@ -238,7 +238,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['created_by'], ['accounts.id'], name=op.f('fk_assessments_created_by_accounts')),
     sa.ForeignKeyConstraint(['finalised_by'], ['accounts.id'], name=op.f('fk_assessments_finalised_by_accounts')),
     sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_assessments_participant_id_participants')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_assessments'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_assessments')),
+    sa.UniqueConstraint('participant_id', 'stage', 'instrument_id', 'step_version', name='one_sheet_per_step')
     )
     with op.batch_alter_table('assessments', schema=None) as batch_op:
         batch_op.create_index('ix_assessment_participant_stage', ['participant_id', 'stage'], unique=False)
@@ -451,6 +452,17 @@ def upgrade() -> None:
     with op.batch_alter_table('hash_entries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_hash_entries_case_id'), ['case_id'], unique=False)
 
+    op.create_table('region_signatures',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('hash_entry_id', sa.Integer(), nullable=False),
+    sa.Column('algorithm', sa.String(length=16), nullable=False),
+    sa.Column('signature', sa.LargeBinary(), nullable=False),
+    sa.Column('added_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['hash_entry_id'], ['hash_entries.id'], name=op.f('fk_region_signatures_hash_entry_id_hash_entries')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_region_signatures')),
+    sa.UniqueConstraint('hash_entry_id', name=op.f('uq_region_signatures_hash_entry_id'))
+    )
+
     op.create_table('recidivism_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('participant_id', sa.Integer(), nullable=False),
@@ -593,6 +605,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_recidivism_events_participant_id'))
 
     op.drop_table('recidivism_events')
+    op.drop_table('region_signatures')
     with op.batch_alter_table('hash_entries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_hash_entries_case_id'))
 

@@ -1,0 +1,631 @@
+"""Use cases of the three-step matrix: step actions, the participant matrix, goals, programme outcomes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from assessment.instruments import Instrument, default_instruments, get_instrument
+from assessment.scoring import score_responses
+from db import access
+from db.notes_guard import check_note
+from db.context import Context
+from db.schema import (
+    Account,
+    Assessment,
+    AuditLog,
+    Case,
+    CaseOffence,
+    Cohort,
+    Goal,
+    GoalReview,
+    Participant,
+    Programme,
+    ProgrammeReview,
+    StageStep,
+    utcnow,
+)
+from errors import Conflict, NotFound, ValidationError
+from matrix import change, outcomes, reviews, stages
+from matrix.suppression import DEFAULT_THRESHOLD, suppress
+
+# The committee's rubric: four gender-sensitivity indicators, each rated 1..5 per programme.
+REVIEW_INDICATORS: tuple[str, ...] = (
+    "gender_sensitive_language",    # 성인지적 언어 사용
+    "consent_and_boundaries",       # 동의와 경계 교육
+    "power_and_gender_norms",       # 권력과 성별 고정관념 다루기
+    "victim_perspective",           # 피해자 관점 반영
+)
+REVIEW_SCALE = (1, 5)
+GROUPINGS = ("cohort", "programme", "age_band", "offence_type")
+# Age at referral, in the bands the committee reports (the Juvenile Act's 10-13 "촉법소년" apart).
+AGE_BANDS = ((10, 13, "10-13"), (14, 15, "14-15"), (16, 17, "16-17"), (18, 24, "18-24"))
+# Actions a reviewer takes (the committee's part of a step); the rest are the counselor's.
+_SIGN_ACTIONS = ("review", "sign", "return", "unlock")
+
+
+# --- shared store helpers (also used by assessment.service) -----------------------------------
+
+def last_change(session: Session, table: str, row_id: object) -> str:
+    """'name at time' of the last write to a row, from the audit log, for a Conflict message."""
+    entry = session.scalars(
+        select(AuditLog).where(AuditLog.table_name == table, AuditLog.row_id == str(row_id),
+                               AuditLog.action.in_(("insert", "update")))
+        .order_by(AuditLog.id.desc()).limit(1)
+    ).first()
+    if entry is None:
+        return "someone else"
+    name = entry.actor
+    if entry.account_id is not None:
+        acc = session.get(Account, entry.account_id)
+        if acc is not None and acc.display_name and acc.display_name != acc.username:
+            name = f"{acc.display_name} ({acc.username})"
+    return f"{name} at {entry.at:%Y-%m-%d %H:%M} UTC"
+
+
+def stale(session: Session, table: str, row_id: object, what: str, expected: int,
+          actual: int | None) -> Conflict:
+    now = f" (now version {actual})" if actual is not None else ""
+    return Conflict(
+        f"{what} was changed by {last_change(session, table, row_id)} after you opened it: you "
+        f"have version {expected}{now}. Reload it, check the changes, and save again."
+    )
+
+
+@contextmanager
+def converting_stale(ctx: Context, table: str, what: str, expected: int | None
+                     ) -> Iterator[dict[str, object]]:
+    """A transaction whose concurrent-save failure (StaleDataError) becomes a Conflict naming who
+    saved in between. The block puts the id of the row it changes in the yielded dict's "row_id"."""
+    target: dict[str, object] = {"row_id": None}
+    try:
+        with ctx.transaction():
+            yield target
+    except StaleDataError:
+        raise stale(ctx.session, table, target["row_id"], what, expected or 0, None) from None
+    except IntegrityError as exc:
+        # A unique rule of the database (one answer sheet, one step row per version) was hit by
+        # a save that raced ours: nothing of ours was written.
+        if "unique" not in str(exc.orig).lower() and "duplicate" not in str(exc.orig).lower():
+            raise
+        raise Conflict(
+            f"{what} were saved by someone else at the same moment. Nothing of yours was saved: "
+            "reload, compare and save again.") from None
+
+
+def current_steps(session: Session, participant_id: int) -> dict[str, StageStep]:
+    """The newest version of each step row that exists (unlocking adds versions)."""
+    rows = session.scalars(
+        select(StageStep).where(StageStep.participant_id == participant_id)
+        .order_by(StageStep.step_version)
+    )
+    return {r.stage: r for r in rows}
+
+
+def step_states(current: dict[str, StageStep]) -> dict[str, stages.StepState]:
+    return {stage: stages.StepState(r.status, r.step_version, r.skip_reason)
+            for stage, r in current.items()}
+
+
+def open_step_for_editing(ctx: Context, participant: Participant, stage: str) -> StageStep:
+    """The step row answers are written to: a draft, started (with its gate checked) if need be."""
+    s = ctx.session
+    current = current_steps(s, participant.id)
+    states = step_states(current)
+    row = current.get(stage)
+    if row is None or row.status == stages.NOT_STARTED:
+        stages.apply_transition(states, stage, "start")
+        if row is None:
+            row = _new_step(participant, stage)
+            s.add(row)
+        row.status = stages.DRAFT
+        row.updated_by, row.updated_at = ctx.actor.id, utcnow()
+        s.flush()
+        return row
+    stages.check_editable(states, stage)
+    return row
+
+
+def _new_step(participant: Participant, stage: str, version: int = 1) -> StageStep:
+    due = stages.due_dates(participant.enrolled_on)[stage]
+    return StageStep(participant_id=participant.id, stage=stage, step_version=version,
+                     status=stages.NOT_STARTED, due_date=due)
+
+
+# --- step actions ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StepView:
+    participant_id: int
+    stage: str
+    step_version: int
+    status: str
+    due_date: dt.date | None
+    skip_reason: str | None
+    reason: str | None
+    version: int
+
+
+def _step_view(r: StageStep) -> StepView:
+    return StepView(r.participant_id, r.stage, r.step_version, r.status, r.due_date, r.skip_reason,
+                    r.reason, r.version)
+
+
+def step_action(ctx: Context, *, participant_id: int, stage: str, action: str,
+                reason: str | None = None, expected_version: int | None = None) -> StepView:
+    """Move one step of a participant's matrix: start, submit, review, sign, return, unlock, skip, reopen.
+
+    The pure rules (`matrix.stages`) decide; a refused action changes nothing. `expected_version`
+    is the step row's version as the caller saw it; a newer one gives a Conflict naming who saved it.
+    Unlocking a signed step adds a new draft version with draft copies of its assessments; the
+    signed version and its locked assessments stay as they were.
+    """
+    if action not in stages.ACTIONS:
+        raise ValidationError(f"unknown action {action!r}; actions are {list(stages.ACTIONS)}")
+    permission = "assessment.sign" if action in _SIGN_ACTIONS else "assessment.record"
+    part = access.access_participant(ctx, participant_id, permission)
+    s = ctx.session
+    with converting_stale(ctx, "stage_steps", f"The {stage} step", expected_version) as target:
+        current = current_steps(s, part.id)
+        row = current.get(stage)
+        if row is not None:
+            target["row_id"] = row.id
+            if expected_version is not None and row.version != expected_version:
+                raise stale(s, "stage_steps", row.id, f"The {stage} step", expected_version, row.version)
+        new = stages.apply_transition(step_states(current), stage, action, reason)
+        reason = reason.strip() if isinstance(reason, str) else reason
+        now = utcnow()
+        step_assessments = [] if row is None else list(s.scalars(
+            select(Assessment).where(Assessment.participant_id == part.id, Assessment.stage == stage,
+                                     Assessment.step_version == row.step_version)
+            .order_by(Assessment.id)))
+        if action == "submit":
+            if not step_assessments:
+                raise Conflict(f"cannot submit {stage}: no assessment was recorded at this step; "
+                               "record and finalise its instruments first")
+            drafts = [a.instrument_id for a in step_assessments if a.status == "draft"]
+            if drafts:
+                raise Conflict(f"cannot submit {stage}: {', '.join(drafts)} is still a draft; "
+                               "finalise it (or correct it) first")
+        if action == "unlock":
+            row.superseded_at, row.updated_by, row.updated_at = now, ctx.actor.id, now
+            fresh = StageStep(participant_id=part.id, stage=stage, step_version=new.version,
+                              status=stages.DRAFT, due_date=row.due_date, reason=reason,
+                              updated_by=ctx.actor.id, updated_at=now)
+            s.add(fresh)
+            for a in step_assessments:
+                s.add(Assessment(
+                    participant_id=a.participant_id, stage=a.stage, instrument_id=a.instrument_id,
+                    instrument_version=a.instrument_version, responses=dict(a.responses),
+                    status="draft", step_version=new.version, notes_enc=a.notes_enc,
+                    administered_on=a.administered_on, created_by=ctx.actor.id))
+            s.flush()
+            return _step_view(fresh)
+        if row is None:
+            row = _new_step(part, stage)
+            s.add(row)
+        row.status = new.status
+        row.skip_reason = new.skip_reason if new.status == stages.SKIPPED else None
+        if action in ("return", "reopen", "skip") and reason:
+            row.reason = reason
+        row.updated_by, row.updated_at = ctx.actor.id, now
+        if action == "submit":
+            row.submitted_by, row.submitted_at = ctx.actor.id, now
+        elif action == "review":
+            row.reviewed_by, row.reviewed_at = ctx.actor.id, now
+        elif action == "sign":
+            row.signed_by, row.signed_at = ctx.actor.id, now
+            for a in step_assessments:
+                a.status = "locked"
+        s.flush()
+        return _step_view(row)
+
+
+def participant_steps(ctx: Context, participant_id: int) -> list[StepView]:
+    """Every version of every step of a participant, oldest first."""
+    part = access.access_participant(ctx, participant_id, "assessment.read")
+    rows = ctx.session.scalars(select(StageStep).where(StageStep.participant_id == part.id)
+                               .order_by(StageStep.stage, StageStep.step_version))
+    order = {s: i for i, s in enumerate(stages.STAGES)}
+    return sorted((_step_view(r) for r in rows), key=lambda v: (order[v.stage], v.step_version))
+
+
+def overdue_steps(ctx: Context, as_of: dt.date) -> pd.DataFrame:
+    """Steps of the caseload's active participants past their due date and not yet submitted.
+
+    A step with no row yet counts as not started, due by the default schedule from enrolment.
+    Columns: participant, study_code, stage, status, due_on, days_overdue.
+    """
+    stmt = access.scoped_participants(ctx, "assessment.read").where(Participant.status == "active")
+    parts = list(ctx.session.scalars(stmt))
+    rows = []
+    for p in parts:
+        current = current_steps(ctx.session, p.id)
+        due = stages.due_dates(p.enrolled_on)
+        for stage in stages.STAGES:
+            r = current.get(stage)
+            rows.append({"participant": p.id, "study_code": p.study_code, "stage": stage,
+                         "status": r.status if r else stages.NOT_STARTED,
+                         "due_on": (r.due_date if r and r.due_date else due[stage])})
+    frame = pd.DataFrame(rows, columns=["participant", "study_code", "stage", "status", "due_on"])
+    return stages.overdue(frame, as_of).reset_index(drop=True)
+
+
+# --- the participant matrix --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ParticipantMatrix:
+    """One young person's matrix, for their counselor.
+
+    - `steps`: the current version of each step (stage, step_version, status, due_date,
+      skip_reason, version).
+    - `cells`: one row per step and domain scored there: stage, domain, kind (self_report or
+      counselor_rating), instrument_id, score (a draft's score is computed from its answers),
+      assessment_id, assessment_status, assessment_version, has_notes, step_status.
+    - `goals` (goal_id, text, set_on, version) and `goal_reviews` (goal_id, stage, progress,
+      has_note, version).
+    - `change`: per domain and step pair, pre, post, rci and the Jacobson-Truax class from the
+      instrument's norms.
+    """
+
+    participant_id: int
+    study_code: str
+    steps: pd.DataFrame
+    cells: pd.DataFrame
+    goals: pd.DataFrame
+    goal_reviews: pd.DataFrame
+    change: pd.DataFrame
+
+    @property
+    def grid(self) -> pd.DataFrame:
+        """Steps x domains of scores, the matrix as counselors draw it."""
+        if self.cells.empty:
+            return pd.DataFrame(index=list(stages.STAGES))
+        return self.cells.pivot_table(index="stage", columns="domain", values="score",
+                                      aggfunc="first").reindex(list(stages.STAGES))
+
+
+def _scores_of(a: Assessment, inst: Instrument) -> dict[str, float | None]:
+    if a.status != "draft":
+        return {sc.domain: sc.score for sc in a.scores}
+    try:
+        return dict(score_responses(inst, a.responses).domain_scores)
+    except ValidationError:
+        return {}
+
+
+def participant_matrix(ctx: Context, participant_id: int) -> ParticipantMatrix:
+    """Steps x domains with scores, ratings, notes flags and status; goals; change per domain.
+
+    Goal texts are decrypted for the counselor, and each read is audited.
+    """
+    part = access.access_participant(ctx, participant_id, "assessment.read")
+    with ctx.transaction() as s:
+        current = current_steps(s, part.id)
+        steps = pd.DataFrame(
+            [{"stage": st, "step_version": r.step_version, "status": r.status, "due_date": r.due_date,
+              "skip_reason": r.skip_reason, "version": r.version}
+             for st in stages.STAGES if (r := current.get(st)) is not None],
+            columns=["stage", "step_version", "status", "due_date", "skip_reason", "version"])
+        cells = []
+        for st, r in current.items():
+            for a in s.scalars(select(Assessment).where(
+                    Assessment.participant_id == part.id, Assessment.stage == st,
+                    Assessment.step_version == r.step_version).order_by(Assessment.id)):
+                inst = get_instrument(a.instrument_id, a.instrument_version)
+                for domain, score in _scores_of(a, inst).items():
+                    cells.append({
+                        "stage": st, "domain": domain, "kind": inst.kind,
+                        "instrument_id": a.instrument_id, "instrument_version": a.instrument_version,
+                        "score": np.nan if score is None else float(score),
+                        "assessment_id": a.id, "assessment_status": a.status,
+                        "assessment_version": a.version, "has_notes": a.notes_enc is not None,
+                        "step_status": r.status})
+        cell_cols = ["stage", "domain", "kind", "instrument_id", "instrument_version", "score",
+                     "assessment_id", "assessment_status", "assessment_version", "has_notes",
+                     "step_status"]
+        cells_df = pd.DataFrame(cells, columns=cell_cols)
+        goal_rows, review_rows = [], []
+        for g in s.scalars(select(Goal).where(Goal.participant_id == part.id).order_by(Goal.id)):
+            text = ctx.decrypt(g.text_enc, table="goals", row_id=g.id, field_name="text",
+                               participant_id=part.id)
+            goal_rows.append({"goal_id": g.id, "text": text, "set_on": g.set_on, "version": g.version})
+            for rv in s.scalars(select(GoalReview).where(GoalReview.goal_id == g.id)):
+                review_rows.append({"goal_id": g.id, "stage": rv.stage, "progress": rv.progress,
+                                    "has_note": rv.note_enc is not None, "version": rv.version})
+        change_df = _change(cells_df)
+        return ParticipantMatrix(
+            part.id, part.study_code, steps, cells_df,
+            pd.DataFrame(goal_rows, columns=["goal_id", "text", "set_on", "version"]),
+            pd.DataFrame(review_rows, columns=["goal_id", "stage", "progress", "has_note", "version"]),
+            change_df)
+
+
+def _change(cells: pd.DataFrame) -> pd.DataFrame:
+    columns = ["domain", "from_step", "to_step", "pre", "post", "rci", "change"]
+    rows = []
+    for domain, part in cells.groupby("domain", sort=False):
+        by_stage = part.drop_duplicates("stage").set_index("stage")
+        inst = get_instrument(by_stage["instrument_id"].iloc[0],
+                              int(by_stage["instrument_version"].iloc[0]))
+        norm = inst.norms.get(domain)
+        if norm is None:
+            continue
+        for first, second in outcomes.STEP_PAIRS:
+            if first not in by_stage.index or second not in by_stage.index:
+                continue
+            pre, post = float(by_stage.at[first, "score"]), float(by_stage.at[second, "score"])
+            if np.isnan(pre) or np.isnan(post):
+                continue
+            rows.append({
+                "domain": domain, "from_step": first, "to_step": second, "pre": pre, "post": post,
+                "rci": change.reliable_change_index(pre, post, norm.sd, norm.reliability),
+                "change": change.classify_change(pre, post, norm.sd, norm.reliability, norm.cutoff,
+                                                 norm.higher_is_better)})
+    return pd.DataFrame(rows, columns=columns)
+
+
+# --- goals ---------------------------------------------------------------------------------------
+
+def _require_draft_step(s: Session, participant_id: int, stage: str, what: str) -> None:
+    row = current_steps(s, participant_id).get(stage)
+    status = row.status if row is not None else stages.NOT_STARTED
+    if status != stages.DRAFT:
+        raise Conflict(f"{what} only while {stage} is a draft; {stage} is '{status}'"
+                       + ("; record its first assessment to start it" if status == stages.NOT_STARTED
+                          else ""))
+
+
+def set_goal(ctx: Context, *, participant_id: int, text: str, set_on: dt.date) -> int:
+    """Set a counseling goal while planning is a draft; the text is encrypted."""
+    part = access.access_participant(ctx, participant_id, "assessment.record")
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError("The goal text is empty; write the goal as agreed with the young person.")
+    if set_on > ctx.today:
+        raise ValidationError(f"The goal date {set_on} is in the future (today is {ctx.today}).")
+    check_note(text, field="goal")
+    with ctx.transaction() as s:
+        _require_draft_step(s, part.id, "planning", "goals are set")
+        g = Goal(participant_id=part.id, text_enc=ctx.keyring.encrypt(text), set_on=set_on,
+                 created_by=ctx.actor.id)
+        s.add(g)
+        s.flush()
+        return g.id
+
+
+def review_goal(ctx: Context, *, goal_id: int, stage: str, progress: int, note: str | None = None,
+                expected_version: int | None = None) -> int:
+    """Rate a goal's progress (1..5) at midterm or conclusion, while that step is a draft."""
+    if stage not in ("midterm", "conclusion"):
+        raise ValidationError(f"goals are reviewed at midterm or conclusion, not {stage!r}")
+    if isinstance(progress, bool) or not isinstance(progress, int) or not 1 <= progress <= 5:
+        raise ValidationError(f"goal progress must be a whole number 1..5, got {progress!r}")
+    access.require(ctx, "assessment.record")
+    check_note(note, field="goal review note")
+    goal = ctx.session.get(Goal, goal_id)
+    if goal is None:
+        raise NotFound(f"No goal {goal_id} in your caseload.")
+    try:
+        part = access.access_participant(ctx, goal.participant_id, "assessment.record")
+    except NotFound:
+        raise NotFound(f"No goal {goal_id} in your caseload.") from None
+    with ctx.transaction() as s:
+        _require_draft_step(s, part.id, stage, "goals are reviewed")
+        rv = s.scalars(select(GoalReview).where(GoalReview.goal_id == goal_id,
+                                                GoalReview.stage == stage)).one_or_none()
+        if rv is None:
+            rv = GoalReview(goal_id=goal_id, stage=stage, reviewed_by=ctx.actor.id)
+            s.add(rv)
+        elif expected_version is None or rv.version != expected_version:
+            raise stale(s, "goal_reviews", rv.id, f"The {stage} review of goal {goal_id}",
+                        expected_version or 0, rv.version)
+        rv.progress = progress
+        rv.note_enc = ctx.keyring.encrypt(note.strip()) if note and note.strip() else None
+        rv.reviewed_by, rv.reviewed_at = ctx.actor.id, utcnow()
+        s.flush()
+        return rv.id
+
+
+# --- programme outcomes (the committee's aggregates) ----------------------------------------
+
+def age_band(age: int) -> str:
+    for lo, hi, label in AGE_BANDS:
+        if lo <= age <= hi:
+            return label
+    return "other"
+
+
+def _outcome_rows(ctx: Context) -> pd.DataFrame:
+    """Long frame of signed scores: participant, step, domain, score and the grouping columns.
+
+    Only locked assessments (of signed steps) count; after an unlock the signed version stays in
+    until the new one is signed. Participant ids stay inside the use case.
+    """
+    s = ctx.session
+    stmt = (select(Assessment.participant_id, Assessment.stage, Assessment.step_version,
+                   Assessment.instrument_id, Assessment.instrument_version, Assessment.id,
+                   Participant.age_at_referral, Cohort.name, Programme.name)
+            .join(Participant, Participant.id == Assessment.participant_id)
+            .join(Cohort, Cohort.id == Participant.cohort_id)
+            .join(Programme, Programme.id == Cohort.programme_id)
+            .where(Assessment.status == "locked"))
+    heads = pd.DataFrame(s.execute(stmt).all(), columns=[
+        "participant", "step", "step_version", "instrument_id", "instrument_version",
+        "assessment_id", "age", "cohort_name", "programme"])
+    if heads.empty:
+        return pd.DataFrame(columns=["participant", "step", "domain", "score", *GROUPINGS])
+    from db.schema import AssessmentScore
+
+    scores = pd.DataFrame(s.execute(select(AssessmentScore.assessment_id, AssessmentScore.domain,
+                                           AssessmentScore.score)).all(),
+                          columns=["assessment_id", "domain", "score"])
+    df = heads.merge(scores, on="assessment_id")
+    # The newest signed version of each step wins.
+    df = df.sort_values("step_version").drop_duplicates(["participant", "step", "domain"], keep="last")
+    offences = pd.DataFrame(s.execute(select(Case.participant_id, CaseOffence.offence_type)
+                                      .join(CaseOffence, CaseOffence.case_id == Case.id)).all(),
+                            columns=["participant", "offence_type"])
+    types = offences.drop_duplicates().groupby("participant")["offence_type"].agg(
+        lambda t: t.iloc[0] if len(t) == 1 else "multiple")
+    df["offence_type"] = df["participant"].map(types).fillna("unknown")
+    # Cohort names repeat across programmes ("2024-1기"), so the programme is part of the label.
+    df["cohort"] = df["programme"] + " " + df["cohort_name"]
+    df["age_band"] = df["age"].map(age_band)
+    return df[["participant", "step", "domain", "score", "instrument_id", "instrument_version",
+               *GROUPINGS]].reset_index(drop=True)
+
+
+def _norms() -> dict[str, change.ChangeNorms]:
+    out = {}
+    for inst in default_instruments().values():
+        for domain, n in inst.norms.items():
+            out[domain] = change.ChangeNorms(n.sd, n.reliability, n.cutoff, n.higher_is_better)
+    return out
+
+
+def programme_outcomes(ctx: Context, *, by: str | None = None,
+                       threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """The committee's outcomes table, always passed through small-cell suppression.
+
+    One row per group (and a "Total" margin when grouped), domain and step pair, with n, mean
+    change, paired t and Wilcoxon tests, effect sizes (d_z, d_av, hedges_g; see
+    `matrix.outcomes.PairedChange`) and shares reliably improved/recovered/deteriorated. Counts
+    under `threshold` show as "<threshold", cells that would give them away as "x", and their
+    figures as empty. No participant id or study code is in it.
+    """
+    access.require(ctx, "outcomes.read")
+    if by is not None and by not in GROUPINGS:
+        raise ValidationError(f"outcomes can be grouped by {', '.join(GROUPINGS)}; got {by!r}")
+    long = _outcome_rows(ctx)
+    ctx.session.rollback()  # read only: end the read transaction
+    table = outcomes.outcomes_table(long, norms=_norms(), by=by, margins=by is not None)
+    keys = ["domain", "from_step", "to_step"]
+    result = suppress(table, "n", threshold, group_cols=[by] if by else [], key_cols=keys)
+    out = result.table
+    leaked = {"participant", "study_code", "participant_id"} & set(out.columns)
+    if leaked:  # pragma: no cover - a programming error, never a result
+        raise RuntimeError(f"outcomes table would publish identifying columns {sorted(leaked)}")
+    return out.reset_index(drop=True)
+
+
+def three_step_model(ctx: Context, *, domain: str, covariates: Sequence[str] = (),
+                  threshold: int = DEFAULT_THRESHOLD) -> outcomes.ThreeStepModel:
+    """The mixed model over the three steps for one domain (REML, random intercept per person).
+
+    Covariates may be the grouping columns (cohort, programme, age_band, offence_type). Refused
+    when fewer than `threshold` participants have a score in the domain.
+    """
+    access.require(ctx, "outcomes.read")
+    bad = [c for c in covariates if c not in GROUPINGS]
+    if bad:
+        raise ValidationError(f"covariates must be among {', '.join(GROUPINGS)}; got {bad}")
+    long = _outcome_rows(ctx)
+    ctx.session.rollback()
+    known = sorted(long["domain"].unique())
+    if domain not in known:
+        raise ValidationError(f"no signed scores in domain {domain!r}; domains: {', '.join(known)}")
+    data = long[long["domain"] == domain]
+    n = data["participant"].nunique()
+    if n < threshold:
+        raise ValidationError(
+            f"the model of {domain} needs at least {threshold} participants with signed scores; "
+            f"there are fewer, so it is not shown")
+    return outcomes.three_step_model(data, score="score", step="step", participant="participant",
+                                     covariates=tuple(covariates))
+
+
+# --- the committee's programme reviews --------------------------------------------------------
+
+def record_programme_review(ctx: Context, *, programme_id: int, indicator: str, score: int,
+                            period: str, comment: str | None = None,
+                            indicators: Sequence[str] = REVIEW_INDICATORS) -> int:
+    """A committee member rates a programme on one indicator for a period; a new rating replaces
+    the member's earlier one for the same programme, indicator and period."""
+    access.require(ctx, "review.record")
+    if indicator not in indicators:
+        raise ValidationError(f"unknown indicator {indicator!r}; the rubric has {', '.join(indicators)}")
+    lo, hi = REVIEW_SCALE
+    if isinstance(score, bool) or not isinstance(score, int) or not lo <= score <= hi:
+        raise ValidationError(f"{indicator}: the score must be a whole number {lo}..{hi}, got {score!r}")
+    period = (period or "").strip()
+    if not period or len(period) > 16:
+        raise ValidationError(f"name the review period in 1-16 characters (e.g. 2026-H2), got {period!r}")
+    with ctx.transaction() as s:
+        if s.get(Programme, programme_id) is None:
+            raise NotFound(f"No programme {programme_id}.")
+        row = s.scalars(select(ProgrammeReview).where(
+            ProgrammeReview.programme_id == programme_id, ProgrammeReview.rater_id == ctx.actor.id,
+            ProgrammeReview.indicator == indicator, ProgrammeReview.period == period)).one_or_none()
+        if row is None:
+            row = ProgrammeReview(programme_id=programme_id, rater_id=ctx.actor.id,
+                                  indicator=indicator, period=period)
+            s.add(row)
+        row.score, row.comment = score, (comment.strip() if comment else None)
+        s.flush()
+        return row.id
+
+
+@dataclass(frozen=True)
+class ReviewSummary:
+    """Mean rating per programme and indicator, and agreement between raters (ICC)."""
+
+    programmes: pd.DataFrame
+    agreement: pd.DataFrame
+    note: str = ""
+
+
+def programme_review_summary(ctx: Context, *, period: str | None = None,
+                             indicators: Sequence[str] = REVIEW_INDICATORS) -> ReviewSummary:
+    access.require(ctx, "outcomes.read")
+    stmt = (select(Programme.name, ProgrammeReview.rater_id, ProgrammeReview.indicator,
+                   ProgrammeReview.score)
+            .join(Programme, Programme.id == ProgrammeReview.programme_id))
+    if period is not None:
+        stmt = stmt.where(ProgrammeReview.period == period)
+    ratings = pd.DataFrame(ctx.session.execute(stmt).all(),
+                           columns=["programme", "rater", "indicator", "score"])
+    ctx.session.rollback()
+    if ratings.empty:
+        empty = reviews.programme_summary(ratings, indicators)
+        return ReviewSummary(empty, pd.DataFrame(), "no ratings yet")
+    if period is None and ratings.duplicated(["programme", "rater", "indicator"]).any():
+        raise ValidationError("ratings from several periods: choose one period to summarise")
+    # Raters are committee members; the summary shows only how many rated, never who.
+    ratings["rater"] = ratings["rater"].astype("category").cat.codes
+    summary = reviews.programme_summary(ratings, indicators, REVIEW_SCALE)
+    try:
+        agreement = reviews.rater_agreement(ratings, indicators, REVIEW_SCALE)
+        note = ""
+    except ValidationError as exc:
+        agreement, note = pd.DataFrame(), str(exc)
+    return ReviewSummary(summary, agreement, note)
+
+
+__all__ = [
+    "GROUPINGS",
+    "REVIEW_INDICATORS",
+    "ParticipantMatrix",
+    "ReviewSummary",
+    "StepView",
+    "age_band",
+    "overdue_steps",
+    "participant_matrix",
+    "participant_steps",
+    "programme_outcomes",
+    "programme_review_summary",
+    "record_programme_review",
+    "review_goal",
+    "set_goal",
+    "step_action",
+    "three_step_model",
+]
