@@ -1,0 +1,957 @@
+"""Use cases of detection: the hash registry of past cases, scans for re-uploads, review, takedowns.
+
+Only hashes, region signatures (keypoint positions and descriptors) and case references are
+stored: registry files and scanned uploads are read into memory, hashed and dropped. The hashing
+runs in worker processes (detection.scan); every database write stays in this process.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from db import access
+from db.context import Context
+from db.notes_guard import check_note
+from db.schema import (
+    TAKEDOWN_STATUSES,
+    Account,
+    Case,
+    EventProposal,
+    ExportManifest,
+    Flag,
+    HashEntry,
+    RegionSignature,
+    Scan,
+    ScanItem,
+    TakedownRequest,
+    utcnow,
+)
+from detection import regions
+from detection.hashing import HASHERS
+from detection.media import VIDEO
+from detection.scan import (
+    DEFAULT_LIMITS,
+    Analysis,
+    AnalysisOptions,
+    Item,
+    Limits,
+    Match,
+    Matcher,
+    RegistryEntry,
+    analyse,
+    list_source,
+    run_parallel,
+)
+from errors import Conflict, NotFound, ValidationError
+
+Progress = Callable[[int, int], None]
+
+CSV_COLUMNS = ("algorithm", "hash", "case", "variant", "media_kind", "item")
+_CSV_ALIASES = {"hash_hex": "hash", "case_ref": "case", "source_label": "item"}
+_MAX_CSV_PROBLEMS = 10
+
+
+# --- shared helpers ---------------------------------------------------------------------------
+
+
+def _who(ctx: Context, account_id: int | None) -> str:
+    if account_id is None:
+        return "someone else"
+    acc = ctx.session.get(Account, account_id)
+    return acc.username if acc is not None else f"account {account_id}"
+
+
+def _when(at: dt.datetime | None) -> str:
+    return f" at {at:%Y-%m-%d %H:%M} UTC" if at is not None else ""
+
+
+def _check_text(value: str | None, what: str, *, required: bool) -> str | None:
+    text = (value or "").strip()
+    if required and not text:
+        raise ValidationError(f"a {what} is required; say why, in a sentence")
+    if text:
+        check_note(text, field=what)
+    return text or None
+
+
+def _case_by_ref(ctx: Context, case_ref: str) -> Case | None:
+    return ctx.session.scalars(select(Case).where(Case.case_ref == case_ref)).one_or_none()
+
+
+def _new_registry_case(ctx: Context, case_ref: str) -> Case:
+    # A past case known only to the registry (content reported by a platform or another agency):
+    # it belongs to no participant, and the dates say when dscr first heard of it.
+    case = Case(
+        case_ref=case_ref,
+        participant_id=None,
+        offence_date=ctx.today,
+        referral_date=ctx.today,
+        referral_source="other",
+    )
+    ctx.session.add(case)
+    ctx.session.flush()
+    return case
+
+
+def _validate_case_ref(case_ref: str, where: str = "") -> str:
+    ref = (case_ref or "").strip()
+    if not ref or len(ref) > 32:
+        raise ValidationError(
+            f"{where}case reference {case_ref!r} must be 1-32 characters (for example SYN-CASE-1)"
+        )
+    return ref
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file that was skipped, with the reason."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RegistryAddResult:
+    case_ref: str
+    files_hashed: int
+    entries_added: int
+    entries_merged: int
+    region_signatures_added: int
+    problems: tuple[Problem, ...]
+
+
+def _source_label(digest: str) -> str:
+    # The registry item: files with the same bytes are one item whatever they were called (a file
+    # name of victims' content can itself identify someone, so it is not kept).
+    return "sha256:" + digest[:32]
+
+
+def _frame_variant(frame, variant: str) -> str:
+    if frame.index is None:
+        return variant
+    base = f"t={frame.time:.1f}s" if frame.time is not None else f"f={frame.index}"
+    return (base + ("/trim" if variant != "plain" else ""))[:16]
+
+
+def add_to_registry(
+    ctx: Context,
+    *,
+    case_ref: str,
+    paths: Sequence[str | os.PathLike],
+    new_case: bool = False,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> RegistryAddResult:
+    """Hash images and videos (files, folders or zips) into the registry under a case.
+
+    Every hasher runs; images get the 8 dihedral variants and a border-trimmed hash and a region
+    signature, videos their sampled frames (plain and trimmed). Hashes already in the registry for
+    this case are merged, not doubled. Files that cannot be hashed are reported and skipped.
+    ``new_case`` registers a case reference dscr does not know yet (a case of no participant).
+    """
+    access.require(ctx, "registry.manage")
+    ref = _validate_case_ref(case_ref)
+    if not paths:
+        raise ValidationError("give at least one file or folder to add to the registry")
+    with ctx.transaction() as s:
+        case = _case_by_ref(ctx, ref)
+        if case is None and not new_case:
+            raise NotFound(
+                f"No case {ref!r}. Check the reference, or pass --new-case to register it as a "
+                "case of no programme participant."
+            )
+    items: list[Item] = []
+    problems: list[Problem] = []
+    for p in paths:
+        found, refused = list_source(p)
+        prefix = Path(p).name + "/" if Path(p).is_dir() or len(found) + len(refused) > 1 else ""
+        items += [Item(prefix + i.path if prefix else i.path, i.file, i.member) for i in found]
+        problems += [Problem(prefix + r.path, r.reason) for r in refused]
+    options = AnalysisOptions(mode="registry")
+    analyses: list[Analysis] = []
+    for n, a in enumerate(run_parallel(analyse, [(i, options) for i in items], workers=workers)):
+        if a.ok:
+            analyses.append(a)
+        else:
+            problems.append(Problem(a.path, a.error or "cannot be hashed"))
+        if progress is not None:
+            progress(n + 1, len(items))
+    added = merged = regions_added = 0
+    with ctx.transaction() as s:
+        case = _case_by_ref(ctx, ref) or _new_registry_case(ctx, ref)
+        existing = {
+            (e.algorithm, e.hash_hex): e
+            for e in s.scalars(select(HashEntry).where(HashEntry.case_id == case.id))
+        }
+        with_region = set(
+            s.scalars(
+                select(RegionSignature.hash_entry_id)
+                .join(HashEntry, HashEntry.id == RegionSignature.hash_entry_id)
+                .where(HashEntry.case_id == case.id)
+            )
+        )
+        for a in analyses:
+            label = _source_label(a.digest or "")
+            for frame in a.frames:
+                anchor: HashEntry | None = None
+                for alg, pairs in frame.hashes.items():
+                    hasher = HASHERS[alg]
+                    for variant, hx in pairs:
+                        key = (alg, hx)
+                        entry = existing.get(key)
+                        if entry is None:
+                            entry = HashEntry(
+                                case_id=case.id,
+                                algorithm=alg,
+                                bits=hasher.bits,
+                                hash_hex=hx,
+                                variant=_frame_variant(frame, variant),
+                                media_kind=a.kind or "image",
+                                source_label=label,
+                                added_by=ctx.actor.id,
+                            )
+                            s.add(entry)
+                            existing[key] = entry
+                            added += 1
+                        else:
+                            merged += 1
+                        if alg == "pdq" and variant == "original":
+                            anchor = entry
+                if frame.region is not None and anchor is not None:
+                    s.flush()
+                    if anchor.id not in with_region:
+                        s.add(
+                            RegionSignature(
+                                hash_entry_id=anchor.id,
+                                algorithm=regions.ALGORITHM,
+                                signature=frame.region,
+                            )
+                        )
+                        with_region.add(anchor.id)
+                        regions_added += 1
+    return RegistryAddResult(
+        ref, len(analyses), added, merged, regions_added, tuple(problems)
+    )
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    rows: int
+    entries_added: int
+    entries_merged: int
+    cases_created: tuple[str, ...]
+
+
+def _read_hash_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"hash list {path} cannot be read as UTF-8 text ({exc})") from exc
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if reader.fieldnames is None:
+        raise ValidationError(
+            f"hash list {path} is empty; it needs a header line: algorithm,hash,case"
+        )
+    names = [_CSV_ALIASES.get(n.strip().lower(), n.strip().lower()) for n in reader.fieldnames]
+    missing = [c for c in ("algorithm", "hash", "case") if c not in names]
+    if missing:
+        raise ValidationError(
+            f"line 1 of {path.name}: the header lacks {', '.join(missing)}; it must name the "
+            "columns algorithm,hash,case (optionally variant,media_kind,item)"
+        )
+    reader.fieldnames = names
+    rows = []
+    for raw in reader:
+        if None in raw:
+            raise ValidationError(
+                f"line {reader.line_num} of {path.name}: more fields than the header names; "
+                "check for an unquoted comma"
+            )
+        rows.append((reader.line_num, {k: (v or "").strip() for k, v in raw.items()}))
+    return rows
+
+
+def import_hash_list(
+    ctx: Context, file: str | os.PathLike, *, new_cases: bool = False
+) -> ImportResult:
+    """Read a CSV hash list (algorithm, hash, case[, variant, media_kind, item]) into the registry.
+
+    Every row is checked first; any malformed row is reported with its line number and nothing
+    is written. Hashes already held for the case are merged. PDQ hashes are 64 hex digits, as
+    ThreatExchange and StopNCII exchange them.
+    """
+    access.require(ctx, "registry.manage")
+    path = Path(file)
+    rows = _read_hash_csv(path)
+    problems: list[str] = []
+    parsed: list[tuple[int, str, str, str, str, str, str]] = []
+    for line, row in rows:
+        if not any(row.values()):
+            continue
+        try:
+            alg = row["algorithm"].lower()
+            hasher = HASHERS.get(alg)
+            if hasher is None:
+                raise ValidationError(
+                    f"unknown algorithm {row['algorithm']!r}; "
+                    f"use one of {', '.join(sorted(HASHERS))}"
+                )
+            hx = hasher.validate_hex(row["hash"])
+            ref = _validate_case_ref(row["case"])
+            variant = row.get("variant") or "original"
+            kind = row.get("media_kind") or "image"
+            item = row.get("item") or f"import:{alg}:{hx[:16]}"
+            if len(variant) > 16:
+                raise ValidationError(f"variant {variant!r} is longer than 16 characters")
+            if kind not in ("image", "video"):
+                raise ValidationError(f"media_kind must be image or video, got {kind!r}")
+            if len(item) > 64:
+                raise ValidationError(f"item {item[:70]!r} is longer than 64 characters")
+        except ValidationError as exc:
+            problems.append(f"line {line}: {exc}")
+            if len(problems) >= _MAX_CSV_PROBLEMS:
+                break
+            continue
+        parsed.append((line, alg, hx, ref, variant, kind, item))
+    if problems:
+        raise ValidationError(
+            f"hash list {path.name} was not imported (nothing was written): " + "; ".join(problems)
+        )
+    added = merged = 0
+    created: list[str] = []
+    with ctx.transaction() as s:
+        refs = sorted({p[3] for p in parsed})
+        cases = {c.case_ref: c for c in s.scalars(select(Case).where(Case.case_ref.in_(refs)))}
+        unknown = [r for r in refs if r not in cases]
+        if unknown and not new_cases:
+            first_line = {p[3]: p[0] for p in reversed(parsed)}
+            shown = "; ".join(f"line {first_line[r]}: case {r!r}" for r in unknown[:5])
+            raise NotFound(
+                f"hash list {path.name} names cases dscr does not hold ({shown}); nothing was "
+                "written. Check the references, or import with --new-cases to register them as "
+                "cases of no programme participant."
+            )
+        for r in unknown:
+            cases[r] = _new_registry_case(ctx, r)
+            created.append(r)
+        case_ids = [c.id for c in cases.values()]
+        seen = set(
+            s.execute(
+                select(HashEntry.algorithm, HashEntry.hash_hex, HashEntry.case_id).where(
+                    HashEntry.case_id.in_(case_ids)
+                )
+            ).all()
+        )
+        for _line, alg, hx, ref, variant, kind, item in parsed:
+            key = (alg, hx, cases[ref].id)
+            if key in seen:
+                merged += 1
+                continue
+            seen.add(key)
+            s.add(
+                HashEntry(
+                    case_id=cases[ref].id,
+                    algorithm=alg,
+                    bits=HASHERS[alg].bits,
+                    hash_hex=hx,
+                    variant=variant,
+                    media_kind=kind,
+                    source_label=item,
+                    added_by=ctx.actor.id,
+                )
+            )
+            added += 1
+    return ImportResult(len(parsed), added, merged, tuple(created))
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: str
+    rows: int
+    sha256: str
+
+
+def export_hash_list(
+    ctx: Context, file: str | os.PathLike, *, purpose: str = "hash list exchange"
+) -> ExportResult:
+    """Write the registry's hashes as CSV (algorithm, hash, case, variant, media_kind, item).
+
+    The file is written whole or not at all (mode 600), and the export is recorded with its
+    purpose and SHA-256 like every download.
+    """
+    access.require(ctx, "registry.manage")
+    why = _check_text(purpose, "purpose", required=True)
+    out = Path(file)
+    with ctx.transaction() as s:
+        rows = s.execute(
+            select(
+                HashEntry.algorithm,
+                HashEntry.hash_hex,
+                Case.case_ref,
+                HashEntry.variant,
+                HashEntry.media_kind,
+                HashEntry.source_label,
+            )
+            .join(Case, Case.id == HashEntry.case_id)
+            .order_by(HashEntry.id)
+        ).all()
+        buf = io.StringIO(newline="")
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows(rows)
+        data = buf.getvalue().encode("utf-8")
+        digest = hashlib.sha256(data).hexdigest()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, out)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        s.add(
+            ExportManifest(
+                account_id=ctx.actor.id,
+                kind="hash_list",
+                purpose=why,
+                filters={},
+                rows=len(rows),
+                sha256=digest,
+            )
+        )
+    return ExportResult(os.fspath(out), len(rows), digest)
+
+
+def registry_summary(ctx: Context) -> pd.DataFrame:
+    """Registry entries counted by case and algorithm (columns case, algorithm, entries)."""
+    access.require(ctx, "registry.read")
+    with ctx.transaction() as s:
+        rows = s.execute(
+            select(Case.case_ref, HashEntry.algorithm, func.count(HashEntry.id))
+            .join(Case, Case.id == HashEntry.case_id)
+            .group_by(Case.case_ref, HashEntry.algorithm)
+            .order_by(Case.case_ref, HashEntry.algorithm)
+        ).all()
+        region_rows = s.execute(
+            select(Case.case_ref, func.count(RegionSignature.id))
+            .join(HashEntry, HashEntry.id == RegionSignature.hash_entry_id)
+            .join(Case, Case.id == HashEntry.case_id)
+            .group_by(Case.case_ref)
+        ).all()
+    frame = pd.DataFrame(rows, columns=["case", "algorithm", "entries"])
+    regions_df = pd.DataFrame(region_rows, columns=["case", "entries"]).assign(
+        algorithm=regions.ALGORITHM
+    )
+    out = pd.concat([frame, regions_df[["case", "algorithm", "entries"]]], ignore_index=True)
+    out["entries"] = out["entries"].astype(int)
+    return out.sort_values(["case", "algorithm"], ignore_index=True)
+
+
+def _load_matcher(ctx: Context) -> tuple[Matcher, dict[int, str]]:
+    s = ctx.session
+    rows = s.execute(
+        select(
+            HashEntry.id,
+            HashEntry.algorithm,
+            HashEntry.hash_hex,
+            HashEntry.case_id,
+            HashEntry.source_label,
+            HashEntry.media_kind,
+        )
+    ).all()
+    entries = [
+        RegistryEntry(r.id, r.algorithm, r.hash_hex, (r.case_id, r.source_label), r.media_kind)
+        for r in rows
+        if r.algorithm in HASHERS
+    ]
+    sigs = s.execute(select(RegionSignature.hash_entry_id, RegionSignature.signature)).all()
+    case_refs = dict(s.execute(select(Case.id, Case.case_ref)).all())
+    return Matcher(entries, [(e, bytes(b)) for e, b in sigs]), case_refs
+
+
+# --- scans ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MatchReport:
+    flag_id: int
+    case: str
+    registry_id: int
+    algorithm: str
+    distance: int | None
+    frames: list[dict[str, Any]] | None
+    inliers: int | None
+    flag_status: str
+
+
+@dataclass(frozen=True)
+class ItemReport:
+    path: str
+    status: str
+    media_kind: str | None
+    matches: tuple[MatchReport, ...]
+    error: str | None
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    scan_id: int
+    source: str
+    status: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    items: tuple[ItemReport, ...]
+    totals: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form `dscr scan --json` writes."""
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        data["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
+        return data
+
+
+def _flag_for(ctx: Context, scan_id: int, item_path: str, digest: str, match: Match) -> None:
+    s = ctx.session
+    exists = s.scalar(
+        select(Flag.id).where(Flag.item_digest == digest, Flag.hash_entry_id == match.entry_id)
+    )
+    if exists is not None:
+        return  # the same content matched the same registry entry before: one flag is enough
+    frames = list(match.frames) if match.frames is not None else None
+    if match.inliers is not None:
+        frames = [{"inliers": match.inliers}]
+    s.add(
+        Flag(
+            scan_id=scan_id,
+            item_path=item_path[:1024],
+            item_digest=digest,
+            hash_entry_id=match.entry_id,
+            algorithm=match.algorithm[:16],
+            # The region stage has no bit distance; its evidence (inliers) sits in frames.
+            distance=match.distance if match.distance is not None else 0,
+            frames=frames,
+        )
+    )
+
+
+def run_scan(
+    ctx: Context,
+    source: str | os.PathLike,
+    *,
+    workers: int = 2,
+    resume_scan_id: int | None = None,
+    progress: Progress | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> ScanReport:
+    """Scan a folder, a zip or a file for re-uploads of registry content; returns the report.
+
+    Files are hashed in ``workers`` processes and matched against the registry in this one; each
+    file's result (and its flags) is committed as it arrives, so an interrupted scan resumes with
+    ``resume_scan_id`` where it stopped. Flags are unique per (content, registry entry): scanning
+    the same content again does not add flags.
+    """
+    access.require(ctx, "scan.run")
+    label = os.fspath(Path(source).resolve())[:256]
+    items, refused = list_source(source, limits)
+    s = ctx.session
+    with ctx.transaction():
+        if resume_scan_id is not None:
+            scan = s.get(Scan, resume_scan_id)
+            if scan is None:
+                raise NotFound(f"No scan {resume_scan_id}; `dscr scan` lists none by that id.")
+            if scan.source_label != label:
+                raise ValidationError(
+                    f"scan {resume_scan_id} scanned {scan.source_label}, not {label}; resume it "
+                    "with the same folder or zip"
+                )
+            if scan.status == "finished":
+                return _report(ctx, scan.id)  # nothing left to do
+            done = set(s.scalars(select(ScanItem.path).where(ScanItem.scan_id == scan.id)))
+            scan.status = "running"
+            scan.items_total = max(scan.items_total, len(items) + len(refused), len(done))
+        else:
+            scan = Scan(
+                source_label=label,
+                status="running",
+                items_total=len(items) + len(refused),
+                items_done=0,
+                started_by=ctx.actor.id,
+            )
+            s.add(scan)
+            done = set()
+        s.flush()
+        scan_id = scan.id
+    matcher, _case_refs = _load_matcher(ctx)
+    total = len(items) + len(refused)
+    count = len(done)
+    try:
+        for r in refused:
+            if r.path in done:
+                continue
+            with ctx.transaction():
+                s.add(ScanItem(scan_id=scan_id, path=r.path[:1024], status="error", error=r.reason))
+                count += 1
+                s.get(Scan, scan_id).items_done = count
+            if progress is not None:
+                progress(count, total)
+        todo = [(i, AnalysisOptions()) for i in items if i.path not in done]
+        for a in run_parallel(analyse, todo, workers=workers):
+            matches = matcher.match(a) if a.ok else []
+            with ctx.transaction():
+                status = "error" if not a.ok else ("flagged" if matches else "clear")
+                s.add(
+                    ScanItem(
+                        scan_id=scan_id,
+                        path=a.path[:1024],
+                        item_digest=a.digest,
+                        media_kind=a.kind if a.kind in ("image", VIDEO) else None,
+                        status=status,
+                        error=a.error,
+                    )
+                )
+                for m in matches:
+                    _flag_for(ctx, scan_id, a.path, a.digest or "", m)
+                count += 1
+                s.get(Scan, scan_id).items_done = count
+            if progress is not None:
+                progress(count, total)
+    except BaseException as exc:
+        s.rollback()
+        with ctx.transaction():
+            scan = s.get(Scan, scan_id)
+            scan.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        raise
+    with ctx.transaction():
+        scan = s.get(Scan, scan_id)
+        scan.status = "finished"
+        scan.items_done = min(count, scan.items_total)
+        scan.finished_at = utcnow()
+    return _report(ctx, scan_id)
+
+
+def scan_report(ctx: Context, scan_id: int) -> ScanReport:
+    """The report of a stored scan (finished, interrupted or running)."""
+    access.require(ctx, "scan.run")
+    return _report(ctx, scan_id)
+
+
+def _report(ctx: Context, scan_id: int) -> ScanReport:
+    with ctx.transaction() as s:
+        scan = s.get(Scan, scan_id)
+        if scan is None:
+            raise NotFound(f"No scan {scan_id}.")
+        items = s.scalars(
+            select(ScanItem).where(ScanItem.scan_id == scan_id).order_by(ScanItem.path)
+        ).all()
+        digests = {i.item_digest for i in items if i.item_digest and i.status == "flagged"}
+        flags = []
+        if digests:
+            flags = s.execute(
+                select(Flag, Case.case_ref)
+                .join(HashEntry, HashEntry.id == Flag.hash_entry_id)
+                .join(Case, Case.id == HashEntry.case_id)
+                .where(Flag.item_digest.in_(digests))
+                .order_by(Flag.distance, Flag.id)
+            ).all()
+        by_digest: dict[str, list[MatchReport]] = {}
+        for flag, case_ref in flags:
+            region = flag.algorithm == regions.ALGORITHM
+            inliers = None
+            frames = flag.frames
+            if region and frames:
+                inliers = int(frames[0].get("inliers", 0))
+                frames = None
+            by_digest.setdefault(flag.item_digest, []).append(
+                MatchReport(
+                    flag.id,
+                    case_ref,
+                    flag.hash_entry_id,
+                    flag.algorithm,
+                    None if region else flag.distance,
+                    frames,
+                    inliers,
+                    flag.status,
+                )
+            )
+        reports = tuple(
+            ItemReport(
+                i.path,
+                i.status,
+                i.media_kind,
+                tuple(by_digest.get(i.item_digest, ())) if i.status == "flagged" else (),
+                i.error,
+            )
+            for i in items
+        )
+        totals = {
+            "items": len(reports),
+            "flagged": sum(r.status == "flagged" for r in reports),
+            "clear": sum(r.status == "clear" for r in reports),
+            "error": sum(r.status == "error" for r in reports),
+            "matches": sum(len(r.matches) for r in reports),
+        }
+        return ScanReport(
+            scan.id,
+            scan.source_label,
+            scan.status,
+            scan.started_at,
+            scan.finished_at,
+            reports,
+            totals,
+        )
+
+
+# --- review and takedowns ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlagView:
+    id: int
+    scan_id: int
+    item_path: str
+    case: str
+    registry_id: int
+    algorithm: str
+    distance: int
+    frames: list[dict[str, Any]] | None
+    status: str
+    created_at: dt.datetime
+    reviewed_by: str | None
+    review_reason: str | None
+    version: int
+
+
+def review_queue(ctx: Context, *, status: str | None = "pending") -> list[FlagView]:
+    """Flags for a reviewer, oldest first (``status=None``: all of them)."""
+    access.require(ctx, "flag.review")
+    with ctx.transaction() as s:
+        stmt = (
+            select(Flag, Case.case_ref, Account.username)
+            .join(HashEntry, HashEntry.id == Flag.hash_entry_id)
+            .join(Case, Case.id == HashEntry.case_id)
+            .outerjoin(Account, Account.id == Flag.reviewed_by)
+            .order_by(Flag.created_at, Flag.id)
+        )
+        if status is not None:
+            stmt = stmt.where(Flag.status == status)
+        return [
+            FlagView(
+                f.id,
+                f.scan_id,
+                f.item_path,
+                ref,
+                f.hash_entry_id,
+                f.algorithm,
+                f.distance,
+                f.frames,
+                f.status,
+                f.created_at,
+                who,
+                f.review_reason,
+                f.version,
+            )
+            for f, ref, who in s.execute(stmt).all()
+        ]
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    flag_id: int
+    status: str
+    takedown_id: int | None
+    event_proposal_id: int | None
+
+
+def review_flag(
+    ctx: Context, flag_id: int, *, decision: str, reason: str, expected_version: int
+) -> ReviewOutcome:
+    """Confirm or reject a pending flag with a reason.
+
+    Confirming opens a takedown request and, when the case belongs to a programme participant,
+    proposes a follow-up event for an analyst to accept or reject; nothing else is decided.
+    """
+    access.require(ctx, "flag.review")
+    if decision not in ("confirm", "reject"):
+        raise ValidationError(f"decision must be confirm or reject, got {decision!r}")
+    why = _check_text(reason, "reason", required=True)
+    s = ctx.session
+    try:
+        with ctx.transaction():
+            flag = s.get(Flag, flag_id)
+            if flag is None:
+                raise NotFound(f"No flag {flag_id}; `dscr flags list` shows the pending ones.")
+            if flag.version != expected_version or flag.status != "pending":
+                raise Conflict(
+                    f"flag {flag_id} was {flag.status} by {_who(ctx, flag.reviewed_by)}"
+                    f"{_when(flag.reviewed_at)} (version {flag.version}, you had version "
+                    f"{expected_version}); reload the queue before reviewing it"
+                    if flag.status != "pending"
+                    else f"flag {flag_id} changed since you opened it (version {flag.version}, "
+                    f"you had {expected_version}); reload it and review again"
+                )
+            now = utcnow()
+            flag.status = "confirmed" if decision == "confirm" else "rejected"
+            flag.reviewed_by = ctx.actor.id
+            flag.reviewed_at = now
+            flag.review_reason = why
+            takedown_id = proposal_id = None
+            if decision == "confirm":
+                takedown = TakedownRequest(
+                    flag_id=flag.id,
+                    status="requested",
+                    requested_by=ctx.actor.id,
+                    requested_at=now,
+                    updated_at=now,
+                    updated_by=ctx.actor.id,
+                )
+                s.add(takedown)
+                entry = s.get(HashEntry, flag.hash_entry_id)
+                case = s.get(Case, entry.case_id)
+                proposal = None
+                if case.participant_id is not None:
+                    proposal = EventProposal(
+                        flag_id=flag.id,
+                        participant_id=case.participant_id,
+                        proposed_date=ctx.today,
+                        status="proposed",
+                    )
+                    s.add(proposal)
+                s.flush()
+                takedown_id = takedown.id
+                proposal_id = proposal.id if proposal is not None else None
+            s.flush()
+            outcome = ReviewOutcome(flag.id, flag.status, takedown_id, proposal_id)
+    except StaleDataError:
+        flag = s.get(Flag, flag_id)
+        raise Conflict(
+            f"flag {flag_id} was reviewed by {_who(ctx, flag.reviewed_by if flag else None)}"
+            f"{_when(flag.reviewed_at if flag else None)} while you were reviewing it; reload it"
+        ) from None
+    return outcome
+
+
+@dataclass(frozen=True)
+class TakedownView:
+    id: int
+    flag_id: int
+    status: str
+    platform: str
+    requested_at: dt.datetime
+    updated_at: dt.datetime
+    removed_at: dt.datetime | None
+    reappeared_at: dt.datetime | None
+    note: str | None
+    version: int
+
+
+# Which status a takedown may move to next: a removed item can re-appear, a refusal can be
+# requested again (for example from another platform contact).
+TAKEDOWN_NEXT: dict[str, tuple[str, ...]] = {
+    "requested": ("removed", "refused"),
+    "removed": ("reappeared",),
+    "refused": ("requested",),
+    "reappeared": ("requested", "removed"),
+}
+
+
+def _takedown_view(t: TakedownRequest) -> TakedownView:
+    return TakedownView(
+        t.id,
+        t.flag_id,
+        t.status,
+        t.platform,
+        t.requested_at,
+        t.updated_at,
+        t.removed_at,
+        t.reappeared_at,
+        t.note,
+        t.version,
+    )
+
+
+def update_takedown(
+    ctx: Context,
+    takedown_id: int,
+    *,
+    status: str,
+    expected_version: int,
+    note: str | None = None,
+    platform: str | None = None,
+) -> TakedownView:
+    """Move a takedown request on (requested -> removed/refused, removed -> reappeared, ...)."""
+    access.require(ctx, "flag.review")
+    if status not in TAKEDOWN_STATUSES:
+        raise ValidationError(
+            f"takedown status must be one of {', '.join(TAKEDOWN_STATUSES)}, got {status!r}"
+        )
+    text = _check_text(note, "note", required=False)
+    if platform is not None and len(platform) > 128:
+        raise ValidationError("platform must be at most 128 characters")
+    s = ctx.session
+    try:
+        with ctx.transaction():
+            t = s.get(TakedownRequest, takedown_id)
+            if t is None:
+                raise NotFound(f"No takedown request {takedown_id}.")
+            if t.version != expected_version:
+                raise Conflict(
+                    f"takedown {takedown_id} was changed by {_who(ctx, t.updated_by)}"
+                    f"{_when(t.updated_at)} (version {t.version}, you had {expected_version}); "
+                    "reload it and try again"
+                )
+            if status not in TAKEDOWN_NEXT[t.status]:
+                raise Conflict(
+                    f"takedown {takedown_id} is {t.status}; it can move to "
+                    f"{' or '.join(TAKEDOWN_NEXT[t.status])}, not {status}"
+                )
+            now = max(utcnow(), t.updated_at)
+            t.status = status
+            t.updated_at = now
+            t.updated_by = ctx.actor.id
+            if status == "removed":
+                t.removed_at = now
+            if status == "reappeared":
+                t.reappeared_at = now
+            if text is not None:
+                t.note = text
+            if platform is not None:
+                t.platform = platform.strip()
+            s.flush()
+            view = _takedown_view(t)
+    except StaleDataError:
+        t = s.get(TakedownRequest, takedown_id)
+        raise Conflict(
+            f"takedown {takedown_id} was changed by {_who(ctx, t.updated_by if t else None)}"
+            f"{_when(t.updated_at if t else None)} while you were editing it; reload it"
+        ) from None
+    return view
+
+
+def takedowns(ctx: Context, *, status: str | None = None) -> list[TakedownView]:
+    """Takedown requests, newest first."""
+    access.require(ctx, "flag.review")
+    with ctx.transaction() as s:
+        stmt = select(TakedownRequest).order_by(TakedownRequest.requested_at.desc())
+        if status is not None:
+            stmt = stmt.where(TakedownRequest.status == status)
+        return [_takedown_view(t) for t in s.scalars(stmt)]
+
