@@ -229,24 +229,450 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_matrix_commands(sub) -> None:
     """`dscr outcomes ...`"""
+    out = sub.add_parser("outcomes", help="the committee's programme outcomes table (suppressed)")
+    out.add_argument("--by", choices=["cohort", "programme", "age_band", "offence_type"],
+                     help="group the table (with a Total); default: the whole programme")
+    out.add_argument("--format", choices=["csv", "json"], default="csv")
+    out.add_argument("--threshold", type=int, default=10,
+                     help="hide counts under this (10 by default; 5 at least)")
+    out.set_defaults(func=cmd_outcomes)
+
+
+def cmd_outcomes(args: argparse.Namespace) -> int:
+    from matrix import service
+
+    rt = _runtime()
+    with rt.context_for(args.user, task="cli outcomes") as ctx:
+        table = service.programme_outcomes(ctx, by=args.by, threshold=args.threshold)
+    if args.format == "csv":
+        sys.stdout.write(table.to_csv(index=False))
+    else:
+        print(table.to_json(orient="records", force_ascii=False, indent=1))
+    return 0
 
 
 # --- recidivism and risk models (models/service.py) ------------------------------------------
 
 def add_models_commands(sub) -> None:
     """`dscr models ...`, `dscr recidivism ...`"""
+    models = sub.add_parser("models", help="recidivism risk models: fit, list, read their cards")
+    ms = models.add_subparsers(dest="models_command", required=True)
+    fit = ms.add_parser("fit", help="fit, validate and store a risk model with its card")
+    fit.add_argument("--horizon", type=int, default=730, help="days (default 730)")
+    fit.add_argument("--model", default="logistic", help="logistic (default) or gradient_boosting")
+    fit.add_argument("--features",
+                     help="comma-separated analysis-frame columns (default: baseline features)")
+    fit.add_argument("--seed", type=int, default=0, help="random state of validation and model")
+    fit.add_argument("--as-of", type=_date, help="use the data recorded up to this date")
+    fit.add_argument("--repeats", type=int, default=10, help="cross-validation repeats")
+    fit.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs")
+    fit.add_argument("--json", dest="json_path", help="write the model card there")
+    ms.add_parser("list", help="list the stored models, newest first")
+    card = ms.add_parser("card", help="print a stored model's card (JSON)")
+    card.add_argument("model_id", type=int)
+    card.add_argument("--json", dest="json_path", help="write it to a file instead")
+    models.set_defaults(func=cmd_models)
+
+    rec = sub.add_parser("recidivism", help="follow-up analyses on pseudonymised data")
+    rs = rec.add_subparsers(dest="recidivism_command", required=True)
+    km = rs.add_parser("km", help="Kaplan-Meier table of time to reoffending")
+    km.add_argument("--by", help="programme, cohort, sex, completed, age_band, offence_group")
+    km.add_argument("--format", choices=["csv", "json"], default="csv")
+    km.add_argument("--as-of", type=_date, help="use the data recorded up to this date")
+    km.add_argument("--output", help="write to a file instead of standard output")
+    rec.set_defaults(func=cmd_recidivism)
+
+
+def _date(text: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _emit(text: str, path: str | None, what: str) -> None:
+    if path:
+        from pathlib import Path
+
+        Path(path).write_text(text, encoding="utf-8")
+        print(f"{what} written to {path}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from models import service
+
+    rt = _runtime()
+    with rt.context_for(args.user, task="cli models " + args.models_command) as ctx:
+        if args.models_command == "fit":
+            features = [f.strip() for f in args.features.split(",")] if args.features else None
+            model_id = service.fit_risk_model(
+                ctx, model=args.model, horizon=args.horizon, features=features,
+                random_state=args.seed, as_of=args.as_of, n_repeats=args.repeats,
+                n_bootstrap=args.bootstrap)
+            card = service.get_card(ctx, model_id)
+            auc = card.metrics.get("auc", {})
+            print(f"model {model_id} ({card.model_name}, {card.horizon:g} days) fitted on "
+                  f"{card.n} participants, {card.events} events; AUC {auc.get('estimate', 0):.3f} "
+                  f"(95% CI {auc.get('ci_lower', 0):.3f}-{auc.get('ci_upper', 0):.3f}); "
+                  f"data fingerprint {card.data_fingerprint[:12]}")
+            for warning in card.warnings:
+                print(f"warning: {warning}")
+            if args.json_path:
+                _emit(card.to_json(), args.json_path, "model card")
+        elif args.models_command == "list":
+            rows = service.list_models(ctx)
+            print(f"{'id':>4} {'model':<18} {'horizon':>7} {'n':>5} {'events':>6} "
+                  f"{'AUC (95% CI)':<20} {'fitted':<16} by")
+            for r in rows:
+                auc = ("-" if r.auc is None else
+                       f"{r.auc:.3f} ({r.auc_ci_lower:.3f}-{r.auc_ci_upper:.3f})")
+                print(f"{r.id:>4} {r.name:<18} {r.horizon_days:>7} {r.n:>5} {r.events:>6} "
+                      f"{auc:<20} {r.created_at:%Y-%m-%d %H:%M} {r.created_by}")
+        else:
+            card = service.get_card(ctx, args.model_id)
+            _emit(card.to_json(), args.json_path, "model card")
+    return 0
+
+
+def cmd_recidivism(args: argparse.Namespace) -> int:
+    from models import service
+
+    rt = _runtime()
+    with rt.context_for(args.user, task="cli recidivism km") as ctx:
+        result = service.km(ctx, by=args.by, as_of=args.as_of)
+    table = result.table
+    if args.format == "csv":
+        text = table.to_csv(index=False)
+    else:
+        logrank = result.logrank
+        text = json.dumps({
+            "by": args.by,
+            "groups": [str(g) for g in result.groups] if result.groups is not None else None,
+            "logrank": None if logrank is None else {
+                "statistic": logrank.statistic, "df": logrank.df, "p": logrank.p},
+            "table": json.loads(table.to_json(orient="records")),
+        }, ensure_ascii=False, indent=2)
+    _emit(text, args.output, "Kaplan-Meier table")
+    return 0
 
 
 # --- the hash registry, scans and review (detection/service.py) ------------------------------
 
 def add_detection_commands(sub) -> None:
-    """`dscr registry ...`, `dscr scan ...`, `dscr flags ...`"""
+    """`dscr registry ...`, `dscr scan ...`, `dscr flags ...`, `dscr takedowns ...`"""
+    reg = sub.add_parser("registry", help="the hash registry of past cases (hashes, never content)")
+    regs = reg.add_subparsers(dest="registry_command", required=True)
+    add = regs.add_parser("add", help="hash images and videos (files, folders, zips) under a case")
+    add.add_argument("--case", required=True, dest="case_ref", help="the case reference")
+    add.add_argument("--new-case", action="store_true",
+                     help="register the case reference if dscr does not hold it yet")
+    add.add_argument("--workers", type=int, default=2, help="hashing processes (default 2)")
+    add.add_argument("paths", nargs="+", metavar="PATH")
+    imp = regs.add_parser("import", help="read a CSV hash list (algorithm,hash,case)")
+    imp.add_argument("file")
+    imp.add_argument("--new-cases", action="store_true",
+                     help="register case references dscr does not hold yet")
+    exp = regs.add_parser("export", help="write the registry as a CSV hash list")
+    exp.add_argument("file")
+    exp.add_argument("--purpose", default="hash list exchange",
+                     help="why the list leaves dscr (recorded with the export)")
+    regs.add_parser("summary", help="entries by case and algorithm")
+    reg.set_defaults(func=cmd_registry)
+
+    scan = sub.add_parser("scan", help="scan a folder or zip for re-uploads of registry content")
+    scan.add_argument("path")
+    scan.add_argument("--json", required=True, metavar="REPORT", help="where to write the report")
+    scan.add_argument("--resume", type=int, metavar="SCAN_ID", help="resume an interrupted scan")
+    scan.add_argument("--workers", type=int, default=2, help="hashing processes (default 2)")
+    scan.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    scan.set_defaults(func=cmd_scan)
+
+    flags = sub.add_parser("flags", help="flags raised by scans, for review")
+    fls = flags.add_subparsers(dest="flags_command", required=True)
+    fl = fls.add_parser("list", help="pending flags (--all: every flag)")
+    fl.add_argument("--all", action="store_true")
+    rv = fls.add_parser("review", help="confirm or reject a flag with a reason")
+    rv.add_argument("flag_id", type=int, metavar="ID")
+    decision = rv.add_mutually_exclusive_group(required=True)
+    decision.add_argument("--confirm", action="store_const", const="confirm", dest="decision")
+    decision.add_argument("--reject", action="store_const", const="reject", dest="decision")
+    rv.add_argument("--reason", required=True)
+    rv.add_argument("--version", type=int,
+                    help="the version `flags list` showed (default: the current one)")
+    flags.set_defaults(func=cmd_flags)
+
+    td = sub.add_parser("takedowns", help="takedown requests opened by confirmed flags")
+    tds = td.add_subparsers(dest="takedowns_command", required=True)
+    tds.add_parser("list", help="all takedown requests, newest first")
+    tu = tds.add_parser("update", help="record what the platform did")
+    tu.add_argument("takedown_id", type=int, metavar="ID")
+    tu.add_argument("--status", required=True, choices=["requested", "removed", "refused",
+                                                        "reappeared"])
+    tu.add_argument("--platform")
+    tu.add_argument("--note")
+    tu.add_argument("--version", type=int, help="the version `takedowns list` showed")
+    td.set_defaults(func=cmd_takedowns)
+
+
+def _progress_bar(enabled: bool):
+    if not enabled:
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        end = "\n" if done >= total else ""
+        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end,
+              file=sys.stderr, flush=True)
+
+    return show
+
+
+def cmd_registry(args: argparse.Namespace) -> int:
+    from detection import service
+
+    rt = _runtime()
+    with rt.context_for(args.user, task="cli registry " + args.registry_command) as ctx:
+        if args.registry_command == "add":
+            r = service.add_to_registry(ctx, case_ref=args.case_ref, paths=args.paths,
+                                        new_case=args.new_case, workers=args.workers,
+                                        progress=_progress_bar(sys.stderr.isatty()))
+            print(f"case {r.case_ref}: {r.files_hashed} files hashed, {r.entries_added} hashes "
+                  f"added, {r.entries_merged} already held, {r.region_signatures_added} region "
+                  "signatures added")
+            for p in r.problems:
+                print(f"skipped {p.path}: {p.reason}")
+        elif args.registry_command == "import":
+            r = service.import_hash_list(ctx, args.file, new_cases=args.new_cases)
+            print(f"{r.rows} rows read: {r.entries_added} hashes added, {r.entries_merged} "
+                  "already held" + (f"; new cases {', '.join(r.cases_created)}"
+                                    if r.cases_created else ""))
+        elif args.registry_command == "export":
+            r = service.export_hash_list(ctx, args.file, purpose=args.purpose)
+            print(f"{r.rows} hashes written to {r.path} (sha256 {r.sha256})")
+        else:
+            summary = service.registry_summary(ctx)
+            print(f"{'case':<32} {'algorithm':<14} entries")
+            for row in summary.itertuples():
+                print(f"{row.case:<32} {row.algorithm:<14} {row.entries}")
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from detection import service
+
+    rt = _runtime()
+    with rt.context_for(args.user, task="cli scan") as ctx:
+        try:
+            report = service.run_scan(
+                ctx, args.path, workers=args.workers, resume_scan_id=args.resume,
+                progress=_progress_bar(not args.no_progress and sys.stderr.isatty()))
+        except KeyboardInterrupt:
+            print("\nscan interrupted; resume it with `dscr scan PATH --json REPORT --resume "
+                  "SCAN_ID` (the id is in `dscr flags list` or the scans table)", file=sys.stderr)
+            raise
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    t = report.totals
+    print(f"scan {report.scan_id}: {t['items']} files, {t['flagged']} flagged, {t['clear']} "
+          f"clear, {t['error']} errors; report written to {out}")
+    return 0
+
+
+def cmd_flags(args: argparse.Namespace) -> int:
+    from detection import service
+
+    rt = _runtime()
+    with rt.context_for(args.user, task="cli flags " + args.flags_command) as ctx:
+        if args.flags_command == "list":
+            for f in service.review_queue(ctx, status=None if args.all else "pending"):
+                print(json.dumps({"id": f.id, "scan": f.scan_id, "path": f.item_path,
+                                  "case": f.case, "registry_id": f.registry_id,
+                                  "algorithm": f.algorithm, "distance": f.distance,
+                                  "frames": f.frames, "status": f.status, "version": f.version},
+                                 ensure_ascii=False))
+            return 0
+        version = args.version
+        if version is None:
+            current = {f.id: f for f in service.review_queue(ctx, status=None)}
+            if args.flag_id not in current:
+                raise DscrError(f"No flag {args.flag_id}; `dscr flags list --all` shows them.")
+            version = current[args.flag_id].version
+        r = service.review_flag(ctx, args.flag_id, decision=args.decision, reason=args.reason,
+                                expected_version=version)
+    extra = ""
+    if r.takedown_id is not None:
+        extra += f"; takedown request {r.takedown_id} opened"
+    if r.event_proposal_id is not None:
+        extra += f"; follow-up event {r.event_proposal_id} proposed to the analysts"
+    print(f"flag {r.flag_id} {r.status}{extra}")
+    return 0
+
+
+def cmd_takedowns(args: argparse.Namespace) -> int:
+    from detection import service
+
+    rt = _runtime()
+    with rt.context_for(args.user, task="cli takedowns " + args.takedowns_command) as ctx:
+        if args.takedowns_command == "list":
+            for t in service.takedowns(ctx):
+                print(json.dumps({"id": t.id, "flag": t.flag_id, "status": t.status,
+                                  "platform": t.platform,
+                                  "requested_at": t.requested_at.isoformat(),
+                                  "updated_at": t.updated_at.isoformat(), "version": t.version}))
+            return 0
+        version = args.version
+        if version is None:
+            current = {t.id: t for t in service.takedowns(ctx)}
+            if args.takedown_id not in current:
+                raise DscrError(f"No takedown request {args.takedown_id}.")
+            version = current[args.takedown_id].version
+        t = service.update_takedown(ctx, args.takedown_id, status=args.status,
+                                    expected_version=version, note=args.note,
+                                    platform=args.platform)
+    print(f"takedown {t.id} is now {t.status}")
+    return 0
 
 
 # --- operations: backup, restore, retention, keys (db/) -------------------------------------
 
 def add_operations_commands(sub) -> None:
-    """`dscr backup`, `dscr restore`, `dscr retention ...`, `dscr keys ...`"""
+    """`dscr backup`, `dscr restore`, `dscr retention ...`, `dscr keys ...`, `dscr disclosures ...`"""
+    bk = sub.add_parser("backup", help="copy the database to a new file (the key files are NOT "
+                        "included: copy them separately)")
+    bk.add_argument("path")
+    bk.set_defaults(func=cmd_backup)
+    rs = sub.add_parser("restore", help="replace the database with a backup of the same schema "
+                        "revision (needs the key file the backup was made with)")
+    rs.add_argument("path")
+    rs.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    rs.set_defaults(func=cmd_restore)
+
+    ret = sub.add_parser("retention", help="erase identifying fields after the retention period "
+                         "(DSCR_RETENTION_YEARS after follow-up ends, 5 by default)")
+    rets = ret.add_subparsers(dest="retention_command", required=True)
+    pg = rets.add_parser("purge", help="erase names, contacts and notes; keep the research record")
+    pg.add_argument("--dry-run", action="store_true", help="only list who would be erased")
+    pg.add_argument("--years", type=int, help="the retention period (default: $DSCR_RETENTION_YEARS or 5)")
+    ret.set_defaults(func=cmd_retention)
+
+    keys = sub.add_parser("keys", help="the field encryption keys")
+    ks = keys.add_subparsers(dest="keys_command", required=True)
+    rot = ks.add_parser("rotate", help="add a new key and re-encrypt every encrypted field under it")
+    rot.add_argument("--retire-old", action="store_true",
+                     help="afterwards drop the old keys, when no field needs them any more")
+    rot.add_argument("--resume", action="store_true",
+                     help="finish an interrupted rotation with the keys already in the file")
+    rot.add_argument("--batch-size", type=int, default=200)
+    keys.set_defaults(func=cmd_keys)
+
+    dis = sub.add_parser("disclosures", help="the register of releases outside the programme")
+    diss = dis.add_subparsers(dest="disclosures_command", required=True)
+    drec = diss.add_parser("record", help="record a release (Juvenile Act Art. 70 bases only)")
+    drec.add_argument("--participant-id", type=int, required=True)
+    drec.add_argument("--recipient", required=True)
+    drec.add_argument("--legal-basis", required=True)
+    drec.add_argument("--purpose", required=True)
+    drec.add_argument("--released-on", required=True, help="YYYY-MM-DD")
+    diss.add_parser("list", help="list every recorded release (JSON lines)")
+    dis.set_defaults(func=cmd_disclosures)
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from db import operations
+
+    rt = _runtime()
+    with rt.context_for(args.user, task="cli backup") as ctx:
+        report = operations.backup(ctx, args.path)
+    print(f"backup written to {report.path} ({report.backend}, schema revision {report.revision}, "
+          f"{report.bytes} bytes, mode 600)")
+    print(report.note)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from db import operations
+
+    if not args.yes:
+        answer = input(f"Replace the whole database with {args.path}? Type 'restore' to go on: ")
+        if answer.strip() != "restore":
+            print("nothing restored")
+            return 1
+    rt = _runtime()
+    with rt.context_for(args.user, task="cli restore") as ctx:
+        report = operations.restore(ctx, args.path)
+    rows = sum(n for n, _ in report.fingerprints.values())
+    print(f"restored {report.path} ({report.backend}, schema revision {report.revision}): "
+          f"{len(report.fingerprints)} tables, {rows} rows")
+    print(report.note)
+    return 0
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    from db import operations
+
+    rt = _runtime()
+    with rt.context_for(args.user, task="cli retention purge") as ctx:
+        report = operations.purge_expired(ctx, dry_run=args.dry_run, years=args.years)
+    verb = "would be erased" if report.dry_run else "erased"
+    print(f"retention {report.years} years: follow-up ended on or before {report.cutoff}; "
+          f"{len(report.study_codes)} participants' identifying fields {verb}"
+          + ("" if report.dry_run else f" ({report.fields_erased} fields)"))
+    for code in report.study_codes:
+        print(f"  {code}")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from db import operations
+
+    rt = _runtime()
+    with rt.context_for(args.user, task="cli keys rotate") as ctx:
+        if args.resume:
+            report = operations.resume_rotation(ctx, batch_size=args.batch_size)
+        else:
+            report = operations.rotate_keys(ctx, batch_size=args.batch_size)
+        print(f"new key {report.new_key_id} first of {report.keys_in_file} in {rt.settings.key_file}; "
+              f"{report.fields_reencrypted} fields in {report.rows_updated} records re-encrypted")
+        if args.retire_old:
+            n = operations.retire_old_keys(ctx)
+            print(f"{n} old key(s) dropped from the key file. Backups made before this rotation "
+                  "need the old key file: keep it with them, or destroy them together.")
+    print(operations.KEY_FILES_NOTE.replace("this backup", "any backup"))
+    return 0
+
+
+def cmd_disclosures(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from db import disclosure
+
+    rt = _runtime()
+    with rt.context_for(args.user, task="cli disclosures " + args.disclosures_command) as ctx:
+        if args.disclosures_command == "record":
+            try:
+                released = dt.date.fromisoformat(args.released_on)
+            except ValueError:
+                raise DscrError(f"--released-on must be YYYY-MM-DD, got {args.released_on!r}.") from None
+            did = disclosure.record_disclosure(
+                ctx, participant_id=args.participant_id, recipient=args.recipient,
+                legal_basis=args.legal_basis, purpose=args.purpose, released_on=released)
+            print(f"release recorded with id {did}")
+            return 0
+        rows = disclosure.list_disclosures(ctx)
+    for r in rows:
+        print(json.dumps({"id": r.id, "study_code": r.study_code, "recipient": r.recipient,
+                          "legal_basis": r.legal_basis, "purpose": r.purpose,
+                          "released_on": r.released_on.isoformat(), "recorded_by": r.recorded_by,
+                          "recorded_at": r.recorded_at.isoformat()}, ensure_ascii=False))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -114,6 +114,27 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
+def _merge_area_texts() -> None:
+    """Each area of the dashboard keeps its labels in dashboard/text_<area>.py (a TEXT dict)."""
+    import importlib
+
+    for area in ("counselor", "committee", "analyst", "reviewer", "admin"):
+        try:
+            module = importlib.import_module(f"dashboard.text_{area}")
+        except ModuleNotFoundError:
+            continue
+        clash = set(module.TEXT) & set(TEXT)
+        if clash:
+            raise RuntimeError(f"dashboard/text_{area}.py repeats label keys: {sorted(clash)}")
+        for key, entry in module.TEXT.items():
+            if set(entry) != {"ko", "en"}:
+                raise RuntimeError(f"label {key!r} in text_{area}.py needs exactly 'ko' and 'en'")
+        TEXT.update(module.TEXT)
+
+
+_merge_area_texts()
+
+
 def t(key: str, lang: str = "ko", **kwargs: object) -> str:
     entry = TEXT[key]
     text = entry.get(lang) or entry["ko"]

@@ -66,8 +66,16 @@ def harrell_c(duration: object, event: object, risk_score: object) -> float:
     times are not comparable. NaN when no pair is comparable (no events).
     """
     t, e, r = _inputs(duration, event, risk_score)
-    num, den, _ = _pair_sums(t, e, r, np.ones_like(t), e == 1)
-    return num / den if den > 0 else float("nan")
+    if not e.any():
+        return float("nan")
+    # lifelines' implementation sorts once and counts with a balanced tree: O(n log n), where the
+    # pairwise sums below are O(n x events) (75x slower than lifelines' Cox at 100k rows).
+    from lifelines.utils import concordance_index
+
+    try:
+        return float(concordance_index(t, -r, e))
+    except ZeroDivisionError:  # no comparable pair (e.g. every event at one tied time)
+        return float("nan")
 
 
 def censoring_survival_before(

@@ -1,0 +1,885 @@
+"""Recidivism use cases: follow-up windows and events, the pseudonymised analysis frames, survival
+analyses and risk models stored with their cards.
+
+Analysts see study codes only: nothing here reads `participant_identities`, and no output holds a
+name, contact or birth date. Age at offence is therefore approximated from the age at referral and
+the days between offence and referral, never from a birth date.
+
+Stored risk models keep their card and their parameters (JSON), never the rows they were fitted
+on. A prediction is made
+- for the logistic model, from the stored coefficients, scaler and category levels: exactly what
+  the fitted pipeline computes, so a model keeps working after new follow-up data arrive;
+- for gradient boosting (trees are not kept), by refitting deterministically on the analysis frame
+  as of the model's stored date with its stored settings, after checking that this frame still
+  has the fingerprint on the card; when late-recorded data changed it, the prediction is refused
+  and the analyst is asked to fit a new model.
+Nothing is pickled into the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from db import access, audit
+from db.context import Context
+from db.schema import (
+    OFFENCE_TYPES,
+    RECIDIVISM_SOURCES,
+    RECIDIVISM_TYPES,
+    STAGES,
+    Account,
+    Assessment,
+    AssessmentScore,
+    AuditLog,
+    Case,
+    CaseOffence,
+    Cohort,
+    CounselingSession,
+    EventProposal,
+    Flag,
+    FollowUp,
+    Participant,
+    Programme,
+    RecidivismEvent,
+    RiskModel,
+    utcnow,
+)
+from errors import Conflict, NotFound, ValidationError
+from models import survival
+from models.cards import ModelCard, build_card, data_fingerprint
+from models.competing import CumulativeIncidenceResult, cumulative_incidence
+from models.risk import DEFAULT_HORIZON, get_model, validate
+
+DOMAINS = (
+    "gender_sensitivity",
+    "gender_equality",
+    "digital_sex_crime_understanding",
+    "engagement",
+    "responsibility_taking",
+    "victim_harm_understanding",
+)
+ATTENDED = ("attended", "late")
+COUNTED_ASSESSMENTS = ("final", "locked")
+DEFAULT_FEATURES = (
+    "age_at_referral", "prior_offences", "sessions_attended", "completed", "programme")
+FAIRNESS_GROUPS = ("age_band", "offence_group", "programme", "sex")
+KM_GROUPS = ("programme", "cohort", "sex", "completed", "age_band", "offence_group",
+             "first_event_source")
+# Event types coded for the competing-risks estimator: 0 is censored, then the schema's order.
+EVENT_TYPE_CODES = {name: i + 1 for i, name in enumerate(RECIDIVISM_TYPES)}
+MIN_REASON = 5
+
+
+def _age_band(age: float) -> str:
+    if age <= 14:
+        return "14 or under"
+    if age <= 16:
+        return "15-16"
+    return "17 or over"
+
+
+# ---------------------------------------------------------------- follow-up windows and events
+
+
+def _window_text(fu: FollowUp) -> str:
+    return f"{fu.start_date.isoformat()} to {fu.end_date.isoformat()}"
+
+
+def _stale(ctx: Context, table: str, row_id: int, what: str) -> Conflict:
+    """A Conflict naming who last changed the row and when (from the audit log)."""
+    last = ctx.session.execute(
+        select(AuditLog.actor, AuditLog.at)
+        .where(AuditLog.table_name == table, AuditLog.row_id == str(row_id),
+               AuditLog.action == "update")
+        .order_by(AuditLog.id.desc()).limit(1)
+    ).first()
+    who = f" by {last.actor} at {last.at:%Y-%m-%d %H:%M} UTC" if last else ""
+    return Conflict(f"{what} was changed{who} since you read it; reload it and try again.")
+
+
+def record_follow_up(ctx: Context, *, participant_id: int, start_date: dt.date,
+                     end_date: dt.date) -> int:
+    """Record a participant's follow-up window, or move its end to the last check.
+
+    The window starts at programme end or drop-out (on or after the participant's end date) and
+    ends at the last check (not after today). A participant has one window: recording again with
+    the same start moves the end; a different start is refused. Returns the follow-up id.
+    """
+    access.require(ctx, "followup.record")
+    fu_id = None
+    try:
+        with ctx.transaction() as s:
+            # Read and checked inside the transaction, so a refusal leaves no transaction open.
+            part = access.access_participant(ctx, participant_id, "followup.record")
+            code = part.study_code
+            if end_date < start_date:
+                raise ValidationError(
+                    f"The follow-up of {code} would end on {end_date.isoformat()}, before it "
+                    f"starts on {start_date.isoformat()}; the end is the date of the last check.")
+            if end_date > ctx.today:
+                raise ValidationError(
+                    f"The follow-up of {code} ends on {end_date.isoformat()}, after today "
+                    f"({ctx.today.isoformat()}); the end is the date of the last check made.")
+            if part.ended_on is None:
+                raise ValidationError(
+                    f"{code} has not ended the programme (status {part.status}); follow-up "
+                    "starts at programme end or drop-out, so record that first.")
+            if start_date < part.ended_on:
+                raise ValidationError(
+                    f"The follow-up of {code} would start on {start_date.isoformat()}, before "
+                    f"the programme ended for them on {part.ended_on.isoformat()}; start it on "
+                    "or after that date.")
+            fu = s.scalars(
+                select(FollowUp).where(FollowUp.participant_id == participant_id)).first()
+            if fu is None:
+                fu = FollowUp(participant_id=participant_id, start_date=start_date,
+                              end_date=end_date)
+                s.add(fu)
+                s.flush()
+                return fu.id
+            fu_id = fu.id
+            if fu.start_date != start_date:
+                raise Conflict(
+                    f"{code} has a follow-up window already ({_window_text(fu)}); a new check "
+                    f"moves its end, so give its start {fu.start_date.isoformat()}.")
+            last_event = s.scalar(select(func.max(RecidivismEvent.event_date))
+                                  .where(RecidivismEvent.follow_up_id == fu.id))
+            if last_event is not None and end_date < last_event:
+                raise ValidationError(
+                    f"The follow-up of {code} cannot end on {end_date.isoformat()}: an event is "
+                    f"recorded on {last_event.isoformat()}, inside the window.")
+            fu.end_date = end_date
+            s.flush()
+            return fu.id
+    except StaleDataError:
+        raise _stale(ctx, "follow_ups", fu_id, "The follow-up window") from None
+
+
+def _check_event_fields(event_type: str, source: str) -> None:
+    if event_type not in RECIDIVISM_TYPES:
+        raise ValidationError(
+            f"event type {event_type!r} is not one of {', '.join(RECIDIVISM_TYPES)}.")
+    if source not in RECIDIVISM_SOURCES:
+        raise ValidationError(f"source {source!r} is not one of {', '.join(RECIDIVISM_SOURCES)}.")
+
+
+def _add_event(ctx: Context, s: Session, part: Participant, event_date: dt.date, event_type: str,
+               source: str) -> RecidivismEvent:
+    """Add an event inside the participant's follow-up window (checked here, with the dates)."""
+    fu = s.scalars(select(FollowUp).where(FollowUp.participant_id == part.id)).first()
+    if fu is None:
+        raise ValidationError(
+            f"{part.study_code} has no follow-up window; record one (start at programme end or "
+            "drop-out) before recording an event.")
+    if event_date < fu.start_date:
+        raise ValidationError(
+            f"The event of {part.study_code} on {event_date.isoformat()} is before the follow-up "
+            f"starts ({fu.start_date.isoformat()}); events during the programme are not "
+            "reoffending after it. Check the date.")
+    if event_date > fu.end_date:
+        raise ValidationError(
+            f"The event of {part.study_code} on {event_date.isoformat()} is after the follow-up "
+            f"window ends ({_window_text(fu)}); record the check that found it first, to move "
+            "the window's end.")
+    event = RecidivismEvent(participant_id=part.id, follow_up_id=fu.id, event_date=event_date,
+                            event_type=event_type, source=source, recorded_by=ctx.actor.id)
+    s.add(event)
+    s.flush()
+    return event
+
+
+def record_event(ctx: Context, *, participant_id: int, event_date: dt.date, event_type: str,
+                 source: str) -> int:
+    """Record a reoffence inside the participant's follow-up window. Returns the event id.
+
+    Events found by the detection service are recorded by accepting their proposal
+    (`decide_event_proposal`), so that each keeps its flag.
+    """
+    access.require(ctx, "followup.record")
+    _check_event_fields(event_type, source)
+    if source == "detection_flag":
+        raise ValidationError(
+            "Events from a confirmed detection flag are recorded by accepting their proposal "
+            "(decide_event_proposal), so that the event keeps its flag.")
+    with ctx.transaction() as s:
+        part = access.access_participant(ctx, participant_id, "followup.record")
+        return _add_event(ctx, s, part, event_date, event_type, source).id
+
+
+@dataclass(frozen=True)
+class EventProposalView:
+    id: int
+    study_code: str
+    proposed_date: dt.date
+    status: str
+    flag_id: int
+    event_id: int | None
+    reason: str | None
+
+
+def list_event_proposals(ctx: Context, *, status: str | None = "proposed"
+                         ) -> list[EventProposalView]:
+    """Proposals from confirmed flags, by study code (default: those still to decide)."""
+    access.require(ctx, "recidivism.read")
+    stmt = (select(EventProposal, Participant.study_code)
+            .join(Participant, EventProposal.participant_id == Participant.id)
+            .order_by(EventProposal.proposed_date, EventProposal.id))
+    if status is not None:
+        stmt = stmt.where(EventProposal.status == status)
+    with ctx.transaction() as s:
+        return [EventProposalView(p.id, code, p.proposed_date, p.status, p.flag_id, p.event_id,
+                                  p.reason) for p, code in s.execute(stmt)]
+
+
+def decide_event_proposal(ctx: Context, *, proposal_id: int, accept: bool,
+                          reason: str | None = None, event_type: str = "digital_sex_crime",
+                          event_date: dt.date | None = None) -> int | None:
+    """Accept a proposal (a recidivism event with source "detection_flag"; returns its id) or
+    reject it with a reason (returns None). A decided proposal is not decided again."""
+    access.require(ctx, "followup.record")
+    reason = (reason or "").strip() or None
+    if not accept and (reason is None or len(reason) < MIN_REASON):
+        raise ValidationError(
+            f"Give the reason for rejecting proposal {proposal_id} (at least {MIN_REASON} "
+            "characters); it is kept with the proposal.")
+    _check_event_fields(event_type, "detection_flag")
+    try:
+        with ctx.transaction() as s:
+            proposal = s.get(EventProposal, proposal_id)
+            if proposal is None:
+                raise NotFound(f"No event proposal {proposal_id}.")
+            if proposal.status != "proposed":
+                who = s.get(Account, proposal.decided_by) if proposal.decided_by else None
+                when = (f" on {proposal.decided_at:%Y-%m-%d %H:%M} UTC"
+                        if proposal.decided_at else "")
+                raise Conflict(
+                    f"Proposal {proposal_id} was {proposal.status} already"
+                    f"{' by ' + who.username if who else ''}{when}; it is not decided twice.")
+            flag = s.get(Flag, proposal.flag_id)
+            if accept and (flag is None or flag.status != "confirmed"):
+                raise Conflict(
+                    f"Flag {proposal.flag_id} of proposal {proposal_id} is "
+                    f"{flag.status if flag else 'missing'}, not confirmed; only a confirmed "
+                    "flag's proposal becomes an event.")
+            part = access.access_participant(ctx, proposal.participant_id, "followup.record")
+            event_id = None
+            if accept:
+                event = _add_event(ctx, s, part, event_date or proposal.proposed_date, event_type,
+                                   "detection_flag")
+                event_id = event.id
+            proposal.status = "accepted" if accept else "rejected"
+            proposal.decided_by = ctx.actor.id
+            proposal.decided_at = utcnow()
+            proposal.reason = reason
+            proposal.event_id = event_id
+            s.flush()
+            return event_id
+    except StaleDataError:
+        raise _stale(ctx, "event_proposals", proposal_id, f"Proposal {proposal_id}") from None
+
+
+# ---------------------------------------------------------------- the analysis frames
+
+
+def _baseline(s: Session, participant_ids: Sequence[int] | None = None,
+              as_of: dt.date | None = None) -> pd.DataFrame:
+    """Baseline features per participant (index: participant id), pseudonymised."""
+    stmt = (select(Participant.id, Participant.study_code, Participant.sex,
+                   Participant.age_at_referral, Participant.prior_offences, Participant.enrolled_on,
+                   Participant.status, Participant.ended_on, Cohort.name.label("cohort"),
+                   Programme.name.label("programme"))
+            .join(Cohort, Participant.cohort_id == Cohort.id)
+            .join(Programme, Cohort.programme_id == Programme.id)
+            .order_by(Participant.id))
+    if participant_ids is not None:
+        stmt = stmt.where(Participant.id.in_(list(participant_ids)))
+    base = pd.DataFrame(s.execute(stmt).all(),
+                        columns=["participant_id", "study_code", "sex", "age_at_referral",
+                                 "prior_offences", "enrolled_on", "status", "ended_on", "cohort",
+                                 "programme"]).set_index("participant_id")
+    ids = base.index.tolist()
+    if not ids:
+        return base
+
+    cases = pd.DataFrame(s.execute(
+        select(Case.id, Case.participant_id, Case.offence_date, Case.referral_date)
+        .where(Case.participant_id.in_(ids))).all(),
+        columns=["case_id", "participant_id", "offence_date", "referral_date"])
+    offences = pd.DataFrame(s.execute(
+        select(Case.participant_id, CaseOffence.offence_type)
+        .join(CaseOffence, CaseOffence.case_id == Case.id)
+        .where(Case.participant_id.in_(ids))).all(), columns=["participant_id", "offence_type"])
+    # The earliest case is the index offence the referral was about.
+    first_case = cases.sort_values(["offence_date", "case_id"]).drop_duplicates("participant_id")
+    first_case = first_case.set_index("participant_id").reindex(base.index)
+    lag = pd.to_datetime(first_case["referral_date"]) - pd.to_datetime(first_case["offence_date"])
+    lag_years = lag.dt.days / 365.25
+    base["age_at_offence"] = base["age_at_referral"] - lag_years
+    base["age_band"] = base["age_at_referral"].map(_age_band)
+    for kind in OFFENCE_TYPES:
+        has = set(offences.loc[offences.offence_type == kind, "participant_id"])
+        base[f"offence_{kind}"] = base.index.isin(has).astype(int)
+    kinds = offences.drop_duplicates().groupby("participant_id")["offence_type"].agg(sorted)
+    base["offence_group"] = [
+        ("multiple" if len(k) > 1 else k[0]) if isinstance(k, list) and k else "unknown"
+        for k in kinds.reindex(base.index)]
+
+    sessions = select(CounselingSession.participant_id, func.count()).where(
+        CounselingSession.participant_id.in_(ids), CounselingSession.attendance.in_(ATTENDED))
+    if as_of is not None:
+        sessions = sessions.where(CounselingSession.session_date <= as_of)
+    attended = dict(s.execute(sessions.group_by(CounselingSession.participant_id)).all())
+    base["sessions_attended"] = [int(attended.get(i, 0)) for i in base.index]
+    ended = [d is not None and not pd.isna(d) and (as_of is None or d <= as_of)
+             for d in base["ended_on"]]
+    base["completed"] = ((base["status"] == "completed") & np.array(ended, dtype=bool)).astype(int)
+
+    scores = _step_scores(s, ids, as_of)
+    for domain in DOMAINS:
+        for stage in STAGES:
+            col = f"score_{domain}_{stage}"
+            base[col] = scores[col].reindex(base.index) if col in scores else np.nan
+        first = base[f"score_{domain}_planning"]
+        base[f"change_{domain}"] = base[f"score_{domain}_conclusion"] - first
+        last = base[f"score_{domain}_conclusion"].fillna(base[f"score_{domain}_midterm"])
+        # Change to the last step reached: 0 with only a planning score (nothing measured after).
+        change = (last - first).where(last.notna(), 0.0)
+        base[f"change_to_last_{domain}"] = change.where(first.notna())
+    return base
+
+
+def _assessment_rows(s: Session, ids: Sequence[int], as_of: dt.date | None) -> pd.DataFrame:
+    """Final or locked domain scores: participant, stage, date, domain, score (latest per step)."""
+    stmt = (select(Assessment.participant_id, Assessment.stage, Assessment.administered_on,
+                   Assessment.id, AssessmentScore.domain, AssessmentScore.score)
+            .join(AssessmentScore, AssessmentScore.assessment_id == Assessment.id)
+            .where(Assessment.participant_id.in_(list(ids)),
+                   Assessment.status.in_(COUNTED_ASSESSMENTS)))
+    if as_of is not None:
+        stmt = stmt.where(Assessment.administered_on <= as_of)
+    rows = pd.DataFrame(s.execute(stmt).all(),
+                        columns=["participant_id", "stage", "date", "assessment_id", "domain",
+                                 "score"])
+    rows = rows[rows["domain"].isin(DOMAINS)]
+    # A step given again (a new step version) replaces the earlier scores of that step.
+    return (rows.sort_values(["date", "assessment_id"])
+            .drop_duplicates(["participant_id", "stage", "domain"], keep="last"))
+
+
+def _step_scores(s: Session, ids: Sequence[int], as_of: dt.date | None) -> pd.DataFrame:
+    rows = _assessment_rows(s, ids, as_of)
+    if rows.empty:
+        return pd.DataFrame()
+    wide = rows.pivot_table(index="participant_id", columns=["domain", "stage"], values="score",
+                            aggfunc="last")
+    wide.columns = [f"score_{d}_{st}" for d, st in wide.columns]
+    return wide
+
+
+def _outcomes(s: Session, ids: Sequence[int], as_of: dt.date | None) -> pd.DataFrame:
+    """Per participant with a follow-up: window, duration, first event and its type."""
+    fus = pd.DataFrame(s.execute(
+        select(FollowUp.participant_id, func.min(FollowUp.start_date), func.max(FollowUp.end_date))
+        .where(FollowUp.participant_id.in_(list(ids))).group_by(FollowUp.participant_id)).all(),
+        columns=["participant_id", "follow_up_start", "follow_up_end"]).set_index("participant_id")
+    if as_of is not None:
+        fus = fus[fus["follow_up_start"] <= as_of]
+        fus["follow_up_end"] = fus["follow_up_end"].map(lambda d: min(d, as_of))
+    events = pd.DataFrame(s.execute(
+        select(RecidivismEvent.participant_id, RecidivismEvent.event_date,
+               RecidivismEvent.event_type, RecidivismEvent.source, RecidivismEvent.id)
+        .where(RecidivismEvent.participant_id.in_(fus.index.tolist()))).all(),
+        columns=["participant_id", "event_date", "event_type", "source", "event_id"])
+    if as_of is not None:
+        events = events[events["event_date"] <= as_of]
+    first = (events.sort_values(["event_date", "event_id"]).drop_duplicates("participant_id")
+             .set_index("participant_id").reindex(fus.index))
+    has_event = first["event_date"].notna()
+    exit_date = first["event_date"].where(has_event, fus["follow_up_end"])
+    out = fus.copy()
+    out["duration"] = [(e - b).days
+                       for e, b in zip(exit_date, fus["follow_up_start"], strict=True)]
+    out["event"] = has_event.astype(int)
+    for kind in RECIDIVISM_TYPES:
+        out[f"event_{kind}"] = (first["event_type"] == kind).astype(int)
+    out["first_event_type"] = first["event_type"].where(has_event, None)
+    out["first_event_source"] = first["source"].where(has_event, "none")
+    out["first_event_date"] = first["event_date"].where(has_event, None)
+    counts = events.groupby("participant_id").size().reindex(fus.index)
+    out["events_recorded"] = counts.fillna(0).astype(int)
+    return out
+
+
+_DROP = ("status", "ended_on")
+
+
+def _frame(s: Session, as_of: dt.date | None) -> pd.DataFrame:
+    ids = s.scalars(select(FollowUp.participant_id).distinct()).all()
+    if not ids:
+        raise ValidationError(
+            "No follow-up windows are recorded yet, so there is nothing to analyse; record them "
+            "with record_follow_up (start at programme end or drop-out).")
+    outcomes = _outcomes(s, ids, as_of)
+    if outcomes.empty:
+        raise ValidationError(
+            f"No follow-up window starts on or before {as_of}; choose a later as_of date.")
+    base = _baseline(s, outcomes.index.tolist(), as_of)
+    frame = base.join(outcomes, how="inner").drop(columns=list(_DROP))
+    front = ["study_code", "duration", "event", "first_event_type"]
+    frame = frame[front + [c for c in frame.columns if c not in front]]
+    frame = frame.sort_values("study_code").reset_index(drop=True)
+    frame.attrs["as_of"] = as_of.isoformat() if as_of else None
+    return frame
+
+
+def analysis_frame(ctx: Context, *, as_of: dt.date | None = None) -> pd.DataFrame:
+    """One pseudonymised row per participant with a follow-up window.
+
+    Outcome: `duration` (days from follow-up start to the first event, else to the window's end),
+    `event` (any reoffence), `event_<type>` (1 when the first event is of that type: the
+    cause-specific indicators of competing risks; they sum to `event`), `first_event_type`,
+    `first_event_source`, `events_recorded`. Baseline: `age_at_referral`, `age_at_offence`
+    (approximate: see the module docstring), `age_band`, `sex`, `offence_<type>` indicators and
+    `offence_group` (the single type, or "multiple"), `prior_offences`, `programme`, `cohort`,
+    `sessions_attended` (attended or late), `completed` (0/1). Matrix:
+    `score_<domain>_<stage>` (final or locked assessments only; the latest at a step),
+    `change_<domain>` (conclusion - planning, NaN when either is missing) and
+    `change_to_last_<domain>` (last step reached - planning; 0 with only planning).
+
+    `as_of` cuts the data at a date (windows starting later dropped, ends and events cut, sessions
+    and assessments after it ignored); None uses everything recorded. Identified by study code
+    only: the identity table is never read.
+    """
+    access.require(ctx, "recidivism.read")
+    with ctx.transaction() as s:
+        return _frame(s, as_of)
+
+
+def _session_dates(s: Session, ids: Sequence[int], as_of: dt.date | None) -> pd.DataFrame:
+    stmt = select(CounselingSession.participant_id, CounselingSession.session_date).where(
+        CounselingSession.participant_id.in_(list(ids)), CounselingSession.attendance.in_(ATTENDED))
+    if as_of is not None:
+        stmt = stmt.where(CounselingSession.session_date <= as_of)
+    return pd.DataFrame(s.execute(stmt).all(), columns=["participant_id", "date"])
+
+
+def person_period_frame(ctx: Context, *, as_of: dt.date | None = None) -> pd.DataFrame:
+    """Counting-process (start, stop] rows for the time-varying Cox model.
+
+    Time is days since enrolment; each row is split (through `survival.split_episodes`) at every
+    step's date (the matrix scores change) and every attended session (the count grows), and rows
+    before the follow-up start are cut off, so each person enters the risk set when follow-up
+    starts (left truncation: no reoffence is recorded during the programme). Columns:
+    study_code, start, stop, event, step (the last step measured), sessions_attended,
+    score_<domain> and change_<domain> (from planning) at that step, and the baseline covariates
+    prior_offences, age_at_referral, completed, programme. People whose follow-up has zero length
+    cannot be in a (start, stop] frame; their number is in `frame.attrs["dropped_zero_length"]`.
+    """
+    access.require(ctx, "recidivism.read")
+    with ctx.transaction() as s:
+        frame = _frame(s, as_of)
+        ids = s.scalars(select(Participant.id).where(
+            Participant.study_code.in_(frame["study_code"].tolist()))).all()
+        id_of = dict(s.execute(select(Participant.study_code, Participant.id)
+                               .where(Participant.id.in_(ids))).all())
+        enrolled = dict(s.execute(select(Participant.id, Participant.enrolled_on)
+                                  .where(Participant.id.in_(ids))).all())
+        steps = _assessment_rows(s, ids, as_of)
+        sessions = _session_dates(s, ids, as_of)
+    frame = frame.assign(participant_id=frame["study_code"].map(id_of))
+    start_day = frame["participant_id"].map(enrolled)
+    entry = np.array([(f - e).days
+                      for f, e in zip(frame["follow_up_start"], start_day, strict=True)])
+    base = pd.DataFrame({"participant_id": frame["participant_id"], "event": frame["event"],
+                         "time": entry + frame["duration"].to_numpy(),
+                         "step": 0, "sessions_attended": 0})
+    zero = frame["duration"].to_numpy() == 0
+    base = base[~zero]
+
+    def days(df: pd.DataFrame) -> np.ndarray:
+        pairs = zip(df["participant_id"], df["date"], strict=True)
+        return np.array([(d - enrolled[p]).days for p, d in pairs], dtype=float)
+
+    step_index = {stage: i + 1 for i, stage in enumerate(STAGES)}
+    step_dates = steps.groupby(["participant_id", "stage"], as_index=False)["date"].max()
+    step_changes = pd.DataFrame({"participant_id": step_dates["participant_id"],
+                                 "t": days(step_dates) if len(step_dates) else [],
+                                 "step": step_dates["stage"].map(step_index),
+                                 "sessions_attended": np.nan})
+    sessions = sessions.sort_values(["participant_id", "date"])
+    count = sessions.groupby("participant_id").cumcount() + 1
+    session_changes = pd.DataFrame({"participant_id": sessions["participant_id"],
+                                    "t": days(sessions) if len(sessions) else [], "step": np.nan,
+                                    "sessions_attended": count})
+    changes = pd.concat([step_changes, session_changes], ignore_index=True)
+    changes = changes[changes["participant_id"].isin(set(base["participant_id"]))]
+    # A session and a step on one day are one change; the later step wins within a day.
+    changes = (changes.sort_values(["participant_id", "t", "step"])
+               .groupby(["participant_id", "t"], as_index=False).agg({"step": "max",
+                                                                     "sessions_attended": "max"}))
+    changes = changes[changes["t"] >= 0]
+    rows = survival.split_episodes(base, changes, id="participant_id", duration="time",
+                                   event="event", time="t", values=["step", "sessions_attended"])
+    entry_of = dict(zip(frame["participant_id"], entry, strict=False))
+    enter = rows["participant_id"].map(entry_of)
+    rows = rows[rows["stop"] > enter].copy()
+    rows["start"] = np.maximum(rows["start"], enter[rows.index])
+    rows["step"] = rows["step"].astype(int)
+    scores = pd.DataFrame() if steps.empty else steps.pivot_table(
+        index=["participant_id", "stage"], columns="domain", values="score", aggfunc="last")
+    stage_of = {i: stage for stage, i in step_index.items()}
+    rows["step"] = rows["step"].map(stage_of).fillna("none")
+    keys = pd.MultiIndex.from_arrays([rows["participant_id"], rows["step"]])
+    planning = pd.MultiIndex.from_arrays([rows["participant_id"], ["planning"] * len(rows)])
+    for domain in DOMAINS:
+        if domain in scores:
+            now = scores[domain].reindex(keys).to_numpy()
+            first = scores[domain].reindex(planning).to_numpy()
+        else:
+            now = first = np.full(len(rows), np.nan)
+        rows[f"score_{domain}"] = now
+        rows[f"change_{domain}"] = now - first
+    baseline = frame.set_index("participant_id")[
+        ["study_code", "prior_offences", "age_at_referral", "completed", "programme"]]
+    rows = rows.join(baseline, on="participant_id").drop(columns=["participant_id"])
+    front = ["study_code", "start", "stop", "event", "step", "sessions_attended"]
+    rows = rows[front + [c for c in rows.columns if c not in front]].reset_index(drop=True)
+    rows["sessions_attended"] = rows["sessions_attended"].astype(int)
+    rows.attrs["dropped_zero_length"] = int(zero.sum())
+    rows.attrs["time_origin"] = "enrolment"
+    return rows
+
+
+# ---------------------------------------------------------------- survival analyses
+
+
+def km(ctx: Context, *, by: str | None = None, as_of: dt.date | None = None
+       ) -> survival.KaplanMeierResult:
+    """Kaplan-Meier estimate of time to any reoffence, overall or by a group column (log-rank)."""
+    if by is not None and by not in KM_GROUPS:
+        raise ValidationError(f"cannot group by {by!r}; choose one of {', '.join(KM_GROUPS)}.")
+    frame = analysis_frame(ctx, as_of=as_of)
+    return survival.kaplan_meier(frame, "duration", "event", group=by)
+
+
+def cox_fit(ctx: Context, covariates: Sequence[str], *, ties: str = "efron",
+            strata: str | None = None, as_of: dt.date | None = None,
+            complete_cases: bool = False) -> survival.CoxResult:
+    """Cox model of time to any reoffence on columns of the analysis frame.
+
+    Categorical columns must be encoded first (the error says how). With complete_cases=True
+    rows missing a covariate (for example a change score of someone who left before the
+    conclusion) are dropped; the result's `n` shows how many remained.
+    """
+    frame = analysis_frame(ctx, as_of=as_of)
+    covariates = list(covariates)
+    survival.check_columns(frame, covariates, "the analysis frame")
+    if complete_cases:
+        frame = frame.dropna(subset=covariates)
+    return survival.cox(frame, "duration", "event", covariates, ties=ties, strata=strata)
+
+
+def cumulative_incidence_by_type(ctx: Context, *, as_of: dt.date | None = None
+                                 ) -> CumulativeIncidenceResult:
+    """Aalen-Johansen cumulative incidence of each type of first reoffence (competing risks).
+
+    Event types are coded as in EVENT_TYPE_CODES; the table also names them (`event_type_name`).
+    """
+    frame = analysis_frame(ctx, as_of=as_of)
+    coded = frame.assign(event_code=frame["first_event_type"].map(EVENT_TYPE_CODES).fillna(0)
+                         .astype(int))
+    result = cumulative_incidence(coded, "duration", "event_code")
+    names = {v: k for k, v in EVENT_TYPE_CODES.items()}
+    result.table["event_type_name"] = result.table["event_type"].map(names)
+    return result
+
+
+# ---------------------------------------------------------------- risk models
+
+
+def _code_version() -> str:
+    try:
+        version = metadata.version("dscr")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    head = Path(__file__).resolve().parents[1] / ".git" / "HEAD"
+    commit = ""
+    try:
+        ref = head.read_text().strip()
+        if ref.startswith("ref: "):
+            ref_file = head.parent / ref[5:]
+            ref = ref_file.read_text().strip() if ref_file.exists() else ""
+        commit = ref[:12]
+    except OSError:
+        pass
+    return f"dscr {version}" + (f" ({commit})" if commit else "")
+
+
+def _logistic_params(model) -> dict[str, Any]:
+    """What the logistic pipeline learned, as JSON: enough to predict and explain exactly."""
+    prepare = model.pipeline_.named_steps["prepare"]
+    clf = model.pipeline_.named_steps["clf"]
+    scaler = prepare.named_transformers_["numeric"] if model.numeric_features_ else None
+    return {
+        "numeric": list(model.numeric_features_),
+        "categorical": list(model.categorical_features_),
+        "categories": {k: list(v) for k, v in model.categories_.items()},
+        "mean": [float(v) for v in scaler.mean_] if scaler is not None else [],
+        "scale": [float(v) for v in scaler.scale_] if scaler is not None else [],
+        "coef": [float(v) for v in clf.coef_[0]],
+        "intercept": float(clf.intercept_[0]),
+    }
+
+
+def _explain_logistic(params: dict[str, Any], features: Sequence[str], row: pd.DataFrame
+                      ) -> pd.Series:
+    """Contributions on the log-odds scale as LogisticRisk.explain computes them, from stored
+    parameters: coefficient x standardised value (numbers), x 0/1 indicator against the first
+    level (categories), plus `intercept`."""
+    coef = iter(params["coef"])
+    out = {f: 0.0 for f in features}
+    for column, mean, scale in zip(params["numeric"], params["mean"], params["scale"],
+                                   strict=True):
+        value = float(row[column].iloc[0])
+        out[column] += (value - mean) / scale * next(coef)
+    for column in params["categorical"]:
+        levels = params["categories"][column]
+        value = str(row[column].iloc[0])
+        if value not in levels:
+            raise ValidationError(
+                f"feature {column} is {value!r}, a level the model never saw (it knows "
+                f"{', '.join(map(repr, levels))}); fit a new model that includes it")
+        for level in levels[1:]:
+            out[column] += (value == level) * next(coef)
+    out["intercept"] = params["intercept"]
+    return pd.Series(out)
+
+
+_NOT_FEATURES = ("study_code", "duration", "event", "follow_up_start", "follow_up_end",
+                 "first_event_date", "events_recorded", "enrolled_on")
+
+
+def fit_risk_model(ctx: Context, *, model: str = "logistic", horizon: int = DEFAULT_HORIZON,
+                   features: Sequence[str] | None = None, random_state: int = 0,
+                   as_of: dt.date | None = None, n_splits: int = 5, n_repeats: int = 10,
+                   n_bootstrap: int = 200) -> int:
+    """Fit, validate and store a risk model of reoffence within `horizon` days. Returns its id.
+
+    The data are those recorded up to `as_of` (default: the context's today), kept in the stored
+    settings so that the same frame can be rebuilt and checked against the card's fingerprint.
+    Validation: `models.risk.validate` (repeated stratified cross-validation, bootstrap CIs) with
+    subgroup fairness (`fairness.group_metrics`) by age band, offence group, programme and sex.
+    The card (with the data fingerprint) and the parameters are stored; the rows are not.
+    """
+    access.require(ctx, "model.fit")
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon <= 0:
+        raise ValidationError(f"horizon must be a positive whole number of days, got {horizon!r}")
+    get_model(model)  # an unknown name fails here, before the data are read
+    features = list(DEFAULT_FEATURES if features is None else features)
+    # The data are cut at a date (today by default) so that the frame can be rebuilt later.
+    as_of = as_of or ctx.today
+    with ctx.transaction() as s:
+        frame = _frame(s, as_of)
+    unknown = [f for f in features if f not in frame.columns]
+    if unknown:
+        raise ValidationError(
+            f"feature(s) {', '.join(unknown)} are not columns of the analysis frame; choose from "
+            f"{', '.join(c for c in frame.columns if c not in _NOT_FEATURES)}")
+    outcome_like = [f for f in features if f.startswith(("event", "first_event"))
+                    or f in _NOT_FEATURES]
+    if outcome_like:
+        raise ValidationError(
+            f"{', '.join(outcome_like)} describe the follow-up or the outcome, not the baseline; "
+            "remove them from the features")
+    fitted = get_model(model, random_state=random_state).fit(frame, features, horizon)
+    validation = validate(model, frame, features, horizon, n_splits=n_splits, n_repeats=n_repeats,
+                          random_state=random_state, n_bootstrap=n_bootstrap,
+                          subgroups=list(FAIRNESS_GROUPS))
+    created = utcnow()
+    window = (min(frame["follow_up_start"]), max(frame["follow_up_end"]))
+    card = build_card(fitted, frame, validation, created=created, code_version=_code_version(),
+                      data_window=window)
+    params: dict[str, Any] = {
+        "model": model,
+        "model_params": card.model_params,
+        "features": features,
+        "horizon": horizon,
+        "as_of": as_of.isoformat(),
+        "random_state": random_state,
+        "fingerprint_columns": ["duration", "event", *features],
+    }
+    if model == "logistic":
+        params["prediction"] = "stored coefficients"
+        params["logistic"] = _logistic_params(fitted)
+    else:
+        params["prediction"] = "deterministic refit on the analysis frame as of 'as_of'"
+    with ctx.transaction() as s:
+        row = RiskModel(name=model, horizon_days=horizon, card=card.to_dict(), params=params,
+                        data_fingerprint=card.data_fingerprint, code_version=card.code_version,
+                        created_by=ctx.actor.id, created_at=created)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: int
+    name: str
+    horizon_days: int
+    created_at: dt.datetime
+    created_by: str
+    n: int
+    events: int
+    auc: float | None
+    auc_ci_lower: float | None
+    auc_ci_upper: float | None
+    eo_ratio: float | None
+    data_fingerprint: str
+    warnings: int
+
+    @property
+    def label(self) -> str:
+        return (f"{self.name} #{self.id} ({self.horizon_days} days, "
+                f"fitted {self.created_at:%Y-%m-%d})")
+
+
+def list_models(ctx: Context) -> list[ModelInfo]:
+    """The stored risk models, newest first, with discrimination and its CI from their cards."""
+    access.require(ctx, "model.read")
+    with ctx.transaction() as s:
+        rows = s.execute(select(RiskModel, Account.username)
+                         .join(Account, RiskModel.created_by == Account.id)
+                         .order_by(RiskModel.id.desc())).all()
+        out = []
+        for r, who in rows:
+            metrics = r.card.get("metrics", {})
+            auc = metrics.get("auc", {})
+            out.append(ModelInfo(r.id, r.name, r.horizon_days, r.created_at, who,
+                                 r.card.get("n", 0), r.card.get("events", 0),
+                                 auc.get("estimate"), auc.get("ci_lower"),
+                                 auc.get("ci_upper"), metrics.get("eo_ratio", {}).get("estimate"),
+                                 r.data_fingerprint, len(r.card.get("warnings", []))))
+        return out
+
+
+def _model_row(s: Session, model_id: int) -> RiskModel:
+    row = s.get(RiskModel, model_id)
+    if row is None:
+        raise NotFound(f"No risk model {model_id}; `dscr models list` shows the stored ones.")
+    return row
+
+
+def get_card(ctx: Context, model_id: int) -> ModelCard:
+    access.require(ctx, "model.read")
+    with ctx.transaction() as s:
+        return ModelCard.from_dict(_model_row(s, model_id).card)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A participant's predicted risk, always with the model that made it and why."""
+
+    model_id: int
+    model_name: str
+    model_label: str
+    horizon_days: int
+    study_code: str
+    risk: float
+    log_odds: float
+    contributions: pd.DataFrame     # feature, value, contribution (log-odds), sorted by size
+    intercept: float
+    explanation: str
+    method: str
+    metrics: dict[str, dict[str, float | None]]
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def predict_for(ctx: Context, participant_id: int, model_id: int) -> Prediction:
+    """The risk of a participant (in a counselor's caseload) under a stored model, with each
+    feature's contribution, the model's name and its validated performance."""
+    access.require(ctx, "model.read")
+    with ctx.transaction() as s:
+        part = access.access_participant(ctx, participant_id, "model.read")
+        code, still_in = part.study_code, part.ended_on is None
+        row = _model_row(s, model_id)
+        name, horizon, params, card = row.name, row.horizon_days, dict(row.params), dict(row.card)
+        created, stored_fingerprint = row.created_at, row.data_fingerprint
+        person = _baseline(s, [participant_id])
+        audit.record(s, "predict", table_name="risk_models", row_id=model_id,
+                     subject_participant_id=participant_id, detail=ctx.task)
+        frame = None
+        if "logistic" not in params:
+            frame = _frame(s, dt.date.fromisoformat(params["as_of"]))
+    features = list(params["features"])
+    missing = [f for f in features if pd.isna(person[f].iloc[0])]
+    if missing:
+        raise ValidationError(
+            f"{code} has no value for {', '.join(missing)}, which the model needs; "
+            "record it, or use a model without it.")
+    notes = list(card.get("warnings", []))
+    if still_in:
+        notes.append(
+            f"{code} is still in the programme: completion counts as 0 and the "
+            "sessions attended so far are used, so this is the risk if they left now.")
+    if "logistic" in params:
+        contrib = _explain_logistic(params["logistic"], features, person)
+        method = "stored coefficients"
+    else:
+        check = data_fingerprint(frame, params["fingerprint_columns"])
+        if check != stored_fingerprint:
+            raise Conflict(
+                f"The follow-up data as of {params['as_of']} have changed since "
+                f"model {model_id} was fitted (the data fingerprint differs), so it cannot be "
+                "rebuilt; fit a new model.")
+        fitted = get_model(name, **params["model_params"]).fit(frame, features, horizon)
+        contrib = fitted.explain(person.reset_index(drop=True)).iloc[0]
+        method = "deterministic refit with the stored settings (fingerprint checked)"
+    log_odds = float(contrib.sum())
+    table = pd.DataFrame({
+        "feature": features,
+        "value": [person[f].iloc[0] for f in features],
+        "contribution": [float(contrib[f]) for f in features],
+    })
+    table = table.reindex(table["contribution"].abs().sort_values(ascending=False).index)
+    label = f"{name} #{model_id} ({horizon} days, fitted {created:%Y-%m-%d})"
+    return Prediction(
+        model_id=model_id, model_name=name, model_label=label, horizon_days=horizon,
+        study_code=code, risk=float(expit(log_odds)), log_odds=log_odds,
+        contributions=table.reset_index(drop=True), intercept=float(contrib["intercept"]),
+        explanation=card.get("explanation", ""), method=method, metrics=card.get("metrics", {}),
+        warnings=tuple(notes))
+
+
+__all__ = [
+    "DEFAULT_FEATURES",
+    "EVENT_TYPE_CODES",
+    "EventProposalView",
+    "ModelInfo",
+    "Prediction",
+    "analysis_frame",
+    "cox_fit",
+    "cumulative_incidence_by_type",
+    "decide_event_proposal",
+    "fit_risk_model",
+    "get_card",
+    "km",
+    "list_event_proposals",
+    "list_models",
+    "person_period_frame",
+    "predict_for",
+    "record_event",
+    "record_follow_up",
+]

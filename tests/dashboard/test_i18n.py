@@ -1,0 +1,35 @@
+"""Every label exists in Korean and English, and every page's keys are defined."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from dashboard.i18n import TEXT
+
+DASH = Path(__file__).resolve().parents[2] / "dashboard"
+
+
+def test_every_label_has_korean_and_english():
+    for key, entry in TEXT.items():
+        assert set(entry) == {"ko", "en"}, key
+        assert entry["ko"].strip() and entry["en"].strip(), key
+        # The Korean side is Korean (or a symbol-only label such as "RCI").
+        assert re.search(r"[가-힣]", entry["ko"]) or not re.search(r"[A-Za-z]{4,}", entry["ko"]), key
+
+
+def test_every_key_a_page_uses_is_defined():
+    used = set()
+    for path in DASH.rglob("*.py"):
+        # Whole keys only: t("mod_" + value) builds a key from a coded value, checked below.
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_]+)["']\s*[,)]""", path.read_text()))
+    assert not (used - set(TEXT)), sorted(used - set(TEXT))
+
+
+def test_every_coded_value_has_a_label():
+    from db.schema import ATTENDANCE, MODALITIES, PARTICIPANT_STATUSES, ROLES
+
+    for prefix, values in (("mod_", MODALITIES), ("att_", ATTENDANCE), ("role_", ROLES),
+                           ("status_", PARTICIPANT_STATUSES)):
+        for value in values:
+            assert prefix + value in TEXT, prefix + value

@@ -1,0 +1,91 @@
+"""`dscr models ...` and `dscr recidivism km` on a synthetic programme, run in-process."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+
+import cli
+from db import demo, synthetic
+from db.schema import FollowUp
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def env(rt, settings, monkeypatch):
+    demo.load(rt, participants=250, seed=3)
+    monkeypatch.setenv("DSCR_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("DSCR_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("DSCR_KEY_FILE", str(settings.key_file))
+    monkeypatch.setenv("DSCR_STUDY_KEY_FILE", str(settings.study_key_file))
+    monkeypatch.delenv("DSCR_USER", raising=False)
+    return rt
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_an_analyst_fits_lists_and_reads_a_model(env, capsys, tmp_path):
+    card_path = tmp_path / "card.json"
+    code, out, err = run(capsys, "--user", "analyst1", "models", "fit", "--horizon", "730",
+                         "--model", "logistic", "--json", str(card_path), "--repeats", "2",
+                         "--bootstrap", "30")
+    assert code == 0, err
+    assert out.startswith("model 1 (logistic, 730 days) fitted on 220 participants")
+    card = json.loads(card_path.read_text())
+    assert card["model_name"] == "logistic" and card["horizon"] == 730
+    assert len(card["data_fingerprint"]) == 64 and card["data_fingerprint"][:12] in out
+    assert set(card["metrics"]["auc"]) == {"estimate", "ci_lower", "ci_upper"}
+
+    code, out, _ = run(capsys, "--user", "analyst1", "models", "list")
+    assert code == 0
+    header, row = out.strip().splitlines()
+    assert "AUC (95% CI)" in header
+    assert row.split()[:5] == ["1", "logistic", "730", "220", str(card["events"])]
+
+    code, out, _ = run(capsys, "--user", "analyst1", "models", "card", "1")
+    assert code == 0 and json.loads(out)["data_fingerprint"] == card["data_fingerprint"]
+    code, _, err = run(capsys, "--user", "analyst1", "models", "card", "5")
+    assert code == 2 and "No risk model 5" in err
+
+    code, _, err = run(capsys, "--user", "counselor1", "models", "fit")
+    assert code == 2 and "'counselor' may not fit and validate risk models" in err
+    code, _, err = run(capsys, "--user", "analyst1", "models", "fit", "--model", "forest")
+    assert code == 2 and "no risk model named 'forest'" in err
+
+
+def test_kaplan_meier_by_programme_as_csv_and_json(env, capsys, monkeypatch):
+    code, out, err = run(capsys, "--user", "analyst1", "recidivism", "km", "--by", "programme",
+                         "--format", "csv")
+    assert code == 0, err
+    table = pd.read_csv(io.StringIO(out))
+    assert list(table.columns) == ["group", "time", "at_risk", "events", "censored", "survival",
+                                   "ci_lower", "ci_upper"]
+    prog = synthetic.generate(250, 3)
+    followed = prog.follow_ups.merge(prog.participants[["code", "programme"]], on="code")
+    assert set(table.group) == set(followed.programme)
+    # Number at risk at time 0 is each programme's number followed; events add up to the truth.
+    start = table[table.time == 0].set_index("group").at_risk
+    assert start.to_dict() == followed.programme.value_counts().to_dict()
+    assert table.events.sum() == len(prog.events)
+
+    code, out, _ = run(capsys, "--user", "analyst1", "recidivism", "km", "--by", "programme",
+                       "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["by"] == "programme" and set(data["groups"]) == set(table.group)
+    assert data["logrank"]["df"] == 1 and 0 <= data["logrank"]["p"] <= 1
+    assert len(data["table"]) == len(table)
+
+    code, _, err = run(capsys, "--user", "analyst1", "recidivism", "km", "--by", "name")
+    assert code == 2 and "cannot group by 'name'" in err
+    code, _, err = run(capsys, "--user", "committee1", "recidivism", "km")
+    assert code == 2 and "may not read pseudonymised follow-up" in err
+    with env.sessions() as s:
+        assert s.query(FollowUp).count() == len(prog.follow_ups)

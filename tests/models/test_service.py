@@ -1,0 +1,505 @@
+"""Recidivism use cases on the store: follow-up records, analysis frames, survival, stored models."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from db import demo, synthetic
+from db.config import Settings
+from db.context import SYSTEM, Actor, Runtime
+from db.schema import (
+    Account,
+    Assessment,
+    AssessmentScore,
+    Case,
+    EventProposal,
+    Flag,
+    FollowUp,
+    HashEntry,
+    Participant,
+    RecidivismEvent,
+    RiskModel,
+    Scan,
+    utcnow,
+)
+from errors import Conflict, NotFound, PermissionDenied, ValidationError
+from models import service as ms
+from models.cards import data_fingerprint
+from models.risk import get_model
+
+TODAY = dt.date(2026, 11, 27)
+FAST = {"n_repeats": 2, "n_bootstrap": 30}
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
+def actor(rt: Runtime, username: str) -> Actor:
+    with rt.sessions() as s:
+        acc = s.scalars(select(Account).where(Account.username == username)).one()
+        return Actor(acc.id, acc.username, acc.role)
+
+
+def pid_of(rt: Runtime, code: str) -> int:
+    with rt.sessions() as s:
+        return s.scalar(select(Participant.id).where(
+            Participant.study_code == rt.study_coder.code(code)))
+
+
+def counselor_of(rt: Runtime, prog: synthetic.SyntheticProgramme, code: str) -> Actor:
+    return actor(rt, prog.participants.set_index("code").counselor[code])
+
+
+def truth(prog: synthetic.SyntheticProgramme, rt: Runtime) -> pd.DataFrame:
+    """What the generator made: duration and first event per study code."""
+    fu = prog.follow_ups.merge(prog.events, on="code", how="left")
+    fu["duration"] = [((e if pd.notna(e) else end) - start).days
+                      for start, end, e in zip(fu.start_date, fu.end_date, fu.event_date, strict=True)]
+    fu["event"] = fu.event_date.notna().astype(int)
+    fu["study_code"] = [rt.study_coder.code(c) for c in fu.code]
+    return fu.set_index("study_code")
+
+
+# ---------------------------------------------------------------- the analysis frame
+
+
+def test_the_analysis_frame_has_the_durations_and_events_the_generator_made(demo_rt):
+    prog = synthetic.generate(40, 3)
+    with demo_rt.context(actor(demo_rt, "analyst1"), today=TODAY) as ctx:
+        frame = ms.analysis_frame(ctx).set_index("study_code")
+    expected = truth(prog, demo_rt)
+    assert sorted(frame.index) == sorted(expected.index)
+    assert (frame.duration == expected.duration.reindex(frame.index)).all()
+    assert (frame.event == expected.event.reindex(frame.index)).all()
+    first_type = expected.event_type.reindex(frame.index)
+    assert (frame.first_event_type.fillna("-") == first_type.fillna("-")).all()
+    for kind in ms.EVENT_TYPE_CODES:
+        assert (frame[f"event_{kind}"] == (first_type == kind).astype(int)).all()
+    assert (frame[[f"event_{k}" for k in ms.EVENT_TYPE_CODES]].sum(axis=1) == frame.event).all()
+    # Baseline features as the generator set them.
+    people = prog.participants.assign(
+        study_code=[demo_rt.study_coder.code(c) for c in prog.participants.code]
+    ).set_index("study_code").reindex(frame.index)
+    assert (frame.prior_offences == people.prior_offences).all()
+    assert (frame.completed == people.completed.astype(int)).all()
+    assert (frame.programme == people.programme).all()
+    sessions = prog.sessions[prog.sessions.attendance.isin(["attended", "late"])]
+    attended = sessions.groupby("code").size()
+    attended.index = [demo_rt.study_coder.code(c) for c in attended.index]
+    assert (frame.sessions_attended == attended.reindex(frame.index).fillna(0)).all()
+    for kind in prog.participants.offence_types.explode().unique():
+        has = people.offence_types.map(lambda types, k=kind: int(k in types))
+        assert (frame[f"offence_{kind}"] == has).all()
+    # Change scores: conclusion - planning where both exist, NaN otherwise.
+    dsc = "digital_sex_crime_understanding"
+    both = frame[f"score_{dsc}_planning"].notna() & frame[f"score_{dsc}_conclusion"].notna()
+    assert np.allclose(frame.loc[both, f"change_{dsc}"],
+                       frame.loc[both, f"score_{dsc}_conclusion"] - frame.loc[both, f"score_{dsc}_planning"])
+    assert frame.loc[~both, f"change_{dsc}"].isna().all()
+    assert (frame.loc[frame.completed == 0, f"change_{dsc}"].isna()).all()
+    # No identifying column, by name.
+    assert not [c for c in frame.columns if any(w in c for w in ("name", "contact", "birth"))]
+
+
+def test_as_of_cuts_follow_up_and_events_at_a_date(demo_rt):
+    cut = dt.date(2024, 6, 30)
+    prog = synthetic.generate(40, 3)
+    with demo_rt.context(actor(demo_rt, "analyst1"), today=TODAY) as ctx:
+        frame = ms.analysis_frame(ctx, as_of=cut).set_index("study_code")
+    expected = truth(prog, demo_rt)
+    expected = expected[expected.start_date <= cut]
+    assert sorted(frame.index) == sorted(expected.index)
+    exit_day = [min(e if pd.notna(e) else end, cut) for e, end
+                in zip(expected.event_date, expected.end_date, strict=True)]
+    days = pd.Series([(x - s).days for x, s in zip(exit_day, expected.start_date, strict=True)],
+                     index=expected.index)
+    assert (frame.duration == days.reindex(frame.index)).all()
+    assert frame.event.sum() == int((expected.event_date.fillna(dt.date.max) <= cut).sum())
+
+
+def test_analysts_only_read_the_frames(demo_rt):
+    committee = actor(demo_rt, "committee1")
+    with demo_rt.context(committee, today=TODAY) as ctx, pytest.raises(PermissionDenied):
+        ms.analysis_frame(ctx)
+    counselor = actor(demo_rt, "counselor1")
+    with demo_rt.context(counselor, today=TODAY) as ctx:
+        with pytest.raises(PermissionDenied):
+            ms.person_period_frame(ctx)
+        with pytest.raises(PermissionDenied):
+            ms.fit_risk_model(ctx)
+
+
+# ---------------------------------------------------------------- follow-up records
+
+
+def test_an_event_outside_its_window_is_refused_naming_the_dates(demo_rt):
+    pid = pid_of(demo_rt, "SYN-003-00001")   # followed 2021-09-25 .. 2026-06-30, no event
+    with demo_rt.sessions() as s:
+        before = s.scalar(select(func.count()).select_from(RecidivismEvent))
+    with demo_rt.context(actor(demo_rt, "analyst1"), today=TODAY) as ctx:
+        with pytest.raises(ValidationError, match="2021-09-01.*before the follow-up starts "
+                                                  r"\(2021-09-25\)"):
+            ms.record_event(ctx, participant_id=pid, event_date=dt.date(2021, 9, 1),
+                            event_type="other", source="police")
+        with pytest.raises(ValidationError, match="2026-07-10.*2021-09-25 to 2026-06-30"):
+            ms.record_event(ctx, participant_id=pid, event_date=dt.date(2026, 7, 10),
+                            event_type="other", source="police")
+        with pytest.raises(ValidationError, match="proposal"):
+            ms.record_event(ctx, participant_id=pid, event_date=dt.date(2023, 1, 1),
+                            event_type="other", source="detection_flag")
+        with pytest.raises(ValidationError, match="not one of"):
+            ms.record_event(ctx, participant_id=pid, event_date=dt.date(2023, 1, 1),
+                            event_type="theft", source="police")
+        no_window = pid_of(demo_rt, "SYN-003-00005")
+        with pytest.raises(ValidationError, match="no follow-up window"):
+            ms.record_event(ctx, participant_id=no_window, event_date=dt.date(2026, 11, 1),
+                            event_type="other", source="police")
+        with demo_rt.sessions() as s:
+            assert s.scalar(select(func.count()).select_from(RecidivismEvent)) == before
+        event_id = ms.record_event(ctx, participant_id=pid, event_date=dt.date(2023, 3, 1),
+                                   event_type="digital_sex_crime", source="court")
+        assert event_id > 0
+        row = ms.analysis_frame(ctx).set_index("study_code").loc[
+            demo_rt.study_coder.code("SYN-003-00001")]
+    assert row.event == 1 and row.first_event_type == "digital_sex_crime"
+    assert row.duration == (dt.date(2023, 3, 1) - dt.date(2021, 9, 25)).days
+    assert row.event_digital_sex_crime == 1 and row.first_event_source == "court"
+
+
+def test_a_follow_up_window_starts_at_programme_end_and_moves_with_each_check(demo_rt):
+    pid = pid_of(demo_rt, "SYN-003-00005")   # completed on 2026-10-02, no window yet
+    active = pid_of(demo_rt, "SYN-003-00035")
+    ended = dt.date(2026, 10, 2)
+    with demo_rt.context(actor(demo_rt, "analyst1"), today=TODAY) as ctx:
+        with pytest.raises(ValidationError, match="2026-10-01.*before the programme ended.*2026-10-02"):
+            ms.record_follow_up(ctx, participant_id=pid, start_date=dt.date(2026, 10, 1),
+                                end_date=dt.date(2026, 11, 1))
+        with pytest.raises(ValidationError, match="2026-10-01, before it starts on 2026-10-02"):
+            ms.record_follow_up(ctx, participant_id=pid, start_date=ended,
+                                end_date=dt.date(2026, 10, 1))
+        with pytest.raises(ValidationError, match="after today"):
+            ms.record_follow_up(ctx, participant_id=pid, start_date=ended,
+                                end_date=dt.date(2026, 12, 31))
+        with pytest.raises(ValidationError, match="has not ended the programme"):
+            ms.record_follow_up(ctx, participant_id=active, start_date=ended,
+                                end_date=dt.date(2026, 11, 1))
+        fu = ms.record_follow_up(ctx, participant_id=pid, start_date=ended,
+                                 end_date=dt.date(2026, 10, 20))
+        ms.record_event(ctx, participant_id=pid, event_date=dt.date(2026, 10, 15),
+                        event_type="other", source="self_report")
+        assert ms.record_follow_up(ctx, participant_id=pid, start_date=ended,
+                                   end_date=dt.date(2026, 11, 20)) == fu
+        with pytest.raises(Conflict, match="2026-10-02"):
+            ms.record_follow_up(ctx, participant_id=pid, start_date=dt.date(2026, 10, 5),
+                                end_date=dt.date(2026, 11, 20))
+        with pytest.raises(ValidationError, match="event is recorded on 2026-10-15"):
+            ms.record_follow_up(ctx, participant_id=pid, start_date=ended,
+                                end_date=dt.date(2026, 10, 10))
+    with demo_rt.sessions() as s:
+        row = s.get(FollowUp, fu)
+        assert (row.start_date, row.end_date) == (ended, dt.date(2026, 11, 20))
+        assert s.scalar(select(func.count()).where(FollowUp.participant_id == pid)) == 1
+
+
+def _proposal(rt: Runtime, code: str, on: dt.date, flag_status: str = "confirmed") -> int:
+    pid = pid_of(rt, code)
+    reviewer = actor(rt, "reviewer1")
+    with rt.context(SYSTEM, task="test set-up") as ctx, ctx.transaction() as s:
+        case_id = s.scalar(select(Case.id).where(Case.participant_id == pid))
+        scan = Scan(source_label="test", started_by=reviewer.id)
+        entry = HashEntry(case_id=case_id, algorithm="phash", bits=64, hash_hex=f"{pid:016x}",
+                          added_by=reviewer.id)
+        s.add_all([scan, entry])
+        s.flush()
+        flag = Flag(scan_id=scan.id, item_path=f"item-{pid}.jpg", item_digest=f"{pid:064x}",
+                    hash_entry_id=entry.id, algorithm="phash", distance=3, status=flag_status)
+        if flag_status != "pending":
+            flag.reviewed_by, flag.reviewed_at, flag.review_reason = reviewer.id, utcnow(), "seen"
+        s.add(flag)
+        s.flush()
+        proposal = EventProposal(flag_id=flag.id, participant_id=pid, proposed_date=on)
+        s.add(proposal)
+        s.flush()
+        return proposal.id
+
+
+def test_a_proposal_from_a_confirmed_flag_is_decided_once(demo_rt):
+    accepted = _proposal(demo_rt, "SYN-003-00001", dt.date(2025, 2, 3))
+    rejected = _proposal(demo_rt, "SYN-003-00003", dt.date(2026, 6, 1))
+    outside = _proposal(demo_rt, "SYN-003-00004", dt.date(2027, 1, 1))
+    pending = _proposal(demo_rt, "SYN-003-00007", dt.date(2025, 1, 1), flag_status="pending")
+    with demo_rt.context(actor(demo_rt, "analyst1"), today=TODAY) as ctx:
+        listed = ms.list_event_proposals(ctx)
+        assert {p.id for p in listed} == {accepted, rejected, outside, pending}
+        assert all(p.study_code.startswith("P-") for p in listed)
+        event_id = ms.decide_event_proposal(ctx, proposal_id=accepted, accept=True)
+        with pytest.raises(Conflict, match="accepted already by analyst1"):
+            ms.decide_event_proposal(ctx, proposal_id=accepted, accept=False, reason="mistake")
+        with pytest.raises(ValidationError, match="reason"):
+            ms.decide_event_proposal(ctx, proposal_id=rejected, accept=False)
+        assert ms.decide_event_proposal(ctx, proposal_id=rejected, accept=False,
+                                        reason="another person's upload") is None
+        with pytest.raises(ValidationError, match="2027-01-01 is after the follow-up window"):
+            ms.decide_event_proposal(ctx, proposal_id=outside, accept=True)
+        with pytest.raises(Conflict, match="pending, not confirmed"):
+            ms.decide_event_proposal(ctx, proposal_id=pending, accept=True)
+        with pytest.raises(NotFound):
+            ms.decide_event_proposal(ctx, proposal_id=9999, accept=True)
+        assert {p.id for p in ms.list_event_proposals(ctx)} == {outside, pending}
+    with demo_rt.sessions() as s:
+        event = s.get(RecidivismEvent, event_id)
+        assert (event.source, event.event_type, event.event_date) == (
+            "detection_flag", "digital_sex_crime", dt.date(2025, 2, 3))
+        p = s.get(EventProposal, rejected)
+        assert (p.status, p.reason, p.event_id) == ("rejected", "another person's upload", None)
+        assert s.get(EventProposal, accepted).event_id == event_id
+        # The refused acceptance wrote nothing.
+        assert s.get(EventProposal, outside).status == "proposed"
+
+
+# ---------------------------------------------------------------- person-period frame
+
+
+def test_the_person_period_frame_enters_at_follow_up_and_splits_at_later_steps(demo_rt):
+    code = "SYN-003-00001"
+    pid = pid_of(demo_rt, code)
+    later = dt.date(2022, 3, 1)   # a conclusion step given again after follow-up started
+    admin = actor(demo_rt, "admin")
+    with demo_rt.context(admin, task="test set-up") as ctx, ctx.transaction() as s:
+        when = dt.datetime(2022, 3, 1, 10, 0)
+        a = Assessment(participant_id=pid, stage="conclusion", instrument_id="DU-14",
+                       instrument_version=1, responses={}, status="final", step_version=2,
+                       administered_on=later, created_by=admin.id, finalised_by=admin.id,
+                       finalised_at=when, created_at=when)
+        a.scores.append(AssessmentScore(domain="digital_sex_crime_understanding", score=80.0,
+                                        scale_min=0, scale_max=100))
+        s.add(a)
+    with demo_rt.context(actor(demo_rt, "analyst1"), today=TODAY) as ctx:
+        frame = ms.analysis_frame(ctx).set_index("study_code")
+        rows = ms.person_period_frame(ctx)
+    with demo_rt.sessions() as s:
+        enrolled = s.get(Participant, pid).enrolled_on
+    study = demo_rt.study_coder.code(code)
+    mine = rows[rows.study_code == study].sort_values("start")
+    entry = (dt.date(2021, 9, 25) - enrolled).days
+    split = (later - enrolled).days
+    assert mine[["start", "stop"]].to_numpy().tolist() == [
+        [entry, split], [split, entry + frame.loc[study, "duration"]]]
+    assert mine.step.tolist()[1] == "conclusion"
+    assert mine.score_digital_sex_crime_understanding.iloc[1] == 80.0
+    planning = frame.loc[study, "score_digital_sex_crime_understanding_planning"]
+    assert mine.change_digital_sex_crime_understanding.iloc[1] == pytest.approx(80.0 - planning)
+    # Everyone: contiguous rows from follow-up entry to exit, the event on the last row only.
+    assert rows.groupby("study_code").event.sum().reindex(frame.index).eq(frame.event).all()
+    lengths = (rows.stop - rows.start).groupby(rows.study_code).sum()
+    assert (lengths.reindex(frame.index) == frame.duration).all()
+    first = rows.sort_values("start").groupby("study_code").first()
+    assert (first.sessions_attended.reindex(frame.index) == frame.sessions_attended).all()
+
+
+# ---------------------------------------------------------------- bad inputs
+
+
+def test_bad_requests_get_clear_errors(demo_rt):
+    with demo_rt.context(actor(demo_rt, "analyst1"), today=TODAY) as ctx:
+        with pytest.raises(ValidationError, match="'no_such'; choose one of"):
+            ms.km(ctx, by="no_such")
+        with pytest.raises(ValidationError, match="no column.*'shoe_size'"):
+            ms.cox_fit(ctx, ["prior_offences", "shoe_size"])
+        with pytest.raises(ValidationError, match="'programme' is .*not numeric"):
+            ms.cox_fit(ctx, ["programme"])
+        with pytest.raises(ValidationError, match="change_gender_equality' has .*missing"):
+            ms.cox_fit(ctx, ["change_gender_equality"])
+        with pytest.raises(ValidationError, match="only 5 event"):
+            ms.cox_fit(ctx, ["prior_offences", "completed", "age_at_referral"])
+        with pytest.raises(ValidationError, match=r"only \d+ events .*within 730 days.*at least 10"):
+            ms.fit_risk_model(ctx, **FAST)
+        with pytest.raises(ValidationError, match="event_other describe the follow-up"):
+            ms.fit_risk_model(ctx, features=["prior_offences", "event_other"], **FAST)
+        with pytest.raises(ValidationError, match="shoe_size are not columns"):
+            ms.fit_risk_model(ctx, features=["shoe_size"], **FAST)
+        with pytest.raises(ValidationError, match="horizon must be a positive"):
+            ms.fit_risk_model(ctx, horizon=0, **FAST)
+        with pytest.raises(ValidationError, match="no risk model named 'forest'"):
+            ms.fit_risk_model(ctx, model="forest", **FAST)
+        with pytest.raises(NotFound, match="No risk model 77"):
+            ms.get_card(ctx, 77)
+
+
+@sqlite_only
+def test_an_empty_store_says_what_to_record_first(rt, make_account):
+    with rt.context(make_account("analyst"), today=TODAY) as ctx:
+        with pytest.raises(ValidationError, match="No follow-up windows are recorded yet"):
+            ms.km(ctx)
+
+
+def test_cumulative_incidence_by_type_adds_up_to_one_minus_survival(demo_rt):
+    with demo_rt.context(actor(demo_rt, "analyst1"), today=TODAY) as ctx:
+        cif = ms.cumulative_incidence_by_type(ctx)
+        km = ms.km(ctx)
+    times = [365.0, 730.0, 1460.0]
+    total = cif.at(times).sum(axis=1).to_numpy()
+    assert np.allclose(total, 1 - km.survival_at(times).to_numpy(), atol=1e-12)
+    named = cif.table.drop_duplicates("event_type").set_index("event_type").event_type_name
+    assert named.to_dict() == {ms.EVENT_TYPE_CODES[n]: n for n in named}
+
+
+# ---------------------------------------------------------------- stored risk models
+
+
+@pytest.fixture
+def demo250(rt):
+    demo.load(rt, participants=250, seed=3)
+    return rt
+
+
+def test_a_fitted_model_is_stored_listed_and_predicts_with_its_name(demo250):
+    rt = demo250
+    analyst = actor(rt, "analyst1")
+    with rt.context(analyst, today=TODAY) as ctx:
+        model_id = ms.fit_risk_model(ctx, horizon=730, random_state=0, **FAST)
+        listed = ms.list_models(ctx)
+        card = ms.get_card(ctx, model_id)
+        frame = ms.analysis_frame(ctx, as_of=TODAY)
+    assert [m.id for m in listed] == [model_id]
+    info = listed[0]
+    assert (info.name, info.horizon_days, info.created_by) == ("logistic", 730, "analyst1")
+    assert info.auc_ci_lower <= info.auc <= info.auc_ci_upper
+    features = list(ms.DEFAULT_FEATURES)
+    assert card.features == features and card.n == len(frame)
+    assert card.data_fingerprint == data_fingerprint(frame, ["duration", "event", *features])
+    assert info.data_fingerprint == card.data_fingerprint
+    assert set(card.subgroups) == set(ms.FAIRNESS_GROUPS)
+    assert set(card.subgroups["programme"]) == set(frame.programme)
+    for row in card.subgroups["sex"].values():
+        assert {"n", "base_rate", "auc", "fpr", "fnr", "ppv"} <= set(row)
+    # Card and parameters, never rows: no study code is stored with the model.
+    with rt.sessions() as s:
+        stored = s.get(RiskModel, model_id)
+        text = json.dumps(stored.card, ensure_ascii=False) + json.dumps(stored.params)
+    assert not [c for c in frame.study_code if c in text]
+
+    # A counselor sees the risk of someone in the caseload, with the model's name and why.
+    prog = synthetic.generate(250, 3)
+    code = prog.follow_ups.code.iloc[0]
+    pid = pid_of(rt, code)
+    with rt.context(counselor_of(rt, prog, code), today=TODAY) as ctx:
+        prediction = ms.predict_for(ctx, pid, model_id)
+        other = next(c for c in prog.participants.code
+                     if prog.participants.set_index("code").counselor[c]
+                     != prog.participants.set_index("code").counselor[code])
+        with pytest.raises(NotFound):
+            ms.predict_for(ctx, pid_of(rt, other), model_id)
+        with pytest.raises(NotFound, match="No risk model"):
+            ms.predict_for(ctx, pid, model_id + 1)
+    assert prediction.model_id == model_id and prediction.model_name == "logistic"
+    assert f"logistic #{model_id}" in prediction.model_label
+    assert prediction.study_code == rt.study_coder.code(code)
+    assert prediction.log_odds == pytest.approx(
+        prediction.contributions.contribution.sum() + prediction.intercept, abs=1e-12)
+    assert "auc" in prediction.metrics and prediction.method == "stored coefficients"
+    # The stored coefficients give what the fitted pipeline gives (a refit with the same settings).
+    refit = get_model("logistic", random_state=0).fit(frame, features, 730)
+    row = frame[frame.study_code == prediction.study_code]
+    assert prediction.risk == pytest.approx(float(refit.predict_risk(row).iloc[0]), rel=1e-9)
+    expected = refit.explain(row).iloc[0]
+    got = prediction.contributions.set_index("feature").contribution
+    assert np.allclose(got[features].to_numpy(), expected[features].to_numpy(), atol=1e-9)
+
+
+@sqlite_only
+def test_a_boosted_model_is_refitted_deterministically_and_refuses_changed_data(demo250):
+    rt = demo250
+    prog = synthetic.generate(250, 3)
+    with rt.context(actor(rt, "analyst1"), today=TODAY) as ctx:
+        model_id = ms.fit_risk_model(ctx, model="gradient_boosting", **FAST)
+        code = next(c for c in prog.follow_ups.code if c not in set(prog.events.code))
+        pid = pid_of(rt, code)
+        first = ms.predict_for(ctx, pid, model_id)
+        again = ms.predict_for(ctx, pid, model_id)
+        assert first.risk == again.risk and first.method.startswith("deterministic refit")
+        assert first.contributions.equals(again.contributions)
+        assert first.log_odds == pytest.approx(
+            first.contributions.contribution.sum() + first.intercept, abs=1e-9)
+        # A reoffence recorded late, dated before the model's data date, changes its data.
+        ms.record_event(ctx, participant_id=pid, event_date=dt.date(2026, 6, 1),
+                        event_type="other", source="court")
+        with pytest.raises(Conflict, match="fingerprint differs.*fit a new model"):
+            ms.predict_for(ctx, pid, model_id)
+
+
+# ---------------------------------------------------------------- a larger synthetic programme
+
+BIG_N, BIG_SEED = 600, 5
+
+
+@pytest.fixture(scope="module")
+def big_rt(tmp_path_factory, _sqlite_template):
+    """A 600-participant synthetic programme on SQLite, shared by the read-only tests below."""
+    path = tmp_path_factory.mktemp("big")
+    shutil.copy(_sqlite_template, path / "dscr.sqlite3")
+    settings = Settings(data_dir=path, database_url=f"sqlite:///{path / 'dscr.sqlite3'}",
+                        key_file=path / "field.key", study_key_file=path / "study.key", user=None)
+    runtime = Runtime(settings, create_keys=True)
+    runtime.check_key()
+    demo.load(runtime, participants=BIG_N, seed=BIG_SEED)
+    yield runtime
+    runtime.dispose()
+
+
+def test_a_cox_fit_on_the_demo_recovers_the_true_hazard_ratios(big_rt):
+    with big_rt.context(actor(big_rt, "analyst1"), today=TODAY) as ctx:
+        result = ms.cox_fit(ctx, ["prior_offences", "completed", "age_at_referral",
+                                  "change_to_last_digital_sex_crime_understanding"],
+                            complete_cases=True)
+    true = synthetic.TRUE_EFFECTS["log_hr"]
+    for name in ("prior_offences", "completed"):
+        row = result.summary.loc[name]
+        assert np.log(row.ci_lower) < true[name] < np.log(row.ci_upper), (name, row)
+    # Older at referral, lower hazard, as generated (-0.06 per year).
+    age = result.summary.loc["age_at_referral"]
+    assert np.log(age.ci_lower) < true["age_over_15"] < np.log(age.ci_upper)
+    assert result.n > 500 and result.n_events > 60
+
+
+def test_no_output_of_the_module_holds_a_name_contact_or_birth_date(big_rt):
+    prog = synthetic.generate(BIG_N, BIG_SEED)
+    people = prog.participants
+    needles = set(people.name) | set(people.contact) | set(people.guardian_contact) | {
+        d.isoformat() for d in people.birth_date}
+    analyst = actor(big_rt, "analyst1")
+    outputs: dict[str, str] = {}
+    with big_rt.context(analyst, today=TODAY) as ctx:
+        model_id = ms.fit_risk_model(ctx, **FAST)
+        outputs["frame"] = ms.analysis_frame(ctx).to_csv()
+        outputs["person_period"] = ms.person_period_frame(ctx).to_csv()
+        km = ms.km(ctx, by="programme")
+        outputs["km"] = km.table.to_csv() + repr(km.logrank)
+        outputs["cox"] = ms.cox_fit(ctx, ["prior_offences", "completed"]).summary.to_csv()
+        outputs["cif"] = ms.cumulative_incidence_by_type(ctx).table.to_csv()
+        outputs["card"] = ms.get_card(ctx, model_id).to_json()
+        outputs["models"] = repr(ms.list_models(ctx))
+        outputs["proposals"] = repr(ms.list_event_proposals(ctx, status=None))
+    code = prog.follow_ups.code.iloc[0]
+    with big_rt.context(counselor_of(big_rt, prog, code), today=TODAY) as ctx:
+        p = ms.predict_for(ctx, pid_of(big_rt, code), model_id)
+        outputs["prediction"] = repr(p) + p.contributions.to_csv()
+    with big_rt.sessions() as s:
+        stored = s.get(RiskModel, model_id)
+        outputs["stored"] = json.dumps([stored.card, stored.params], ensure_ascii=False)
+    assert len(needles) > 3 * BIG_N * 0.9
+    found = {what: [n for n in needles if n in text] for what, text in outputs.items()}
+    assert found == {what: [] for what in outputs}
+    # The needles are what the store holds: decrypted by the counselor, as the design allows.
+    from db.service import participant_identity
+
+    with big_rt.context(counselor_of(big_rt, prog, code), today=TODAY) as ctx:
+        ident = participant_identity(ctx, pid_of(big_rt, code))
+    row = people.set_index("code").loc[code]
+    assert (ident.name, ident.contact, ident.birth_date) == (
+        row["name"], row.contact, row.birth_date.isoformat())
