@@ -3,7 +3,7 @@ the matrix steps, goals, follow-up, risk models, the hash registry, scans, flags
 exports, disclosures and the append-only audit log.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-27
 """
 from __future__ import annotations
