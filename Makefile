@@ -30,10 +30,13 @@ test: $(STAMP) browser
 browser:
 	bash scripts/ensure-browser.sh
 
-## make bench: the benchmarks, each writing JSON under bench/results/
+## make bench: the benchmarks (ratios against a baseline measured in the same run), JSON in bench/results/
 bench: $(STAMP)
 	mkdir -p bench/results
 	$(BIN)/python -m bench.detection --json bench/results/detection.json
+	$(BIN)/python -m bench.models --json bench/results/models.json
+	$(BIN)/python -m bench.load --json bench/results/load.json
+	$(BIN)/python -m bench.dashboard --json bench/results/dashboard.json
 
 clean:
 	rm -rf $(VENV) var
