@@ -25,3 +25,7 @@ class Conflict(DscrError):
 
 class ConfigurationError(DscrError):
     """The database URL, data directory or key file is missing or wrong."""
+
+
+class StoreUnavailable(DscrError):
+    """The database went away during a use case; nothing of that use case was saved."""

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import audit
@@ -16,7 +17,7 @@ from db.crypto import Keyring
 from db.engine import make_engine, session_factory
 from db.pseudonym import StudyCoder
 from db.schema import Account, Meta
-from errors import ConfigurationError, NotFound, PermissionDenied
+from errors import ConfigurationError, NotFound, PermissionDenied, StoreUnavailable
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,16 @@ class Context:
         try:
             yield self.session
             self.session.commit()
+        except DBAPIError as exc:
+            _safe_rollback(self.session)
+            if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+                raise StoreUnavailable(
+                    "The database could not be reached while saving, so nothing of this action "
+                    "was saved. Your input is kept: try again when the database is back."
+                ) from None
+            raise
         except BaseException:
-            self.session.rollback()
+            _safe_rollback(self.session)
             raise
 
     def record_denied(self, action: str, detail: str) -> None:
@@ -73,6 +82,13 @@ class Context:
             subject_participant_id=participant_id, fields=[field_name], detail=self.task,
         )
         return self.keyring.decrypt(token)
+
+
+def _safe_rollback(session: Session) -> None:
+    try:
+        session.rollback()
+    except DBAPIError:  # the connection is gone; the server discards the open transaction
+        session.close()
 
 
 class Runtime:
