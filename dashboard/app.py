@@ -75,4 +75,7 @@ def main() -> None:
     st.navigation(pages_for(actor.role, lang)).run()
 
 
-main()
+# Streamlit runs this file as "__main__"; a scan's spawned hashing processes import it again as
+# "__mp_main__" (multiprocessing re-imports the main script), and must not run the app there.
+if __name__ == "__main__":
+    main()

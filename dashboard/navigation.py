@@ -11,8 +11,20 @@ PAGE_TABLE: tuple[tuple[str, str, str | None, frozenset[str] | None], ...] = (
     ("pages/home.py", "home", None, None),
     ("pages/caseload.py", "caseload", "participant.identify", None),
     ("pages/participant.py", "participant_page", "participant.identify", None),
+    ("pages/matrix.py", "co_matrix", "assessment.read", None),
+    ("pages/instrument.py", "co_instrument", "assessment.record", None),
     ("pages/accounts.py", "accounts", "account.manage", None),
     ("pages/audit.py", "audit_log", "audit.read", None),
+    ("pages/outcomes.py", "cm_outcomes", "outcomes.read", None),
+    ("pages/reviews.py", "cm_reviews", "review.record", None),
+    ("pages/signoff.py", "cm_signoff", "assessment.sign", frozenset({"committee"})),
+    ("pages/registry.py", "rv_registry", "registry.read", None),
+    ("pages/scans.py", "rv_scans", "scan.run", None),
+    ("pages/review.py", "rv_review", "flag.review", None),
+    ("pages/recidivism.py", "an_recidivism", "recidivism.read", None),
+    # Counselors may read a prediction (model.read) on the matrix page; the model cards are analysts'.
+    ("pages/models.py", "an_models", "model.read", frozenset({"analyst"})),
+    ("pages/cohort.py", "an_cohort", "recidivism.read", None),
 )
 
 

@@ -21,6 +21,7 @@ registry use case and the benchmark:
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import multiprocessing
 import os
@@ -104,11 +105,16 @@ DEFAULT_LIMITS = Limits()
 
 @dataclass(frozen=True)
 class Item:
-    """One file to analyse: its label in the report, and where its bytes are."""
+    """One file to analyse: its label in the report, and where its bytes are.
+
+    ``data`` holds an upload in memory (the file itself, or the zip holding ``member``); it is
+    never written to disk, except a video's bytes for PyAV, in a temporary file deleted at once.
+    """
 
     path: str
-    file: str  # a file on disk, or the zip archive holding the member
+    file: str  # a file on disk, or the zip archive holding the member (for an upload, its name)
     member: str | None = None
+    data: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -259,10 +265,24 @@ def unsafe_member_name(name: str) -> str | None:
     return None
 
 
-def _list_zip(path: Path, limits: Limits) -> tuple[list[Item], list[Refused]]:
+def list_upload(
+    name: str, data: bytes, limits: Limits = DEFAULT_LIMITS
+) -> tuple[list[Item], list[Refused]]:
+    """``list_source`` for an upload held in memory: a zip (the same checks) or a single file."""
+    label = PurePosixPath((name or "upload").replace("\\", "/")).name or "upload"
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        return _list_zip(Path(label), limits, data=data)
+    if len(data) > limits.max_file_bytes:
+        return [], [Refused(label, _too_big(len(data), limits))]
+    return [Item(label, label, data=data)], []
+
+
+def _list_zip(
+    path: Path, limits: Limits, data: bytes | None = None
+) -> tuple[list[Item], list[Refused]]:
     label = path.name
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
         raise ValidationError(f"{label} is not a readable zip archive ({exc})") from exc
@@ -308,7 +328,7 @@ def _list_zip(path: Path, limits: Limits) -> tuple[list[Item], list[Refused]]:
         if reason is not None:
             refused.append(Refused(name, reason))
         else:
-            items.append(Item(name, os.fspath(path), name))
+            items.append(Item(name, os.fspath(path), name, data=data))
     items.sort(key=lambda i: i.path)
     return items, refused
 
@@ -317,11 +337,14 @@ def read_item(item: Item, limits: Limits = DEFAULT_LIMITS) -> bytes:
     """The bytes of one file, never more than the limit whatever its header declares."""
     cap = limits.max_file_bytes
     try:
-        if item.member is None:
+        if item.member is None and item.data is not None:
+            data = item.data[: cap + 1]
+        elif item.member is None:
             with open(item.file, "rb") as fh:
                 data = fh.read(cap + 1)
         else:
-            with zipfile.ZipFile(item.file) as zf, zf.open(item.member) as fh:
+            archive = item.file if item.data is None else io.BytesIO(item.data)
+            with zipfile.ZipFile(archive) as zf, zf.open(item.member) as fh:
                 data = fh.read(cap + 1)
     except (OSError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
         raise ValidationError(f"{item.path} cannot be read ({exc})") from exc
@@ -379,8 +402,9 @@ def _analyse(item: Item, options: AnalysisOptions) -> Analysis:
 def _video_frames(
     item: Item, data: bytes, options: AnalysisOptions, hashers: list[Hasher]
 ) -> Iterator[FrameHashes]:
-    # PyAV reads from a path; a zip member goes to a private temporary file, deleted at once.
-    if item.member is None:
+    # PyAV reads from a path; a zip member or an upload goes to a private temporary file,
+    # deleted at once.
+    if item.member is None and item.data is None:
         path, cleanup = item.file, None
     else:
         fd, path = tempfile.mkstemp(prefix="dscr-", suffix=".video")

@@ -53,6 +53,7 @@ from detection.scan import (
     RegistryEntry,
     analyse,
     list_source,
+    list_upload,
     run_parallel,
 )
 from errors import Conflict, NotFound, ValidationError
@@ -169,13 +170,7 @@ def add_to_registry(
     ref = _validate_case_ref(case_ref)
     if not paths:
         raise ValidationError("give at least one file or folder to add to the registry")
-    with ctx.transaction() as s:
-        case = _case_by_ref(ctx, ref)
-        if case is None and not new_case:
-            raise NotFound(
-                f"No case {ref!r}. Check the reference, or pass --new-case to register it as a "
-                "case of no programme participant."
-            )
+    _registry_case_known(ctx, ref, new_case)
     items: list[Item] = []
     problems: list[Problem] = []
     for p in paths:
@@ -183,6 +178,68 @@ def add_to_registry(
         prefix = Path(p).name + "/" if Path(p).is_dir() or len(found) + len(refused) > 1 else ""
         items += [Item(prefix + i.path if prefix else i.path, i.file, i.member) for i in found]
         problems += [Problem(prefix + r.path, r.reason) for r in refused]
+    return _register(ctx, ref, items, problems, workers=workers, progress=progress)
+
+
+Upload = tuple[str, bytes]  # (file name, bytes): what st.file_uploader gives
+
+
+def add_uploads_to_registry(
+    ctx: Context,
+    *,
+    case_ref: str,
+    uploads: Sequence[Upload],
+    new_case: bool = False,
+    progress: Progress | None = None,
+) -> RegistryAddResult:
+    """``add_to_registry`` for uploaded files (images, videos or zips) held in memory.
+
+    The bytes are hashed in this process and dropped; nothing is written to disk except a
+    video's bytes for PyAV, in a private temporary file deleted at once. A zip goes through the
+    scanner's zip checks (no path traversal, no links, no bombs).
+    """
+    access.require(ctx, "registry.manage")
+    ref = _validate_case_ref(case_ref)
+    if not uploads:
+        raise ValidationError("choose at least one image, video or zip to add to the registry")
+    _registry_case_known(ctx, ref, new_case)
+    items: list[Item] = []
+    problems: list[Problem] = []
+    for name, data in uploads:
+        found, refused = list_upload(name, data)
+        zipped = any(i.member is not None for i in found) or len(found) + len(refused) > 1
+        prefix = _upload_label(name) + "/" if zipped else ""
+        items += [Item(prefix + i.path, i.file, i.member, data=i.data) for i in found]
+        problems += [Problem(prefix + r.path, r.reason) for r in refused]
+    # In this process: an upload is at most the server's upload limit, and handing its bytes to
+    # worker processes would copy the whole archive once per member.
+    return _register(ctx, ref, items, problems, workers=1, progress=progress)
+
+
+def _upload_label(name: str) -> str:
+    # The base name only: a browser may send a client-side folder with it.
+    return Path((name or "upload").replace("\\", "/")).name or "upload"
+
+
+def _registry_case_known(ctx: Context, ref: str, new_case: bool) -> None:
+    with ctx.transaction():
+        case = _case_by_ref(ctx, ref)
+        if case is None and not new_case:
+            raise NotFound(
+                f"No case {ref!r}. Check the reference, or pass --new-case to register it as a "
+                "case of no programme participant."
+            )
+
+
+def _register(
+    ctx: Context,
+    ref: str,
+    items: list[Item],
+    problems: list[Problem],
+    *,
+    workers: int,
+    progress: Progress | None,
+) -> RegistryAddResult:
     options = AnalysisOptions(mode="registry")
     analyses: list[Analysis] = []
     for n, a in enumerate(run_parallel(analyse, [(i, options) for i in items], workers=workers)):
@@ -263,6 +320,10 @@ def _read_hash_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationError(f"hash list {path} cannot be read as UTF-8 text ({exc})") from exc
+    return _parse_hash_csv(text, path)
+
+
+def _parse_hash_csv(text: str, path: Path) -> list[tuple[int, dict[str, str]]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if reader.fieldnames is None:
         raise ValidationError(
@@ -298,7 +359,27 @@ def import_hash_list(
     """
     access.require(ctx, "registry.manage")
     path = Path(file)
-    rows = _read_hash_csv(path)
+    return _import_rows(ctx, _read_hash_csv(path), path, new_cases=new_cases)
+
+
+def import_hash_list_bytes(
+    ctx: Context, data: bytes, *, name: str = "hash-list.csv", new_cases: bool = False
+) -> ImportResult:
+    """``import_hash_list`` for an uploaded CSV held in memory; the same checks, all or nothing."""
+    access.require(ctx, "registry.manage")
+    path = Path(_upload_label(name))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"hash list {path.name} cannot be read as UTF-8 text ({exc}); save it as UTF-8 CSV"
+        ) from exc
+    return _import_rows(ctx, _parse_hash_csv(text, path), path, new_cases=new_cases)
+
+
+def _import_rows(
+    ctx: Context, rows: list[tuple[int, dict[str, str]]], path: Path, *, new_cases: bool
+) -> ImportResult:
     problems: list[str] = []
     parsed: list[tuple[int, str, str, str, str, str, str]] = []
     for line, row in rows:
@@ -399,23 +480,8 @@ def export_hash_list(
     why = _check_text(purpose, "purpose", required=True)
     out = Path(file)
     with ctx.transaction() as s:
-        rows = s.execute(
-            select(
-                HashEntry.algorithm,
-                HashEntry.hash_hex,
-                Case.case_ref,
-                HashEntry.variant,
-                HashEntry.media_kind,
-                HashEntry.source_label,
-            )
-            .join(Case, Case.id == HashEntry.case_id)
-            .order_by(HashEntry.id)
-        ).all()
-        buf = io.StringIO(newline="")
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
-        writer.writerows(rows)
-        data = buf.getvalue().encode("utf-8")
+        rows = _hash_list_rows(ctx)
+        data = _hash_list_bytes(rows)
         digest = hashlib.sha256(data).hexdigest()
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
@@ -438,6 +504,58 @@ def export_hash_list(
             )
         )
     return ExportResult(os.fspath(out), len(rows), digest)
+
+
+def hash_list_download(ctx: Context, *, purpose: str) -> bytes:
+    """The registry's hash list as CSV bytes for a download, recorded with its purpose.
+
+    The same columns as ``export_hash_list``; a case reference that a spreadsheet would read as
+    a formula is neutralised, as in every dashboard download.
+    """
+    access.require(ctx, "registry.manage")
+    why = _check_text(purpose, "purpose", required=True)
+    with ctx.transaction() as s:
+        rows = _hash_list_rows(ctx)
+        data = _hash_list_bytes(rows, sanitise=True)
+        s.add(
+            ExportManifest(
+                account_id=ctx.actor.id,
+                kind="hash_list",
+                purpose=why,
+                filters={"delivery": "dashboard download"},
+                rows=len(rows),
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
+        )
+    return data
+
+
+def _hash_list_rows(ctx: Context) -> list[tuple[str, ...]]:
+    return [
+        tuple(r)
+        for r in ctx.session.execute(
+            select(
+                HashEntry.algorithm,
+                HashEntry.hash_hex,
+                Case.case_ref,
+                HashEntry.variant,
+                HashEntry.media_kind,
+                HashEntry.source_label,
+            )
+            .join(Case, Case.id == HashEntry.case_id)
+            .order_by(HashEntry.id)
+        ).all()
+    ]
+
+
+def _hash_list_bytes(rows: list[tuple[str, ...]], *, sanitise: bool = False) -> bytes:
+    from db.service import sanitise_cell
+
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows([tuple(map(sanitise_cell, r)) for r in rows] if sanitise else rows)
+    return buf.getvalue().encode("utf-8")
 
 
 def registry_summary(ctx: Context) -> pd.DataFrame:
@@ -572,6 +690,44 @@ def run_scan(
     access.require(ctx, "scan.run")
     label = os.fspath(Path(source).resolve())[:256]
     items, refused = list_source(source, limits)
+    return _scan(ctx, label, items, refused, workers=workers, resume_scan_id=resume_scan_id,
+                 progress=progress)
+
+
+def run_scan_upload(
+    ctx: Context,
+    name: str,
+    data: bytes,
+    *,
+    resume_scan_id: int | None = None,
+    progress: Progress | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> ScanReport:
+    """``run_scan`` for an uploaded zip (or single file) held in memory.
+
+    The zip goes through the same checks as a zip on disk (path traversal, links, encrypted
+    members, bombs); its members are read from memory, hashed in this process and dropped. The
+    scan is labelled with the upload's name and SHA-256, so uploading the same archive again
+    resumes an interrupted scan of it.
+    """
+    access.require(ctx, "scan.run")
+    digest = hashlib.sha256(data).hexdigest()
+    label = f"upload:{digest[:16]}:{_upload_label(name)}"[:256]
+    items, refused = list_upload(name, data, limits)
+    return _scan(ctx, label, items, refused, workers=1, resume_scan_id=resume_scan_id,
+                 progress=progress)
+
+
+def _scan(
+    ctx: Context,
+    label: str,
+    items: list[Item],
+    refused: list,
+    *,
+    workers: int,
+    resume_scan_id: int | None,
+    progress: Progress | None,
+) -> ScanReport:
     s = ctx.session
     with ctx.transaction():
         if resume_scan_id is not None:
@@ -652,6 +808,37 @@ def scan_report(ctx: Context, scan_id: int) -> ScanReport:
     """The report of a stored scan (finished, interrupted or running)."""
     access.require(ctx, "scan.run")
     return _report(ctx, scan_id)
+
+
+@dataclass(frozen=True)
+class ScanView:
+    """One past scan, as the list of scans shows it."""
+
+    id: int
+    source: str
+    status: str
+    items_total: int
+    items_done: int
+    started_by: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+def list_scans(ctx: Context, *, limit: int = 100) -> list[ScanView]:
+    """Past scans, newest first (an interrupted or failed one can be resumed)."""
+    access.require(ctx, "scan.run")
+    with ctx.transaction() as s:
+        rows = s.execute(
+            select(Scan, Account.username)
+            .join(Account, Account.id == Scan.started_by)
+            .order_by(Scan.started_at.desc(), Scan.id.desc())
+            .limit(limit)
+        ).all()
+        return [
+            ScanView(sc.id, sc.source_label, sc.status, sc.items_total, sc.items_done, who,
+                     sc.started_at, sc.finished_at)
+            for sc, who in rows
+        ]
 
 
 def _report(ctx: Context, scan_id: int) -> ScanReport:
@@ -738,6 +925,9 @@ class FlagView:
     reviewed_by: str | None
     review_reason: str | None
     version: int
+    # Whether a confirmed flag proposed a follow-up event to the analysts, and what became of
+    # it (proposed, accepted, rejected); None when the case belongs to no participant.
+    event_proposal: str | None = None
 
 
 def review_queue(ctx: Context, *, status: str | None = "pending") -> list[FlagView]:
@@ -745,10 +935,11 @@ def review_queue(ctx: Context, *, status: str | None = "pending") -> list[FlagVi
     access.require(ctx, "flag.review")
     with ctx.transaction() as s:
         stmt = (
-            select(Flag, Case.case_ref, Account.username)
+            select(Flag, Case.case_ref, Account.username, EventProposal.status)
             .join(HashEntry, HashEntry.id == Flag.hash_entry_id)
             .join(Case, Case.id == HashEntry.case_id)
             .outerjoin(Account, Account.id == Flag.reviewed_by)
+            .outerjoin(EventProposal, EventProposal.flag_id == Flag.id)
             .order_by(Flag.created_at, Flag.id)
         )
         if status is not None:
@@ -768,8 +959,9 @@ def review_queue(ctx: Context, *, status: str | None = "pending") -> list[FlagVi
                 who,
                 f.review_reason,
                 f.version,
+                proposal,
             )
-            for f, ref, who in s.execute(stmt).all()
+            for f, ref, who, proposal in s.execute(stmt).all()
         ]
 
 

@@ -290,6 +290,63 @@ def _shares(
     }
 
 
+# --------------------------------------------------------------------------- step means
+
+
+STEP_MEAN_COLUMNS = ("n", "mean", "sd", "ci_lower", "ci_upper")
+
+
+def step_means(
+    df: pd.DataFrame,
+    *,
+    participant: str = "participant",
+    step: str = "step",
+    domain: str = "domain",
+    score: str = "score",
+    by: str | Sequence[str] | None = None,
+    ci: float = 0.95,
+    margins: bool = False,
+    total_label: str = "Total",
+) -> pd.DataFrame:
+    """Mean score at each step, with its t-based CI, per (group of `by`, domain, step).
+
+    Every score recorded at a step counts (participants need not have all three steps), so the
+    n of each step is its own. The CI is mean +/- t(1 - (1 - ci)/2, n - 1) * SD / sqrt(n), as
+    `scipy.stats.t.interval(ci, n - 1, loc=mean, scale=stats.sem(x))` gives; with n < 2 the SD
+    and CI are NaN. Steps with no score still get a row (n 0), so that a chart has every step.
+    `margins` and `total_label` work as in `outcomes_table`; suppress the result with
+    `key_cols=["domain", "step"]` before it leaves the system.
+    """
+    ci = _check_ci(ci)
+    by_cols = [by] if isinstance(by, str) else list(by or [])
+    needed = [participant, step, domain, score, *by_cols]
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise ValidationError(f"step means need columns {missing}; the data has {list(df.columns)}")
+    bad_steps = sorted(set(df[step].dropna().astype(str)) - set(STEPS))
+    if bad_steps:
+        raise ValidationError(f"unknown step(s) {bad_steps}; steps are {list(STEPS)}")
+    if df.duplicated([participant, step, domain]).any():
+        raise ValidationError("more than one score per participant, step and domain; keep one")
+    rows = []
+    for key, part in _groups(df, by_cols, margins, total_label):
+        for dom, sub in part.groupby(domain, sort=True):
+            for s in STEPS:
+                x = pd.to_numeric(sub.loc[sub[step] == s, score], errors="coerce").dropna()
+                x = x.to_numpy(dtype=float)
+                n = int(x.size)
+                mean = float(x.mean()) if n else float("nan")
+                sd = lo = hi = float("nan")
+                if n >= 2:
+                    sd = float(x.std(ddof=1))
+                    half = float(stats.t.ppf(0.5 + ci / 2, n - 1)) * sd / math.sqrt(n)
+                    lo, hi = mean - half, mean + half
+                row: dict[str, Any] = dict(zip(by_cols, key, strict=True))
+                row.update(domain=dom, step=s, n=n, mean=mean, sd=sd, ci_lower=lo, ci_upper=hi)
+                rows.append(row)
+    return pd.DataFrame(rows, columns=[*by_cols, "domain", "step", *STEP_MEAN_COLUMNS])
+
+
 # --------------------------------------------------------------------------- mixed model
 
 

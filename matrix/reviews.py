@@ -65,6 +65,16 @@ def _validate_ratings(
     return data
 
 
+def _spearman_brown(r: float, k: int) -> float:
+    """ICC(2,1) bound -> ICC(2,k) bound. The map k r / (1 + (k - 1) r) has a pole at -1/(k-1):
+    a bound at or below it means the average-measures ICC is unbounded below (-inf), where
+    pingouin and psych print a number on the wrong side of the estimate."""
+    denom = 1 + (k - 1) * r
+    if denom <= 0:
+        return float("-inf")
+    return k * r / denom
+
+
 def _icc2(wide: pd.DataFrame, ci: float) -> list[dict[str, float]]:
     """ICC(2,1) and ICC(2,k) from a complete targets x raters table (McGraw & Wong 1996, 2A)."""
     x = wide.to_numpy(dtype=float)
@@ -75,6 +85,14 @@ def _icc2(wide: pd.DataFrame, ci: float) -> list[dict[str, float]]:
     ss_err = ((x - grand) ** 2).sum() - ss_rows - ss_cols
     df1, df_cols, df2 = n - 1, k - 1, (n - 1) * (k - 1)
     msb, msj, mse = ss_rows / df1, ss_cols / df_cols, ss_err / df2
+    if np.isclose(mse, 0.0) or np.isclose(msb, 0.0):
+        # Every rater gave the same scores (or every programme the same): agreement is undefined,
+        # not perfect; say so instead of dividing by zero.
+        nan = float("nan")
+        common = {"F": nan, "df1": float(df1), "df2": float(df2), "p": nan, "n_programmes": n,
+                  "n_raters": k}
+        return [{"type": t, "icc": nan, "ci_lower": nan, "ci_upper": nan, **common}
+                for t in ("ICC(2,1)", "ICC(2,k)")]
     icc1 = (msb - mse) / (msb + (k - 1) * mse + k * (msj - mse) / n)
     icck = (msb - mse) / (msb + (msj - mse) / n)
     f_value = msb / mse
@@ -102,8 +120,8 @@ def _icc2(wide: pd.DataFrame, ci: float) -> list[dict[str, float]]:
         {
             "type": "ICC(2,k)",
             "icc": icck,
-            "ci_lower": lo * k / (1 + lo * (k - 1)),
-            "ci_upper": hi * k / (1 + hi * (k - 1)),
+            "ci_lower": _spearman_brown(lo, k),
+            "ci_upper": _spearman_brown(hi, k),
             **common,
         },
     ]

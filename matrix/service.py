@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -173,61 +173,67 @@ def step_action(ctx: Context, *, participant_id: int, stage: str, action: str,
         raise ValidationError(f"unknown action {action!r}; actions are {list(stages.ACTIONS)}")
     permission = "assessment.sign" if action in _SIGN_ACTIONS else "assessment.record"
     part = access.access_participant(ctx, participant_id, permission)
-    s = ctx.session
     with converting_stale(ctx, "stage_steps", f"The {stage} step", expected_version) as target:
-        current = current_steps(s, part.id)
-        row = current.get(stage)
-        if row is not None:
-            target["row_id"] = row.id
-            if expected_version is not None and row.version != expected_version:
-                raise stale(s, "stage_steps", row.id, f"The {stage} step", expected_version, row.version)
-        new = stages.apply_transition(step_states(current), stage, action, reason)
-        reason = reason.strip() if isinstance(reason, str) else reason
-        now = utcnow()
-        step_assessments = [] if row is None else list(s.scalars(
-            select(Assessment).where(Assessment.participant_id == part.id, Assessment.stage == stage,
-                                     Assessment.step_version == row.step_version)
-            .order_by(Assessment.id)))
-        if action == "submit":
-            if not step_assessments:
-                raise Conflict(f"cannot submit {stage}: no assessment was recorded at this step; "
-                               "record and finalise its instruments first")
-            drafts = [a.instrument_id for a in step_assessments if a.status == "draft"]
-            if drafts:
-                raise Conflict(f"cannot submit {stage}: {', '.join(drafts)} is still a draft; "
-                               "finalise it (or correct it) first")
-        if action == "unlock":
-            row.superseded_at, row.updated_by, row.updated_at = now, ctx.actor.id, now
-            fresh = StageStep(participant_id=part.id, stage=stage, step_version=new.version,
-                              status=stages.DRAFT, due_date=row.due_date, reason=reason,
-                              updated_by=ctx.actor.id, updated_at=now)
-            s.add(fresh)
-            for a in step_assessments:
-                s.add(Assessment(
-                    participant_id=a.participant_id, stage=a.stage, instrument_id=a.instrument_id,
-                    instrument_version=a.instrument_version, responses=dict(a.responses),
-                    status="draft", step_version=new.version, notes_enc=a.notes_enc,
-                    administered_on=a.administered_on, created_by=ctx.actor.id))
-            s.flush()
-            return _step_view(fresh)
-        if row is None:
-            row = _new_step(part, stage)
-            s.add(row)
-        row.status = new.status
-        row.skip_reason = new.skip_reason if new.status == stages.SKIPPED else None
-        if action in ("return", "reopen", "skip") and reason:
-            row.reason = reason
-        row.updated_by, row.updated_at = ctx.actor.id, now
-        if action == "submit":
-            row.submitted_by, row.submitted_at = ctx.actor.id, now
-        elif action == "review":
-            row.reviewed_by, row.reviewed_at = ctx.actor.id, now
-        elif action == "sign":
-            row.signed_by, row.signed_at = ctx.actor.id, now
-            for a in step_assessments:
-                a.status = "locked"
+        return _transition(ctx, part, stage, action, reason, expected_version, target)
+
+
+def _transition(ctx: Context, part: Participant, stage: str, action: str, reason: str | None,
+                expected_version: int | None, target: dict[str, object]) -> StepView:
+    """The body of `step_action`, inside the caller's transaction (a cohort sign-off runs many)."""
+    s = ctx.session
+    current = current_steps(s, part.id)
+    row = current.get(stage)
+    if row is not None:
+        target["row_id"] = row.id
+        if expected_version is not None and row.version != expected_version:
+            raise stale(s, "stage_steps", row.id, f"The {stage} step", expected_version, row.version)
+    new = stages.apply_transition(step_states(current), stage, action, reason)
+    reason = reason.strip() if isinstance(reason, str) else reason
+    now = utcnow()
+    step_assessments = [] if row is None else list(s.scalars(
+        select(Assessment).where(Assessment.participant_id == part.id, Assessment.stage == stage,
+                                 Assessment.step_version == row.step_version)
+        .order_by(Assessment.id)))
+    if action == "submit":
+        if not step_assessments:
+            raise Conflict(f"cannot submit {stage}: no assessment was recorded at this step; "
+                           "record and finalise its instruments first")
+        drafts = [a.instrument_id for a in step_assessments if a.status == "draft"]
+        if drafts:
+            raise Conflict(f"cannot submit {stage}: {', '.join(drafts)} is still a draft; "
+                           "finalise it (or correct it) first")
+    if action == "unlock":
+        row.superseded_at, row.updated_by, row.updated_at = now, ctx.actor.id, now
+        fresh = StageStep(participant_id=part.id, stage=stage, step_version=new.version,
+                          status=stages.DRAFT, due_date=row.due_date, reason=reason,
+                          updated_by=ctx.actor.id, updated_at=now)
+        s.add(fresh)
+        for a in step_assessments:
+            s.add(Assessment(
+                participant_id=a.participant_id, stage=a.stage, instrument_id=a.instrument_id,
+                instrument_version=a.instrument_version, responses=dict(a.responses),
+                status="draft", step_version=new.version, notes_enc=a.notes_enc,
+                administered_on=a.administered_on, created_by=ctx.actor.id))
         s.flush()
-        return _step_view(row)
+        return _step_view(fresh)
+    if row is None:
+        row = _new_step(part, stage)
+        s.add(row)
+    row.status = new.status
+    row.skip_reason = new.skip_reason if new.status == stages.SKIPPED else None
+    if action in ("return", "reopen", "skip") and reason:
+        row.reason = reason
+    row.updated_by, row.updated_at = ctx.actor.id, now
+    if action == "submit":
+        row.submitted_by, row.submitted_at = ctx.actor.id, now
+    elif action == "review":
+        row.reviewed_by, row.reviewed_at = ctx.actor.id, now
+    elif action == "sign":
+        row.signed_by, row.signed_at = ctx.actor.id, now
+        for a in step_assessments:
+            a.status = "locked"
+    s.flush()
+    return _step_view(row)
 
 
 def participant_steps(ctx: Context, participant_id: int) -> list[StepView]:
@@ -258,6 +264,105 @@ def overdue_steps(ctx: Context, as_of: dt.date) -> pd.DataFrame:
                          "due_on": (r.due_date if r and r.due_date else due[stage])})
     frame = pd.DataFrame(rows, columns=["participant", "study_code", "stage", "status", "due_on"])
     return stages.overdue(frame, as_of).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class CaseloadOverview:
+    """A counselor's caseload at a glance (`caseload_overview`).
+
+    - `participants`: one row per participant: participant_id, study_code, programme, cohort,
+      status, enrolled_on, next_stage and next_due (the first step not yet submitted or skipped,
+      for active participants), overdue_steps (how many), days_overdue (the most), last_session.
+    - `cells`: one row per participant, step and instrument given at that step: participant_id,
+      study_code, stage, instrument_id, status (matrix.completion.CELL_STATUSES).
+    """
+
+    participants: pd.DataFrame
+    cells: pd.DataFrame
+
+
+def caseload_overview(ctx: Context, as_of: dt.date) -> CaseloadOverview:
+    """Next due step, last session, overdue marks and the completion matrix of the caseload.
+
+    A handful of queries for the whole caseload (never one per participant), so that the page stays
+    fast with thousands of participants.
+    """
+    from sqlalchemy import func
+
+    from db.schema import CounselingSession
+    from matrix import completion
+
+    if isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date):
+        raise ValidationError(f"as_of must be a date, got {as_of!r}")
+    scoped = access.scoped_participants(ctx, "assessment.read")
+    access.require(ctx, "session.read")
+    s = ctx.session
+    ids = scoped.with_only_columns(Participant.id)
+    parts = s.execute(
+        scoped.join(Cohort, Participant.cohort_id == Cohort.id)
+        .join(Programme, Cohort.programme_id == Programme.id)
+        .with_only_columns(Participant.id, Participant.study_code, Programme.name, Cohort.name,
+                           Participant.status, Participant.enrolled_on)
+        .order_by(Participant.enrolled_on, Participant.id)).all()
+    steps: dict[tuple[int, str], StageStep] = {}
+    for r in s.scalars(select(StageStep).where(StageStep.participant_id.in_(ids))
+                       .order_by(StageStep.step_version)):
+        steps[(r.participant_id, r.stage)] = r  # the newest version wins
+    sheets: dict[tuple[int, str, int, str], str] = {
+        (pid, st, ver, inst): status for pid, st, ver, inst, status in s.execute(
+            select(Assessment.participant_id, Assessment.stage, Assessment.step_version,
+                   Assessment.instrument_id, Assessment.status)
+            .where(Assessment.participant_id.in_(ids)))}
+    last_session = dict(s.execute(
+        select(CounselingSession.participant_id, func.max(CounselingSession.session_date))
+        .where(CounselingSession.participant_id.in_(ids))
+        .group_by(CounselingSession.participant_id)).all())
+
+    step_rows = []
+    for pid, _code, _prog, _cohort, status, enrolled in parts:
+        due = stages.due_dates(enrolled)
+        for stage in stages.STAGES:
+            r = steps.get((pid, stage))
+            step_rows.append({"participant": pid, "stage": stage,
+                              "status": r.status if r is not None else stages.NOT_STARTED,
+                              "due_on": r.due_date if r is not None and r.due_date else due[stage],
+                              "step_version": r.step_version if r is not None else 1,
+                              "active": status == "active"})
+    step_frame = pd.DataFrame(step_rows, columns=["participant", "stage", "status", "due_on",
+                                                  "step_version", "active"])
+    active_steps = step_frame[step_frame["active"].astype(bool)]
+    late = stages.overdue(active_steps[["participant", "stage", "status", "due_on"]], as_of)
+    late_keys = set(zip(late["participant"], late["stage"], strict=True))
+    late_count = late.groupby("participant").size().to_dict() if not late.empty else {}
+    late_days = late.groupby("participant")["days_overdue"].max().to_dict() if not late.empty else {}
+    next_due = {}
+    for row in active_steps.itertuples():
+        if row.participant not in next_due and row.status not in stages.DONE_STATUSES:
+            next_due[row.participant] = (row.stage, row.due_on)
+
+    by_stage = {stage: [i for i in default_instruments().values() if stage in i.stages]
+                for stage in stages.STAGES}
+    codes = {p[0]: p[1] for p in parts}
+    cells = []
+    for row in step_frame.itertuples():
+        for inst in by_stage[row.stage]:
+            sheet = sheets.get((row.participant, row.stage, row.step_version, inst.id))
+            cells.append({"participant_id": row.participant, "study_code": codes[row.participant],
+                          "stage": row.stage, "instrument_id": inst.id,
+                          "status": completion.cell_status(
+                              row.status, sheet, (row.participant, row.stage) in late_keys)})
+    people = pd.DataFrame(
+        [{"participant_id": pid, "study_code": code, "programme": prog, "cohort": cohort,
+          "status": status, "enrolled_on": enrolled,
+          "next_stage": next_due.get(pid, (None, None))[0],
+          "next_due": next_due.get(pid, (None, None))[1],
+          "overdue_steps": int(late_count.get(pid, 0)), "days_overdue": int(late_days.get(pid, 0)),
+          "last_session": last_session.get(pid)}
+         for pid, code, prog, cohort, status, enrolled in parts],
+        columns=["participant_id", "study_code", "programme", "cohort", "status", "enrolled_on",
+                 "next_stage", "next_due", "overdue_steps", "days_overdue", "last_session"])
+    return CaseloadOverview(people, pd.DataFrame(
+        cells, columns=["participant_id", "study_code", "stage", "instrument_id", "status"]))
 
 
 # --- the participant matrix --------------------------------------------------------------------
@@ -508,14 +613,21 @@ def programme_outcomes(ctx: Context, *, by: str | None = None,
         raise ValidationError(f"outcomes can be grouped by {', '.join(GROUPINGS)}; got {by!r}")
     long = _outcome_rows(ctx)
     ctx.session.rollback()  # read only: end the read transaction
+    return _suppressed_outcomes(long, by, threshold)
+
+
+def _no_identifiers(out: pd.DataFrame, what: str) -> pd.DataFrame:
+    leaked = {"participant", "study_code", "participant_id"} & set(out.columns)
+    if leaked:  # pragma: no cover - a programming error, never a result
+        raise RuntimeError(f"{what} would publish identifying columns {sorted(leaked)}")
+    return out.reset_index(drop=True)
+
+
+def _suppressed_outcomes(long: pd.DataFrame, by: str | None, threshold: int) -> pd.DataFrame:
     table = outcomes.outcomes_table(long, norms=_norms(), by=by, margins=by is not None)
     keys = ["domain", "from_step", "to_step"]
     result = suppress(table, "n", threshold, group_cols=[by] if by else [], key_cols=keys)
-    out = result.table
-    leaked = {"participant", "study_code", "participant_id"} & set(out.columns)
-    if leaked:  # pragma: no cover - a programming error, never a result
-        raise RuntimeError(f"outcomes table would publish identifying columns {sorted(leaked)}")
-    return out.reset_index(drop=True)
+    return _no_identifiers(result.table, "outcomes table")
 
 
 def three_step_model(ctx: Context, *, domain: str, covariates: Sequence[str] = (),
@@ -560,6 +672,7 @@ def record_programme_review(ctx: Context, *, programme_id: int, indicator: str, 
     period = (period or "").strip()
     if not period or len(period) > 16:
         raise ValidationError(f"name the review period in 1-16 characters (e.g. 2026-H2), got {period!r}")
+    check_note(comment, field="review comment")
     with ctx.transaction() as s:
         if s.get(Programme, programme_id) is None:
             raise NotFound(f"No programme {programme_id}.")
@@ -611,13 +724,245 @@ def programme_review_summary(ctx: Context, *, period: str | None = None,
     return ReviewSummary(summary, agreement, note)
 
 
+# --- the committee's pages: outcomes overview, printable report, cohort sign-off ------------------
+
+@dataclass(frozen=True)
+class CommitteeOutcomes:
+    """Everything the committee's outcomes page shows, each table already through suppression.
+
+    - `table`: `programme_outcomes` plus `d_z_label` and `d_av_label` (Cohen's benchmarks, see
+      `matrix.report.effect_size_label`).
+    - `step_means`: [by,] domain, step, n, mean, sd, ci_lower, ci_upper (`outcomes.step_means`).
+    - `models`: the mixed model's fixed effects per domain: domain, term, coef, se, z, p, ci_lower,
+      ci_upper, n_participants, converged. Over everyone (not by group), intercept-only random
+      effects; `model_notes` says why a domain has none (too few participants, no fit).
+    """
+
+    by: str | None
+    threshold: int
+    table: pd.DataFrame
+    step_means: pd.DataFrame
+    models: pd.DataFrame
+    model_notes: dict[str, str]
+
+
+MODEL_COLUMNS = ["domain", "term", "coef", "se", "z", "p", "ci_lower", "ci_upper",
+                 "n_participants", "converged"]
+
+
+def _committee_models(long: pd.DataFrame, threshold: int) -> tuple[pd.DataFrame, dict[str, str]]:
+    frames, notes = [], {}
+    for domain, data in long.groupby("domain", sort=True):
+        if data["participant"].nunique() < threshold:
+            notes[domain] = f"fewer than {threshold} participants with signed scores"
+            continue
+        try:
+            # The page shows fixed effects only: skip the random-slope test (two more fits).
+            fit = outcomes.three_step_model(data, score="score", step="step",
+                                            participant="participant", test_random_slope=False)
+        except (ValidationError, np.linalg.LinAlgError, ValueError) as exc:
+            notes[domain] = f"the model could not be fitted ({exc})"
+            continue
+        fe = fit.fixed_effects.reset_index()
+        fe.insert(0, "domain", domain)
+        fe["n_participants"], fe["converged"] = fit.n_participants, fit.converged
+        frames.append(fe[MODEL_COLUMNS])
+    models = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=MODEL_COLUMNS)
+    return models, notes
+
+
+def committee_outcomes(ctx: Context, *, by: str | None = None,
+                       threshold: int = DEFAULT_THRESHOLD, models: bool = True) -> CommitteeOutcomes:
+    """The outcomes table, step means and mixed models for the committee, from one read.
+
+    Every count under `threshold` is suppressed (with its complements) before anything leaves;
+    the models are fitted only for domains with at least `threshold` participants.
+    """
+    from matrix.report import effect_size_label
+
+    access.require(ctx, "outcomes.read")
+    if by is not None and by not in GROUPINGS:
+        raise ValidationError(f"outcomes can be grouped by {', '.join(GROUPINGS)}; got {by!r}")
+    long = _outcome_rows(ctx)
+    ctx.session.rollback()
+    table = _suppressed_outcomes(long, by, threshold)
+    table["d_z_label"] = table["d_z"].map(effect_size_label)
+    table["d_av_label"] = table["d_av"].map(effect_size_label)
+    means = outcomes.step_means(long, by=by, margins=by is not None)
+    means = suppress(means, "n", threshold, group_cols=[by] if by else [],
+                     key_cols=["domain", "step"]).table
+    fitted, notes = (_committee_models(long, threshold) if models
+                     else (pd.DataFrame(columns=MODEL_COLUMNS), {}))
+    return CommitteeOutcomes(by, threshold, table, _no_identifiers(means, "step means"),
+                             fitted, notes)
+
+
+def _check_purpose(purpose: str | None) -> str:
+    purpose = (purpose or "").strip()
+    if len(purpose) < 5:
+        raise ValidationError("State the purpose of this download (at least 5 characters); "
+                              "it is kept with the export record.")
+    return purpose
+
+
+def outcomes_report(ctx: Context, *, by: str | None = None, purpose: str,
+                    labels: Mapping[str, str] | None = None,
+                    threshold: int = DEFAULT_THRESHOLD) -> bytes:
+    """The committee's printable report (one HTML file), recorded as an export with its purpose.
+
+    The same suppressed tables as the outcomes page (`committee_outcomes`), rendered by
+    `matrix.report.render_outcomes_html` in the words of `labels`; dated `ctx.today`.
+    """
+    import hashlib
+
+    from db.schema import ExportManifest
+    from matrix.report import render_outcomes_html
+
+    access.require(ctx, "export.aggregate")
+    purpose = _check_purpose(purpose)
+    view = committee_outcomes(ctx, by=by, threshold=threshold)
+    page = render_outcomes_html(table=view.table, step_means=view.step_means, models=view.models,
+                                model_notes=view.model_notes, by=by, threshold=threshold,
+                                generated_on=ctx.today, labels=labels)
+    data = page.encode("utf-8")
+    with ctx.transaction() as s:
+        s.add(ExportManifest(
+            account_id=ctx.actor.id, kind="outcomes_report_html", purpose=purpose,
+            filters={"by": by}, suppression={"threshold": threshold, "complementary": True},
+            rows=len(view.table) + len(view.step_means) + len(view.models),
+            sha256=hashlib.sha256(data).hexdigest()))
+    return data
+
+
+def review_programmes(ctx: Context) -> pd.DataFrame:
+    """The programmes a committee member can rate: programme_id, programme (by name)."""
+    access.require(ctx, "review.record")
+    rows = ctx.session.execute(select(Programme.id, Programme.name).order_by(Programme.name)).all()
+    ctx.session.rollback()
+    return pd.DataFrame(rows, columns=["programme_id", "programme"])
+
+
+def my_programme_reviews(ctx: Context, *, period: str) -> pd.DataFrame:
+    """The acting member's own ratings for a period: programme_id, indicator, score, comment."""
+    access.require(ctx, "review.record")
+    rows = ctx.session.execute(
+        select(ProgrammeReview.programme_id, ProgrammeReview.indicator, ProgrammeReview.score,
+               ProgrammeReview.comment)
+        .where(ProgrammeReview.rater_id == ctx.actor.id, ProgrammeReview.period == period)).all()
+    ctx.session.rollback()
+    return pd.DataFrame(rows, columns=["programme_id", "indicator", "score", "comment"])
+
+
+SIGNOFF_COLUMNS = {stages.SUBMITTED: "awaiting_review", stages.REVIEWED: "awaiting_signoff",
+                   stages.SIGNED: "signed"}
+
+
+def _cohort_labels(s: Session) -> dict[str, int]:
+    # Cohort names repeat across programmes ("2024-1기"): the label carries the programme, as in
+    # the outcomes table's cohort column.
+    rows = s.execute(select(Cohort.id, Programme.name, Cohort.name)
+                     .join(Programme, Programme.id == Cohort.programme_id)).all()
+    return {f"{prog} {name}": cid for cid, prog, name in rows}
+
+
+def conclusions_awaiting_signoff(ctx: Context, *,
+                                 threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """Per cohort, how many conclusion steps await review, await sign-off, and are signed.
+
+    The committee signs off by cohort without seeing who is in it: counts only, through the same
+    suppression as every aggregate ("<10", "x"), with a "Total" row. Columns: cohort,
+    awaiting_review, awaiting_signoff, signed. Only each participant's current step version counts.
+    """
+    from sqlalchemy import func
+
+    access.require(ctx, "outcomes.read")
+    access.require(ctx, "assessment.sign")
+    s = ctx.session
+    labels = _cohort_labels(s)
+    counted = dict(((cid, status), n) for cid, status, n in s.execute(
+        select(Participant.cohort_id, StageStep.status, func.count())
+        .join(Participant, Participant.id == StageStep.participant_id)
+        .where(StageStep.stage == "conclusion", StageStep.superseded_at.is_(None),
+               StageStep.status.in_(tuple(SIGNOFF_COLUMNS)))
+        .group_by(Participant.cohort_id, StageStep.status)).all())
+    s.rollback()
+    rows = []
+    for label, cid in sorted(labels.items()):
+        for status in SIGNOFF_COLUMNS:
+            rows.append({"cohort": label, "status": status, "n": int(counted.get((cid, status), 0))})
+    for status in SIGNOFF_COLUMNS:
+        rows.append({"cohort": "Total", "status": status,
+                     "n": sum(r["n"] for r in rows if r["status"] == status and r["cohort"] != "Total")})
+    columns = ["cohort", *SIGNOFF_COLUMNS.values()]
+    if not labels:
+        return pd.DataFrame(columns=columns)
+    long = suppress(pd.DataFrame(rows), "n", threshold, derived_cols=[], group_cols=["cohort"],
+                    key_cols=["status"]).table
+    wide = long.pivot(index="cohort", columns="status", values="n").rename(columns=SIGNOFF_COLUMNS)
+    order = [*sorted(labels), "Total"]
+    wide = wide.reindex(order).reset_index()
+    wide.columns.name = None
+    return wide[columns]
+
+
+def sign_off_cohort(ctx: Context, cohort: str, *, as_of: dt.datetime, decision: str) -> int:
+    """Sign every reviewed conclusion step of a cohort at once, with the committee's decision.
+
+    `cohort` is the label `conclusions_awaiting_signoff` shows; `as_of` is when the member saw the
+    counts: a step reviewed after that waits for the next sign-off, so nobody signs what they were
+    not shown. Each step goes through `step_action`'s "sign" rules (its assessments are locked), all
+    in one transaction: a step changed meanwhile gives a Conflict and nothing is signed. The
+    decision is kept in the audit log with the cohort and the number signed. Returns that number.
+    """
+    access.require(ctx, "outcomes.read")
+    access.require(ctx, "assessment.sign")
+    if not isinstance(as_of, dt.datetime):
+        raise ValidationError(f"as_of must be the date and time the counts were read, got {as_of!r}")
+    decision = (decision or "").strip()
+    if len(decision) < 5:
+        raise ValidationError("Write the committee's decision (at least 5 characters), e.g. the "
+                              "meeting and what was agreed; it is kept with the sign-off.")
+    check_note(decision, field="sign-off decision")
+    from db import audit
+
+    s = ctx.session
+    cid = _cohort_labels(s).get((cohort or "").strip())
+    if cid is None:
+        s.rollback()
+        raise NotFound(f"No cohort named {cohort!r}; choose one from the list.")
+    with converting_stale(ctx, "stage_steps", f"The conclusion steps of {cohort}", None) as target:
+        due = s.execute(
+            select(StageStep.participant_id, StageStep.version)
+            .join(Participant, Participant.id == StageStep.participant_id)
+            .where(Participant.cohort_id == cid, StageStep.stage == "conclusion",
+                   StageStep.superseded_at.is_(None), StageStep.status == stages.REVIEWED,
+                   StageStep.reviewed_at <= as_of)
+            .order_by(StageStep.participant_id)).all()
+        if not due:
+            raise Conflict(f"No conclusion step of {cohort} was reviewed and awaiting sign-off "
+                           f"at {as_of:%Y-%m-%d %H:%M}; reload the page to see the current counts.")
+        for participant_id, version in due:
+            part = access.access_participant(ctx, participant_id, "assessment.sign")
+            _transition(ctx, part, "conclusion", "sign", None, version, target)
+        audit.record(s, "sign_off", table_name="cohorts", row_id=cid,
+                     detail=f"conclusion sign-off of {cohort}: {len(due)} step(s); decision: {decision}")
+    return len(due)
+
+
 __all__ = [
+    "CaseloadOverview",
+    "CommitteeOutcomes",
     "GROUPINGS",
-    "REVIEW_INDICATORS",
     "ParticipantMatrix",
+    "REVIEW_INDICATORS",
     "ReviewSummary",
     "StepView",
     "age_band",
+    "caseload_overview",
+    "committee_outcomes",
+    "conclusions_awaiting_signoff",
+    "my_programme_reviews",
+    "outcomes_report",
     "overdue_steps",
     "participant_matrix",
     "participant_steps",
@@ -625,7 +970,9 @@ __all__ = [
     "programme_review_summary",
     "record_programme_review",
     "review_goal",
+    "review_programmes",
     "set_goal",
+    "sign_off_cohort",
     "step_action",
     "three_step_model",
 ]

@@ -60,7 +60,7 @@ from errors import Conflict, NotFound, ValidationError
 from models import survival
 from models.cards import ModelCard, build_card, data_fingerprint
 from models.competing import CumulativeIncidenceResult, cumulative_incidence
-from models.risk import DEFAULT_HORIZON, get_model, validate
+from models.risk import DEFAULT_HORIZON, CalibrationTable, get_model, validate
 
 DOMAINS = (
     "gender_sensitivity",
@@ -216,6 +216,33 @@ def record_event(ctx: Context, *, participant_id: int, event_date: dt.date, even
     with ctx.transaction() as s:
         part = access.access_participant(ctx, participant_id, "followup.record")
         return _add_event(ctx, s, part, event_date, event_type, source).id
+
+
+def follow_up_register(ctx: Context) -> pd.DataFrame:
+    """Everyone who has ended the programme, with their follow-up window if one is recorded.
+
+    One row per participant (by study code): participant_id (kept on the server by the caller,
+    never shown), study_code, programme, cohort, status, ended_on, follow_up_start,
+    follow_up_end (NaT-like None when no window yet) and events_recorded. No identifying field.
+    """
+    access.require(ctx, "recidivism.read")
+    columns = ["participant_id", "study_code", "programme", "cohort", "status", "ended_on",
+               "follow_up_start", "follow_up_end", "events_recorded"]
+    events = (select(RecidivismEvent.participant_id, func.count().label("n"))
+              .group_by(RecidivismEvent.participant_id).subquery())
+    stmt = (select(Participant.id, Participant.study_code, Programme.name, Cohort.name,
+                   Participant.status, Participant.ended_on, FollowUp.start_date,
+                   FollowUp.end_date, func.coalesce(events.c.n, 0))
+            .join(Cohort, Participant.cohort_id == Cohort.id)
+            .join(Programme, Cohort.programme_id == Programme.id)
+            .outerjoin(FollowUp, FollowUp.participant_id == Participant.id)
+            .outerjoin(events, events.c.participant_id == Participant.id)
+            .where(Participant.ended_on.is_not(None))
+            .order_by(Participant.study_code))
+    with ctx.transaction() as s:
+        frame = pd.DataFrame(s.execute(stmt).all(), columns=columns)
+    frame["events_recorded"] = frame["events_recorded"].astype(int)
+    return frame
 
 
 @dataclass(frozen=True)
@@ -719,6 +746,8 @@ def fit_risk_model(ctx: Context, *, model: str = "logistic", horizon: int = DEFA
         "as_of": as_of.isoformat(),
         "random_state": random_state,
         "fingerprint_columns": ["duration", "event", *features],
+        # The validation's calibration bins (aggregates only), for the card's calibration plot.
+        "calibration": _plain_table(validation.calibration.table),
     }
     if model == "logistic":
         params["prediction"] = "stored coefficients"
@@ -732,6 +761,13 @@ def fit_risk_model(ctx: Context, *, model: str = "logistic", horizon: int = DEFA
         s.add(row)
         s.flush()
         return row.id
+
+
+def _plain_table(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """A small aggregate table as JSON rows (NaN as None)."""
+    rows = table.reset_index().astype(object).where(table.reset_index().notna(), None)
+    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+            for row in rows.to_dict(orient="records")]
 
 
 @dataclass(frozen=True)
@@ -786,6 +822,20 @@ def get_card(ctx: Context, model_id: int) -> ModelCard:
     access.require(ctx, "model.read")
     with ctx.transaction() as s:
         return ModelCard.from_dict(_model_row(s, model_id).card)
+
+
+def model_calibration(ctx: Context, model_id: int) -> CalibrationTable | None:
+    """The cross-validated calibration table of a stored model (None for models stored before
+    it was kept); `.plot()` draws it."""
+    access.require(ctx, "model.read")
+    with ctx.transaction() as s:
+        row = _model_row(s, model_id)
+        rows, horizon = row.params.get("calibration"), row.horizon_days
+    if not rows:
+        return None
+    table = pd.DataFrame(rows).set_index("bin").astype(float)
+    table[["n", "events"]] = table[["n", "events"]].astype(int)
+    return CalibrationTable(table, float(horizon))
 
 
 @dataclass(frozen=True)
@@ -874,10 +924,12 @@ __all__ = [
     "cumulative_incidence_by_type",
     "decide_event_proposal",
     "fit_risk_model",
+    "follow_up_register",
     "get_card",
     "km",
     "list_event_proposals",
     "list_models",
+    "model_calibration",
     "person_period_frame",
     "predict_for",
     "record_event",

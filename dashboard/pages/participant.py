@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.components import service_errors
+from dashboard.counselor import caseload_codes, choose_participant
 from dashboard.i18n import label, t
 from db import service
 from db.schema import ATTENDANCE, MODALITIES
@@ -18,11 +19,7 @@ actor = state.require_page("participant.identify")
 lang = state.lang()
 st.title(t("participant_page", lang))
 
-with state.context(actor, "participant page") as ctx:
-    caseload = service.my_caseload(ctx)
-# Record ids stay on the server: the browser only ever sees study codes.
-codes = {r.study_code: r.participant_id for r in caseload}
-codes.update(st.session_state.get("break_glass_codes", {}))
+codes = caseload_codes(actor, "participant page")
 
 with st.expander(t("break_glass", lang)):
     with st.form("break_glass_form"):
@@ -36,15 +33,13 @@ with st.expander(t("break_glass", lang)):
             st.session_state["current_code"] = code_in.strip()
             st.rerun()
 
-if not codes:
-    st.info(t("no_caseload", lang))
+chosen = choose_participant(codes, "participant_code")
+if chosen is None:
     st.stop()
-options = list(codes)
-current = st.session_state.get("current_code")
-code = st.selectbox(t("choose_participant", lang), options,
-                    index=options.index(current) if current in options else 0, key="participant_code")
-st.session_state["current_code"] = code
-pid = codes[code]
+code, pid = chosen
+c1, c2 = st.columns(2)
+c1.page_link("pages/matrix.py", label=t("co_matrix", lang), icon=":material/grid_on:")
+c2.page_link("pages/instrument.py", label=t("co_instrument", lang), icon=":material/edit_note:")
 
 if st.button(t("show_identity", lang), key="show_identity"):
     with service_errors(), state.context(actor, "participant page: identity") as ctx:

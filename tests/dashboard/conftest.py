@@ -15,6 +15,18 @@ from db.schema import Account
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    # AppTest installs the script it runs as sys.modules["__main__"] and leaves it there; a later
+    # test's spawned hashing processes would re-run that script (multiprocessing re-imports
+    # __main__ by path). Put the real one back after every dashboard test.
+    import sys
+
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture
 def app_env(monkeypatch, settings, rt):
     monkeypatch.setenv("DSCR_DATA_DIR", str(settings.data_dir))

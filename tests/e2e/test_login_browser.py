@@ -64,3 +64,102 @@ def test_counselor_records_a_session_and_sees_it_on_the_participant_page(dashboa
     con.close()
     assert len(rows) == 1 and "브라우저" not in rows[0][1]
     page.screenshot(path=str(tmp_path / "participant.png"), full_page=True)
+
+
+def test_typed_html_is_shown_as_text_never_run(dashboard, page):
+    """A counselor's input echoed in an error message stays text: no element, no script."""
+    base, accounts, _ = dashboard
+    login(page, base, "counselor1", accounts["counselor1"])
+    page.get_by_role("link", name="참여자 기록").click()
+    wait_idle(page)
+    page.get_by_text("담당 외 참여자 열람 (사유 필수)").click()
+    payload = '<img src="x" id="injected" onerror="window.__xss=1"><script>window.__xss=2</script>'
+    page.get_by_role("textbox", name="연구 코드", exact=True).fill(payload)
+    page.get_by_role("textbox", name="사유", exact=True).fill("위기 대응을 위한 확인 요청")
+    page.get_by_role("button", name="열람", exact=True).click()
+    wait_idle(page)
+    expect(page.get_by_text("No participant with study code", exact=False)).to_be_visible()
+    assert page.locator("#injected").count() == 0
+    assert page.evaluate("window.__xss") is None
+
+
+def test_no_page_renders_raw_html():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "dashboard"
+    for path in root.rglob("*.py"):
+        text = path.read_text()
+        assert "unsafe_allow_html=True" not in text, path
+        assert "st.html(" not in text and "components.html(" not in text, path
+
+
+def test_counselor_finalises_a_planning_rating_and_sees_it_on_the_matrix(dashboard, page, tmp_path):
+    import json
+    import sqlite3
+
+    base, accounts, data = dashboard
+    db = data / "dscr.sqlite3"
+    con = sqlite3.connect(db)
+    found = con.execute(
+        "SELECT p.id, p.study_code FROM participants p"
+        " JOIN counselor_assignments ca ON ca.participant_id = p.id"
+        " JOIN accounts a ON a.id = ca.counselor_id"
+        " JOIN stage_steps s ON s.participant_id = p.id AND s.stage = 'planning'"
+        " WHERE a.username = 'counselor2' AND s.status = 'draft' AND p.status = 'active'"
+        " ORDER BY p.id LIMIT 1").fetchone()
+    con.close()
+    assert found, "the e2e demo (30 participants, seed 2) gives counselor2 a planning draft"
+    pid, code = found
+    login(page, base, "counselor2", accounts["counselor2"])
+    page.get_by_role("link", name="검사 실시").click()
+    wait_idle(page)
+    main = page.locator("[data-testid='stMain']")
+    # Choose the participant, then the counselor's rating form (the step opens at planning).
+    for n, text in ((0, code), (2, "CR-3")):
+        main.locator("[data-testid='stSelectbox']").nth(n).click()
+        page.keyboard.type(text)
+        page.keyboard.press("Enter")
+        wait_idle(page)
+    expect(main.get_by_role("heading", name=re.compile("CR-3"))).to_be_visible()
+    radios = main.locator("[data-testid='stRadio']")
+    expect(radios).to_have_count(3)
+    for k in range(3):
+        radios.nth(k).get_by_text(re.compile(r"^4 · ")).click()  # 4 on the 1..5 anchors
+    page.get_by_role("textbox", name="위험 요인 메모 (점수에 반영되지 않음)").fill("브라우저 시험: 늦은 밤 대화방 사용")
+    page.get_by_role("button", name="입력 완료 (채점)").click()
+    wait_idle(page)
+    expect(main.locator("[data-testid='stAlert']")).to_have_count(0)
+    page.screenshot(path=str(tmp_path / "instrument.png"), full_page=True)
+
+    con = sqlite3.connect(db)
+    status, responses, notes = con.execute(
+        "SELECT status, responses, notes_enc FROM assessments WHERE participant_id = ?"
+        " AND stage = 'planning' AND instrument_id = 'CR-3' ORDER BY step_version DESC", (pid,)).fetchone()
+    con.close()
+    assert status == "final" and json.loads(responses) == {"CR-01": 4, "CR-02": 4, "CR-03": 4}
+    assert "브라우저" not in notes
+
+    # The matrix page opens on the same participant and draws the new ratings.
+    page.get_by_role("link", name="3단계 평가 매트릭스").click()
+    wait_idle(page)
+    expect(main.get_by_role("combobox", name="참여자 선택 (연구 코드)")).to_have_value(code)
+    heatmap = main.locator(".js-plotly-plot").first
+    expect(heatmap).to_contain_text(f"단계 × 영역 점수 · {code}")
+    expect(heatmap).to_contain_text("상담 참여 (상담사 평정)")
+    expect(heatmap).to_contain_text("4.0")
+    page.screenshot(path=str(tmp_path / "matrix.png"), full_page=True)
+
+
+def test_committee_sees_outcomes_with_a_chart_a_table_and_no_participant_code(dashboard, page, tmp_path):
+    base, accounts, _ = dashboard
+    login(page, base, "committee1", accounts["committee1"])
+    page.get_by_role("link", name="프로그램 성과").click()
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="프로그램 성과")).to_be_visible()
+    # 30 participants: most cells are hidden, and the page says by which rule.
+    expect(page.get_by_text("소표본 보호:")).to_be_visible()
+    expect(page.locator("[data-testid='stPlotlyChart']").first).to_be_visible()
+    expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()
+    text = page.locator("[data-testid='stApp']").inner_text()
+    assert not re.search(r"P-[0-9A-Z]{10}", text)
+    page.screenshot(path=str(tmp_path / "committee-outcomes.png"), full_page=True)

@@ -112,3 +112,15 @@ def test_programme_summary_means_and_rater_counts(ratings):
     assert out.loc[("P00", INDICATORS[3]), "n_raters"] == 0
     assert np.isnan(out.loc[("P00", INDICATORS[3]), "mean"])
     assert len(out) == 9 * 4
+
+
+def test_icc2k_interval_is_ordered_even_when_raters_disagree_wildly():
+    import math
+
+    from matrix.reviews import _spearman_brown
+
+    # Three raters who disagree: ICC(2,1)'s lower bound falls below -1/(k-1) = -0.5.
+    assert _spearman_brown(-0.6, 3) == -math.inf
+    assert _spearman_brown(0.2, 3) == pytest.approx(3 * 0.2 / (1 + 2 * 0.2))
+    lo, hi = _spearman_brown(-0.6, 3), _spearman_brown(0.4, 3)
+    assert lo < hi

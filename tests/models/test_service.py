@@ -122,6 +122,25 @@ def test_as_of_cuts_follow_up_and_events_at_a_date(demo_rt):
     assert frame.event.sum() == int((expected.event_date.fillna(dt.date.max) <= cut).sum())
 
 
+def test_the_follow_up_register_lists_everyone_who_ended_with_their_window(demo_rt):
+    prog = synthetic.generate(40, 3)
+    with demo_rt.context(actor(demo_rt, "analyst1"), today=TODAY) as ctx:
+        register = ms.follow_up_register(ctx).set_index("study_code")
+    ended = prog.participants[prog.participants.ended_on.notna()]
+    assert sorted(register.index) == sorted(demo_rt.study_coder.code(c) for c in ended.code)
+    windows = truth(prog, demo_rt)
+    has = register.follow_up_start.notna()
+    assert sorted(register.index[has]) == sorted(windows.index)
+    assert (register.loc[windows.index, "follow_up_end"] == windows.end_date).all()
+    events = prog.events.groupby("code").size()
+    events.index = [demo_rt.study_coder.code(c) for c in events.index]
+    assert (register.events_recorded == events.reindex(register.index).fillna(0)).all()
+    assert not [c for c in register.columns if any(w in c for w in ("name", "contact", "birth"))]
+    with demo_rt.context(actor(demo_rt, "committee1"), today=TODAY) as ctx, \
+            pytest.raises(PermissionDenied):
+        ms.follow_up_register(ctx)
+
+
 def test_analysts_only_read_the_frames(demo_rt):
     committee = actor(demo_rt, "committee1")
     with demo_rt.context(committee, today=TODAY) as ctx, pytest.raises(PermissionDenied):
@@ -383,6 +402,12 @@ def test_a_fitted_model_is_stored_listed_and_predicts_with_its_name(demo250):
         stored = s.get(RiskModel, model_id)
         text = json.dumps(stored.card, ensure_ascii=False) + json.dumps(stored.params)
     assert not [c for c in frame.study_code if c in text]
+    # The calibration bins of the validation are kept (aggregates) and plot for the card.
+    with rt.context(analyst, today=TODAY) as ctx:
+        calibration = ms.model_calibration(ctx, model_id)
+    assert calibration.horizon == 730 and calibration.table["n"].sum() == len(frame)
+    assert (calibration.table.ci_lower <= calibration.table.observed).all()
+    assert len(calibration.plot().data) == 2
 
     # A counselor sees the risk of someone in the caseload, with the model's name and why.
     prog = synthetic.generate(250, 3)

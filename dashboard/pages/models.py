@@ -1,0 +1,184 @@
+"""Risk models: fit one (analysts), list the stored ones, and read a model card with its plots."""
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import state
+from dashboard.components import service_errors
+from dashboard.i18n import TEXT, t
+from dashboard.text_analyst import covariate_label, value_label
+from db import access
+from models import service as ms
+from models.risk import DEFAULT_HORIZON, RISK_MODELS
+
+FAIRNESS_GROUPS = ("programme", "age_band", "offence_group", "sex")
+GROUP_METRICS = ("auc", "fpr", "fnr", "ppv")
+
+
+def fmt(x, digits: int = 3) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def with_ci(est, lo, hi, digits: int = 3) -> str:
+    if est is None or (isinstance(est, float) and math.isnan(est)):
+        return "—"
+    return f"{fmt(est, digits)} ({fmt(lo, digits)}–{fmt(hi, digits)})"
+
+
+def model_name(name: str) -> str:
+    key = "an_model_" + name
+    return t(key, lang) if key in TEXT else name
+
+
+actor = state.require_page("model.read")
+lang = state.lang()
+
+st.title(t("an_models", lang))
+
+# ------------------------------------------------------------------ fit a model (analysts only)
+if access.is_allowed(actor.role, "model.fit"):
+    st.subheader(t("an_fit_header", lang))
+    with st.form("an_fit_form"):
+        c1, c2 = st.columns(2)
+        model = c1.selectbox(t("an_fit_model", lang), sorted(RISK_MODELS, key=lambda n: (n != "logistic", n)), key="an_fit_model",
+                             format_func=model_name)
+        horizon = c2.number_input(t("an_horizon", lang), min_value=30, max_value=3650,
+                                  value=int(DEFAULT_HORIZON), step=30, key="an_fit_horizon")
+        with st.expander(t("an_validation_settings", lang)):
+            d1, d2, d3 = st.columns(3)
+            n_splits = d1.number_input(t("an_n_splits", lang), min_value=2, max_value=10, value=5,
+                                       key="an_fit_splits")
+            n_repeats = d2.number_input(t("an_n_repeats", lang), min_value=1, max_value=50,
+                                        value=10, key="an_fit_repeats")
+            n_bootstrap = d3.number_input(t("an_n_bootstrap", lang), min_value=20, max_value=2000,
+                                          value=200, step=10, key="an_fit_bootstrap")
+        fit = st.form_submit_button(t("an_fit", lang))
+    if fit:
+        with service_errors(), st.spinner(t("an_fitting", lang)), \
+                state.context(actor, "models page: fit") as ctx:
+            new_id = ms.fit_risk_model(ctx, model=model, horizon=int(horizon),
+                                       n_splits=int(n_splits), n_repeats=int(n_repeats),
+                                       n_bootstrap=int(n_bootstrap))
+            st.session_state["an_model_choice"] = new_id
+            st.toast(t("an_fitted", lang, id=new_id))
+            st.rerun()
+
+# ------------------------------------------------------------------ the stored models
+st.subheader(t("an_stored_models", lang))
+with state.context(actor, "models page: list") as ctx:
+    models = ms.list_models(ctx)
+if not models:
+    st.info(t("an_no_models", lang))
+    st.stop()
+st.dataframe(pd.DataFrame({
+    t("an_model_label", lang): [f"{model_name(m.name)} #{m.id}" for m in models],
+    t("an_horizon", lang): [m.horizon_days for m in models],
+    t("an_created", lang): [f"{m.created_at:%Y-%m-%d %H:%M}" for m in models],
+    t("an_created_by", lang): [m.created_by for m in models],
+    t("an_participants", lang): [m.n for m in models],
+    t("an_events", lang): [m.events for m in models],
+    t("an_auc_ci", lang): [with_ci(m.auc, m.auc_ci_lower, m.auc_ci_upper) for m in models],
+    t("an_eo", lang): [fmt(m.eo_ratio, 2) for m in models],
+    t("an_warnings_n", lang): [m.warnings for m in models],
+}), hide_index=True, key="an_models_table")
+
+by_id = {m.id: m for m in models}
+if st.session_state.get("an_model_choice") not in by_id:
+    st.session_state["an_model_choice"] = models[0].id
+chosen = st.selectbox(t("an_choose_model", lang), list(by_id), key="an_model_choice",
+                      format_func=lambda i: f"{model_name(by_id[i].name)} #{i} "
+                                            f"({by_id[i].horizon_days} · {by_id[i].created_at:%Y-%m-%d})")
+
+# ------------------------------------------------------------------ the card
+with state.context(actor, "models page: card") as ctx:
+    card = ms.get_card(ctx, chosen)
+    calibration = ms.model_calibration(ctx, chosen)
+
+st.header(f"{t('an_card', lang)}: {model_name(card.model_name)} #{chosen}")
+if card.warnings:
+    # Every warning is on the page: the first ones in the box, the rest (often one per small
+    # subgroup) one click away, so the box stays readable.
+    first, rest = card.warnings[:3], card.warnings[3:]
+    st.warning(f"**{t('an_card_warnings', lang)} ({len(card.warnings)})**\n\n"
+               + "\n".join(f"- {w}" for w in first), icon=":material/warning:")
+    if rest:
+        with st.expander(t("an_more_warnings", lang, n=len(rest)), expanded=False):
+            st.markdown("\n".join(f"- {w}" for w in rest))
+st.markdown(f"**{t('an_data_window', lang)}:** {card.data_window[0]} – {card.data_window[1]}")
+c2, c3, c4, c5 = st.columns(4)
+c2.metric(t("an_participants", lang), card.n)
+c3.metric(t("an_events", lang), card.events)
+c4.metric(t("an_censored", lang), card.censored)
+c5.metric(t("an_epv", lang), fmt(card.epv, 1))
+if card.epv is not None and card.epv < 10:
+    st.warning(t("an_epv_warning", lang, epv=fmt(card.epv, 1)))
+
+st.subheader(t("an_metrics", lang))
+metrics = card.metrics_table
+st.dataframe(pd.DataFrame({
+    t("an_metric", lang): [t("an_m_" + m, lang) if "an_m_" + m in TEXT else m
+                           for m in metrics.index],
+    t("an_estimate", lang): metrics["estimate"].map(fmt).to_numpy(),
+    t("an_ci_lower", lang): metrics["ci_lower"].map(fmt).to_numpy(),
+    t("an_ci_upper", lang): metrics["ci_upper"].map(fmt).to_numpy(),
+}), hide_index=True, key="an_metrics_table")
+
+if calibration is None:
+    st.info(t("an_cal_missing", lang))
+else:
+    fig = calibration.plot()
+    fig.data[0].name = t("an_cal_perfect", lang)
+    fig.data[1].name = t("an_cal_observed", lang)
+    fig.update_layout(title=t("an_calibration_title", lang), template="plotly_white",
+                      xaxis_title=t("an_cal_x", lang, h=f"{card.horizon:g}"),
+                      yaxis_title=t("an_cal_y", lang), height=460)
+    st.plotly_chart(fig, key="an_calibration_chart")
+
+st.subheader(t("an_fairness", lang))
+if card.threshold is not None:
+    st.caption(t("an_threshold", lang, cut=f"{card.threshold:.1%}") + " "
+               + t("an_fairness_n_note", lang))
+groups_available = [g for g in FAIRNESS_GROUPS if g in card.subgroups]
+if groups_available:
+    by = st.selectbox(t("an_fairness_by", lang), groups_available, key="an_fairness_by",
+                      format_func=lambda g: t("an_group_" + g, lang))
+    rows = card.subgroups[by]
+    names = [value_label(by, g, lang) for g in rows]
+    st.dataframe(pd.DataFrame({
+        t("an_group", lang): names,
+        t("an_participants", lang): [r["n"] for r in rows.values()],
+        t("an_events", lang): [r["events"] for r in rows.values()],
+        t("an_base_rate", lang): [with_ci(r["base_rate"], r["base_rate_ci_lower"],
+                                          r["base_rate_ci_upper"]) for r in rows.values()],
+        **{t("an_" + m, lang): [with_ci(r[m], r[m + "_ci_lower"], r[m + "_ci_upper"])
+                                for r in rows.values()] for m in GROUP_METRICS},
+    }), hide_index=True, key="an_fairness_table")
+    fig = go.Figure()
+    for m in GROUP_METRICS:
+        est = [r[m] for r in rows.values()]
+        lo = [r[m + "_ci_lower"] for r in rows.values()]
+        hi = [r[m + "_ci_upper"] for r in rows.values()]
+        fig.add_trace(go.Scatter(
+            x=names, y=est, mode="markers", name=t("an_" + m, lang), marker={"size": 10},
+            error_y={"type": "data", "symmetric": False,
+                     "array": [None if h is None or e is None else h - e for e, h in zip(est, hi)],
+                     "arrayminus": [None if lo_ is None or e is None else e - lo_
+                                    for e, lo_ in zip(est, lo)]}))
+    fig.update_layout(title=t("an_subgroup_title", lang), template="plotly_white",
+                      scattermode="group", xaxis_title=t("an_group_" + by, lang),
+                      yaxis_title=t("an_value_axis", lang), yaxis_range=[0, 1.02], height=440)
+    st.plotly_chart(fig, key="an_subgroup_chart")
+
+st.subheader(t("an_censoring", lang))
+st.markdown(card.censoring)
+with st.expander(t("an_explanation", lang)):
+    st.markdown(card.explanation)
+with st.expander(t("an_card_details", lang)):
+    st.markdown(f"**{t('an_features', lang)}:** "
+                + ", ".join(covariate_label(f, lang) for f in card.features))
+    st.json({"model_params": card.model_params, "validation": card.validation_settings,
+             "code_version": card.code_version, "data_fingerprint": card.data_fingerprint,
+             "created": card.created})

@@ -1,0 +1,62 @@
+"""The committee signs off conclusion steps by cohort, seeing counts only, never who is in a cohort."""
+
+import datetime as dt
+
+import streamlit as st
+
+from dashboard import state
+from dashboard.components import service_errors
+from dashboard.i18n import label, t
+from matrix import service as matrix
+
+actor = state.require_page("assessment.sign")
+lang = state.lang()
+st.title(t("cm_signoff", lang))
+st.caption(t("cm_signoff_intro", lang))
+
+# What the member saw is what they sign: steps reviewed after the counts were last shown wait.
+seen_before = st.session_state.get("cm_so_seen_at")
+counts = None
+with service_errors(), state.context(actor, "conclusion sign-off") as ctx:
+    counts = matrix.conclusions_awaiting_signoff(ctx)
+if counts is None:
+    st.stop()
+st.session_state["cm_so_seen_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+if counts.empty:
+    st.info(t("cm_no_cohorts", lang))
+    st.stop()
+
+done = st.session_state.pop("cm_so_done", None)
+if done:
+    st.success(t("cm_signed_ok", lang, cohort=done))
+
+st.info(t("cm_suppression_note", lang, threshold=matrix.DEFAULT_THRESHOLD))
+pending = (counts["awaiting_review"].astype(str) != "0") | (counts["awaiting_signoff"].astype(str) != "0")
+every = st.toggle(t("cm_show_every_cohort", lang), value=False, key="cm_so_every")
+shown = (counts if every else counts[pending | (counts["cohort"] == "Total")]).astype(str)
+shown["cohort"] = shown["cohort"].map(lambda c: label("cm_grp_", c, lang))
+st.dataframe(shown.rename(columns={c: t("cm_col_" + c, lang) for c in shown.columns}),
+             hide_index=True, key="cm_so_counts")
+
+waiting = [c for c, n in zip(counts["cohort"], counts["awaiting_signoff"], strict=True)
+           if c != "Total" and str(n) != "0"]
+st.subheader(t("cm_signoff_form", lang))
+if not waiting:
+    st.info(t("cm_nothing_awaiting", lang))
+    st.stop()
+with st.form("cm_signoff_form", clear_on_submit=False):
+    cohort = st.selectbox(t("cm_choose_cohort", lang), waiting, key="cm_so_cohort")
+    decision = st.text_area(t("cm_decision", lang), key="cm_so_decision")
+    confirm = st.checkbox(t("cm_confirm_signoff", lang), key="cm_so_confirm")
+    sign = st.form_submit_button(t("cm_sign", lang))
+if sign:
+    if not confirm:
+        st.error(t("cm_confirm_required", lang))
+    else:
+        with service_errors(), state.context(actor, "conclusion sign-off: sign") as ctx:
+            matrix.sign_off_cohort(ctx, cohort, as_of=seen_before or st.session_state["cm_so_seen_at"],
+                                   decision=decision)
+            for key in ("cm_so_decision", "cm_so_confirm"):
+                del st.session_state[key]  # signed: the next sign-off starts from an empty form
+            st.session_state["cm_so_done"] = cohort
+            st.rerun()

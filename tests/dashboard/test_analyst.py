@@ -1,0 +1,234 @@
+"""The analyst's pages (recidivism, risk models, cohort explorer) through AppTest on a demo database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from db import synthetic
+from db.context import SYSTEM, Actor
+from db.schema import (
+    Account,
+    Case,
+    EventProposal,
+    ExportManifest,
+    Flag,
+    HashEntry,
+    Participant,
+    RecidivismEvent,
+    Scan,
+    utcnow,
+)
+from errors import PermissionDenied
+from models import service as ms
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+PAGES = ("pages/recidivism.py", "pages/models.py", "pages/cohort.py")
+
+
+@pytest.fixture
+def demo(app_env, demo_rt):
+    return demo_rt
+
+
+def actor(rt, username: str) -> Actor:
+    with rt.sessions() as s:
+        acc = s.scalars(select(Account).where(Account.username == username)).one()
+        return Actor(acc.id, acc.username, acc.role)
+
+
+def rendered(at) -> bytes:
+    """Everything the page sent to the browser (texts, tables as Arrow, chart specs), as bytes."""
+    out = []
+
+    def walk(node) -> None:
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            out.append(proto.SerializeToString())
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return b"".join(out)
+
+
+def chart(at, key: str) -> dict:
+    found = [e for e in at.get("plotly_chart") if key in e.proto.id or key in str(e.proto)]
+    assert found, f"no chart {key}"
+    return json.loads(found[0].proto.spec)
+
+
+def identifying_strings() -> list[str]:
+    people = synthetic.generate(40, 3).participants
+    needles = [*people["name"], *people["contact"].dropna(), *people["guardian_contact"].dropna(),
+               *(d.isoformat() for d in people["birth_date"])]
+    assert len(needles) > 100
+    return needles
+
+
+def test_every_analyst_page_renders_without_a_name_contact_or_birth_date(demo, signed_in):
+    needles = [n.encode() for n in identifying_strings()]
+    for page in PAGES:
+        at = signed_in("analyst1", page)
+        assert not at.exception, (page, at.exception)
+        text = rendered(at)
+        assert len(text) > 500
+        leaked = [n.decode() for n in needles if n in text]
+        assert leaked == [], (page, leaked[:3])
+        at.session_state["lang"] = "en"
+        at.run()
+        assert not at.exception, (page, "en", at.exception)
+        assert not [n for n in needles if n in rendered(at)]
+
+
+def test_the_kaplan_meier_grouping_switch_regroups_the_curves(demo, signed_in):
+    at = signed_in("analyst1", "pages/recidivism.py")
+    assert not at.exception
+    overall = [tr.get("name") for tr in chart(at, "an_km_chart")["data"] if tr.get("mode") == "lines"]
+    assert overall == ["전체"]
+    assert not any("로그순위" in m.value for m in at.markdown)
+    at.selectbox(key="an_km_by").set_value("completed").run()
+    assert not at.exception
+    spec = chart(at, "an_km_chart")
+    names = [tr.get("name") for tr in spec["data"] if tr.get("mode") == "lines"]
+    assert sorted(names) == sorted(["수료", "미수료"])
+    # The number-at-risk rows are labelled too, and the log-rank test is reported.
+    at_risk_rows = {y for tr in spec["data"] if tr.get("mode") == "text" for y in tr["y"]}
+    assert at_risk_rows == {"수료", "미수료"}
+    assert any("로그순위 검정" in m.value for m in at.markdown)
+    # Cumulative incidence and the Cox forest plot (log x-axis) are on the page as well.
+    assert chart(at, "an_cif_chart")["layout"]["yaxis"]["title"]["text"] == "누적 발생률"
+    assert chart(at, "an_forest_chart")["layout"]["xaxis"]["type"] == "log"
+
+
+def _event_count(rt) -> int:
+    with rt.sessions() as s:
+        return s.scalar(select(func.count()).select_from(RecidivismEvent))
+
+
+def test_an_event_outside_its_window_is_explained_and_the_input_kept(demo, signed_in):
+    at = signed_in("analyst1", "pages/cohort.py")
+    assert not at.exception
+    code = at.selectbox(key="an_ev_code").value
+    with demo.context(actor(demo, "analyst1")) as ctx:
+        window = ms.follow_up_register(ctx).set_index("study_code").loc[code]
+    before = _event_count(demo)
+    too_early = window["follow_up_start"] - dt.timedelta(days=30)
+    at.date_input(key="an_ev_date").set_value(too_early)
+    at.selectbox(key="an_ev_type").set_value("other_sexual")
+    at.button(key="FormSubmitter:an_event_form-저장").click().run()
+    assert any("before the follow-up starts" in e.value for e in at.error)
+    assert at.date_input(key="an_ev_date").value == too_early
+    assert at.selectbox(key="an_ev_type").value == "other_sexual"
+    assert _event_count(demo) == before
+    # Inside the window the event is recorded.
+    at.date_input(key="an_ev_date").set_value(window["follow_up_start"])
+    at.button(key="FormSubmitter:an_event_form-저장").click().run()
+    assert not at.error
+    assert _event_count(demo) == before + 1
+
+
+def _proposal(rt, participant_code: str, on: dt.date) -> int:
+    reviewer = actor(rt, "reviewer1")
+    with rt.context(SYSTEM, task="test set-up") as ctx, ctx.transaction() as s:
+        pid = s.scalar(select(Participant.id).where(Participant.study_code == participant_code))
+        case_id = s.scalar(select(Case.id).where(Case.participant_id == pid))
+        scan = Scan(source_label="test", started_by=reviewer.id)
+        entry = HashEntry(case_id=case_id, algorithm="phash", bits=64, hash_hex=f"{pid:016x}",
+                          added_by=reviewer.id)
+        s.add_all([scan, entry])
+        s.flush()
+        flag = Flag(scan_id=scan.id, item_path=f"item-{pid}.jpg", item_digest=f"{pid:064x}",
+                    hash_entry_id=entry.id, algorithm="phash", distance=3, status="confirmed",
+                    reviewed_by=reviewer.id, reviewed_at=utcnow(), review_reason="seen")
+        s.add(flag)
+        s.flush()
+        proposal = EventProposal(flag_id=flag.id, participant_id=pid, proposed_date=on)
+        s.add(proposal)
+        s.flush()
+        return proposal.id
+
+
+def test_a_proposal_is_rejected_only_with_a_reason_and_exports_state_their_purpose(demo, signed_in):
+    with demo.context(actor(demo, "analyst1")) as ctx:
+        code = ms.follow_up_register(ctx).dropna(subset=["follow_up_start"]).study_code.iloc[0]
+    proposal_id = _proposal(demo, code, dt.date(2025, 1, 1))
+    at = signed_in("analyst1", "pages/cohort.py")
+    at.radio(key="an_pr_decision").set_value("reject")
+    at.button(key="FormSubmitter:an_proposal_form-결정 저장").click().run()
+    assert any("reason for rejecting" in e.value for e in at.error)
+    at.text_input(key="an_pr_reason").input("다른 사람의 계정으로 확인됨")
+    at.button(key="FormSubmitter:an_proposal_form-결정 저장").click().run()
+    assert not at.error
+    with demo.sessions() as s:
+        row = s.get(EventProposal, proposal_id)
+        assert (row.status, row.reason) == ("rejected", "다른 사람의 계정으로 확인됨")
+
+    # The pseudonymised export asks for a purpose and records a manifest with the filters.
+    at.multiselect(key="an_f_completed").set_value([1]).run()
+    at.button(key="FormSubmitter:dl_an_frame-내려받기 준비").click().run()
+    assert any("purpose" in e.value for e in at.error)
+    at.text_input(key="purpose_an_frame").input("재범 연구 분석용")
+    at.button(key="FormSubmitter:dl_an_frame-내려받기 준비").click().run()
+    assert not at.error and at.get("download_button")
+    with demo.sessions() as s:
+        manifest = s.scalars(select(ExportManifest)).all()[-1]
+    assert (manifest.kind, manifest.purpose, manifest.filters) == (
+        "analysis_frame", "재범 연구 분석용", {"completed": ["1"]})
+
+
+def test_other_roles_cannot_use_the_analysts_use_cases(demo):
+    from dashboard.navigation import visible_pages
+
+    for role in ("committee", "reviewer", "admin"):
+        assert not {p for p, _ in visible_pages(role)} & set(PAGES), role
+    with demo.context(actor(demo, "committee1")) as ctx:
+        for call in (lambda: ms.km(ctx, by="programme"), lambda: ms.cumulative_incidence_by_type(ctx),
+                     lambda: ms.cox_fit(ctx, ["completed"]), lambda: ms.list_models(ctx),
+                     lambda: ms.follow_up_register(ctx), lambda: ms.list_event_proposals(ctx)):
+            with pytest.raises(PermissionDenied):
+                call()
+    with demo.context(actor(demo, "counselor1")) as ctx:
+        with pytest.raises(PermissionDenied):
+            ms.fit_risk_model(ctx)
+        with pytest.raises(PermissionDenied):
+            ms.record_event(ctx, participant_id=1, event_date=dt.date(2025, 1, 1),
+                            event_type="other", source="police")
+    with demo.context(actor(demo, "reviewer1")) as ctx, pytest.raises(PermissionDenied):
+        ms.record_follow_up(ctx, participant_id=1, start_date=dt.date(2025, 1, 1),
+                            end_date=dt.date(2025, 2, 1))
+
+
+@pytest.fixture
+def demo250(app_env, rt):
+    from db import demo
+
+    demo.load(rt, participants=250, seed=3)
+    return rt
+
+
+def test_fitting_a_model_lists_it_and_shows_its_card(demo250, signed_in):
+    at = signed_in("analyst1", "pages/models.py")
+    assert not at.exception
+    assert any("저장된 모델이 없습니다" in i.value for i in at.info)
+    at.selectbox(key="an_fit_model").set_value("logistic")
+    at.number_input(key="an_fit_horizon").set_value(730)
+    at.number_input(key="an_fit_repeats").set_value(2)
+    at.number_input(key="an_fit_bootstrap").set_value(30)
+    at.button(key="FormSubmitter:an_fit_form-적합 및 검증").click().run()
+    assert not at.exception and not at.error
+    with demo250.context(actor(demo250, "analyst1")) as ctx:
+        models = ms.list_models(ctx)
+    assert [(m.name, m.horizon_days) for m in models] == [("logistic", 730)]
+    assert any(f"#{models[0].id}" in h.value for h in at.header)
+    assert chart(at, "an_calibration_chart")["layout"]["xaxis"]["title"]["text"].startswith("730일")
+    assert chart(at, "an_subgroup_chart")["data"]
+    tables = {tuple(d.value.columns): d.value for d in at.dataframe}
+    fairness = next(v for cols, v in tables.items() if "위양성률" in cols)
+    assert len(fairness) >= 2 and {"인원", "기저 재범률", "AUC", "위음성률", "양성예측도"} <= set(fairness)
+    metrics = next(v for cols, v in tables.items() if "지표" in cols)
+    assert len(metrics) == 5 and {"95% CI 하한", "95% CI 상한"} <= set(metrics)

@@ -1,0 +1,220 @@
+"""The evaluation committee's pages through AppTest: aggregates only, exports with a purpose, sign-off."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from sqlalchemy import select
+
+from db.context import Actor
+from db.schema import Account, ExportManifest, Participant, StageStep
+from errors import PermissionDenied
+from matrix import service
+from tests.matrix.test_service_signoff import conclusion_status, reviewed_cohort
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+PAGES = ("pages/outcomes.py", "pages/reviews.py", "pages/signoff.py")
+CODE = re.compile(rb"P-[0-9A-Z]{10}")
+ID_COLUMNS = {"participant", "participant_id", "study_code", "id", "연구 코드", "참여자"}
+
+
+@pytest.fixture
+def demo(app_env, demo_rt):
+    return demo_rt
+
+
+def actor(rt, username: str) -> Actor:
+    with rt.sessions() as s:
+        acc = s.scalars(select(Account).where(Account.username == username)).one()
+        return Actor(acc.id, acc.username, acc.role)
+
+
+def rendered(at) -> bytes:
+    """Everything the page sent to the browser (texts, tables as Arrow, chart specs), as bytes."""
+    out = []
+
+    def walk(node) -> None:
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            out.append(proto.SerializeToString())
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return b"".join(out)
+
+
+def assert_names_no_one(at, rt) -> None:
+    sent = rendered(at)
+    assert not CODE.search(sent)
+    with rt.sessions() as s:
+        codes = set(s.scalars(select(Participant.study_code)))
+    assert codes and not any(c.encode() in sent for c in codes)
+    for frame in at.dataframe:
+        assert not ID_COLUMNS & {str(c) for c in frame.value.columns}, list(frame.value.columns)
+
+
+def manifests(rt) -> list[tuple[str, str]]:
+    with rt.sessions() as s:
+        return [(m.kind, m.purpose) for m in s.scalars(select(ExportManifest).order_by(ExportManifest.id))]
+
+
+def test_every_committee_page_renders_in_both_languages_and_names_no_one(demo, signed_in):
+    reviewed_cohort(demo)  # so that the sign-off page has its form
+    for lang in ("ko", "en"):
+        for page in PAGES:
+            at = signed_in("committee1", None)
+            at.session_state["lang"] = lang
+            at.switch_page(page).run()
+            assert not at.exception, (page, lang, at.exception)
+            assert not at.error, (page, lang, [e.value for e in at.error])
+            assert_names_no_one(at, demo)
+    outcomes = signed_in("committee1", "pages/outcomes.py")
+    assert len(outcomes.get("plotly_chart")) == 6  # one per domain
+    assert any("<10" in i.value and "소표본" in i.value for i in outcomes.info)
+    assert any("d_z" in c.value and "d_av" in c.value for c in outcomes.caption)
+
+
+def test_grouping_switch_regroups_and_small_cells_stay_hidden(demo, signed_in):
+    at = signed_in("committee2", "pages/outcomes.py")
+    overall = at.dataframe[1].value
+    assert "집단" not in overall.columns and len(overall) == 3  # three step pairs, one group
+    for by in ("cohort", "programme", "age_band", "offence_type"):
+        at.selectbox(key="cm_by").set_value(by).run()
+        assert not at.exception and not at.error, by
+        change = at.dataframe[1].value
+        assert "집단" in change.columns and "전체" in set(change["집단"])
+        # a suppressed count shows its mark, and its figures are empty
+        hidden = change[change["인원 (n)"].isin(["<10", "x"])]
+        assert (hidden["평균 변화"] == "").all()
+        assert_names_no_one(at, demo)
+    assert any(c.isin(["<10"]).any() for c in (d.value["인원 (n)"] for d in at.dataframe
+                                                if "인원 (n)" in d.value.columns))
+
+
+def test_downloads_ask_their_purpose_and_are_recorded(demo, signed_in):
+    at = signed_in("committee1", "pages/outcomes.py")
+    at.button(key="FormSubmitter:dl_cm_csv_none-내려받기 준비").click().run()
+    assert any("purpose" in e.value for e in at.error)
+    assert "file_cm_csv_none" not in at.session_state and manifests(demo) == []
+    at.text_input(key="purpose_cm_csv_none").input("평가위원회 반기 회의 자료")
+    at.button(key="FormSubmitter:dl_cm_csv_none-내려받기 준비").click().run()
+    csv = at.session_state["file_cm_csv_none"]
+    assert b"domain" in csv and not CODE.search(csv)
+
+    at.button(key="FormSubmitter:cm_report_form-내려받기 준비").click().run()
+    assert any("purpose" in e.value for e in at.error)
+    at.text_input(key="cm_report_purpose").input("평가위원회 보고서 인쇄")
+    at.button(key="FormSubmitter:cm_report_form-내려받기 준비").click().run()
+    report = at.session_state["cm_report_file_none"]
+    assert report.startswith(b"<!DOCTYPE html>") and "프로그램 성과 보고서".encode() in report
+    assert "사전 (계획 단계)".encode() in report and not CODE.search(report)
+    assert manifests(demo) == [("programme_outcomes", "평가위원회 반기 회의 자료"),
+                               ("outcomes_report_html", "평가위원회 보고서 인쇄")]
+
+
+def test_the_review_form_wants_every_indicator_and_keeps_what_was_chosen(demo, signed_in):
+    at = signed_in("committee2", "pages/reviews.py")
+    assert at.radio(key="cm_rv_victim_perspective").value is not None  # the demo's 2026-H1 rating
+    icc = next(d.value for d in at.dataframe if "ICC" in d.value.columns)
+    assert {"ICC(2,1)", "ICC(2,k)"} == set(icc["유형"]) and "95% 신뢰구간" in icc.columns
+    assert at.get("plotly_chart")
+    at.text_input(key="cm_rv_period").input("2026-H2").run()
+    assert all(at.radio(key=f"cm_rv_{i}").value is None for i in service.REVIEW_INDICATORS)
+    at.radio(key="cm_rv_gender_sensitive_language").set_value(4)
+    at.radio(key="cm_rv_consent_and_boundaries").set_value(2)
+    at.button(key="FormSubmitter:cm_review_form-평가 저장").click().run()
+    assert len(at.error) == 2 and all("점수를 선택하십시오" in e.value for e in at.error)
+    assert at.radio(key="cm_rv_consent_and_boundaries").value == 2
+    at.radio(key="cm_rv_power_and_gender_norms").set_value(3)
+    at.radio(key="cm_rv_victim_perspective").set_value(5)
+    at.text_area(key="cm_rv_comment").input("피해자 관점 회기가 충실함")
+    at.button(key="FormSubmitter:cm_review_form-평가 저장").click().run()
+    assert not at.error and any("저장" in s.value for s in at.success)
+    with demo.context(actor(demo, "committee2")) as ctx:
+        mine = service.my_programme_reviews(ctx, period="2026-H2")
+    assert dict(zip(mine["indicator"], mine["score"], strict=True)) == {
+        "gender_sensitive_language": 4, "consent_and_boundaries": 2,
+        "power_and_gender_norms": 3, "victim_perspective": 5}
+    # The period's summary (one rater so far: no agreement yet, and the page says why).
+    summary = next(d.value for d in at.dataframe if "평가자 수" in d.value.columns)
+    assert set(summary["평가자 수"]) == {1}
+    assert any("일치도를 계산할 수 없습니다" in i.value for i in at.info)
+    # A period the use case refuses: the message is shown in place and the choices are kept.
+    at.text_input(key="cm_rv_period").input("2026 second half of the year").run()
+    at.radio(key="cm_rv_gender_sensitive_language").set_value(5)
+    for i in service.REVIEW_INDICATORS[1:]:
+        at.radio(key=f"cm_rv_{i}").set_value(1)
+    at.button(key="FormSubmitter:cm_review_form-평가 저장").click().run()
+    assert any("review period" in e.value for e in at.error)
+    assert at.radio(key="cm_rv_gender_sensitive_language").value == 5
+
+
+def test_sign_off_needs_confirmation_and_then_signs_the_cohort(demo, signed_in):
+    label, _cid, pids = reviewed_cohort(demo)
+    at = signed_in("committee3", "pages/signoff.py")
+    assert at.selectbox(key="cm_so_cohort").options == [label]
+    shown = at.dataframe[0].value
+    assert "<10" in set(shown.iloc[:, 2])  # the cohort's count, suppressed
+    at.text_area(key="cm_so_decision").input("2026-07-14 평가위원회 회의에서 승인")
+    at.button(key="FormSubmitter:cm_signoff_form-승인").click().run()
+    assert any("확인란" in e.value for e in at.error)
+    assert at.text_area(key="cm_so_decision").value == "2026-07-14 평가위원회 회의에서 승인"
+    assert set(conclusion_status(demo, pids).values()) == {"reviewed"}
+    at.checkbox(key="cm_so_confirm").check()
+    at.button(key="FormSubmitter:cm_signoff_form-승인").click().run()
+    assert not at.exception and not at.error
+    assert any(label in s.value for s in at.success)
+    assert set(conclusion_status(demo, pids).values()) == {"signed"}
+    member = actor(demo, "committee3")
+    with demo.sessions() as s:
+        assert set(s.scalars(select(StageStep.signed_by).where(
+            StageStep.participant_id.in_(pids), StageStep.stage == "conclusion"))) == {member.id}
+    assert any("승인을 기다리는" in i.value for i in at.info)
+
+
+def test_a_decision_naming_someone_is_refused_in_place(demo, signed_in):
+    _label, _cid, pids = reviewed_cohort(demo)
+    at = signed_in("committee1", "pages/signoff.py")
+    at.text_area(key="cm_so_decision").input("피해자 김민지 학생 건 확인 후 승인")
+    at.checkbox(key="cm_so_confirm").check()
+    at.button(key="FormSubmitter:cm_signoff_form-승인").click().run()
+    assert any("seems to identify a person" in e.value for e in at.error)
+    assert at.text_area(key="cm_so_decision").value == "피해자 김민지 학생 건 확인 후 승인"
+    assert set(conclusion_status(demo, pids).values()) == {"reviewed"}
+
+
+def test_other_roles_are_kept_out_of_the_committee_pages_and_use_cases(demo, signed_in):
+    from dashboard.navigation import visible_pages
+
+    committee = {key for _path, key in visible_pages("committee")}
+    assert {"cm_outcomes", "cm_reviews", "cm_signoff"} <= committee
+    assert {key for _p, key in visible_pages("analyst")} & {"cm_reviews", "cm_signoff"} == set()
+    assert "cm_outcomes" in {key for _p, key in visible_pages("analyst")}  # outcomes.read
+    for role in ("counselor", "reviewer", "admin"):
+        assert not committee & {key for _p, key in visible_pages(role)} - {"home"}
+    # reached anyway, each page refuses before showing anything
+    at = signed_in("analyst1", "pages/outcomes.py")
+    assert not at.exception and at.get("plotly_chart")
+    for username, page in (("counselor1", "pages/signoff.py"), ("analyst1", "pages/reviews.py")):
+        at = signed_in(username, None)
+        try:
+            at.switch_page(page).run()
+        except ValueError as exc:
+            assert "Could not find a navigation page" in str(exc)
+            continue
+        assert [e.value for e in at.error] == ["접근 권한이 없습니다"]
+        assert not at.dataframe
+    label, _cid, _pids = reviewed_cohort(demo)
+    for username in ("counselor1", "analyst1", "reviewer1"):
+        with demo.context(actor(demo, username)) as ctx:
+            with pytest.raises(PermissionDenied):
+                service.record_programme_review(ctx, programme_id=1, indicator="victim_perspective",
+                                                score=3, period="2026-H2")
+        with demo.context(actor(demo, username)) as ctx:
+            with pytest.raises(PermissionDenied):
+                service.sign_off_cohort(ctx, label, as_of=dt.datetime(2030, 1, 1),
+                                        decision="정기 회의 승인 의결")

@@ -1,0 +1,316 @@
+"""The detection reviewer's pages (registry, scans, review queue) through AppTest on a demo database.
+
+Test images come only from skimage.data and scikit-learn's sample images.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from pathlib import Path
+
+import pytest
+import skimage.data
+from PIL import Image
+from sklearn.datasets import load_sample_images
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from dashboard.navigation import visible_pages
+from db import service as db_service
+from db.context import Actor
+from db.schema import Account, ExportManifest, HashEntry
+from detection import service
+from errors import PermissionDenied
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+ADD = "FormSubmitter:rv_add_form-해시 계산 후 등록"
+IMPORT = "FormSubmitter:rv_import_form-가져오기"
+SCAN = "FormSubmitter:rv_scan_folder_form-검사 시작"
+APP_DIR = Path(__file__).resolve().parents[2] / "dashboard"
+PAGES = ("pages/registry.py", "pages/scans.py", "pages/review.py")
+
+
+@pytest.fixture
+def demo(app_env, demo_rt):
+    return demo_rt
+
+
+@cache
+def photo(name: str) -> Image.Image:
+    if name == "china":
+        img = Image.fromarray(load_sample_images().images[0])
+    else:
+        img = Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
+    img.thumbnail((400, 400))
+    return img
+
+
+def jpeg(name: str, quality: int = 90) -> bytes:
+    buf = io.BytesIO()
+    photo(name).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def actor(rt, username: str) -> Actor:
+    with rt.sessions() as s:
+        acc = s.scalars(select(Account).where(Account.username == username)).one()
+    return Actor(acc.id, acc.username, acc.role)
+
+
+def table_with(at, column: str):
+    """The first table on the page with this column (AppTest does not expose a table's key)."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def hash_entries(rt) -> int:
+    with rt.sessions() as s:
+        return s.scalar(select(func.count()).select_from(HashEntry))
+
+
+def registered_and_scanned(rt, tmp_path):
+    """The astronaut photo in the registry under CASE-RV; a folder with a re-encoded copy and a
+    distractor, scanned: one pending flag."""
+    reviewer = actor(rt, "reviewer1")
+    with rt.context(reviewer) as ctx:
+        service.add_uploads_to_registry(ctx, case_ref="CASE-RV", new_case=True,
+                                        uploads=[("a.jpg", jpeg("astronaut", 95))])
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "astronaut_q35.jpg").write_bytes(jpeg("astronaut", 35))
+    (folder / "china.jpg").write_bytes(jpeg("china"))
+    return folder
+
+
+def test_each_page_renders_for_the_reviewer_in_both_languages_and_shows_no_image(demo, signed_in):
+    names = {key for _path, key in visible_pages("reviewer")}
+    assert {"rv_registry", "rv_scans", "rv_review"} <= names
+    for role in ("counselor", "committee", "analyst", "admin"):
+        assert not names & {key for _path, key in visible_pages(role)} - {"home"}
+    for lang in ("ko", "en"):
+        for page in PAGES:
+            at = signed_in("reviewer1", None)
+            at.session_state["lang"] = lang
+            at.switch_page(page).run()
+            assert not at.exception, (page, lang, at.exception)
+            assert not at.error, (page, lang, [e.value for e in at.error])
+            assert not at.get("imgs")
+
+
+def test_registry_counts_render_as_a_table_and_a_chart(demo, signed_in):
+    at = signed_in("reviewer1", "pages/registry.py")
+    with demo.context(actor(demo, "reviewer1")) as ctx:
+        summary = service.registry_summary(ctx)
+    assert len(summary) > 0
+    table = table_with(at, "알고리즘")
+    assert len(table) == len(summary)
+    assert list(table.columns) == ["사례 번호", "알고리즘", "등록 해시 수"]
+    assert table["등록 해시 수"].sum() == summary["entries"].sum() == hash_entries(demo)
+    assert at.get("plotly_chart")
+    first = summary["case"].iloc[0]
+    at.text_input(key="rv_case_filter").input(first.lower()).run()
+    assert set(table_with(at, "알고리즘")["사례 번호"]) == {first}
+
+
+def test_an_upload_adds_entries_and_an_unknown_case_is_explained_in_place(demo, signed_in):
+    at = signed_in("reviewer1", "pages/registry.py")
+    before = hash_entries(demo)
+    at.text_input(key="rv_add_case").input("CASE-UP-9")
+    at.file_uploader(key="rv_add_files_0").set_value([("coffee.jpg", jpeg("coffee"), "image/jpeg")])
+    at.button(key=ADD).click().run()
+    assert any("No case 'CASE-UP-9'" in e.value for e in at.error)
+    assert at.text_input(key="rv_add_case").value == "CASE-UP-9"  # kept for a second try
+    assert hash_entries(demo) == before
+    at.checkbox(key="rv_add_new_case").check()
+    at.button(key=ADD).click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("CASE-UP-9" in s.value for s in at.success)
+    assert hash_entries(demo) > before + 30  # every algorithm, eight variants each
+    with demo.context(actor(demo, "reviewer1")) as ctx:
+        summary = service.registry_summary(ctx)
+    assert set(summary.loc[summary["case"] == "CASE-UP-9", "algorithm"]) >= {"pdq", "phash"}
+    assert "CASE-UP-9" in set(table_with(at, "알고리즘")["사례 번호"])
+    assert not at.get("imgs")
+
+
+def test_a_malformed_hash_list_names_the_line_and_adds_nothing(demo, signed_in):
+    at = signed_in("reviewer1", "pages/registry.py")
+    before = hash_entries(demo)
+    good = "ab" * 32
+    text = f"algorithm,hash,case\npdq,{good},CASE-L\npdq,12zz,CASE-L\n"
+    at.file_uploader(key="rv_import_file_0").set_value(("list.csv", text.encode(), "text/csv"))
+    at.checkbox(key="rv_import_new_cases").check()
+    at.button(key=IMPORT).click().run()
+    assert any("line 3:" in e.value and "nothing was written" in e.value for e in at.error)
+    assert hash_entries(demo) == before
+    at.file_uploader(key="rv_import_file_0").set_value(
+        ("list.csv", f"algorithm,hash,case\npdq,{good},CASE-L\n".encode(), "text/csv"))
+    at.button(key=IMPORT).click().run()
+    assert not at.error and hash_entries(demo) == before + 1
+
+
+def test_the_hash_list_export_asks_its_purpose_and_is_recorded(demo, signed_in):
+    at = signed_in("reviewer1", "pages/registry.py")
+    at.button(key="FormSubmitter:dl_rv_export-내려받기 준비").click().run()
+    assert any("purpose" in e.value for e in at.error)
+    at.text_input(key="purpose_rv_export").input("해시 목록 교환 (방송통신심의위원회)")
+    at.button(key="FormSubmitter:dl_rv_export-내려받기 준비").click().run()
+    assert not at.error and at.get("download_button")
+    with demo.sessions() as s:
+        manifest = s.scalars(select(ExportManifest).where(ExportManifest.kind == "hash_list")).one()
+    assert manifest.rows == hash_entries(demo)
+
+
+def test_a_folder_scan_flags_exactly_the_reencoded_copy(demo, signed_in, tmp_path):
+    folder = registered_and_scanned(demo, tmp_path)
+    at = signed_in("reviewer1", "pages/scans.py")
+    at.button(key=SCAN).click().run()
+    assert any("경로" in e.value for e in at.error)  # no path typed: said in place
+    at.text_input(key="rv_scan_path").input(str(folder))
+    at.number_input(key="rv_scan_workers").set_value(1)
+    at.button(key=SCAN).click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    items = table_with(at, "일치 (사례 · 알고리즘 · 거리)").set_index("경로")
+    assert items.loc["astronaut_q35.jpg", "결과"] == "탐지"
+    assert items.loc["astronaut_q35.jpg", "일치 (사례 · 알고리즘 · 거리)"].startswith("CASE-RV · pdq")
+    assert items.loc["china.jpg", "결과"] == "이상 없음"
+    assert items.loc["china.jpg", "일치 (사례 · 알고리즘 · 거리)"] == ""
+    with demo.context(actor(demo, "reviewer1")) as ctx:
+        queue = service.review_queue(ctx)
+        scans = service.list_scans(ctx)
+    assert [f.item_path for f in queue] == ["astronaut_q35.jpg"]
+    assert [(s.status, s.items_done) for s in scans] == [("finished", 2)]
+    assert len(table_with(at, "시작한 계정")) == 1
+    assert not at.get("imgs")
+    # A second scan shows its own results, not the ones chosen before.
+    at.button(key=SCAN).click().run()
+    with demo.context(actor(demo, "reviewer1")) as ctx:
+        newest = service.list_scans(ctx)[0]
+    assert at.selectbox(key="rv_scan_choice_ko").value == newest.id
+    assert len(table_with(at, "시작한 계정")) == 2
+
+
+def test_an_uploaded_zip_is_scanned_and_an_interrupted_scan_resumes(demo, signed_in, tmp_path):
+    import zipfile
+
+    folder = registered_and_scanned(demo, tmp_path)
+    reviewer = actor(demo, "reviewer1")
+
+    def stop(done, total):
+        raise KeyboardInterrupt
+
+    with demo.context(reviewer) as ctx, pytest.raises(KeyboardInterrupt):
+        service.run_scan(ctx, folder, workers=1, progress=stop)
+    at = signed_in("reviewer1", "pages/scans.py")
+    assert at.selectbox(key="rv_scan_choice_ko").value is not None
+    at.button(key="rv_resume_folder").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with demo.context(reviewer) as ctx:
+        (scan,) = service.list_scans(ctx)
+        assert (scan.status, scan.items_done) == ("finished", 2)
+        assert [f.item_path for f in service.review_queue(ctx)] == ["astronaut_q35.jpg"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("copy.jpg", jpeg("astronaut", 50))
+        zf.writestr("../../etc/evil.jpg", b"x")
+    gen = at.session_state["rv_scan_gen"]  # a finished scan empties the uploaders
+    at.file_uploader(key=f"rv_scan_zip_{gen}").set_value(("batch.zip", buf.getvalue(), "application/zip"))
+    at.button(key="FormSubmitter:rv_scan_zip_form-검사 시작").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    items = table_with(at, "일치 (사례 · 알고리즘 · 거리)").set_index("경로")
+    assert items.loc["copy.jpg", "결과"] == "탐지"
+    assert "path traversal" in items.loc["../../etc/evil.jpg", "오류 사유"]
+    assert not at.get("imgs")
+
+
+def test_a_reason_is_required_and_a_confirmation_opens_a_takedown(demo, signed_in, tmp_path):
+    folder = registered_and_scanned(demo, tmp_path)
+    reviewer = actor(demo, "reviewer1")
+    with demo.context(reviewer) as ctx:
+        service.run_scan(ctx, folder, workers=1)
+        (flag,) = service.review_queue(ctx)
+    at = signed_in("reviewer1", "pages/review.py")
+    at.button(key=f"rv_confirm_{flag.id}").click().run()
+    assert any("reason is required" in e.value for e in at.error)
+    with demo.context(reviewer) as ctx:
+        assert [f.status for f in service.review_queue(ctx, status=None)] == ["pending"]
+        assert service.takedowns(ctx) == []
+    at.text_input(key=f"rv_reason_{flag.id}").input("등록 사진과 같은 사진의 재압축본")
+    at.button(key=f"rv_confirm_{flag.id}").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with demo.context(reviewer) as ctx:
+        assert service.review_queue(ctx) == []
+        (td,) = service.takedowns(ctx)
+    assert td.status == "requested" and td.flag_id == flag.id
+    assert any("삭제 요청" in s.value for s in at.success)
+    table = table_with(at, "삭제 요청 상태")
+    assert list(table["사례 번호"]) == ["CASE-RV"]
+    assert list(table["분석 담당자에게 사건 제안"]) == ["해당 없음 (참여자 사례 아님)"]
+    # The platform removed it: the reviewer records that.
+    at.selectbox(key=f"rv_td_next_{td.id}_ko").select("removed")
+    at.text_input(key=f"rv_td_platform_{td.id}").input("example platform")
+    at.button(key="rv_td_save").click().run()
+    assert not at.error, [e.value for e in at.error]
+    with demo.context(reviewer) as ctx:
+        (td,) = service.takedowns(ctx)
+    assert (td.status, td.platform) == ("removed", "example platform") and td.removed_at is not None
+    assert table_with(at, "삭제 요청 상태")["삭제 요청 상태"].tolist() == ["삭제됨"]
+
+
+def test_a_flag_reviewed_meanwhile_by_someone_else_gives_the_conflict(demo, signed_in, tmp_path,
+                                                                      make_account):
+    folder = registered_and_scanned(demo, tmp_path)
+    with demo.context(actor(demo, "reviewer1")) as ctx:
+        service.run_scan(ctx, folder, workers=1)
+        (flag,) = service.review_queue(ctx)
+    at = signed_in("reviewer1", "pages/review.py")
+    with demo.context(make_account("reviewer", "reviewer2")) as ctx:
+        service.review_flag(ctx, flag.id, decision="confirm", reason="seen first",
+                            expected_version=flag.version)
+    at.text_input(key=f"rv_reason_{flag.id}").input("다른 사진으로 보임")
+    at.button(key=f"rv_reject_{flag.id}").click().run()
+    assert any(f"flag {flag.id} was confirmed by reviewer2" in e.value for e in at.error)
+    with demo.context(actor(demo, "reviewer1")) as ctx:
+        (confirmed,) = service.review_queue(ctx, status="confirmed")
+    assert confirmed.reviewed_by == "reviewer2"
+
+
+@pytest.mark.parametrize("username", ["counselor1", "committee1", "analyst1", "admin"])
+def test_other_roles_are_refused_by_the_use_cases_and_the_pages(demo, signed_in, username):
+    who = actor(demo, username)
+    calls = [
+        lambda ctx: service.registry_summary(ctx),
+        lambda ctx: service.add_uploads_to_registry(ctx, case_ref="X", new_case=True,
+                                                    uploads=[("a.jpg", jpeg("coffee"))]),
+        lambda ctx: service.import_hash_list_bytes(ctx, b"algorithm,hash,case\n"),
+        lambda ctx: service.hash_list_download(ctx, purpose="just looking"),
+        lambda ctx: service.run_scan_upload(ctx, "u.zip", b"PK"),
+        lambda ctx: service.list_scans(ctx),
+        lambda ctx: service.scan_report(ctx, 1),
+        lambda ctx: service.review_queue(ctx),
+        lambda ctx: service.review_flag(ctx, 1, decision="confirm", reason="x", expected_version=1),
+        lambda ctx: service.takedowns(ctx),
+        lambda ctx: service.update_takedown(ctx, 1, status="removed", expected_version=1),
+    ]
+    for call in calls:
+        with demo.context(who) as ctx, pytest.raises(PermissionDenied):
+            call(ctx)
+    # The pages are not in this role's menu; opened anyway, each one's guard refuses.
+    token = db_service.start_login_session(demo, who)
+    for page in PAGES:
+        at = AppTest.from_file(str(APP_DIR / page), default_timeout=30)
+        at.session_state["token"] = token
+        at.run()
+        assert [e.value for e in at.error] == ["접근 권한이 없습니다"], page
+        assert not at.dataframe and not at.get("plotly_chart")
+
+
+def test_every_reviewer_status_has_a_label_in_both_languages(backend):
+    from dashboard.i18n import TEXT
+    from db.schema import PROPOSAL_STATUSES, SCAN_STATUSES, TAKEDOWN_STATUSES
+
+    for prefix, values in (("rv_st_", (*SCAN_STATUSES, "flagged", "clear", "error", "image", "video")),
+                           ("rv_td_", TAKEDOWN_STATUSES), ("rv_ev_", (*PROPOSAL_STATUSES, "none"))):
+        for value in values:
+            assert set(TEXT[prefix + value]) == {"ko", "en"}, prefix + value
