@@ -40,6 +40,12 @@ def app_env(monkeypatch, settings, rt):
 
 
 @pytest.fixture
+def demo(app_env, demo_rt):
+    """The app on a database holding the 40-participant synthetic programme (seed 3)."""
+    return demo_rt
+
+
+@pytest.fixture
 def signed_in(app_env):
     """signed_in(username, page) -> an AppTest already on that page, as that account."""
     rt = app_env

@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from db import synthetic
-from db.context import SYSTEM, Actor
+from db.context import SYSTEM
 from db.schema import (
-    Account,
     Case,
     EventProposal,
     ExportManifest,
@@ -24,36 +23,11 @@ from db.schema import (
 )
 from errors import PermissionDenied
 from models import service as ms
+from tests.dashboard.helpers import actor, rendered
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 PAGES = ("pages/recidivism.py", "pages/models.py", "pages/cohort.py")
-
-
-@pytest.fixture
-def demo(app_env, demo_rt):
-    return demo_rt
-
-
-def actor(rt, username: str) -> Actor:
-    with rt.sessions() as s:
-        acc = s.scalars(select(Account).where(Account.username == username)).one()
-        return Actor(acc.id, acc.username, acc.role)
-
-
-def rendered(at) -> bytes:
-    """Everything the page sent to the browser (texts, tables as Arrow, chart specs), as bytes."""
-    out = []
-
-    def walk(node) -> None:
-        proto = getattr(node, "proto", None)
-        if proto is not None:
-            out.append(proto.SerializeToString())
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return b"".join(out)
 
 
 def chart(at, key: str) -> dict:

@@ -8,43 +8,17 @@ import re
 import pytest
 from sqlalchemy import select
 
-from db.context import Actor
-from db.schema import Account, ExportManifest, Participant, StageStep
+from db.schema import ExportManifest, Participant, StageStep
 from errors import PermissionDenied
 from matrix import service
 from tests.matrix.test_service_signoff import conclusion_status, reviewed_cohort
+from tests.dashboard.helpers import actor, rendered
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 PAGES = ("pages/outcomes.py", "pages/reviews.py", "pages/signoff.py")
 CODE = re.compile(rb"P-[0-9A-Z]{10}")
 ID_COLUMNS = {"participant", "participant_id", "study_code", "id", "연구 코드", "참여자"}
-
-
-@pytest.fixture
-def demo(app_env, demo_rt):
-    return demo_rt
-
-
-def actor(rt, username: str) -> Actor:
-    with rt.sessions() as s:
-        acc = s.scalars(select(Account).where(Account.username == username)).one()
-        return Actor(acc.id, acc.username, acc.role)
-
-
-def rendered(at) -> bytes:
-    """Everything the page sent to the browser (texts, tables as Arrow, chart specs), as bytes."""
-    out = []
-
-    def walk(node) -> None:
-        proto = getattr(node, "proto", None)
-        if proto is not None:
-            out.append(proto.SerializeToString())
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return b"".join(out)
 
 
 def assert_names_no_one(at, rt) -> None:

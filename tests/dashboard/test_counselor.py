@@ -23,11 +23,6 @@ FINALISE = "FormSubmitter:co_in_form_{}-입력 완료 (채점)"
 
 
 @pytest.fixture
-def demo(app_env, demo_rt):
-    return demo_rt
-
-
-@pytest.fixture
 def newcomer(demo):
     """A young person who joined counselor1's caseload 30 days ago: planning not started, overdue."""
     with demo.context_for("counselor1") as ctx:

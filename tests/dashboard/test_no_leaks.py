@@ -11,25 +11,12 @@ import pytest
 
 from dashboard.navigation import visible_pages
 from db import synthetic
+from tests.dashboard.helpers import rendered
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 USERS = {"counselor": "counselor1", "committee": "committee1", "analyst": "analyst1",
          "reviewer": "reviewer1", "admin": "admin"}
-
-
-def _sent_bytes(at) -> bytes:
-    out = []
-
-    def walk(node):
-        proto = getattr(node, "proto", None)
-        if proto is not None and hasattr(proto, "SerializeToString"):
-            out.append(proto.SerializeToString())
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return b"\n".join(out)
 
 
 @pytest.fixture
@@ -40,11 +27,6 @@ def identities():
     return sorted(values)
 
 
-@pytest.fixture
-def demo(app_env, demo_rt):
-    return demo_rt
-
-
 @pytest.mark.parametrize("role", sorted(USERS))
 def test_no_page_of_any_role_sends_an_identifying_value(demo, signed_in, identities, role):
     pages = visible_pages(role)
@@ -52,7 +34,7 @@ def test_no_page_of_any_role_sends_an_identifying_value(demo, signed_in, identit
     for path, _ in pages:
         at = signed_in(USERS[role], path)
         assert not at.exception, (role, path, at.exception)
-        sent = _sent_bytes(at)
+        sent = rendered(at)
         assert at.title and len(sent) > 100, (role, path)  # the page really rendered something
         leaked = [v for v in identities if v.encode("utf-8") in sent]
         assert not leaked, f"{path} as {role} sent {leaked[:3]}"
@@ -62,5 +44,5 @@ def test_the_search_would_find_a_leak(demo, signed_in, identities):
     """The same search on the counselor's explicit identity view does find the name."""
     at = signed_in("counselor1", "pages/participant.py")
     at.button(key="show_identity").click().run()
-    sent = _sent_bytes(at)
+    sent = rendered(at)
     assert any(v.encode("utf-8") in sent for v in identities)

@@ -10,11 +10,6 @@ from db.schema import Account, CounselingSession
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
-@pytest.fixture
-def demo(app_env, demo_rt):
-    return demo_rt
-
-
 def _count_sessions(rt) -> int:
     with rt.sessions() as s:
         return s.scalar(select(func.count()).select_from(CounselingSession))

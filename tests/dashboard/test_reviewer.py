@@ -18,10 +18,10 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.navigation import visible_pages
 from db import service as db_service
-from db.context import Actor
-from db.schema import Account, ExportManifest, HashEntry
+from db.schema import ExportManifest, HashEntry
 from detection import service
 from errors import PermissionDenied
+from tests.dashboard.helpers import actor
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -30,11 +30,6 @@ IMPORT = "FormSubmitter:rv_import_form-가져오기"
 SCAN = "FormSubmitter:rv_scan_folder_form-검사 시작"
 APP_DIR = Path(__file__).resolve().parents[2] / "dashboard"
 PAGES = ("pages/registry.py", "pages/scans.py", "pages/review.py")
-
-
-@pytest.fixture
-def demo(app_env, demo_rt):
-    return demo_rt
 
 
 @cache
@@ -51,12 +46,6 @@ def jpeg(name: str, quality: int = 90) -> bytes:
     buf = io.BytesIO()
     photo(name).save(buf, "JPEG", quality=quality)
     return buf.getvalue()
-
-
-def actor(rt, username: str) -> Actor:
-    with rt.sessions() as s:
-        acc = s.scalars(select(Account).where(Account.username == username)).one()
-    return Actor(acc.id, acc.username, acc.role)
 
 
 def table_with(at, column: str):
