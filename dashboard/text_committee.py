@@ -1,6 +1,8 @@
 """Labels of the evaluation committee's pages (outcomes, programme reviews, sign-off), Korean first."""
 
 TEXT: dict[str, dict[str, str]] = {
+    "cm_fit_models": {"ko": "혼합 모형 적합 (참여자가 많으면 시간이 걸립니다)", "en": "Fit the mixed models (slow for a large programme)"},
+    "cm_models_on_request": {"ko": "혼합 모형은 위의 스위치를 켜면 적합합니다.", "en": "Turn on the switch above to fit the mixed models."},
     # page titles
     "cm_outcomes": {"ko": "프로그램 성과", "en": "Programme outcomes"},
     "cm_reviews": {"ko": "프로그램 평가 (성인지 감수성)", "en": "Programme reviews (gender sensitivity)"},

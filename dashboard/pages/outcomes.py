@@ -64,9 +64,11 @@ by_key = st.selectbox(t("cm_group_by", lang), options, format_func=lambda b: t("
                       key="cm_by")
 by = None if by_key == "none" else by_key
 
+# The mixed models take seconds to minutes on a large programme: fitted when asked, per session.
+fit_models = st.toggle(t("cm_fit_models", lang), key="cm_fit_models")
 view = None
 with service_errors(), state.context(actor, "committee outcomes") as ctx:
-    view = matrix.committee_outcomes(ctx, by=by)
+    view = matrix.committee_outcomes(ctx, by=by, models=fit_models)
 if view is None:
     st.stop()
 
@@ -132,7 +134,9 @@ for tab, domain in zip(st.tabs([dom(d) for d in domains]), domains, strict=True)
 
         st.markdown(f"**{t('cm_model', lang)}**")
         fitted = view.models[view.models["domain"] == domain]
-        if fitted.empty:
+        if not fit_models:
+            st.caption(t("cm_models_on_request", lang))
+        elif fitted.empty:
             st.caption(f"{t('cm_model_none', lang)}: {view.model_notes.get(domain, '')}")
         else:
             st.caption(t("cm_model_n", lang, n=int(fitted["n_participants"].iloc[0])))

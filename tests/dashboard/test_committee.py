@@ -69,6 +69,20 @@ def test_grouping_switch_regroups_and_small_cells_stay_hidden(demo, signed_in):
                                                 if "인원 (n)" in d.value.columns))
 
 
+def test_mixed_models_are_fitted_when_asked(demo, signed_in):
+    at = signed_in("committee1", "pages/outcomes.py")
+    assert any("스위치를 켜면" in c.value for c in at.caption)
+    n_tables = len(at.dataframe)
+    at.toggle(key="cm_fit_models").set_value(True).run()
+    assert not at.exception and not at.error
+    assert not any("스위치를 켜면" in c.value for c in at.caption)
+    # Each domain gains its fixed-effects table: intercept and the two step effects.
+    assert len(at.dataframe) >= n_tables + 3
+    terms = [d.value for d in at.dataframe[n_tables:] if "항" in "".join(map(str, d.value.columns))
+             or len(d.value) == 3]
+    assert terms and all(len(v) >= 3 for v in terms)
+
+
 def test_downloads_ask_their_purpose_and_are_recorded(demo, signed_in):
     at = signed_in("committee1", "pages/outcomes.py")
     at.button(key="FormSubmitter:dl_cm_csv_none-내려받기 준비").click().run()
