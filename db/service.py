@@ -435,6 +435,21 @@ def my_caseload(ctx: Context) -> list[CaseloadRow]:
 
 # --- the audit log --------------------------------------------------------------------------
 
+def data_version(ctx: Context) -> str:
+    """A token that changes whenever the store's data changes: the newest audit entry's id and hash.
+
+    Every write through dscr appends to the audit log (`db.audit`: a flush event, and the few
+    non-row events such as logins and denials), and the hash covers the whole chain, so a restored
+    backup or a rotated key gives a new token too. A result computed after reading the token
+    holds for as long as the token is the same; the dashboard's per-session memo keys on it.
+    (Changes made to the database behind dscr's back are not seen: they are not supported.)
+    """
+    row = ctx.session.execute(select(AuditLog.id, AuditLog.row_hash)
+                              .order_by(AuditLog.id.desc()).limit(1)).first()
+    ctx.session.rollback()
+    return "empty" if row is None else f"{row.id}:{row.row_hash}"
+
+
 def verify_audit(ctx: Context) -> audit.ChainReport:
     access.require(ctx, "audit.verify")
     report = audit.verify_chain(ctx.session.connection())

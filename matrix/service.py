@@ -19,6 +19,7 @@ from assessment.scoring import score_responses
 from db import access
 from db.notes_guard import check_note
 from db.context import Context
+from db.engine import read_frame
 from db.schema import (
     Account,
     Assessment,
@@ -556,38 +557,38 @@ def _outcome_rows(ctx: Context) -> pd.DataFrame:
     Only locked assessments (of signed steps) count; after an unlock the signed version stays in
     until the new one is signed. Participant ids stay inside the use case.
     """
-    s = ctx.session
-    stmt = (select(Assessment.participant_id, Assessment.stage, Assessment.step_version,
-                   Assessment.instrument_id, Assessment.instrument_version, Assessment.id,
-                   Participant.age_at_referral, Cohort.name, Programme.name)
-            .join(Participant, Participant.id == Assessment.participant_id)
-            .join(Cohort, Cohort.id == Participant.cohort_id)
-            .join(Programme, Programme.id == Cohort.programme_id)
-            .where(Assessment.status == "locked"))
-    heads = pd.DataFrame(s.execute(stmt).all(), columns=[
-        "participant", "step", "step_version", "instrument_id", "instrument_version",
-        "assessment_id", "age", "cohort_name", "programme"])
-    if heads.empty:
-        return pd.DataFrame(columns=["participant", "step", "domain", "score", *GROUPINGS])
     from db.schema import AssessmentScore
 
-    scores = pd.DataFrame(s.execute(select(AssessmentScore.assessment_id, AssessmentScore.domain,
-                                           AssessmentScore.score)).all(),
-                          columns=["assessment_id", "domain", "score"])
-    df = heads.merge(scores, on="assessment_id")
+    # Core reads (no ORM row objects): at 10,000 participants these are ~150,000 score rows.
+    conn = ctx.session.connection()
+    scores = read_frame(conn, select(
+        Assessment.participant_id, Assessment.stage, Assessment.step_version,
+        AssessmentScore.domain, AssessmentScore.score)
+        .join(AssessmentScore, AssessmentScore.assessment_id == Assessment.id)
+        .where(Assessment.status == "locked"),
+        ["participant", "step", "step_version", "domain", "score"])
+    if scores.empty:
+        return pd.DataFrame(columns=["participant", "step", "domain", "score", *GROUPINGS])
+    people = pd.DataFrame(conn.execute(
+        select(Participant.id, Participant.age_at_referral, Cohort.name, Programme.name)
+        .join(Cohort, Cohort.id == Participant.cohort_id)
+        .join(Programme, Programme.id == Cohort.programme_id)).all(),
+        columns=["participant", "age", "cohort_name", "programme"])
     # The newest signed version of each step wins.
-    df = df.sort_values("step_version").drop_duplicates(["participant", "step", "domain"], keep="last")
-    offences = pd.DataFrame(s.execute(select(Case.participant_id, CaseOffence.offence_type)
-                                      .join(CaseOffence, CaseOffence.case_id == Case.id)).all(),
-                            columns=["participant", "offence_type"])
-    types = offences.drop_duplicates().groupby("participant")["offence_type"].agg(
-        lambda t: t.iloc[0] if len(t) == 1 else "multiple")
-    df["offence_type"] = df["participant"].map(types).fillna("unknown")
+    df = (scores.sort_values("step_version", kind="stable")
+          .drop_duplicates(["participant", "step", "domain"], keep="last"))
+    offences = pd.DataFrame(conn.execute(
+        select(Case.participant_id, CaseOffence.offence_type)
+        .join(CaseOffence, CaseOffence.case_id == Case.id)).all(),
+        columns=["participant", "offence_type"]).drop_duplicates()
+    kinds = offences.groupby("participant")["offence_type"].agg(["first", "size"])
+    types = kinds["first"].where(kinds["size"] == 1, "multiple")
+    people["offence_type"] = people["participant"].map(types).fillna("unknown")
     # Cohort names repeat across programmes ("2024-1기"), so the programme is part of the label.
-    df["cohort"] = df["programme"] + " " + df["cohort_name"]
-    df["age_band"] = df["age"].map(age_band)
-    return df[["participant", "step", "domain", "score", "instrument_id", "instrument_version",
-               *GROUPINGS]].reset_index(drop=True)
+    people["cohort"] = people["programme"] + " " + people["cohort_name"]
+    people["age_band"] = people["age"].map(age_band)
+    df = df.merge(people, on="participant", how="inner")
+    return df[["participant", "step", "domain", "score", *GROUPINGS]].reset_index(drop=True)
 
 
 def _norms() -> dict[str, change.ChangeNorms]:

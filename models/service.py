@@ -28,12 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.special import expit
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from db import access, audit
 from db.context import Context
+from db.engine import read_frame
 from db.schema import (
     OFFENCE_TYPES,
     RECIDIVISM_SOURCES,
@@ -320,34 +321,43 @@ def decide_event_proposal(ctx: Context, *, proposal_id: int, accept: bool,
 # ---------------------------------------------------------------- the analysis frames
 
 
-def _baseline(s: Session, participant_ids: Sequence[int] | None = None,
+Ids = Sequence[int] | Select
+
+
+def _among(column: Any, ids: Ids | None) -> Any:
+    """`column IN ids`, where ids is a list or a select of participant ids (no bound list of
+    thousands of parameters for a whole cohort); None means everyone."""
+    if ids is None:
+        return true()
+    return column.in_(ids if isinstance(ids, Select) else list(ids))
+
+
+def _baseline(s: Session, participant_ids: Ids | None = None,
               as_of: dt.date | None = None) -> pd.DataFrame:
     """Baseline features per participant (index: participant id), pseudonymised."""
+    conn = s.connection()
     stmt = (select(Participant.id, Participant.study_code, Participant.sex,
                    Participant.age_at_referral, Participant.prior_offences, Participant.enrolled_on,
                    Participant.status, Participant.ended_on, Cohort.name.label("cohort"),
                    Programme.name.label("programme"))
             .join(Cohort, Participant.cohort_id == Cohort.id)
             .join(Programme, Cohort.programme_id == Programme.id)
+            .where(_among(Participant.id, participant_ids))
             .order_by(Participant.id))
-    if participant_ids is not None:
-        stmt = stmt.where(Participant.id.in_(list(participant_ids)))
-    base = pd.DataFrame(s.execute(stmt).all(),
-                        columns=["participant_id", "study_code", "sex", "age_at_referral",
-                                 "prior_offences", "enrolled_on", "status", "ended_on", "cohort",
-                                 "programme"]).set_index("participant_id")
-    ids = base.index.tolist()
-    if not ids:
+    base = read_frame(conn, stmt, ["participant_id", "study_code", "sex", "age_at_referral",
+                                   "prior_offences", "enrolled_on", "status", "ended_on", "cohort",
+                                   "programme"]).set_index("participant_id")
+    if base.empty:
         return base
+    ids = participant_ids
 
-    cases = pd.DataFrame(s.execute(
-        select(Case.id, Case.participant_id, Case.offence_date, Case.referral_date)
-        .where(Case.participant_id.in_(ids))).all(),
-        columns=["case_id", "participant_id", "offence_date", "referral_date"])
-    offences = pd.DataFrame(s.execute(
-        select(Case.participant_id, CaseOffence.offence_type)
-        .join(CaseOffence, CaseOffence.case_id == Case.id)
-        .where(Case.participant_id.in_(ids))).all(), columns=["participant_id", "offence_type"])
+    cases = read_frame(conn, select(Case.id, Case.participant_id, Case.offence_date,
+                                    Case.referral_date).where(_among(Case.participant_id, ids)),
+                       ["case_id", "participant_id", "offence_date", "referral_date"])
+    offences = read_frame(conn, select(Case.participant_id, CaseOffence.offence_type)
+                          .join(CaseOffence, CaseOffence.case_id == Case.id)
+                          .where(_among(Case.participant_id, ids)),
+                          ["participant_id", "offence_type"]).drop_duplicates()
     # The earliest case is the index offence the referral was about.
     first_case = cases.sort_values(["offence_date", "case_id"]).drop_duplicates("participant_id")
     first_case = first_case.set_index("participant_id").reindex(base.index)
@@ -356,19 +366,19 @@ def _baseline(s: Session, participant_ids: Sequence[int] | None = None,
     base["age_at_offence"] = base["age_at_referral"] - lag_years
     base["age_band"] = base["age_at_referral"].map(_age_band)
     for kind in OFFENCE_TYPES:
-        has = set(offences.loc[offences.offence_type == kind, "participant_id"])
+        has = offences.loc[offences.offence_type == kind, "participant_id"]
         base[f"offence_{kind}"] = base.index.isin(has).astype(int)
-    kinds = offences.drop_duplicates().groupby("participant_id")["offence_type"].agg(sorted)
-    base["offence_group"] = [
-        ("multiple" if len(k) > 1 else k[0]) if isinstance(k, list) and k else "unknown"
-        for k in kinds.reindex(base.index)]
+    kinds = offences.groupby("participant_id")["offence_type"].agg(["first", "size"])
+    group = kinds["first"].where(kinds["size"] == 1, "multiple")
+    base["offence_group"] = group.reindex(base.index).fillna("unknown").to_numpy()
 
     sessions = select(CounselingSession.participant_id, func.count()).where(
-        CounselingSession.participant_id.in_(ids), CounselingSession.attendance.in_(ATTENDED))
+        _among(CounselingSession.participant_id, ids), CounselingSession.attendance.in_(ATTENDED))
     if as_of is not None:
         sessions = sessions.where(CounselingSession.session_date <= as_of)
-    attended = dict(s.execute(sessions.group_by(CounselingSession.participant_id)).all())
-    base["sessions_attended"] = [int(attended.get(i, 0)) for i in base.index]
+    attended = read_frame(conn, sessions.group_by(CounselingSession.participant_id),
+                          ["participant_id", "n"]).set_index("participant_id")["n"]
+    base["sessions_attended"] = attended.reindex(base.index).fillna(0).astype(int).to_numpy()
     ended = [d is not None and not pd.isna(d) and (as_of is None or d <= as_of)
              for d in base["ended_on"]]
     base["completed"] = ((base["status"] == "completed") & np.array(ended, dtype=bool)).astype(int)
@@ -387,48 +397,50 @@ def _baseline(s: Session, participant_ids: Sequence[int] | None = None,
     return base
 
 
-def _assessment_rows(s: Session, ids: Sequence[int], as_of: dt.date | None) -> pd.DataFrame:
+def _assessment_rows(s: Session, ids: Ids | None, as_of: dt.date | None) -> pd.DataFrame:
     """Final or locked domain scores: participant, stage, date, domain, score (latest per step)."""
     stmt = (select(Assessment.participant_id, Assessment.stage, Assessment.administered_on,
                    Assessment.id, AssessmentScore.domain, AssessmentScore.score)
             .join(AssessmentScore, AssessmentScore.assessment_id == Assessment.id)
-            .where(Assessment.participant_id.in_(list(ids)),
+            .where(_among(Assessment.participant_id, ids),
                    Assessment.status.in_(COUNTED_ASSESSMENTS)))
     if as_of is not None:
         stmt = stmt.where(Assessment.administered_on <= as_of)
-    rows = pd.DataFrame(s.execute(stmt).all(),
-                        columns=["participant_id", "stage", "date", "assessment_id", "domain",
-                                 "score"])
+    rows = read_frame(s.connection(), stmt, ["participant_id", "stage", "date", "assessment_id",
+                                             "domain", "score"])
     rows = rows[rows["domain"].isin(DOMAINS)]
     # A step given again (a new step version) replaces the earlier scores of that step.
     return (rows.sort_values(["date", "assessment_id"])
             .drop_duplicates(["participant_id", "stage", "domain"], keep="last"))
 
 
-def _step_scores(s: Session, ids: Sequence[int], as_of: dt.date | None) -> pd.DataFrame:
+def _step_scores(s: Session, ids: Ids | None, as_of: dt.date | None) -> pd.DataFrame:
     rows = _assessment_rows(s, ids, as_of)
     if rows.empty:
         return pd.DataFrame()
-    wide = rows.pivot_table(index="participant_id", columns=["domain", "stage"], values="score",
-                            aggfunc="last")
+    # One row per participant, stage and domain already: a plain pivot, no aggregation.
+    wide = rows.pivot(index="participant_id", columns=["domain", "stage"], values="score")
     wide.columns = [f"score_{d}_{st}" for d, st in wide.columns]
     return wide
 
 
-def _outcomes(s: Session, ids: Sequence[int], as_of: dt.date | None) -> pd.DataFrame:
+def _outcomes(s: Session, ids: Ids | None, as_of: dt.date | None) -> pd.DataFrame:
     """Per participant with a follow-up: window, duration, first event and its type."""
-    fus = pd.DataFrame(s.execute(
-        select(FollowUp.participant_id, func.min(FollowUp.start_date), func.max(FollowUp.end_date))
-        .where(FollowUp.participant_id.in_(list(ids))).group_by(FollowUp.participant_id)).all(),
-        columns=["participant_id", "follow_up_start", "follow_up_end"]).set_index("participant_id")
+    conn = s.connection()
+    fus = read_frame(conn, select(FollowUp.participant_id, func.min(FollowUp.start_date),
+                                  func.max(FollowUp.end_date))
+                     .where(_among(FollowUp.participant_id, ids)).group_by(FollowUp.participant_id),
+                     ["participant_id", "follow_up_start", "follow_up_end"]
+                     ).set_index("participant_id")
     if as_of is not None:
         fus = fus[fus["follow_up_start"] <= as_of]
         fus["follow_up_end"] = fus["follow_up_end"].map(lambda d: min(d, as_of))
-    events = pd.DataFrame(s.execute(
-        select(RecidivismEvent.participant_id, RecidivismEvent.event_date,
-               RecidivismEvent.event_type, RecidivismEvent.source, RecidivismEvent.id)
-        .where(RecidivismEvent.participant_id.in_(fus.index.tolist()))).all(),
-        columns=["participant_id", "event_date", "event_type", "source", "event_id"])
+    events = read_frame(conn, select(RecidivismEvent.participant_id, RecidivismEvent.event_date,
+                                     RecidivismEvent.event_type, RecidivismEvent.source,
+                                     RecidivismEvent.id)
+                        .where(_among(RecidivismEvent.participant_id, ids)),
+                        ["participant_id", "event_date", "event_type", "source", "event_id"])
+    events = events[events["participant_id"].isin(fus.index)]
     if as_of is not None:
         events = events[events["event_date"] <= as_of]
     first = (events.sort_values(["event_date", "event_id"]).drop_duplicates("participant_id")
@@ -436,8 +448,7 @@ def _outcomes(s: Session, ids: Sequence[int], as_of: dt.date | None) -> pd.DataF
     has_event = first["event_date"].notna()
     exit_date = first["event_date"].where(has_event, fus["follow_up_end"])
     out = fus.copy()
-    out["duration"] = [(e - b).days
-                       for e, b in zip(exit_date, fus["follow_up_start"], strict=True)]
+    out["duration"] = (pd.to_datetime(exit_date) - pd.to_datetime(fus["follow_up_start"])).dt.days
     out["event"] = has_event.astype(int)
     for kind in RECIDIVISM_TYPES:
         out[f"event_{kind}"] = (first["event_type"] == kind).astype(int)
@@ -453,16 +464,17 @@ _DROP = ("status", "ended_on")
 
 
 def _frame(s: Session, as_of: dt.date | None) -> pd.DataFrame:
-    ids = s.scalars(select(FollowUp.participant_id).distinct()).all()
-    if not ids:
+    if s.execute(select(FollowUp.id).limit(1)).first() is None:
         raise ValidationError(
             "No follow-up windows are recorded yet, so there is nothing to analyse; record them "
             "with record_follow_up (start at programme end or drop-out).")
-    outcomes = _outcomes(s, ids, as_of)
+    # Everyone is read and the inner join keeps those with a window: at a programme's scale a
+    # plain scan is faster than looking each participant up.
+    outcomes = _outcomes(s, None, as_of)
     if outcomes.empty:
         raise ValidationError(
             f"No follow-up window starts on or before {as_of}; choose a later as_of date.")
-    base = _baseline(s, outcomes.index.tolist(), as_of)
+    base = _baseline(s, None, as_of)
     frame = base.join(outcomes, how="inner").drop(columns=list(_DROP))
     front = ["study_code", "duration", "event", "first_event_type"]
     frame = frame[front + [c for c in frame.columns if c not in front]]
@@ -494,12 +506,12 @@ def analysis_frame(ctx: Context, *, as_of: dt.date | None = None) -> pd.DataFram
         return _frame(s, as_of)
 
 
-def _session_dates(s: Session, ids: Sequence[int], as_of: dt.date | None) -> pd.DataFrame:
+def _session_dates(s: Session, ids: Ids | None, as_of: dt.date | None) -> pd.DataFrame:
     stmt = select(CounselingSession.participant_id, CounselingSession.session_date).where(
-        CounselingSession.participant_id.in_(list(ids)), CounselingSession.attendance.in_(ATTENDED))
+        _among(CounselingSession.participant_id, ids), CounselingSession.attendance.in_(ATTENDED))
     if as_of is not None:
         stmt = stmt.where(CounselingSession.session_date <= as_of)
-    return pd.DataFrame(s.execute(stmt).all(), columns=["participant_id", "date"])
+    return read_frame(s.connection(), stmt, ["participant_id", "date"])
 
 
 def person_period_frame(ctx: Context, *, as_of: dt.date | None = None) -> pd.DataFrame:
@@ -592,25 +604,41 @@ def person_period_frame(ctx: Context, *, as_of: dt.date | None = None) -> pd.Dat
 # ---------------------------------------------------------------- survival analyses
 
 
-def km(ctx: Context, *, by: str | None = None, as_of: dt.date | None = None
-       ) -> survival.KaplanMeierResult:
-    """Kaplan-Meier estimate of time to any reoffence, overall or by a group column (log-rank)."""
+def _given_frame(ctx: Context, frame: pd.DataFrame | None, as_of: dt.date | None) -> pd.DataFrame:
+    """The analysis frame the caller already read (`analysis_frame`), else a fresh read."""
+    if frame is None:
+        return analysis_frame(ctx, as_of=as_of)
+    access.require(ctx, "recidivism.read")
+    if as_of is not None and frame.attrs.get("as_of") != as_of.isoformat():
+        raise ValidationError(f"the frame given was read as of {frame.attrs.get('as_of')}, "
+                              f"not {as_of}; read it again with analysis_frame(as_of=...)")
+    return frame
+
+
+def km(ctx: Context, *, by: str | None = None, as_of: dt.date | None = None,
+       frame: pd.DataFrame | None = None) -> survival.KaplanMeierResult:
+    """Kaplan-Meier estimate of time to any reoffence, overall or by a group column (log-rank).
+
+    `frame`: an analysis frame already read (`analysis_frame`), so that a page showing several
+    analyses reads the store once; by default it is read here.
+    """
     if by is not None and by not in KM_GROUPS:
         raise ValidationError(f"cannot group by {by!r}; choose one of {', '.join(KM_GROUPS)}.")
-    frame = analysis_frame(ctx, as_of=as_of)
+    frame = _given_frame(ctx, frame, as_of)
     return survival.kaplan_meier(frame, "duration", "event", group=by)
 
 
 def cox_fit(ctx: Context, covariates: Sequence[str], *, ties: str = "efron",
             strata: str | None = None, as_of: dt.date | None = None,
-            complete_cases: bool = False) -> survival.CoxResult:
+            complete_cases: bool = False, frame: pd.DataFrame | None = None
+            ) -> survival.CoxResult:
     """Cox model of time to any reoffence on columns of the analysis frame.
 
     Categorical columns must be encoded first (the error says how). With complete_cases=True
     rows missing a covariate (for example a change score of someone who left before the
-    conclusion) are dropped; the result's `n` shows how many remained.
+    conclusion) are dropped; the result's `n` shows how many remained. `frame` as in `km`.
     """
-    frame = analysis_frame(ctx, as_of=as_of)
+    frame = _given_frame(ctx, frame, as_of)
     covariates = list(covariates)
     survival.check_columns(frame, covariates, "the analysis frame")
     if complete_cases:
@@ -618,13 +646,14 @@ def cox_fit(ctx: Context, covariates: Sequence[str], *, ties: str = "efron",
     return survival.cox(frame, "duration", "event", covariates, ties=ties, strata=strata)
 
 
-def cumulative_incidence_by_type(ctx: Context, *, as_of: dt.date | None = None
-                                 ) -> CumulativeIncidenceResult:
+def cumulative_incidence_by_type(ctx: Context, *, as_of: dt.date | None = None,
+                                 frame: pd.DataFrame | None = None) -> CumulativeIncidenceResult:
     """Aalen-Johansen cumulative incidence of each type of first reoffence (competing risks).
 
     Event types are coded as in EVENT_TYPE_CODES; the table also names them (`event_type_name`).
+    `frame` as in `km`.
     """
-    frame = analysis_frame(ctx, as_of=as_of)
+    frame = _given_frame(ctx, frame, as_of)
     coded = frame.assign(event_code=frame["first_event_type"].map(EVENT_TYPE_CODES).fillna(0)
                          .astype(int))
     result = cumulative_incidence(coded, "duration", "event_code")

@@ -368,6 +368,30 @@ def test_cumulative_incidence_by_type_adds_up_to_one_minus_survival(demo_rt):
     assert named.to_dict() == {ms.EVENT_TYPE_CODES[n]: n for n in named}
 
 
+def test_analyses_on_a_frame_already_read_equal_those_that_read_it(demo_rt):
+    with demo_rt.context(actor(demo_rt, "analyst1"), today=TODAY) as ctx:
+        frame = ms.analysis_frame(ctx)
+        kept = frame.copy()
+        pairs = [(ms.km(ctx, by="completed"), ms.km(ctx, by="completed", frame=frame)),
+                 (ms.cumulative_incidence_by_type(ctx),
+                  ms.cumulative_incidence_by_type(ctx, frame=frame))]
+        cox = ms.cox_fit(ctx, ["completed"])
+        cox_given = ms.cox_fit(ctx, ["completed"], frame=frame)
+        # A frame cut at another date is not taken for this one.
+        with pytest.raises(ValidationError, match="read as of"):
+            ms.km(ctx, as_of=dt.date(2024, 1, 1), frame=frame)
+    for read, given in pairs:
+        pd.testing.assert_frame_equal(read.table, given.table)
+    pd.testing.assert_frame_equal(cox.summary, cox_given.summary)
+    pd.testing.assert_frame_equal(frame, kept)  # the analyses leave the given frame as it was
+    # A frame in hand is no way around the access rules.
+    with demo_rt.context(actor(demo_rt, "committee1"), today=TODAY) as ctx:
+        for call in (lambda: ms.km(ctx, frame=frame), lambda: ms.cox_fit(ctx, ["completed"], frame=frame),
+                     lambda: ms.cumulative_incidence_by_type(ctx, frame=frame)):
+            with pytest.raises(PermissionDenied):
+                call()
+
+
 # ---------------------------------------------------------------- stored risk models
 
 
