@@ -16,14 +16,17 @@ from db import service
 from errors import DscrError
 
 
+def _language_chosen() -> None:
+    st.session_state["lang"] = st.session_state["lang_select"]
+
+
 def language_switch() -> None:
+    # A callback, not st.rerun(): the language is set before the page runs again, so the same page
+    # is drawn once, in the new language, with what was chosen on it (see state.keep).
     codes = list(LANGUAGES)
     current = state.lang()
-    choice = st.sidebar.selectbox(t("language", current), codes, index=codes.index(current),
-                                  format_func=LANGUAGES.get, key="lang_select")
-    if choice != current:
-        st.session_state["lang"] = choice
-        st.rerun()
+    st.sidebar.selectbox(t("language", current), codes, index=codes.index(current),
+                         format_func=LANGUAGES.get, key="lang_select", on_change=_language_chosen)
 
 
 def login_page() -> None:
@@ -61,6 +64,7 @@ def main() -> None:
     language_switch()
     actor = state.current_actor()
     if actor is None:
+        state.forget()
         st.navigation([st.Page(login_page, title=t("login", state.lang()), url_path="login")],
                       position="hidden").run()
         return
@@ -68,9 +72,11 @@ def main() -> None:
     st.sidebar.caption(f"{t('signed_in_as', lang)}: **{actor.username}** ({t('role_' + actor.role, lang)})")
     if st.sidebar.button(t("logout", lang), key="logout"):
         service.end_login_session(state.runtime(), st.session_state.pop("token"))
+        state.forget()
         st.rerun()
     if st.sidebar.button(t("logout_everywhere", lang), key="logout_all"):
         service.end_login_session(state.runtime(), st.session_state.pop("token"), everywhere=True)
+        state.forget()
         st.rerun()
     st.navigation(pages_for(actor.role, lang)).run()
 

@@ -36,8 +36,9 @@ def shown(frame: pd.DataFrame, columns) -> pd.DataFrame:
     out = frame[list(columns)].copy()
     for col in ("sex", "age_band", "offence_group", "completed", "first_event_type", "status"):
         if col in out:
-            out[col] = [None if v is None or (isinstance(v, float) and pd.isna(v))
-                        else value_label(col, v, lang) for v in out[col]]
+            # Label each distinct value once: thousands of rows share a handful of codes.
+            names = {v: value_label(col, v, lang) for v in out[col].dropna().unique()}
+            out[col] = out[col].map(names).astype(object).where(out[col].notna(), None)
     return out.rename(columns={c: t(COLUMN_KEYS[c], lang) for c in out.columns})
 
 
@@ -49,7 +50,7 @@ st.caption(t("an_pseudonymised_note", lang))
 # ------------------------------------------------------------------ the analysis frame
 frame = None
 with service_errors(), state.context(actor, "cohort page: frame") as ctx:
-    frame = ms.analysis_frame(ctx)
+    frame = state.memo(ctx, "analysis_frame", lambda: ms.analysis_frame(ctx))
 
 if frame is not None:
     st.subheader(t("an_filters", lang))
@@ -57,7 +58,8 @@ if frame is not None:
     cols = st.columns(len(FILTERS))
     for col, name in zip(cols, FILTERS, strict=True):
         options = sorted(frame[name].dropna().unique().tolist(), key=str)
-        chosen[name] = col.multiselect(t("an_group_" + name, lang), options, key=f"an_f_{name}",
+        chosen[name] = col.multiselect(t("an_group_" + name, lang), options,
+                                       key=state.keep(f"an_f_{name}"),
                                        format_func=lambda v, n=name: value_label(n, v, lang),
                                        placeholder=t("an_f_all", lang))
     keep = pd.Series(True, index=frame.index)
@@ -138,7 +140,7 @@ else:
             st.rerun()
 
 st.subheader(t("an_event_header", lang))
-windowed = [c for c in by_code.index if pd.notna(by_code.loc[c, "follow_up_start"])]
+windowed = by_code.index[by_code["follow_up_start"].notna()].tolist()
 if not windowed:
     st.info(t("an_no_windows", lang))
 else:

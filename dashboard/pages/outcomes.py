@@ -61,14 +61,15 @@ def effect(value: object, name: object) -> str:
 
 options = ["none", *matrix.GROUPINGS]
 by_key = st.selectbox(t("cm_group_by", lang), options, format_func=lambda b: t("cm_by_" + b, lang),
-                      key="cm_by")
+                      key=state.keep("cm_by"))
 by = None if by_key == "none" else by_key
 
 # The mixed models take seconds to minutes on a large programme: fitted when asked, per session.
-fit_models = st.toggle(t("cm_fit_models", lang), key="cm_fit_models")
+fit_models = st.toggle(t("cm_fit_models", lang), key=state.keep("cm_fit_models"))
 view = None
 with service_errors(), state.context(actor, "committee outcomes") as ctx:
-    view = matrix.committee_outcomes(ctx, by=by, models=fit_models)
+    view = state.memo(ctx, ("committee_outcomes", by, fit_models),
+                      lambda: matrix.committee_outcomes(ctx, by=by, models=fit_models))
 if view is None:
     st.stop()
 

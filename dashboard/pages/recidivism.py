@@ -46,99 +46,111 @@ lang = state.lang()
 st.title(t("an_recidivism", lang))
 st.caption(t("an_pseudonymised_note", lang))
 
-km_tab, cif_tab, cox_tab = st.tabs([t("an_km_title", lang), t("an_cif_header", lang),
-                                    t("an_cox_header", lang)])
+frame = None
+with service_errors(), state.context(actor, "recidivism page: analysis frame") as ctx:
+    # Read once per session and data version: every tab below works on this one frame.
+    frame = state.memo(ctx, "analysis_frame", lambda: ms.analysis_frame(ctx))
+if frame is None:
+    st.stop()
 
-with km_tab:
-    by = st.selectbox(t("an_km_by", lang), GROUPINGS, key="an_km_by",
-                      format_func=lambda g: t("an_group_" + (g or "none"), lang))
-    with service_errors(), state.context(actor, "recidivism page: Kaplan-Meier") as ctx:
-        km = ms.km(ctx, by=by)
-        groups = km.groups or []
-        names = {str(g): value_label(by, g, lang) for g in groups} | {"all": t("an_all", lang)}
-        fig = km.plot(time_unit="months", title=t("an_km_title", lang))
-        relabel(fig, names)
-        fig.update_yaxes(title_text=t("an_km_y", lang), row=1, col=1)
-        fig.update_yaxes(title_text=t("an_at_risk", lang), row=2, col=1)
-        fig.update_xaxes(title_text=t("an_months_axis", lang), row=2, col=1)
-        fig.update_layout(height=560, legend_title_text=t("an_group_" + by, lang) if by else None)
-        st.plotly_chart(fig, key="an_km_chart")
-        st.caption(t("an_ci_band_note", lang))
-        if by is not None:
-            if km.logrank is not None:
-                st.markdown(t("an_logrank", lang, stat=f"{km.logrank.statistic:.2f}",
-                              df=km.logrank.df, p=fmt_p(km.logrank.p)))
-            else:
-                st.info(t("an_logrank_none", lang))
-            medians = km.median
-            st.dataframe(pd.DataFrame({
-                t("an_group", lang): [names[str(g)] for g in medians.index],
-                t("an_median", lang): [t("an_not_reached", lang) if math.isinf(v) else f"{v:.0f}"
-                                       for v in medians]}), hide_index=True)
+# Only the open tab runs (a stateful st.tabs): the Cox model is fitted when its tab is opened.
+km_tab, cif_tab, cox_tab = state.lazy_tabs([t("an_km_title", lang), t("an_cif_header", lang),
+                                            t("an_cox_header", lang)], key="an_tabs")
 
-with cif_tab:
-    st.info(t("an_cif_explain", lang))
-    with service_errors(), state.context(actor, "recidivism page: cumulative incidence") as ctx:
-        cif = ms.cumulative_incidence_by_type(ctx)
-        codes = {code: value_label("event_type", name, lang)
-                 for name, code in ms.EVENT_TYPE_CODES.items()}
-        fig = cif.plot(time_unit="months", title=t("an_cif_header", lang), labels=codes)
-        fig.update_layout(xaxis_title=t("an_months_axis", lang), yaxis_title=t("an_cif_y", lang),
-                          yaxis_tickformat=".0%", height=460)
-        st.plotly_chart(fig, key="an_cif_chart")
+if km_tab.open:
+    with km_tab:
+        by = st.selectbox(t("an_km_by", lang), GROUPINGS, key=state.keep("an_km_by"),
+                          format_func=lambda g: t("an_group_" + (g or "none"), lang))
+        with service_errors(), state.context(actor, "recidivism page: Kaplan-Meier") as ctx:
+            km = state.memo(ctx, ("km", by), lambda: ms.km(ctx, by=by, frame=frame))
+            groups = km.groups or []
+            names = {str(g): value_label(by, g, lang) for g in groups} | {"all": t("an_all", lang)}
+            fig = km.plot(time_unit="months", title=t("an_km_title", lang))
+            relabel(fig, names)
+            fig.update_yaxes(title_text=t("an_km_y", lang), row=1, col=1)
+            fig.update_yaxes(title_text=t("an_at_risk", lang), row=2, col=1)
+            fig.update_xaxes(title_text=t("an_months_axis", lang), row=2, col=1)
+            fig.update_layout(height=560, legend_title_text=t("an_group_" + by, lang) if by else None)
+            st.plotly_chart(fig, key="an_km_chart")
+            st.caption(t("an_ci_band_note", lang))
+            if by is not None:
+                if km.logrank is not None:
+                    st.markdown(t("an_logrank", lang, stat=f"{km.logrank.statistic:.2f}",
+                                  df=km.logrank.df, p=fmt_p(km.logrank.p)))
+                else:
+                    st.info(t("an_logrank_none", lang))
+                medians = km.median
+                st.dataframe(pd.DataFrame({
+                    t("an_group", lang): [names[str(g)] for g in medians.index],
+                    t("an_median", lang): [t("an_not_reached", lang) if math.isinf(v) else f"{v:.0f}"
+                                           for v in medians]}), hide_index=True)
 
-with cox_tab:
-    covariates = st.multiselect(t("an_cox_covariates", lang), COVARIATES,
-                                default=["completed"], key="an_cox_covariates",
-                                format_func=lambda c: covariate_label(c, lang),
-                                placeholder=t("choose", lang))
-    if any(c.startswith("change_") for c in covariates):
-        st.caption(t("an_complete_cases_note", lang))
-    if not covariates:
-        st.info(t("an_cox_choose", lang))
-    else:
-        with service_errors(), state.context(actor, "recidivism page: Cox") as ctx:
-            cox = ms.cox_fit(ctx, covariates, complete_cases=True)
-            summary = cox.summary
-            labels = [covariate_label(c, lang) for c in summary.index]
-            c1, c2, c3 = st.columns(3)
-            c1.metric(t("an_n_used", lang), cox.n)
-            c2.metric(t("an_n_events", lang), cox.n_events)
-            c3.metric(t("an_concordance", lang), f"{cox.concordance:.3f}")
-            lr = cox.log_likelihood_ratio_test
-            st.caption(t("an_lr_test", lang, stat=f"{lr.statistic:.2f}", df=lr.df, p=fmt_p(lr.p)))
-            forest = go.Figure(go.Scatter(
-                x=summary["hazard_ratio"], y=labels, mode="markers",
-                marker={"size": 10, "color": "#1f77b4"},
-                error_x={"type": "data", "symmetric": False,
-                         "array": summary["ci_upper"] - summary["hazard_ratio"],
-                         "arrayminus": summary["hazard_ratio"] - summary["ci_lower"]},
-                name=t("an_hr", lang),
-                hovertemplate="%{y}: %{x:.2f}<extra></extra>"))
-            forest.add_vline(x=1, line_dash="dash", line_color="grey")
-            forest.update_layout(title=t("an_forest_title", lang), template="plotly_white",
-                                 xaxis_title=t("an_hr_axis", lang), xaxis_type="log",
-                                 yaxis_autorange="reversed", showlegend=False,
-                                 height=240 + 40 * len(labels))
-            st.plotly_chart(forest, key="an_forest_chart")
-            st.dataframe(pd.DataFrame({
-                t("an_covariate", lang): labels,
-                t("an_coef", lang): summary["coef"].map(fmt).to_numpy(),
-                t("an_se", lang): summary["se"].map(fmt).to_numpy(),
-                t("an_hr", lang): summary["hazard_ratio"].map(fmt).to_numpy(),
-                t("an_ci_lower", lang): summary["ci_lower"].map(fmt).to_numpy(),
-                t("an_ci_upper", lang): summary["ci_upper"].map(fmt).to_numpy(),
-                t("an_z", lang): summary["z"].map(lambda v: fmt(v, 2)).to_numpy(),
-                t("an_p", lang): summary["p"].map(fmt_p).to_numpy(),
-            }), hide_index=True, key="an_cox_table")
-            st.markdown(f"**{t('an_ph_test', lang)}**")
-            ph = cox.ph_test()
-            st.dataframe(pd.DataFrame({
-                t("an_covariate", lang): [("GLOBAL" if c == "GLOBAL" else covariate_label(c, lang))
-                                          for c in ph.index],
-                t("an_statistic", lang): ph["statistic"].map(lambda v: fmt(v, 2)).to_numpy(),
-                t("an_df", lang): ph["df"].to_numpy(),
-                t("an_p", lang): ph["p"].map(lambda v: "—" if math.isnan(v) else fmt_p(v)).to_numpy(),
-            }), hide_index=True, key="an_ph_table")
-            if (ph["p"] < 0.05).any():
-                st.warning(t("an_ph_violated", lang))
+if cif_tab.open:
+    with cif_tab:
+        st.info(t("an_cif_explain", lang))
+        with service_errors(), state.context(actor, "recidivism page: cumulative incidence") as ctx:
+            cif = state.memo(ctx, "cif", lambda: ms.cumulative_incidence_by_type(ctx, frame=frame))
+            codes = {code: value_label("event_type", name, lang)
+                     for name, code in ms.EVENT_TYPE_CODES.items()}
+            fig = cif.plot(time_unit="months", title=t("an_cif_header", lang), labels=codes)
+            fig.update_layout(xaxis_title=t("an_months_axis", lang), yaxis_title=t("an_cif_y", lang),
+                              yaxis_tickformat=".0%", height=460)
+            st.plotly_chart(fig, key="an_cif_chart")
+
+if cox_tab.open:
+    with cox_tab:
+        covariates = st.multiselect(t("an_cox_covariates", lang), COVARIATES,
+                                    key=state.keep("an_cox_covariates", ["completed"]),
+                                    format_func=lambda c: covariate_label(c, lang),
+                                    placeholder=t("choose", lang))
+        if any(c.startswith("change_") for c in covariates):
+            st.caption(t("an_complete_cases_note", lang))
+        if not covariates:
+            st.info(t("an_cox_choose", lang))
+        else:
+            with service_errors(), state.context(actor, "recidivism page: Cox") as ctx:
+                cox = state.memo(ctx, ("cox", tuple(covariates)),
+                                 lambda: ms.cox_fit(ctx, covariates, complete_cases=True, frame=frame))
+                summary = cox.summary
+                labels = [covariate_label(c, lang) for c in summary.index]
+                c1, c2, c3 = st.columns(3)
+                c1.metric(t("an_n_used", lang), cox.n)
+                c2.metric(t("an_n_events", lang), cox.n_events)
+                c3.metric(t("an_concordance", lang), f"{cox.concordance:.3f}")
+                lr = cox.log_likelihood_ratio_test
+                st.caption(t("an_lr_test", lang, stat=f"{lr.statistic:.2f}", df=lr.df, p=fmt_p(lr.p)))
+                forest = go.Figure(go.Scatter(
+                    x=summary["hazard_ratio"], y=labels, mode="markers",
+                    marker={"size": 10, "color": "#1f77b4"},
+                    error_x={"type": "data", "symmetric": False,
+                             "array": summary["ci_upper"] - summary["hazard_ratio"],
+                             "arrayminus": summary["hazard_ratio"] - summary["ci_lower"]},
+                    name=t("an_hr", lang),
+                    hovertemplate="%{y}: %{x:.2f}<extra></extra>"))
+                forest.add_vline(x=1, line_dash="dash", line_color="grey")
+                forest.update_layout(title=t("an_forest_title", lang), template="plotly_white",
+                                     xaxis_title=t("an_hr_axis", lang), xaxis_type="log",
+                                     yaxis_autorange="reversed", showlegend=False,
+                                     height=240 + 40 * len(labels))
+                st.plotly_chart(forest, key="an_forest_chart")
+                st.dataframe(pd.DataFrame({
+                    t("an_covariate", lang): labels,
+                    t("an_coef", lang): summary["coef"].map(fmt).to_numpy(),
+                    t("an_se", lang): summary["se"].map(fmt).to_numpy(),
+                    t("an_hr", lang): summary["hazard_ratio"].map(fmt).to_numpy(),
+                    t("an_ci_lower", lang): summary["ci_lower"].map(fmt).to_numpy(),
+                    t("an_ci_upper", lang): summary["ci_upper"].map(fmt).to_numpy(),
+                    t("an_z", lang): summary["z"].map(lambda v: fmt(v, 2)).to_numpy(),
+                    t("an_p", lang): summary["p"].map(fmt_p).to_numpy(),
+                }), hide_index=True, key="an_cox_table")
+                st.markdown(f"**{t('an_ph_test', lang)}**")
+                ph = cox.ph_test()
+                st.dataframe(pd.DataFrame({
+                    t("an_covariate", lang): [("GLOBAL" if c == "GLOBAL" else covariate_label(c, lang))
+                                              for c in ph.index],
+                    t("an_statistic", lang): ph["statistic"].map(lambda v: fmt(v, 2)).to_numpy(),
+                    t("an_df", lang): ph["df"].to_numpy(),
+                    t("an_p", lang): ph["p"].map(lambda v: "—" if math.isnan(v) else fmt_p(v)).to_numpy(),
+                }), hide_index=True, key="an_ph_table")
+                if (ph["p"] < 0.05).any():
+                    st.warning(t("an_ph_violated", lang))

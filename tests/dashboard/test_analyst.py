@@ -8,6 +8,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from dashboard.i18n import TEXT
 from db import synthetic
 from db.context import SYSTEM
 from db.schema import (
@@ -57,6 +58,11 @@ def test_every_analyst_page_renders_without_a_name_contact_or_birth_date(demo, s
         at.run()
         assert not at.exception, (page, "en", at.exception)
         assert not [n for n in needles if n in rendered(at)]
+    # The recidivism page's other tabs run only when opened: look at them too.
+    at = signed_in("analyst1", "pages/recidivism.py")
+    for tab in ("an_cif_header", "an_cox_header"):
+        open_tab(at, tab)
+        assert not [n for n in needles if n in rendered(at)], tab
 
 
 def test_the_kaplan_meier_grouping_switch_regroups_the_curves(demo, signed_in):
@@ -74,9 +80,23 @@ def test_the_kaplan_meier_grouping_switch_regroups_the_curves(demo, signed_in):
     at_risk_rows = {y for tr in spec["data"] if tr.get("mode") == "text" for y in tr["y"]}
     assert at_risk_rows == {"수료", "미수료"}
     assert any("로그순위 검정" in m.value for m in at.markdown)
-    # Cumulative incidence and the Cox forest plot (log x-axis) are on the page as well.
+    # Only the open tab runs: the other two analyses are computed when their tab is opened.
+    assert not [e for e in at.get("plotly_chart") if "an_cif_chart" in e.proto.id]
+    open_tab(at, "an_cif_header")
     assert chart(at, "an_cif_chart")["layout"]["yaxis"]["title"]["text"] == "누적 발생률"
+    assert not [e for e in at.get("plotly_chart") if "an_km_chart" in e.proto.id]
+    open_tab(at, "an_cox_header")
     assert chart(at, "an_forest_chart")["layout"]["xaxis"]["type"] == "log"
+    # Back on the first tab, the grouping chosen before is still there.
+    open_tab(at, "an_km_title")
+    assert at.selectbox(key="an_km_by").value == "completed"
+
+
+def open_tab(at, title_key: str, lang: str = "ko") -> None:
+    """Select a tab of the recidivism page as a click would (its state is the tab's label)."""
+    at.session_state["an_tabs"] = TEXT[title_key][lang]
+    at.run()
+    assert not at.exception, at.exception
 
 
 def _event_count(rt) -> int:

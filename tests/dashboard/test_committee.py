@@ -69,6 +69,18 @@ def test_grouping_switch_regroups_and_small_cells_stay_hidden(demo, signed_in):
                                                 if "인원 (n)" in d.value.columns))
 
 
+def test_the_grouping_and_the_model_switch_survive_a_language_switch(demo, signed_in):
+    at = signed_in("committee1", "pages/outcomes.py")
+    at.selectbox(key="cm_by").set_value("programme").run()
+    at.toggle(key="cm_fit_models").set_value(True).run()
+    at.selectbox(key="lang_select").set_value("en").run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Programme outcomes"]
+    assert at.selectbox(key="cm_by").value == "programme"
+    assert at.toggle(key="cm_fit_models").value is True
+    assert "Group" in at.dataframe[1].value.columns  # still grouped, now in English
+
+
 def test_mixed_models_are_fitted_when_asked(demo, signed_in):
     at = signed_in("committee1", "pages/outcomes.py")
     assert any("스위치를 켜면" in c.value for c in at.caption)
