@@ -6,14 +6,22 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize, special, stats
+from scipy.optimize import elementwise
 
 from errors import ValidationError
-from matrix.change import DETERIORATED, IMPROVED, RECOVERED, ChangeNorms, classify_change
+from matrix.change import (
+    DETERIORATED,
+    IMPROVED,
+    RECOVERED,
+    UNCHANGED,
+    ChangeNorms,
+    classify_change,
+)
 
 STEPS = ("planning", "midterm", "conclusion")
 STEP_PAIRS = (("planning", "midterm"), ("midterm", "conclusion"), ("planning", "conclusion"))
@@ -82,7 +90,9 @@ def _d_z_ci(t_obs: float, n: int, ci: float) -> tuple[float, float]:
     alpha = 1.0 - ci
 
     def f(ncp: float, target: float) -> float:
-        value = stats.nct.cdf(t_obs, df, ncp)
+        # special.nctdtr is the function stats.nct.cdf evaluates, without its ~50 us of argument
+        # checking per call (an outcomes table by cohort needs tens of thousands of calls).
+        value = special.nctdtr(df, ncp, t_obs)
         if np.isnan(value):
             # scipy's nct loses precision far in the tails; there the cdf is ~1 or ~0
             value = 1.0 if ncp < t_obs else 0.0
@@ -206,6 +216,10 @@ def outcomes_table(
     apart, and suppress them together so that a small group cannot be had as total minus the rest:
     `suppress(table, group_cols=by, key_cols=["domain", "from_step", "to_step"])`. The table is for
     analysis until it has passed `matrix.suppression.suppress`.
+
+    Every row equals `paired_change` (and `classify_change` for the shares) on that cell's pivot;
+    the cells are computed together on arrays rather than one by one, so that a table of
+    10,000 participants by cohort takes a fraction of a second.
     """
     by_cols = [by] if isinstance(by, str) else list(by or [])
     needed = [participant, step, domain, score, *by_cols]
@@ -225,17 +239,6 @@ def outcomes_table(
             "score per participant, step and domain"
         )
     norms = dict(norms or {})
-    rows = []
-    for key, part in _groups(df, by_cols, margins, total_label):
-        for dom, sub in part.groupby(domain, sort=True):
-            wide = sub.pivot(index=participant, columns=step, values=score).reindex(columns=STEPS)
-            for first, second in STEP_PAIRS:
-                stats_ = paired_change(wide[first], wide[second], ci=ci)
-                row: dict[str, Any] = dict(zip(by_cols, key, strict=True))
-                row.update(domain=dom, from_step=first, to_step=second)
-                row.update(asdict(stats_))
-                row.update(_shares(wide[first], wide[second], norms.get(dom), z))
-                rows.append(row)
     columns = [
         *by_cols,
         "domain",
@@ -246,48 +249,355 @@ def outcomes_table(
         "share_recovered",
         "share_deteriorated",
     ]
+    cells = _groups(df, by_cols, domain, margins, total_label)
+    keys = [key for level_keys, _ in cells.levels for key in level_keys]
+    if not keys:
+        return pd.DataFrame([], columns=columns)
+    ci = _check_ci(ci)  # paired_change's check, made once
+    pairs = _complete_pairs(df, cells, participant, step, score)
+    n_rows = len(keys) * len(STEP_PAIRS)
+    paired = _paired_stats(pairs.pre, pairs.post, pairs.row, n_rows, ci)
+    shares = _shares(pairs, cells, norms, z, n_rows)
+    labels = [(*key, first, second) for key in keys for first, second in STEP_PAIRS]
+    values = [paired[c] for c in PAIRED_COLUMNS] + [s.tolist() for s in shares]
+    # Built from rows, as the per-cell version was, so that pandas infers the same dtypes.
+    rows = [(*label, *vals) for label, vals in zip(labels, zip(*values, strict=True), strict=True)]
     return pd.DataFrame(rows, columns=columns)
 
 
+_PAIR_INDEX = tuple((STEPS.index(first), STEPS.index(second)) for first, second in STEP_PAIRS)
+_FEW_PAIRS_NOTE = f"fewer than {MIN_PAIRS} complete pairs"
+_SAME_CHANGE_NOTE = "every participant changed by the same amount: t and d_z are undefined"
+
+
+class _Cells(NamedTuple):
+    """The cells of a table, one level of grouping at a time, and the rows' domains."""
+
+    # per level: each cell's (by values..., domain) in table order, and each row's cell (-1: none)
+    levels: list[tuple[list[tuple[Any, ...]], np.ndarray]]
+    domain_codes: np.ndarray  # each row's domain as a code into domain_values (-1: missing)
+    domain_values: list[Any]
+
+
 def _groups(
-    df: pd.DataFrame, by_cols: list[str], margins: bool, total_label: str
-) -> list[tuple[tuple[Any, ...], pd.DataFrame]]:
-    """(by values, rows) for each group, then each margin when asked for."""
-    if not by_cols:
-        return [((), df)]
-    out = []
-    subsets = [()]
-    if margins:
+    df: pd.DataFrame, by_cols: list[str], domain: str, margins: bool, total_label: str
+) -> _Cells:
+    """The cells: the groups of `by` (then each margin when asked for), each split by domain.
+
+    As `df.groupby(kept_by_cols, sort=True, dropna=False)` and then `.groupby(domain, sort=True)`
+    give them: sorted, a missing `by` value a group of its own, a missing domain left out. Each
+    column is factorized once, as groupby does it (`pd.factorize(sort=True,
+    use_na_sentinel=False)`), so every level reuses the codes.
+    """
+    factors = {}
+    for col in dict.fromkeys([*by_cols, domain]):
+        codes, uniques = pd.factorize(df[col], sort=True, use_na_sentinel=False)
+        factors[col] = (np.asarray(codes, dtype=np.int64), list(uniques.tolist()))
+    dom_codes, dom_values = factors[domain]
+    dom_missing = np.array([pd.isna(v) for v in dom_values], dtype=bool)
+    dom_codes = np.where(dom_missing[dom_codes], -1, dom_codes) if dom_codes.size else dom_codes
+    rows = np.flatnonzero(dom_codes >= 0)
+    subsets: list[tuple[str, ...]] = [()]
+    if margins and by_cols:
         from itertools import combinations
 
         subsets += [c for r in range(1, len(by_cols) + 1) for c in combinations(by_cols, r)]
+    levels = []
     for totalled in subsets:
         kept = [c for c in by_cols if c not in totalled]
-        parts = df.groupby(kept, sort=True, dropna=False) if kept else [((), df)]
-        for key, part in parts:
-            key = key if isinstance(key, tuple) else (key,)
-            values = dict(zip(kept, key, strict=True))
-            out.append((tuple(values.get(c, total_label) for c in by_cols), part))
+        # Lexicographic codes over (kept..., domain), kept dense as they grow.
+        code, size = np.zeros(rows.size, dtype=np.int64), 1
+        for col in [*kept, domain]:
+            col_codes, col_values = factors[col]
+            code, size = _dense(code * len(col_values) + col_codes[rows], size * len(col_values))
+        cells = np.full(len(df), -1, dtype=np.int64)
+        cells[rows] = code
+        one_row = np.empty(size, dtype=np.int64)
+        one_row[code] = rows  # any row of a cell has its values
+        columns = {
+            col: [factors[col][1][i] for i in factors[col][0][one_row].tolist()]
+            for col in [*kept, domain]
+        }
+        keys = [
+            (*(columns[c][i] if c in columns else total_label for c in by_cols), columns[domain][i])
+            for i in range(size)
+        ]
+        levels.append((keys, cells))
+    return _Cells(levels, dom_codes, dom_values)
+
+
+def _dense(code: np.ndarray, size: int) -> tuple[np.ndarray, int]:
+    """Renumber codes 0..k-1 keeping their order; k is how many distinct codes there are."""
+    if size <= max(2 * code.size, 1 << 16):
+        present = np.zeros(size, dtype=bool)
+        present[code] = True
+        return (np.cumsum(present) - 1)[code], int(present.sum())
+    uniq, inverse = np.unique(code, return_inverse=True)
+    return inverse.reshape(-1).astype(np.int64), int(uniq.size)
+
+
+def _step_codes(steps: pd.Series) -> np.ndarray:
+    """0, 1, 2 for planning, midterm, conclusion; -1 for a missing step."""
+    codes, uniques = pd.factorize(steps)
+    lookup = np.array([STEPS.index(s) if s in STEPS else -1 for s in uniques] + [-1])
+    return lookup[codes]  # code -1 (missing) picks the final -1
+
+
+def _stable_order(keys: np.ndarray, n_keys: int) -> np.ndarray:
+    """argsort(kind="stable"); small keys as uint16, which numpy radix-sorts."""
+    if n_keys <= np.iinfo(np.uint16).max:
+        keys = keys.astype(np.uint16)
+    return np.argsort(keys, kind="stable")
+
+
+class _Pairs(NamedTuple):
+    pre: np.ndarray  # every complete pair of every table row, sorted by row then participant
+    post: np.ndarray
+    row: np.ndarray
+    pair: np.ndarray  # which (participant, domain, step pair) it is: an index into wide's pairs
+    wide: np.ndarray  # scores of each (participant, domain) at the three steps
+    wide_domain: np.ndarray  # the domain code of each wide row
+
+
+def _complete_pairs(
+    df: pd.DataFrame, cells: _Cells, participant: str, step: str, score: str
+) -> _Pairs:
+    """Every complete (pre, post) pair of every table row, in the per-cell pivot's order (by
+    participant), so that the sums below add in the same order as `paired_change` did.
+
+    A participant's scores in a domain are one row of `wide` whatever the grouping; a level pairs
+    two of them when both fall in the same cell (a `by` value may change between steps).
+    """
+    x = df[score].to_numpy(dtype=float, na_value=np.nan)
+    steps = _step_codes(df[step])
+    people, _ = pd.factorize(df[participant], sort=True)
+    n_people = int(people.max()) + 2 if people.size else 1
+    people = np.where(people < 0, n_people - 1, people)  # a missing id pivots as one participant
+    use = np.flatnonzero((steps >= 0) & ~np.isnan(x) & (cells.domain_codes >= 0))
+    who, n_who = _dense(
+        cells.domain_codes[use] * n_people + people[use], len(cells.domain_values) * n_people
+    )
+    wide = np.full((n_who, len(STEPS)), np.nan)
+    wide[who, steps[use]] = x[use]
+    wide_domain = np.empty(n_who, dtype=np.int64)
+    wide_domain[who] = cells.domain_codes[use]
+    rows, pair_ids = [], []
+    offset = 0
+    for keys, level_cells in cells.levels:
+        cell_at = np.full((n_who, len(STEPS)), -1, dtype=np.int64)
+        cell_at[who, steps[use]] = level_cells[use]
+        for k, (first, second) in enumerate(_PAIR_INDEX):
+            both = np.flatnonzero(
+                (cell_at[:, first] >= 0) & (cell_at[:, first] == cell_at[:, second])
+            )
+            rows.append(offset + len(STEP_PAIRS) * cell_at[both, first] + k)
+            pair_ids.append(both * len(STEP_PAIRS) + k)
+        offset += len(STEP_PAIRS) * len(keys)
+    row = np.concatenate(rows)
+    order = _stable_order(row, offset)
+    row, pair = row[order], np.concatenate(pair_ids)[order]
+    first_step = np.array([f for f, _ in _PAIR_INDEX])[pair % len(STEP_PAIRS)]
+    second_step = np.array([s for _, s in _PAIR_INDEX])[pair % len(STEP_PAIRS)]
+    who_of = pair // len(STEP_PAIRS)
+    return _Pairs(wide[who_of, first_step], wide[who_of, second_step], row, pair, wide, wide_domain)
+
+
+def _paired_stats(
+    pre: np.ndarray, post: np.ndarray, row: np.ndarray, n_rows: int, ci: float
+) -> dict[str, Any]:
+    """`paired_change` for every row at once; `row` is sorted and numbers the pairs' rows."""
+    nan = float("nan")
+    counts = np.bincount(row, minlength=n_rows)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    diff = post - pre
+    moments = {name: np.full(n_rows, nan) for name in ("mp", "vp", "mq", "vq", "md", "vd")}
+    enough = counts >= MIN_PAIRS
+    add = np.add.reduce
+    # One small loop of numpy reductions: the same pairwise summation as ndarray.mean/var/std on
+    # each cell's slice, hence the same bits (grouped sums would add in another order).
+    for r, s, e in zip(
+        np.flatnonzero(enough).tolist(),
+        starts[enough].tolist(),
+        ends[enough].tolist(),
+        strict=True,
+    ):
+        n = e - s
+        for values, m_name, v_name in ((pre, "mp", "vp"), (post, "mq", "vq"), (diff, "md", "vd")):
+            x = values[s:e]
+            mean = add(x) / n
+            dev = x - mean
+            moments[m_name][r] = mean
+            moments[v_name][r] = add(dev * dev) / (n - 1)
+    mean_diff = moments["md"]
+    sd_diff = np.sqrt(moments["vd"])
+    defined = enough & (sd_diff != 0)
+    idx = np.flatnonzero(defined)
+    n_def = counts[idx]
+    df_def = (n_def - 1).astype(float)
+    se = sd_diff[idx] / np.sqrt(n_def.astype(float))
+    t_def = mean_diff[idx] / se
+    q = stats.t.ppf(0.5 + ci / 2, df_def)
+    out = {c: np.full(n_rows, nan) for c in PAIRED_COLUMNS if c not in ("n", "note")}
+    out["t"][idx] = t_def
+    out["p"][idx] = 2 * stats.t.sf(np.abs(t_def), df_def)
+    out["ci_lower"][idx] = mean_diff[idx] - q * se
+    out["ci_upper"][idx] = mean_diff[idx] + q * se
+    out["d_z"][idx] = mean_diff[idx] / sd_diff[idx]
+    out["d_z_ci_lower"][idx], out["d_z_ci_upper"][idx] = _d_z_cis(t_def, n_def, ci)
+    out["mean_pre"], out["mean_post"] = moments["mp"], moments["mq"]
+    out["mean_diff"], out["sd_diff"] = mean_diff, sd_diff
+    out["df"][enough] = (counts[enough] - 1).astype(float)
+    out["wilcoxon_p"] = _wilcoxon_p(pre, post, row, counts, enough)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pooled = np.sqrt((moments["vp"] + moments["vq"]) / 2)
+        d_av = np.where(pooled > 0, mean_diff / pooled, nan)
+        out["d_av"] = d_av
+        out["hedges_g"] = d_av * (1 - 3 / (4 * (2 * counts) - 9))
+    result: dict[str, Any] = {c: out[c].tolist() for c in out}
+    result["n"] = counts.tolist()
+    result["note"] = [
+        _FEW_PAIRS_NOTE if not ok else _SAME_CHANGE_NOTE if sd == 0 else ""
+        for ok, sd in zip(enough.tolist(), sd_diff.tolist(), strict=True)
+    ]
+    return result
+
+
+def _wilcoxon_p(
+    pre: np.ndarray, post: np.ndarray, row: np.ndarray, counts: np.ndarray, enough: np.ndarray
+) -> np.ndarray:
+    """`paired_change`'s Wilcoxon p for every row (`row` sorted; NaN where it gives NaN).
+
+    The normal approximation is scipy's (`scipy/stats/_wilcoxon.py`, zero_method="wilcox",
+    correction=False): zeros dropped, average ranks of |d|, z = (W+ - n(n+1)/4) / sqrt((n(n+1)(2n+1)
+    - sum(t^3 - t)/2) / 24) over the n nonzero differences, p = 2 * Phi(-|z|). scipy uses it when
+    `paired_change` asks for it (tied or zero differences) and, for "auto", above 50 pairs; the few
+    untied cells of up to 50 pairs get scipy's exact distribution through `stats.wilcoxon` itself.
+    """
+    n_rows = counts.size
+    diff = post - pre
+    nonzero = diff != 0
+    r, d = row[nonzero], diff[nonzero]
+    mag = np.abs(d)
+    # Sort by row, then |d| (order among equal |d| does not matter): two stable passes over small
+    # integer codes, much faster than a float sort of many tied values.
+    size_codes, sizes = pd.factorize(mag, sort=True)
+    by_size = _stable_order(size_codes, len(sizes))
+    order = by_size[_stable_order(r[by_size], n_rows)]
+    r, d, mag = r[order], d[order], mag[order]
+    count = np.bincount(r, minlength=n_rows)
+    first = np.cumsum(count) - count
+    new_run = np.ones(r.size, dtype=bool)
+    new_run[1:] = (r[1:] != r[:-1]) | (mag[1:] != mag[:-1])
+    run_start = np.flatnonzero(new_run)
+    run_len = np.diff(np.append(run_start, r.size))
+    run_rank = (run_start - first[r[run_start]] + 1) + (run_len - 1) / 2
+    rank = np.repeat(run_rank, run_len)
+    r_plus = np.bincount(r, weights=np.where(d > 0, rank, 0.0), minlength=n_rows)
+    tie_len = run_len.astype(float)
+    tie_correct = np.bincount(r[run_start], weights=tie_len**3 - tie_len, minlength=n_rows)
+    tied_runs = np.bincount(r[run_start], weights=(run_len > 1).astype(float), minlength=n_rows)
+    c = count.astype(float)
+    mn = c * (c + 1.0) * 0.25
+    se = c * (c + 1.0) * (2.0 * c + 1.0)
+    se = np.sqrt((se - tie_correct / 2) / 24)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = 2 * special.ndtr(-np.abs((r_plus - mn) / se))
+    tested = enough & (count > 0)  # all-zero differences: no test
+    tied = (count < counts) | (tied_runs > 0)
+    exact = tested & ~tied & (counts <= 50)
+    out = np.where(tested & ~exact, p, np.nan)
+    ends = np.cumsum(counts)
+    for i in np.flatnonzero(exact).tolist():
+        s, e = ends[i] - counts[i], ends[i]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out[i] = float(stats.wilcoxon(post[s:e], pre[s:e], method="auto").pvalue)
     return out
 
 
+def _d_z_cis(t: np.ndarray, n: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
+    """`_d_z_ci` for many cells at once.
+
+    The same inversion of the noncentral t, solved on arrays by `scipy.optimize.elementwise`
+    (`bracket_root` from the same starting bracket, then `find_root`, Chandrupatla's method, to
+    the same tolerance), so each bound agrees with `_d_z_ci`'s brentq to about 1e-12. A cell with
+    a non-finite t, or one the solver does not settle, goes through `_d_z_ci` itself (and fails
+    there as it would have).
+    """
+    t = np.asarray(t, dtype=float)
+    n = np.asarray(n)
+    lower, upper = np.full(t.size, np.nan), np.full(t.size, np.nan)
+    finite = np.isfinite(t)
+    pos = np.flatnonzero(finite)
+    ok = np.zeros(pos.size, dtype=bool)
+    if pos.size:
+        t_f, df_f = t[finite], (n[finite] - 1).astype(float)
+        sqrt_n = np.sqrt(n[finite].astype(float))
+        step = 2.0 * np.sqrt(1 + t_f**2 / (2 * df_f)) + 1.0
+        alpha = 1.0 - ci
+        ok[:] = True
+        for out, target in ((lower, 1 - alpha / 2), (upper, alpha / 2)):
+            bracket = elementwise.bracket_root(_nct_gap, t_f - step, t_f + step,
+                                               args=(t_f, df_f, target))
+            found = elementwise.find_root(_nct_gap, tuple(bracket.bracket),
+                                          args=(t_f, df_f, target),
+                                          tolerances={"xatol": 1e-12, "xrtol": 4 * np.finfo(float).eps})
+            out[pos] = found.x / sqrt_n
+            ok &= bracket.success & found.success
+    for i in np.concatenate([np.flatnonzero(~finite), pos[~ok]]).tolist():
+        lower[i], upper[i] = _d_z_ci(float(t[i]), int(n[i]), ci)
+    return lower, upper
+
+
+def _nct_gap(ncp: np.ndarray, t: np.ndarray, df: np.ndarray, target: float) -> np.ndarray:
+    """`_d_z_ci`'s f on arrays: the noncentral t cdf at t minus the target."""
+    value = np.asarray(special.nctdtr(df, ncp, t), dtype=float)
+    gone = np.isnan(value)
+    if gone.any():
+        value = np.where(gone, np.where(ncp < t, 1.0, 0.0), value)
+    return value - target
+
+
 def _shares(
-    pre: pd.Series, post: pd.Series, norm: ChangeNorms | None, z: float
-) -> dict[str, float]:
-    nan = float("nan")
-    empty = {"share_improved": nan, "share_recovered": nan, "share_deteriorated": nan}
-    if norm is None:
-        return empty
-    labels = classify_change(
-        pre, post, norm.sd, norm.reliability, norm.cutoff, norm.higher_is_better, z=z
-    ).dropna()
-    if labels.empty:
-        return empty
-    return {
-        "share_improved": float(labels.isin([IMPROVED, RECOVERED]).mean()),
-        "share_recovered": float((labels == RECOVERED).mean()),
-        "share_deteriorated": float((labels == DETERIORATED).mean()),
-    }
+    pairs: _Pairs, cells: _Cells, norms: Mapping[Any, ChangeNorms], z: float, n_rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """share_improved, share_recovered, share_deteriorated per row (NaN without a norm or a label).
+
+    `classify_change` labels each participant's change once per domain (a pair's label does not
+    depend on the grouping), then the labels are counted per row.
+    """
+    n_pairs = len(STEP_PAIRS)
+    kind = np.zeros(pairs.wide.shape[0] * n_pairs, dtype=np.int8)  # 0: no label
+    for d, dom in enumerate(cells.domain_values):
+        norm = None if pd.isna(dom) else norms.get(dom)
+        if norm is None:
+            continue
+        who = np.flatnonzero(pairs.wide_domain == d)
+        pre = np.concatenate([pairs.wide[who, first] for first, _ in _PAIR_INDEX])
+        post = np.concatenate([pairs.wide[who, second] for _, second in _PAIR_INDEX])
+        ids = np.concatenate([who * n_pairs + k for k in range(n_pairs)])
+        both = ~np.isnan(pre) & ~np.isnan(post)
+        labels = classify_change(
+            pre[both],
+            post[both],
+            norm.sd,
+            norm.reliability,
+            norm.cutoff,
+            norm.higher_is_better,
+            z=z,
+        )
+        ids = ids[both]
+        for code, label in enumerate((IMPROVED, RECOVERED, DETERIORATED, UNCHANGED), start=1):
+            kind[ids[labels == label]] = code
+    kinds = kind[pairs.pair]
+    total = np.bincount(pairs.row, weights=(kinds > 0).astype(float), minlength=n_rows)
+    out = []
+    for hit in ((kinds == 1) | (kinds == 2), kinds == 2, kinds == 3):
+        count = np.bincount(pairs.row, weights=hit.astype(float), minlength=n_rows)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(np.where(total > 0, count / total, np.nan))
+    return out[0], out[1], out[2]
 
 
 # --------------------------------------------------------------------------- step means
@@ -328,23 +638,59 @@ def step_means(
         raise ValidationError(f"unknown step(s) {bad_steps}; steps are {list(STEPS)}")
     if df.duplicated([participant, step, domain]).any():
         raise ValidationError("more than one score per participant, step and domain; keep one")
-    rows = []
-    for key, part in _groups(df, by_cols, margins, total_label):
-        for dom, sub in part.groupby(domain, sort=True):
-            for s in STEPS:
-                x = pd.to_numeric(sub.loc[sub[step] == s, score], errors="coerce").dropna()
-                x = x.to_numpy(dtype=float)
-                n = int(x.size)
-                mean = float(x.mean()) if n else float("nan")
-                sd = lo = hi = float("nan")
-                if n >= 2:
-                    sd = float(x.std(ddof=1))
-                    half = float(stats.t.ppf(0.5 + ci / 2, n - 1)) * sd / math.sqrt(n)
-                    lo, hi = mean - half, mean + half
-                row: dict[str, Any] = dict(zip(by_cols, key, strict=True))
-                row.update(domain=dom, step=s, n=n, mean=mean, sd=sd, ci_lower=lo, ci_upper=hi)
-                rows.append(row)
-    return pd.DataFrame(rows, columns=[*by_cols, "domain", "step", *STEP_MEAN_COLUMNS])
+    columns = [*by_cols, "domain", "step", *STEP_MEAN_COLUMNS]
+    levels = _groups(df, by_cols, domain, margins, total_label).levels
+    keys = [key for level_keys, _ in levels for key in level_keys]
+    if not keys:
+        return pd.DataFrame([], columns=columns)
+    x = pd.to_numeric(df[score], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    steps = _step_codes(df[step])
+    scored = (steps >= 0) & ~np.isnan(x)
+    # One segment per (cell, step), the scores in the frame's order as the per-cell selection had.
+    segs, vals = [], []
+    offset = 0
+    for level_keys, cells in levels:
+        use = scored & (cells >= 0)
+        segs.append(offset + len(STEPS) * cells[use] + steps[use])
+        vals.append(x[use])
+        offset += len(STEPS) * len(level_keys)
+    seg = np.concatenate(segs)
+    order = _stable_order(seg, offset)
+    values = np.concatenate(vals)[order]
+    n_rows = len(keys) * len(STEPS)
+    counts = np.bincount(seg, minlength=n_rows)
+    ends = np.cumsum(counts)
+    mean, var = np.full(n_rows, np.nan), np.full(n_rows, np.nan)
+    add = np.add.reduce
+    for r, e in zip(np.flatnonzero(counts).tolist(), ends[counts > 0].tolist(), strict=True):
+        n = int(counts[r])
+        x_r = values[e - n : e]
+        mean[r] = m = add(x_r) / n  # ndarray.mean's own sum, so the same bits
+        if n >= 2:
+            dev = x_r - m
+            var[r] = add(dev * dev) / (n - 1)
+    sd = np.sqrt(var)
+    two = np.flatnonzero(counts >= 2)
+    half = np.full(n_rows, np.nan)
+    half[two] = (
+        stats.t.ppf(0.5 + ci / 2, counts[two] - 1) * sd[two] / np.sqrt(counts[two].astype(float))
+    )
+    rows = [
+        (*key, s, *vals)
+        for (key, s), vals in zip(
+            ((key, s) for key in keys for s in STEPS),
+            zip(
+                counts.tolist(),
+                mean.tolist(),
+                sd.tolist(),
+                (mean - half).tolist(),
+                (mean + half).tolist(),
+                strict=True,
+            ),
+            strict=True,
+        )
+    ]
+    return pd.DataFrame(rows, columns=columns)
 
 
 # --------------------------------------------------------------------------- mixed model
