@@ -551,14 +551,16 @@ def age_band(age: int) -> str:
     return "other"
 
 
-def _outcome_rows(ctx: Context) -> pd.DataFrame:
-    """Long frame of signed scores: participant, step, domain, score and the grouping columns.
+def _outcome_rows(ctx: Context, groupings: Sequence[str] = GROUPINGS) -> pd.DataFrame:
+    """Long frame of signed scores: participant, step, domain, score and the grouping columns
+    asked for (all by default; a table by one grouping needs only that one).
 
     Only locked assessments (of signed steps) count; after an unlock the signed version stays in
     until the new one is signed. Participant ids stay inside the use case.
     """
     from db.schema import AssessmentScore
 
+    groupings = list(groupings)
     # Core reads (no ORM row objects): at 10,000 participants these are ~150,000 score rows.
     conn = ctx.session.connection()
     scores = read_frame(conn, select(
@@ -568,27 +570,30 @@ def _outcome_rows(ctx: Context) -> pd.DataFrame:
         .where(Assessment.status == "locked"),
         ["participant", "step", "step_version", "domain", "score"])
     if scores.empty:
-        return pd.DataFrame(columns=["participant", "step", "domain", "score", *GROUPINGS])
-    people = pd.DataFrame(conn.execute(
-        select(Participant.id, Participant.age_at_referral, Cohort.name, Programme.name)
-        .join(Cohort, Cohort.id == Participant.cohort_id)
-        .join(Programme, Programme.id == Cohort.programme_id)).all(),
-        columns=["participant", "age", "cohort_name", "programme"])
+        return pd.DataFrame(columns=["participant", "step", "domain", "score", *groupings])
     # The newest signed version of each step wins.
     df = (scores.sort_values("step_version", kind="stable")
           .drop_duplicates(["participant", "step", "domain"], keep="last"))
-    offences = pd.DataFrame(conn.execute(
-        select(Case.participant_id, CaseOffence.offence_type)
-        .join(CaseOffence, CaseOffence.case_id == Case.id)).all(),
-        columns=["participant", "offence_type"]).drop_duplicates()
-    kinds = offences.groupby("participant")["offence_type"].agg(["first", "size"])
-    types = kinds["first"].where(kinds["size"] == 1, "multiple")
-    people["offence_type"] = people["participant"].map(types).fillna("unknown")
+    people = read_frame(conn, select(Participant.id, Participant.age_at_referral, Cohort.name,
+                                     Programme.name)
+                        .join(Cohort, Cohort.id == Participant.cohort_id)
+                        .join(Programme, Programme.id == Cohort.programme_id),
+                        ["participant", "age", "cohort_name", "programme"]
+                        ).set_index("participant")
+    if "offence_type" in groupings:
+        offences = read_frame(conn, select(Case.participant_id, CaseOffence.offence_type)
+                              .join(CaseOffence, CaseOffence.case_id == Case.id),
+                              ["participant", "offence_type"]).drop_duplicates()
+        kinds = offences.groupby("participant")["offence_type"].agg(["first", "size"])
+        types = kinds["first"].where(kinds["size"] == 1, "multiple")
+        people["offence_type"] = types.reindex(people.index).fillna("unknown")
     # Cohort names repeat across programmes ("2024-1기"), so the programme is part of the label.
     people["cohort"] = people["programme"] + " " + people["cohort_name"]
     people["age_band"] = people["age"].map(age_band)
-    df = df.merge(people, on="participant", how="inner")
-    return df[["participant", "step", "domain", "score", *GROUPINGS]].reset_index(drop=True)
+    df = df[df["participant"].isin(people.index)]
+    for name in groupings:
+        df[name] = people[name].reindex(df["participant"]).to_numpy()
+    return df[["participant", "step", "domain", "score", *groupings]].reset_index(drop=True)
 
 
 def _norms() -> dict[str, change.ChangeNorms]:
@@ -612,7 +617,7 @@ def programme_outcomes(ctx: Context, *, by: str | None = None,
     access.require(ctx, "outcomes.read")
     if by is not None and by not in GROUPINGS:
         raise ValidationError(f"outcomes can be grouped by {', '.join(GROUPINGS)}; got {by!r}")
-    long = _outcome_rows(ctx)
+    long = _outcome_rows(ctx, [by] if by else [])
     ctx.session.rollback()  # read only: end the read transaction
     return _suppressed_outcomes(long, by, threshold)
 
@@ -642,7 +647,7 @@ def three_step_model(ctx: Context, *, domain: str, covariates: Sequence[str] = (
     bad = [c for c in covariates if c not in GROUPINGS]
     if bad:
         raise ValidationError(f"covariates must be among {', '.join(GROUPINGS)}; got {bad}")
-    long = _outcome_rows(ctx)
+    long = _outcome_rows(ctx, covariates)
     ctx.session.rollback()
     known = sorted(long["domain"].unique())
     if domain not in known:
@@ -784,7 +789,7 @@ def committee_outcomes(ctx: Context, *, by: str | None = None,
     access.require(ctx, "outcomes.read")
     if by is not None and by not in GROUPINGS:
         raise ValidationError(f"outcomes can be grouped by {', '.join(GROUPINGS)}; got {by!r}")
-    long = _outcome_rows(ctx)
+    long = _outcome_rows(ctx, [by] if by else [])
     ctx.session.rollback()
     table = _suppressed_outcomes(long, by, threshold)
     table["d_z_label"] = table["d_z"].map(effect_size_label)
