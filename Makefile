@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 ## make demo: install, migrate the embedded SQLite database, load demo data once, start the dashboard
 demo: $(STAMP)
 	$(BIN)/dscr db upgrade
+	mkdir -p $(DSCR_DATA_DIR)/scan-inbox
 	$(BIN)/dscr demo-data --participants 300 --seed 1 --if-empty --accounts-file $(DSCR_DATA_DIR)/demo-accounts.txt
 	@echo "Demo accounts (synthetic data only; also in $(DSCR_DATA_DIR)/demo-accounts.txt):"
 	@cat $(DSCR_DATA_DIR)/demo-accounts.txt

@@ -66,6 +66,8 @@ TEXT: dict[str, dict[str, str]] = {
     "rv_scan_folder_tab": {"ko": "서버 폴더", "en": "Server folder"},
     "rv_scan_zip_tab": {"ko": "zip 파일 올리기", "en": "Upload a zip"},
     "rv_scan_path": {"ko": "서버의 폴더 경로 (또는 zip 파일 경로)", "en": "Folder path on the server (or a zip's path)"},
+    "rv_scan_roots": {"ko": "검사할 수 있는 서버 폴더: {roots} (그 밖의 위치는 zip으로 올려 주세요)",
+                      "en": "Server folders a scan may read: {roots} (upload anything else as a zip)"},
     "rv_workers": {"ko": "해시 계산 프로세스 수", "en": "Hashing processes"},
     "rv_scan_zip": {"ko": "검사할 zip 파일", "en": "Zip file to scan"},
     "rv_scan_submit": {"ko": "검사 시작", "en": "Start the scan"},

@@ -671,6 +671,24 @@ def _flag_for(ctx: Context, scan_id: int, item_path: str, digest: str, match: Ma
     )
 
 
+def scan_folders(ctx: Context) -> list[str]:
+    """The server folders a scan may read (DSCR_SCAN_ROOT, else `<data dir>/scan-inbox`)."""
+    access.require(ctx, "scan.run")
+    return [os.fspath(p) for p in ctx.runtime.settings.scan_folders]
+
+
+def _inside_scan_folders(ctx: Context, source: str | os.PathLike) -> Path:
+    """The source, resolved (links followed), if it lies in one of the scan folders."""
+    path = Path(source).expanduser().resolve()
+    roots = [p.resolve() for p in ctx.runtime.settings.scan_folders]
+    if not any(path == root or path.is_relative_to(root) for root in roots):
+        raise ValidationError(
+            f"{path} is outside the folders scans may read ({', '.join(map(os.fspath, roots))}); "
+            "put the files in one of them, upload a zip instead, or have the administrator "
+            "set DSCR_SCAN_ROOT")
+    return path
+
+
 def run_scan(
     ctx: Context,
     source: str | os.PathLike,
@@ -688,7 +706,8 @@ def run_scan(
     the same content again does not add flags.
     """
     access.require(ctx, "scan.run")
-    label = os.fspath(Path(source).resolve())[:256]
+    source = _inside_scan_folders(ctx, source)
+    label = os.fspath(source)[:256]
     items, refused = list_source(source, limits)
     return _scan(ctx, label, items, refused, workers=workers, resume_scan_id=resume_scan_id,
                  progress=progress)

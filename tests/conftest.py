@@ -98,7 +98,7 @@ def database_url(backend, request, tmp_path):
 @pytest.fixture
 def settings(tmp_path, database_url) -> Settings:
     return Settings(data_dir=tmp_path, database_url=database_url, key_file=tmp_path / "field.key",
-                    study_key_file=tmp_path / "study-code.key", user=None)
+                    study_key_file=tmp_path / "study-code.key", user=None, scan_roots=(tmp_path,))
 
 
 @pytest.fixture

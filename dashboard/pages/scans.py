@@ -46,6 +46,9 @@ if "rv_scan_done" in st.session_state:
 st.subheader(t("rv_start_scan", lang))
 folder_tab, zip_tab = st.tabs([t("rv_scan_folder_tab", lang), t("rv_scan_zip_tab", lang)])
 with folder_tab:
+    with state.context(actor, "scans page: scan folders") as ctx:
+        roots = service.scan_folders(ctx)
+    st.caption(t("rv_scan_roots", lang, roots=", ".join(f"`{r}`" for r in roots)))
     folder_box = st.container()
     with st.form("rv_scan_folder_form"):
         c1, c2 = st.columns([4, 1])

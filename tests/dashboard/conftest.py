@@ -33,6 +33,7 @@ def app_env(monkeypatch, settings, rt):
     monkeypatch.setenv("DSCR_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("DSCR_KEY_FILE", str(settings.key_file))
     monkeypatch.setenv("DSCR_STUDY_KEY_FILE", str(settings.study_key_file))
+    monkeypatch.setenv("DSCR_SCAN_ROOT", str(settings.data_dir))
     import streamlit as st
     st.cache_resource.clear()
     yield rt

@@ -19,6 +19,7 @@ def dscr(rt, settings, make_account, monkeypatch, capsys):
     monkeypatch.setenv("DSCR_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("DSCR_KEY_FILE", str(settings.key_file))
     monkeypatch.setenv("DSCR_STUDY_KEY_FILE", str(settings.study_key_file))
+    monkeypatch.setenv("DSCR_SCAN_ROOT", str(settings.data_dir))
     monkeypatch.setenv("DSCR_USER", reviewer.username)
 
     def run(*argv: str) -> tuple[int, str, str]:

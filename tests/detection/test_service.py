@@ -433,3 +433,39 @@ def test_a_malformed_hash_list_names_the_line_and_writes_nothing(rt, setup, revi
 def test_system_actor_is_not_a_reviewer(rt):
     with rt.context(SYSTEM) as ctx, pytest.raises(PermissionDenied):
         service.run_scan(ctx, ".")
+
+
+def test_a_scan_reads_only_inside_the_scan_folders(rt, reviewer, tmp_path, tmp_path_factory):
+    from db.config import Settings, load_settings
+    from db.context import Runtime
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "photo.jpg").write_bytes(jpeg(photo("astronaut")))
+    outside = tmp_path_factory.mktemp("elsewhere")
+    (outside / "other.jpg").write_bytes(jpeg(photo("coffee")))
+    (inbox / "escape").symlink_to(outside, target_is_directory=True)
+    narrow = Runtime(Settings(**{**rt.settings.__dict__, "scan_roots": (inbox,)}))
+    try:
+        with narrow.context(reviewer) as ctx:
+            assert service.scan_folders(ctx) == [str(inbox)]
+            for source in (outside, inbox / "escape", inbox / ".." / ".."):
+                with pytest.raises(ValidationError, match="outside the folders scans may read"):
+                    service.run_scan(ctx, source, workers=1)
+            report = service.run_scan(ctx, inbox, workers=1)
+        # The link out of the inbox is not followed: it is listed as refused, and only the
+        # inbox's own photo was read.
+        items = by_path(report)
+        assert sorted(items) == ["escape", "photo.jpg"]
+        assert items["escape"].status == "error" and items["photo.jpg"].status in ("clear", "flagged")
+        assert "other.jpg" not in json.dumps(report.to_dict())
+        with narrow.sessions() as s:
+            assert s.scalar(select(func.count()).select_from(Scan)) == 1  # refusals left no scan
+    finally:
+        narrow.dispose()
+    # Without DSCR_SCAN_ROOT the scan folder is the data directory's scan-inbox.
+    settings = load_settings({"DSCR_DATA_DIR": str(tmp_path)})
+    assert settings.scan_folders == (tmp_path.resolve() / "scan-inbox",)
+    several = load_settings({"DSCR_DATA_DIR": str(tmp_path),
+                             "DSCR_SCAN_ROOT": f"{inbox}:{outside}"})
+    assert several.scan_folders == (inbox.resolve(), outside.resolve())
