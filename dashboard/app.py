@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dashboard import state
 from dashboard.i18n import LANGUAGES, t
+from dashboard.messages import localise
 from dashboard.navigation import pages_for
 from db import service
 from errors import DscrError
@@ -51,7 +52,7 @@ def login_page() -> None:
             st.error(t("login_failed", lang))
             return
         except DscrError as exc:
-            st.error(str(exc))
+            st.error(localise(str(exc), state.lang()))
             return
         st.session_state["token"] = service.start_login_session(state.runtime(), actor)
         st.rerun()

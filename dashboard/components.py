@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.i18n import t
+from dashboard.messages import localise
 from errors import Conflict, DscrError, NotFound, PermissionDenied, ValidationError
 
 
@@ -22,9 +23,9 @@ def service_errors(where=None):
     except PermissionDenied:
         target.error(t("access_denied", state.lang()))
     except (ValidationError, Conflict, NotFound) as exc:
-        target.error(str(exc))
+        target.error(localise(str(exc), state.lang()))
     except DscrError as exc:
-        target.error(str(exc))
+        target.error(localise(str(exc), state.lang()))
 
 
 def download(label_key: str, key: str, make: Callable[[str], bytes], file_name: str) -> None:

@@ -5,6 +5,7 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.i18n import label, t
+from dashboard.messages import localise
 from detection import service
 from errors import DscrError, PermissionDenied
 
@@ -28,7 +29,7 @@ def _attempt(task: str, action) -> str | None:
     except PermissionDenied:
         return t("access_denied", lang)
     except DscrError as exc:
-        return str(exc)
+        return localise(str(exc), state.lang())
     return None
 
 

@@ -115,7 +115,7 @@ def test_an_event_outside_its_window_is_explained_and_the_input_kept(demo, signe
     at.date_input(key="an_ev_date").set_value(too_early)
     at.selectbox(key="an_ev_type").set_value("other_sexual")
     at.button(key="FormSubmitter:an_event_form-저장").click().run()
-    assert any("before the follow-up starts" in e.value for e in at.error)
+    assert any("추적 관찰 시작" in e.value for e in at.error)
     assert at.date_input(key="an_ev_date").value == too_early
     assert at.selectbox(key="an_ev_type").value == "other_sexual"
     assert _event_count(demo) == before
@@ -154,7 +154,7 @@ def test_a_proposal_is_rejected_only_with_a_reason_and_exports_state_their_purpo
     at = signed_in("analyst1", "pages/cohort.py")
     at.radio(key="an_pr_decision").set_value("reject")
     at.button(key="FormSubmitter:an_proposal_form-결정 저장").click().run()
-    assert any("reason for rejecting" in e.value for e in at.error)
+    assert any("거절하는 사유" in e.value for e in at.error)
     at.text_input(key="an_pr_reason").input("다른 사람의 계정으로 확인됨")
     at.button(key="FormSubmitter:an_proposal_form-결정 저장").click().run()
     assert not at.error
@@ -165,7 +165,7 @@ def test_a_proposal_is_rejected_only_with_a_reason_and_exports_state_their_purpo
     # The pseudonymised export asks for a purpose and records a manifest with the filters.
     at.multiselect(key="an_f_completed").set_value([1]).run()
     at.button(key="FormSubmitter:dl_an_frame-내려받기 준비").click().run()
-    assert any("purpose" in e.value for e in at.error)
+    assert any("내려받기 목적" in e.value for e in at.error)
     at.text_input(key="purpose_an_frame").input("재범 연구 분석용")
     at.button(key="FormSubmitter:dl_an_frame-내려받기 준비").click().run()
     assert not at.error and at.get("download_button")

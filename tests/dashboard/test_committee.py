@@ -98,7 +98,7 @@ def test_mixed_models_are_fitted_when_asked(demo, signed_in):
 def test_downloads_ask_their_purpose_and_are_recorded(demo, signed_in):
     at = signed_in("committee1", "pages/outcomes.py")
     at.button(key="FormSubmitter:dl_cm_csv_none-내려받기 준비").click().run()
-    assert any("purpose" in e.value for e in at.error)
+    assert any("내려받기 목적" in e.value for e in at.error)
     assert "file_cm_csv_none" not in at.session_state and manifests(demo) == []
     at.text_input(key="purpose_cm_csv_none").input("평가위원회 반기 회의 자료")
     at.button(key="FormSubmitter:dl_cm_csv_none-내려받기 준비").click().run()
@@ -106,7 +106,7 @@ def test_downloads_ask_their_purpose_and_are_recorded(demo, signed_in):
     assert b"domain" in csv and not CODE.search(csv)
 
     at.button(key="FormSubmitter:cm_report_form-내려받기 준비").click().run()
-    assert any("purpose" in e.value for e in at.error)
+    assert any("내려받기 목적" in e.value for e in at.error)
     at.text_input(key="cm_report_purpose").input("평가위원회 보고서 인쇄")
     at.button(key="FormSubmitter:cm_report_form-내려받기 준비").click().run()
     report = at.session_state["cm_report_file_none"]
@@ -149,7 +149,7 @@ def test_the_review_form_wants_every_indicator_and_keeps_what_was_chosen(demo, s
     for i in service.REVIEW_INDICATORS[1:]:
         at.radio(key=f"cm_rv_{i}").set_value(1)
     at.button(key="FormSubmitter:cm_review_form-평가 저장").click().run()
-    assert any("review period" in e.value for e in at.error)
+    assert any("평가 기간" in e.value for e in at.error)
     assert at.radio(key="cm_rv_gender_sensitive_language").value == 5
 
 
@@ -182,7 +182,7 @@ def test_a_decision_naming_someone_is_refused_in_place(demo, signed_in):
     at.text_area(key="cm_so_decision").input("피해자 김민지 학생 건 확인 후 승인")
     at.checkbox(key="cm_so_confirm").check()
     at.button(key="FormSubmitter:cm_signoff_form-승인").click().run()
-    assert any("seems to identify a person" in e.value for e in at.error)
+    assert any("식별할 수 있는 정보" in e.value for e in at.error)
     assert at.text_area(key="cm_so_decision").value == "피해자 김민지 학생 건 확인 후 승인"
     assert set(conclusion_status(demo, pids).values()) == {"reviewed"}
 

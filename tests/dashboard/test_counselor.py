@@ -153,7 +153,7 @@ def test_too_few_answers_to_finalise_are_explained_in_place_and_kept(demo, signe
     answer(at, "GS-12", {"GS-01": 5})
     at.button(key=FINALISE.format("GS-12")).click().run()
     assert not at.exception
-    assert any("too few items answered" in e.value for e in at.error)
+    assert any("응답한 문항이 너무 적어" in e.value for e in at.error)
     assert at.radio(key="co_item_GS-12_GS-01").value == 5
     assert sheets(demo, pid)["GS-12"].status == "draft"  # the answers were kept as a draft
 
@@ -173,7 +173,7 @@ def test_a_stale_save_shows_the_conflict_and_keeps_the_answers(demo, signed_in, 
     answer(at, "GE-10", {"GE-01": 4, "GE-02": 4})
     at.button(key=SAVE.format("GE-10")).click().run()
     assert not at.exception
-    assert any("after you opened it" in e.value for e in at.error)
+    assert any("연 뒤에" in e.value for e in at.error)
     assert at.radio(key="co_item_GE-10_GE-02").value == 4
     assert dict(sheets(demo, pid)["GE-10"].responses) == {"GE-01": 1}
     # Reloading shows what is stored now.
@@ -204,7 +204,7 @@ def test_goals_and_step_actions_change_the_store(demo, signed_in, newcomer):
     assert not at.exception and not at.error
     # An empty goal is refused in place; a written one is kept (encrypted).
     at.button(key="FormSubmitter:co_mx_goal_form-상담 목표 설정").click().run()
-    assert any("goal text is empty" in e.value for e in at.error)
+    assert any("상담 목표가 비어 있습니다" in e.value for e in at.error)
     at.text_area(key="co_mx_goal_text").input("위험 상황에서 도움을 청할 사람을 정한다.")
     at.button(key="FormSubmitter:co_mx_goal_form-상담 목표 설정").click().run()
     assert not at.error

@@ -32,7 +32,7 @@ def test_a_note_naming_a_victim_is_refused_and_the_typing_is_kept(demo, signed_i
     note = "피해자 이서연 학생이 다니는 한빛중학교에 연락함"
     at.text_area(key="rs_notes").input(note)
     at.button(key="FormSubmitter:record_session_form-저장").click().run()
-    assert any("seems to identify a person" in e.value for e in at.error)
+    assert any("식별할 수 있는 정보" in e.value for e in at.error)
     assert not any("이서연" in e.value for e in at.error)  # the message masks what it found
     assert at.text_area(key="rs_notes").value == note
     assert _count_sessions(demo) == before

@@ -108,7 +108,7 @@ def test_an_upload_adds_entries_and_an_unknown_case_is_explained_in_place(demo, 
     at.text_input(key="rv_add_case").input("CASE-UP-9")
     at.file_uploader(key="rv_add_files_0").set_value([("coffee.jpg", jpeg("coffee"), "image/jpeg")])
     at.button(key=ADD).click().run()
-    assert any("No case 'CASE-UP-9'" in e.value for e in at.error)
+    assert any("사례 'CASE-UP-9'이(가) 없습니다" in e.value for e in at.error)
     assert at.text_input(key="rv_add_case").value == "CASE-UP-9"  # kept for a second try
     assert hash_entries(demo) == before
     at.checkbox(key="rv_add_new_case").check()
@@ -131,7 +131,7 @@ def test_a_malformed_hash_list_names_the_line_and_adds_nothing(demo, signed_in):
     at.file_uploader(key="rv_import_file_0").set_value(("list.csv", text.encode(), "text/csv"))
     at.checkbox(key="rv_import_new_cases").check()
     at.button(key=IMPORT).click().run()
-    assert any("line 3:" in e.value and "nothing was written" in e.value for e in at.error)
+    assert any("line 3:" in e.value and "아무것도 기록되지 않음" in e.value for e in at.error)
     assert hash_entries(demo) == before
     at.file_uploader(key="rv_import_file_0").set_value(
         ("list.csv", f"algorithm,hash,case\npdq,{good},CASE-L\n".encode(), "text/csv"))
@@ -142,7 +142,7 @@ def test_a_malformed_hash_list_names_the_line_and_adds_nothing(demo, signed_in):
 def test_the_hash_list_export_asks_its_purpose_and_is_recorded(demo, signed_in):
     at = signed_in("reviewer1", "pages/registry.py")
     at.button(key="FormSubmitter:dl_rv_export-내려받기 준비").click().run()
-    assert any("purpose" in e.value for e in at.error)
+    assert any("목적 항목은 필수입니다" in e.value for e in at.error)
     at.text_input(key="purpose_rv_export").input("해시 목록 교환 (방송통신심의위원회)")
     at.button(key="FormSubmitter:dl_rv_export-내려받기 준비").click().run()
     assert not at.error and at.get("download_button")
@@ -221,7 +221,7 @@ def test_a_reason_is_required_and_a_confirmation_opens_a_takedown(demo, signed_i
         (flag,) = service.review_queue(ctx)
     at = signed_in("reviewer1", "pages/review.py")
     at.button(key=f"rv_confirm_{flag.id}").click().run()
-    assert any("reason is required" in e.value for e in at.error)
+    assert any("필수입니다" in e.value for e in at.error)
     with demo.context(reviewer) as ctx:
         assert [f.status for f in service.review_queue(ctx, status=None)] == ["pending"]
         assert service.takedowns(ctx) == []
@@ -259,7 +259,7 @@ def test_a_flag_reviewed_meanwhile_by_someone_else_gives_the_conflict(demo, sign
                             expected_version=flag.version)
     at.text_input(key=f"rv_reason_{flag.id}").input("다른 사진으로 보임")
     at.button(key=f"rv_reject_{flag.id}").click().run()
-    assert any(f"flag {flag.id} was confirmed by reviewer2" in e.value for e in at.error)
+    assert any(f"탐지 {flag.id}은(는) 이미 confirmed 상태입니다(처리: reviewer2" in e.value for e in at.error)
     with demo.context(actor(demo, "reviewer1")) as ctx:
         (confirmed,) = service.review_queue(ctx, status="confirmed")
     assert confirmed.reviewed_by == "reviewer2"
