@@ -100,6 +100,19 @@ def wait_idle(page) -> None:
     expect(app).to_have_attribute("data-test-script-state", "notRunning")
 
 
+def wait_until(page, condition, what: str, seconds: float = 20.0) -> None:
+    """Wait for a condition outside the page (a row in the store): a click's rerun may not have
+    started yet when the page still says "notRunning", so that alone cannot tell a save landed."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {seconds:.0f} s for {what}")
+        page.wait_for_timeout(100)
+    wait_idle(page)
+
+
 def login(page, base: str, username: str, password: str) -> None:
     page.goto(base)
     wait_idle(page)

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login, wait_idle
+from tests.e2e.conftest import login, wait_idle, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -51,17 +51,25 @@ def test_counselor_records_a_session_and_sees_it_on_the_participant_page(dashboa
     page.get_by_label("시간(분)").fill("65")
     page.get_by_label("상담 메모 (피해자 식별 정보 금지)").fill("브라우저 시험: 동의 개념 역할극")
     page.get_by_role("button", name="저장").click()
-    wait_idle(page)
+
+    def saved() -> list:
+        import sqlite3
+
+        con = sqlite3.connect(data / "dscr.sqlite3")
+        try:
+            return con.execute(
+                "SELECT s.minutes, s.notes_enc FROM counseling_sessions s JOIN accounts a"
+                " ON a.id = s.created_by WHERE a.username = 'counselor2' AND s.minutes = 65"
+            ).fetchall()
+        finally:
+            con.close()
+
+    wait_until(page, saved, "the session to be saved")
     expect(page.locator("[data-testid='stAlert']")).to_have_count(0)
     expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()
     assert form is not None and before >= 0
     # The session is in the store, under this counselor, with the note encrypted.
-    import sqlite3
-    con = sqlite3.connect(data / "dscr.sqlite3")
-    rows = con.execute(
-        "SELECT s.minutes, s.notes_enc FROM counseling_sessions s JOIN accounts a"
-        " ON a.id = s.created_by WHERE a.username = 'counselor2' AND s.minutes = 65").fetchall()
-    con.close()
+    rows = saved()
     assert len(rows) == 1 and "브라우저" not in rows[0][1]
     page.screenshot(path=str(tmp_path / "participant.png"), full_page=True)
 
@@ -78,7 +86,7 @@ def test_typed_html_is_shown_as_text_never_run(dashboard, page):
     page.get_by_role("textbox", name="사유", exact=True).fill("위기 대응을 위한 확인 요청")
     page.get_by_role("button", name="열람", exact=True).click()
     wait_idle(page)
-    expect(page.get_by_text("No participant with study code", exact=False)).to_be_visible()
+    expect(page.get_by_text("인 참여자가 없습니다", exact=False)).to_be_visible()  # the payload echoed in it
     assert page.locator("#injected").count() == 0
     assert page.evaluate("window.__xss") is None
 
@@ -127,15 +135,22 @@ def test_counselor_finalises_a_planning_rating_and_sees_it_on_the_matrix(dashboa
         radios.nth(k).get_by_text(re.compile(r"^4 · ")).click()  # 4 on the 1..5 anchors
     page.get_by_role("textbox", name="위험 요인 메모 (점수에 반영되지 않음)").fill("브라우저 시험: 늦은 밤 대화방 사용")
     page.get_by_role("button", name="입력 완료 (채점)").click()
-    wait_idle(page)
+
+    def rating() -> tuple | None:
+        con = sqlite3.connect(db)
+        try:
+            return con.execute(
+                "SELECT status, responses, notes_enc FROM assessments WHERE participant_id = ?"
+                " AND stage = 'planning' AND instrument_id = 'CR-3' AND status = 'final'"
+                " ORDER BY step_version DESC", (pid,)).fetchone()
+        finally:
+            con.close()
+
+    wait_until(page, lambda: rating() is not None, "the rating to be finalised")
     expect(main.locator("[data-testid='stAlert']")).to_have_count(0)
     page.screenshot(path=str(tmp_path / "instrument.png"), full_page=True)
 
-    con = sqlite3.connect(db)
-    status, responses, notes = con.execute(
-        "SELECT status, responses, notes_enc FROM assessments WHERE participant_id = ?"
-        " AND stage = 'planning' AND instrument_id = 'CR-3' ORDER BY step_version DESC", (pid,)).fetchone()
-    con.close()
+    status, responses, notes = rating()
     assert status == "final" and json.loads(responses) == {"CR-01": 4, "CR-02": 4, "CR-03": 4}
     assert "브라우저" not in notes
 
