@@ -205,7 +205,7 @@ MESSAGES: dict[str, str] = {
     "{0} holds more than {1} bytes (more than it declared); it was not read": "{0}에 {1}바이트보다 많은 데이터가 있어(선언된 크기 초과) 읽지 않았습니다.",
     # detection/service.py
     "a {0} is required; say why, in a sentence": "{0} 항목은 필수입니다. 이유를 한 문장으로 적으십시오.",
-    "{0}case reference {1} must be 1-32 characters (for example SYN-CASE-1)": "{0}사례 번호 {1}은(는) 1-32자여야 합니다(예: SYN-CASE-1).",
+    "{0}case reference {1} must be 1-32 printable characters (for example SYN-CASE-1)": "{0}사례 번호 {1}은(는) 제어 문자 없이 1-32자여야 합니다(예: SYN-CASE-1).",
     "give at least one file or folder to add to the registry": "등록부에 추가할 파일이나 폴더를 하나 이상 지정하십시오.",
     "choose at least one image, video or zip to add to the registry": "등록부에 추가할 이미지, 동영상 또는 zip 파일을 하나 이상 선택하십시오.",
     "No case {0}. Check the reference, or pass --new-case to register it as a case of no programme participant.": "사례 {0}이(가) 없습니다. 사례 번호를 확인하거나, --new-case를 주어 프로그램 참여자가 아닌 사례로 등록하십시오.",

@@ -109,9 +109,11 @@ def _new_registry_case(ctx: Context, case_ref: str) -> Case:
 
 def _validate_case_ref(case_ref: str, where: str = "") -> str:
     ref = (case_ref or "").strip()
-    if not ref or len(ref) > 32:
+    # Printable only: a NUL or a line break in a reference would pass as a different case.
+    if not ref or len(ref) > 32 or not ref.isprintable():
         raise ValidationError(
-            f"{where}case reference {case_ref!r} must be 1-32 characters (for example SYN-CASE-1)"
+            f"{where}case reference {case_ref!r} must be 1-32 printable characters "
+            "(for example SYN-CASE-1)"
         )
     return ref
 

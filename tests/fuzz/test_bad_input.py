@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -194,6 +194,10 @@ csv_rows = st.lists(st.tuples(
 @FUZZ
 @given(rows=csv_rows, header=st.sampled_from(["algorithm,hash,case", "algo,hash", ""]),
        junk=st.binary(max_size=16))
+# Found by this test: a NUL after the last case reference made a "different" case, reported as
+# not found instead of refused as malformed.
+@example(rows=[("pdq", "0123456789abcdef" * 4, "SYN-CASE-003-00001")],
+         header="algorithm,hash,case", junk=b"\x00")
 def test_a_hash_list_is_imported_whole_or_refused_whole(demo_rt, rows, header, junk):
     from sqlalchemy import func, select
 
