@@ -333,8 +333,9 @@ def _among(column: Any, ids: Ids | None) -> Any:
 
 
 def _baseline(s: Session, participant_ids: Ids | None = None,
-              as_of: dt.date | None = None) -> pd.DataFrame:
-    """Baseline features per participant (index: participant id), pseudonymised."""
+              as_of: dt.date | None = None, matrix: bool = True) -> pd.DataFrame:
+    """Baseline features per participant (index: participant id), pseudonymised; with `matrix`
+    also the step scores and changes (the assessments are read only then)."""
     conn = s.connection()
     stmt = (select(Participant.id, Participant.study_code, Participant.sex,
                    Participant.age_at_referral, Participant.prior_offences, Participant.enrolled_on,
@@ -383,6 +384,8 @@ def _baseline(s: Session, participant_ids: Ids | None = None,
              for d in base["ended_on"]]
     base["completed"] = ((base["status"] == "completed") & np.array(ended, dtype=bool)).astype(int)
 
+    if not matrix:
+        return base
     scores = _step_scores(s, ids, as_of)
     for domain in DOMAINS:
         for stage in STAGES:
@@ -463,7 +466,7 @@ def _outcomes(s: Session, ids: Ids | None, as_of: dt.date | None) -> pd.DataFram
 _DROP = ("status", "ended_on")
 
 
-def _frame(s: Session, as_of: dt.date | None) -> pd.DataFrame:
+def _frame(s: Session, as_of: dt.date | None, matrix: bool = True) -> pd.DataFrame:
     if s.execute(select(FollowUp.id).limit(1)).first() is None:
         raise ValidationError(
             "No follow-up windows are recorded yet, so there is nothing to analyse; record them "
@@ -474,16 +477,18 @@ def _frame(s: Session, as_of: dt.date | None) -> pd.DataFrame:
     if outcomes.empty:
         raise ValidationError(
             f"No follow-up window starts on or before {as_of}; choose a later as_of date.")
-    base = _baseline(s, None, as_of)
+    base = _baseline(s, None, as_of, matrix=matrix)
     frame = base.join(outcomes, how="inner").drop(columns=list(_DROP))
     front = ["study_code", "duration", "event", "first_event_type"]
     frame = frame[front + [c for c in frame.columns if c not in front]]
     frame = frame.sort_values("study_code").reset_index(drop=True)
     frame.attrs["as_of"] = as_of.isoformat() if as_of else None
+    frame.attrs["matrix"] = matrix
     return frame
 
 
-def analysis_frame(ctx: Context, *, as_of: dt.date | None = None) -> pd.DataFrame:
+def analysis_frame(ctx: Context, *, as_of: dt.date | None = None,
+                   matrix: bool = True) -> pd.DataFrame:
     """One pseudonymised row per participant with a follow-up window.
 
     Outcome: `duration` (days from follow-up start to the first event, else to the window's end),
@@ -498,12 +503,14 @@ def analysis_frame(ctx: Context, *, as_of: dt.date | None = None) -> pd.DataFram
     `change_to_last_<domain>` (last step reached - planning; 0 with only planning).
 
     `as_of` cuts the data at a date (windows starting later dropped, ends and events cut, sessions
-    and assessments after it ignored); None uses everything recorded. Identified by study code
-    only: the identity table is never read.
+    and assessments after it ignored); None uses everything recorded. `matrix=False` leaves out
+    the matrix columns and does not read the assessments (most of the time at a programme's
+    scale): for views of outcomes and baseline only. Identified by study code only: the identity
+    table is never read.
     """
     access.require(ctx, "recidivism.read")
     with ctx.transaction() as s:
-        return _frame(s, as_of)
+        return _frame(s, as_of, matrix=matrix)
 
 
 def _session_dates(s: Session, ids: Ids | None, as_of: dt.date | None) -> pd.DataFrame:
@@ -640,6 +647,10 @@ def cox_fit(ctx: Context, covariates: Sequence[str], *, ties: str = "efron",
     """
     frame = _given_frame(ctx, frame, as_of)
     covariates = list(covariates)
+    if frame.attrs.get("matrix") is False and any(c.startswith(("score_", "change_"))
+                                                   for c in covariates):
+        raise ValidationError("the frame given was read without the matrix columns; read it with "
+                              "analysis_frame(matrix=True) to use scores or changes")
     survival.check_columns(frame, covariates, "the analysis frame")
     if complete_cases:
         frame = frame.dropna(subset=covariates)

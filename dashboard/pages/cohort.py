@@ -50,7 +50,8 @@ st.caption(t("an_pseudonymised_note", lang))
 # ------------------------------------------------------------------ the analysis frame
 frame = None
 with service_errors(), state.context(actor, "cohort page: frame") as ctx:
-    frame = state.memo(ctx, "analysis_frame", lambda: ms.analysis_frame(ctx))
+    # The rows shown need no matrix scores; the export reads the whole frame when asked for.
+    frame = state.memo(ctx, "analysis_frame_light", lambda: ms.analysis_frame(ctx, matrix=False))
 
 if frame is not None:
     st.subheader(t("an_filters", lang))
@@ -91,8 +92,11 @@ if frame is not None:
 
         def make(purpose: str) -> bytes:
             with state.context(actor, "cohort page: export") as ctx:
-                return db_service.export_csv(ctx, rows, kind="analysis_frame", purpose=purpose,
-                                             action="export.pseudonymised", filters=filters)
+                full = state.memo(ctx, "analysis_frame", lambda: ms.analysis_frame(ctx))
+                chosen_rows = full[full["study_code"].isin(rows["study_code"])]
+                return db_service.export_csv(ctx, chosen_rows, kind="analysis_frame",
+                                             purpose=purpose, action="export.pseudonymised",
+                                             filters=filters)
 
         download("an_download", "an_frame", make, "dscr_analysis_frame.csv")
 

@@ -48,8 +48,9 @@ st.caption(t("an_pseudonymised_note", lang))
 
 frame = None
 with service_errors(), state.context(actor, "recidivism page: analysis frame") as ctx:
-    # Read once per session and data version: every tab below works on this one frame.
-    frame = state.memo(ctx, "analysis_frame", lambda: ms.analysis_frame(ctx))
+    # Read once per session and data version. The survival curves need no matrix scores (reading
+    # those is most of the time): only the Cox tab reads the whole frame, when it is opened.
+    frame = state.memo(ctx, "analysis_frame_light", lambda: ms.analysis_frame(ctx, matrix=False))
 if frame is None:
     st.stop()
 
@@ -109,6 +110,9 @@ if cox_tab.open:
             st.info(t("an_cox_choose", lang))
         else:
             with service_errors(), state.context(actor, "recidivism page: Cox") as ctx:
+                # The whole frame (with the matrix scores) is read only for a model of changes.
+                if any(c.startswith("change_") for c in covariates):
+                    frame = state.memo(ctx, "analysis_frame", lambda: ms.analysis_frame(ctx))
                 cox = state.memo(ctx, ("cox", tuple(covariates)),
                                  lambda: ms.cox_fit(ctx, covariates, complete_cases=True, frame=frame))
                 summary = cox.summary

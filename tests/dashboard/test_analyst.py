@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 
+import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
@@ -87,6 +89,14 @@ def test_the_kaplan_meier_grouping_switch_regroups_the_curves(demo, signed_in):
     assert not [e for e in at.get("plotly_chart") if "an_km_chart" in e.proto.id]
     open_tab(at, "an_cox_header")
     assert chart(at, "an_forest_chart")["layout"]["xaxis"]["type"] == "log"
+    # A model of changes reads the matrix scores too (the curves did without them); on this
+    # small demo two covariates are too many for its events, and the page says so in Korean.
+    assert "analysis_frame" not in at.session_state["_memo"]["values"]
+    at.multiselect(key="an_cox_covariates").set_value(
+        ["completed", "change_to_last_gender_sensitivity"]).run()
+    assert not at.exception
+    assert "analysis_frame" in at.session_state["_memo"]["values"]
+    assert any("공변량 2개에 사건이" in e.value for e in at.error)
     # Back on the first tab, the grouping chosen before is still there.
     open_tab(at, "an_km_title")
     assert at.selectbox(key="an_km_by").value == "completed"
@@ -173,6 +183,15 @@ def test_a_proposal_is_rejected_only_with_a_reason_and_exports_state_their_purpo
         manifest = s.scalars(select(ExportManifest)).all()[-1]
     assert (manifest.kind, manifest.purpose, manifest.filters) == (
         "analysis_frame", "재범 연구 분석용", {"completed": ["1"]})
+    # The file is the whole frame (the matrix columns too, which the page does not show) for the
+    # rows chosen, and only those.
+    exported = pd.read_csv(io.BytesIO(at.session_state["file_an_frame"]))
+    with demo.context(actor(demo, "analyst1")) as ctx:
+        full = ms.analysis_frame(ctx)
+    assert set(full.columns) <= set(exported.columns)
+    assert "change_to_last_gender_sensitivity" in exported.columns
+    assert sorted(exported["study_code"]) == sorted(full.loc[full["completed"] == 1, "study_code"])
+    assert manifest.rows == len(exported)
 
 
 def test_other_roles_cannot_use_the_analysts_use_cases(demo):

@@ -17,7 +17,7 @@ def events_metric(at) -> int:
 
 
 def memo_frame(at):
-    return at.session_state[MEMO_KEY]["values"]["analysis_frame"]
+    return at.session_state[MEMO_KEY]["values"]["analysis_frame_light"]
 
 
 def test_a_rerun_reuses_the_frame_and_a_write_elsewhere_is_seen_next_run(demo, signed_in,

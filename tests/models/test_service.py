@@ -368,6 +368,19 @@ def test_cumulative_incidence_by_type_adds_up_to_one_minus_survival(demo_rt):
     assert named.to_dict() == {ms.EVENT_TYPE_CODES[n]: n for n in named}
 
 
+def test_the_frame_without_the_matrix_is_the_frame_less_its_matrix_columns(demo_rt):
+    with demo_rt.context(actor(demo_rt, "analyst1"), today=TODAY) as ctx:
+        full = ms.analysis_frame(ctx)
+        light = ms.analysis_frame(ctx, matrix=False)
+        matrix_cols = [c for c in full.columns if c.startswith(("score_", "change_"))]
+        assert len(matrix_cols) == len(ms.DOMAINS) * (len(ms.STAGES) + 2)
+        pd.testing.assert_frame_equal(light, full.drop(columns=matrix_cols))
+        # Survival curves are the same from either; a model of changes needs the whole frame.
+        pd.testing.assert_frame_equal(ms.km(ctx, frame=light).table, ms.km(ctx, frame=full).table)
+        with pytest.raises(ValidationError, match="without the matrix columns"):
+            ms.cox_fit(ctx, ["change_to_last_gender_sensitivity"], frame=light)
+
+
 def test_analyses_on_a_frame_already_read_equal_those_that_read_it(demo_rt):
     with demo_rt.context(actor(demo_rt, "analyst1"), today=TODAY) as ctx:
         frame = ms.analysis_frame(ctx)
