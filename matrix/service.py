@@ -629,6 +629,16 @@ def _no_identifiers(out: pd.DataFrame, what: str) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def _coded(long: pd.DataFrame) -> pd.DataFrame:
+    """Step and domain as categories: coded once instead of in every grouping of the tables
+    (which come out the same, to the dtype; tests/matrix/test_committee_outcomes.py)."""
+    steps, domains = set(long["step"]), set(long["domain"])
+    return long.assign(
+        step=pd.Categorical(long["step"], categories=[s for s in outcomes.STEPS if s in steps]
+                            + sorted(steps - set(outcomes.STEPS))),
+        domain=pd.Categorical(long["domain"], categories=sorted(domains)))
+
+
 def _suppressed_outcomes(long: pd.DataFrame, by: str | None, threshold: int) -> pd.DataFrame:
     table = outcomes.outcomes_table(long, norms=_norms(), by=by, margins=by is not None)
     keys = ["domain", "from_step", "to_step"]
@@ -791,10 +801,11 @@ def committee_outcomes(ctx: Context, *, by: str | None = None,
         raise ValidationError(f"outcomes can be grouped by {', '.join(GROUPINGS)}; got {by!r}")
     long = _outcome_rows(ctx, [by] if by else [])
     ctx.session.rollback()
-    table = _suppressed_outcomes(long, by, threshold)
+    coded = _coded(long)
+    table = _suppressed_outcomes(coded, by, threshold)
     table["d_z_label"] = table["d_z"].map(effect_size_label)
     table["d_av_label"] = table["d_av"].map(effect_size_label)
-    means = outcomes.step_means(long, by=by, margins=by is not None)
+    means = outcomes.step_means(coded, by=by, margins=by is not None)
     means = suppress(means, "n", threshold, group_cols=[by] if by else [],
                      key_cols=["domain", "step"]).table
     fitted, notes = (_committee_models(long, threshold) if models

@@ -81,6 +81,19 @@ def test_the_report_escapes_what_it_prints_and_shows_suppressed_cells_as_they_ar
 # --- use cases on the demo programme -----------------------------------------------------------
 
 
+@pytest.mark.parametrize("by", [None, "cohort"])
+def test_tables_from_coded_steps_and_domains_are_the_same_to_the_dtype(demo_rt, by):
+    with demo_rt.context(actor(demo_rt, "committee1")) as ctx:
+        long = service._outcome_rows(ctx, [by] if by else [])
+    coded = service._coded(long)
+    assert isinstance(coded["step"].dtype, pd.CategoricalDtype)
+    margins = by is not None
+    pd.testing.assert_frame_equal(step_means(coded, by=by, margins=margins),
+                                  step_means(long, by=by, margins=margins))
+    pd.testing.assert_frame_equal(service._suppressed_outcomes(coded, by, 10),
+                                  service._suppressed_outcomes(long, by, 10))
+
+
 @pytest.mark.parametrize("by", [None, "cohort", "age_band"])
 def test_committee_outcomes_are_suppressed_and_carry_no_identifier(demo_rt, by):
     with demo_rt.context(actor(demo_rt, "committee1")) as ctx:
