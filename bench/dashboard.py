@@ -8,6 +8,8 @@ render of the page in a fresh session (nothing in the session's memo: every read
 `rerun_seconds` is the next run of the same page with nothing written in between (what each
 click on the page costs: the memo, `dashboard.state.memo`, holds what was read). The baseline in
 the same run is the home page, which does no data work: the ratio says what the data costs.
+`views` times what a user does next on the heaviest pages (another grouping, another tab): the
+run that action causes, with its data not yet in the memo.
 """
 
 from __future__ import annotations
@@ -78,6 +80,59 @@ def time_pages(settings, rt, repeat: int) -> list[dict]:
     return rows
 
 
+# What a user does next on the heaviest pages, each timed as the run it causes (its data not yet
+# in the session's memo): (role, page, view, how to get there).
+VIEWS = (
+    ("committee", "pages/outcomes.py", "grouped by cohort",
+     lambda at: at.selectbox(key="cm_by").set_value("cohort")),
+    ("committee", "pages/outcomes.py", "grouped by offence type",
+     lambda at: at.selectbox(key="cm_by").set_value("offence_type")),
+    ("analyst", "pages/recidivism.py", "Kaplan-Meier by offence group",
+     lambda at: at.selectbox(key="an_km_by").set_value("offence_group")),
+    ("analyst", "pages/recidivism.py", "Cox tab opened (completed)",
+     lambda at: at.session_state.__setitem__("an_tabs", _tab_label("an_cox_header"))),
+)
+
+
+def _tab_label(key: str) -> str:
+    from dashboard.i18n import TEXT
+
+    return TEXT[key]["ko"]
+
+
+def time_views(settings, rt, repeat: int) -> list[dict]:
+    from sqlalchemy import select
+    from streamlit.testing.v1 import AppTest
+
+    from db import service
+    from db.context import Actor
+    from db.schema import Account
+
+    app = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+    rows = []
+    for role, path, view, act in VIEWS:
+        with rt.sessions() as s:
+            acc = s.scalars(select(Account).where(Account.username == ROLES_USERS[role])).one()
+        actor = Actor(acc.id, acc.username, acc.role)
+        best = float("inf")
+        for _ in range(repeat):
+            at = AppTest.from_file(app, default_timeout=300)
+            at.session_state["token"] = service.start_login_session(rt, actor)
+            at.run()
+            at.switch_page(path).run()
+            act(at)
+            start = time.perf_counter()
+            at.run()
+            best = min(best, time.perf_counter() - start)
+            if at.exception:
+                raise RuntimeError(f"{path} ({view}) as {role} raised: {at.exception[0].message}")
+        # A view may refuse on a small programme (a Cox model with too few events): say so.
+        refused = "; ".join(e.value for e in at.error)
+        rows.append({"page": path, "role": role, "view": view, "seconds": best,
+                     "refused": refused or None})
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--participants", type=int, default=10_000)
@@ -91,15 +146,17 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="dscr-bench-dash-") as tmp:
         settings, rt, load_s = build(n, args.seed, Path(tmp))
         pages = time_pages(settings, rt, repeat)
+        views = time_views(settings, rt, repeat)
         rt.dispose()
     home = {r["role"]: r["seconds"] for r in pages if r["page"] == "pages/home.py"}
     for r in pages:
         r["ratio_to_home"] = ratio(r["seconds"], home.get(r["role"], float("nan")))
     slowest = max(pages, key=lambda r: r["seconds"])
-    result = {"participants": n, "demo_load_seconds": load_s, "pages": pages,
+    result = {"participants": n, "demo_load_seconds": load_s, "pages": pages, "views": views,
               "slowest": {"page": slowest["page"], "role": slowest["role"], "seconds": slowest["seconds"]},
               "target_seconds": 1.0}
     print_table(pages, ["role", "page", "seconds", "rerun_seconds", "ratio_to_home"])
+    print_table(views, ["role", "page", "view", "seconds"])
     print(f"slowest: {slowest['page']} as {slowest['role']}: {slowest['seconds']:.3f} s "
           f"({n} participants; demo load {load_s:.0f} s)")
     write_json(args.json, result)

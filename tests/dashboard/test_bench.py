@@ -20,6 +20,9 @@ def test_the_dashboard_benchmark_times_every_page_and_names_the_slowest(tmp_path
     expected = {(role, path) for role in bench.ROLES_USERS for path, _ in visible_pages(role)}
     assert {(p["role"], p["page"]) for p in result["pages"]} == expected
     assert all(p["seconds"] > 0 and p["rerun_seconds"] > 0 for p in result["pages"])
+    assert [(v["role"], v["page"], v["view"]) for v in result["views"]] == [
+        (role, page, view) for role, page, view, _ in bench.VIEWS]
+    assert all(v["seconds"] > 0 for v in result["views"])
     slowest = max(result["pages"], key=lambda p: p["seconds"])
     assert result["slowest"] == {"page": slowest["page"], "role": slowest["role"],
                                  "seconds": slowest["seconds"]}
