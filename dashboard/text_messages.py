@@ -409,6 +409,7 @@ MESSAGES: dict[str, str] = {
     "No follow-up windows are recorded yet, so there is nothing to analyse; record them with record_follow_up (start at programme end or drop-out).": "기록된 추적 관찰 기간이 없어 분석할 것이 없습니다. record_follow_up으로 기록하십시오(프로그램 종료나 중도 탈락 때 시작).",
     "No follow-up window starts on or before {0}; choose a later as_of date.": "{0} 또는 그 전에 시작하는 추적 관찰 기간이 없습니다. 더 늦은 as_of 날짜를 고르십시오.",
     "the frame given was read as of {0}, not {1}; read it again with analysis_frame(as_of=...)": "주어진 frame은 {1}이(가) 아니라 {0} 기준으로 읽은 것입니다. analysis_frame(as_of=...)로 다시 읽으십시오.",
+    "the frame given was read without the matrix columns; read it with analysis_frame(matrix=True) to use scores or changes": "주어진 분석 자료에는 평가 매트릭스 열이 없습니다. 점수나 변화량을 쓰려면 analysis_frame(matrix=True)로 읽으십시오.",
     "cannot group by {0}; choose one of {1}.": "{0}(으)로 묶을 수 없습니다. 다음 중에서 고르십시오: {1}",
     "feature {0} is {1}, a level the model never saw (it knows {2}); fit a new model that includes it": "변수 {0}의 값 {1}은(는) 모형이 본 적 없는 수준입니다(아는 수준: {2}). 이 수준을 포함하는 새 모형을 적합하십시오.",
     "horizon must be a positive whole number of days, got {0}": "horizon은 양의 정수 일수여야 합니다. 입력값: {0}",
