@@ -81,7 +81,12 @@ if view.table.empty:
 
 domains = sorted(view.table["domain"].unique())
 group_col = t("cm_col_group", lang)
-for tab, domain in zip(st.tabs([dom(d) for d in domains]), domains, strict=True):
+# One tab per domain; only the open one is drawn (by cohort, each holds a chart of dozens of
+# lines and two long tables).
+tabs = state.lazy_tabs([dom(d) for d in domains], key="cm_domain_tabs")
+for tab, domain in zip(tabs, domains, strict=True):
+    if not tab.open:
+        continue
     with tab:
         means = view.step_means[view.step_means["domain"] == domain]
         fig = go.Figure()
