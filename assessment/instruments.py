@@ -13,24 +13,13 @@ from typing import Any, NoReturn
 import jsonschema
 import yaml
 
+import vocab
 from errors import NotFound, ValidationError
 
-STAGES: tuple[str, ...] = ("planning", "midterm", "conclusion")
-KINDS: tuple[str, ...] = ("self_report", "counselor_rating")
-
-# The three domains of the matrix, scored by self-report instruments.
-MATRIX_DOMAINS: tuple[str, ...] = (
-    "gender_sensitivity",
-    "gender_equality",
-    "digital_sex_crime_understanding",
-)
-# What the counselor rates at each step; kept apart from the matrix domains so that a
-# counselor's judgement is never averaged into a young person's own answers.
-COUNSELOR_DOMAINS: tuple[str, ...] = (
-    "engagement",
-    "responsibility_taking",
-    "victim_harm_understanding",
-)
+STAGES: tuple[str, ...] = vocab.STEPS
+KINDS: tuple[str, ...] = vocab.INSTRUMENT_KINDS
+MATRIX_DOMAINS: tuple[str, ...] = vocab.MATRIX_DOMAINS
+COUNSELOR_DOMAINS: tuple[str, ...] = vocab.COUNSELOR_DOMAINS
 DOMAINS_BY_KIND: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "self_report": MATRIX_DOMAINS,

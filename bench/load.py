@@ -28,6 +28,7 @@ import numpy as np
 from sqlalchemy import create_engine, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+import vocab
 from db import audit, demo, migrate, service
 from db.config import Settings
 from db.context import Actor, Runtime
@@ -97,7 +98,7 @@ def _save_draft(rt: Runtime, actor: Actor, pid: int, today: dt.date, rng) -> tup
     from assessment.instruments import default_instruments
     from assessment.simulate import simulate_responses
 
-    stage = random.choice(("planning", "midterm", "conclusion"))
+    stage = random.choice(vocab.STEPS)
     insts = [i for i in default_instruments().values() if stage in i.stages]
     inst = random.choice(insts)
     token = uuid.uuid4().hex
@@ -116,7 +117,7 @@ def _save_draft(rt: Runtime, actor: Actor, pid: int, today: dt.date, rng) -> tup
 def _step(rt: Runtime, actor: Actor, pid: int, today: dt.date) -> None:
     from matrix import service as matrix_service
 
-    stage = random.choice(("planning", "midterm", "conclusion"))
+    stage = random.choice(vocab.STEPS)
     action = random.choice(STEP_ACTIONS)
     reason = {"skip": random.choice(("dropout", "transfer", "other")), "return": "needs changes",
               "unlock": "correction", "reopen": "back"}.get(action)

@@ -25,10 +25,11 @@ TEXT: dict[str, dict[str, str]] = {
     "cm_grp_synthetic_sexual_imagery": {"ko": "허위영상물 (딥페이크)", "en": "Synthetic sexual imagery (deepfake)"},
     "cm_grp_grooming": {"ko": "온라인 그루밍", "en": "Grooming"},
     "cm_grp_other": {"ko": "기타", "en": "Other"},
-    "cm_grp_10-13": {"ko": "10-13세", "en": "10-13 years"},
-    "cm_grp_14-15": {"ko": "14-15세", "en": "14-15 years"},
-    "cm_grp_16-17": {"ko": "16-17세", "en": "16-17 years"},
-    "cm_grp_18-24": {"ko": "18-24세", "en": "18-24 years"},
+    # age bands: vocab.AGE_BANDS (the same codes as the analyst's an_age_ labels)
+    "cm_grp_under_14": {"ko": "14세 미만", "en": "Under 14"},
+    "cm_grp_14_15": {"ko": "14-15세", "en": "14-15 years"},
+    "cm_grp_16_18": {"ko": "16-18세", "en": "16-18 years"},
+    "cm_grp_19_over": {"ko": "19세 이상", "en": "19 and over"},
     # domains and steps
     "cm_dom_gender_sensitivity": {"ko": "성인지 감수성", "en": "Gender sensitivity"},
     "cm_dom_gender_equality": {"ko": "성평등 의식", "en": "Gender equality awareness"},

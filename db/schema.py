@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+import vocab
+
 # Named constraints, so that migrations on SQLite (batch mode) and PostgreSQL address the same names.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -32,36 +34,26 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-ROLES = ("counselor", "committee", "analyst", "reviewer", "admin")
-STAGES = ("planning", "midterm", "conclusion")
-OFFENCE_TYPES = (
-    "illegal_filming",
-    "non_consensual_distribution",
-    "possession_or_viewing",
-    "sextortion_or_coercion",
-    "synthetic_sexual_imagery",
-    "grooming",
-    "other",
-)
-REFERRAL_SOURCES = ("police", "prosecution", "court", "probation", "school", "family", "self", "other")
-PARTICIPANT_STATUSES = ("active", "completed", "dropped_out", "transferred")
-SEXES = ("female", "male", "other", "unknown")
-MODALITIES = ("in_person", "video", "phone", "group")
-ATTENDANCE = ("attended", "late", "absent", "cancelled")
-ASSESSMENT_STATUSES = ("draft", "final", "locked")
-RECIDIVISM_TYPES = ("digital_sex_crime", "other_sexual", "non_sexual_violent", "other")
-RECIDIVISM_SOURCES = ("police", "court", "probation", "self_report", "detection_flag")
-FLAG_STATUSES = ("pending", "confirmed", "rejected")
-TAKEDOWN_STATUSES = ("requested", "removed", "refused", "reappeared")
-SCAN_STATUSES = ("running", "finished", "failed", "interrupted")
-STEP_STATUSES = ("not_started", "draft", "submitted", "reviewed", "signed", "skipped")
-SKIP_REASONS = ("dropout", "transfer", "other")
-SCAN_ITEM_STATUSES = ("clear", "flagged", "error")
-PROPOSAL_STATUSES = ("proposed", "accepted", "rejected")
-# Juvenile Act Art. 70 allows a release only on a few bases; anything else is refused.
-DISCLOSURE_BASES = ("juvenile_act_70_1_court_or_prosecution", "juvenile_act_70_1_investigation",
-                    "juvenile_act_70_1_child_protection", "juvenile_act_70_1_education_or_research",
-                    "participant_and_guardian_consent")
+# The codes come from the one vocabulary; the database keeps them and CHECKs them.
+ROLES = vocab.ROLES
+STAGES = vocab.STEPS
+OFFENCE_TYPES = vocab.OFFENCE_TYPES
+REFERRAL_SOURCES = vocab.REFERRAL_SOURCES
+PARTICIPANT_STATUSES = vocab.PARTICIPANT_STATUSES
+SEXES = vocab.SEXES
+MODALITIES = vocab.MODALITIES
+ATTENDANCE = vocab.ATTENDANCE
+ASSESSMENT_STATUSES = vocab.ASSESSMENT_STATUSES
+RECIDIVISM_TYPES = vocab.EVENT_TYPES
+RECIDIVISM_SOURCES = vocab.EVENT_SOURCES
+FLAG_STATUSES = vocab.FLAG_STATES
+TAKEDOWN_STATUSES = vocab.TAKEDOWN_STATES
+SCAN_STATUSES = vocab.SCAN_STATES
+STEP_STATUSES = vocab.STEP_STATUSES
+SKIP_REASONS = vocab.SKIP_REASONS
+SCAN_ITEM_STATUSES = vocab.SCAN_ITEM_STATES
+PROPOSAL_STATUSES = vocab.PROPOSAL_STATUSES
+DISCLOSURE_BASES = vocab.DISCLOSURE_BASES
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

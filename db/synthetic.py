@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-STAGES = ("planning", "midterm", "conclusion")
-DOMAINS = ("gender_sensitivity", "gender_equality", "digital_sex_crime_understanding")
+import vocab
+
+STAGES = vocab.STEPS
+DOMAINS = vocab.MATRIX_DOMAINS
 
 # Offence types and their shares among referred young people: a plausible mix in which illegal
 # filming and distribution dominate and deepfakes are a growing share (invented for the demo).

@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 from scipy.optimize import elementwise
 
+import vocab
 from errors import ValidationError
 from matrix.change import (
     DETERIORATED,
@@ -23,8 +24,8 @@ from matrix.change import (
     classify_change,
 )
 
-STEPS = ("planning", "midterm", "conclusion")
-STEP_PAIRS = (("planning", "midterm"), ("midterm", "conclusion"), ("planning", "conclusion"))
+STEPS = vocab.STEPS
+STEP_PAIRS = vocab.STEP_PAIRS
 MIN_PAIRS = 3
 
 

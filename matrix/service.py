@@ -35,6 +35,7 @@ from db.schema import (
     StageStep,
     utcnow,
 )
+import vocab
 from errors import Conflict, NotFound, ValidationError
 from matrix import change, outcomes, reviews, stages
 from matrix.suppression import DEFAULT_THRESHOLD, suppress
@@ -48,8 +49,6 @@ REVIEW_INDICATORS: tuple[str, ...] = (
 )
 REVIEW_SCALE = (1, 5)
 GROUPINGS = ("cohort", "programme", "age_band", "offence_type")
-# Age at referral, in the bands the committee reports (the Juvenile Act's 10-13 "촉법소년" apart).
-AGE_BANDS = ((10, 13, "10-13"), (14, 15, "14-15"), (16, 17, "16-17"), (18, 24, "18-24"))
 # Actions a reviewer takes (the committee's part of a step); the rest are the counselor's.
 _SIGN_ACTIONS = ("review", "sign", "return", "unlock")
 
@@ -544,13 +543,6 @@ def review_goal(ctx: Context, *, goal_id: int, stage: str, progress: int, note: 
 
 # --- programme outcomes (the committee's aggregates) ----------------------------------------
 
-def age_band(age: int) -> str:
-    for lo, hi, label in AGE_BANDS:
-        if lo <= age <= hi:
-            return label
-    return "other"
-
-
 def _outcome_rows(ctx: Context, groupings: Sequence[str] = GROUPINGS) -> pd.DataFrame:
     """Long frame of signed scores: participant, step, domain, score and the grouping columns
     asked for (all by default; a table by one grouping needs only that one).
@@ -589,7 +581,7 @@ def _outcome_rows(ctx: Context, groupings: Sequence[str] = GROUPINGS) -> pd.Data
         people["offence_type"] = types.reindex(people.index).fillna("unknown")
     # Cohort names repeat across programmes ("2024-1기"), so the programme is part of the label.
     people["cohort"] = people["programme"] + " " + people["cohort_name"]
-    people["age_band"] = people["age"].map(age_band)
+    people["age_band"] = people["age"].map(vocab.age_band)
     df = df[df["participant"].isin(people.index)]
     for name in groupings:
         df[name] = people[name].reindex(df["participant"]).to_numpy()
@@ -974,7 +966,6 @@ __all__ = [
     "REVIEW_INDICATORS",
     "ReviewSummary",
     "StepView",
-    "age_band",
     "caseload_overview",
     "committee_outcomes",
     "conclusions_awaiting_signoff",

@@ -26,19 +26,14 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
+import vocab
 from errors import Conflict, ValidationError
+from vocab import DRAFT, NOT_STARTED, REVIEWED, SIGNED, SKIPPED, SUBMITTED
 
-STAGES = ("planning", "midterm", "conclusion")
-NOT_STARTED, DRAFT, SUBMITTED, REVIEWED, SIGNED, SKIPPED = (
-    "not_started",
-    "draft",
-    "submitted",
-    "reviewed",
-    "signed",
-    "skipped",
-)
-STATUSES = (NOT_STARTED, DRAFT, SUBMITTED, REVIEWED, SIGNED, SKIPPED)
-SKIP_REASONS = ("dropout", "transfer", "other")
+STAGES = vocab.STEPS
+
+STATUSES = vocab.STEP_STATUSES
+SKIP_REASONS = vocab.SKIP_REASONS
 # Planning skipped for one of these does not block midterm.
 PLANNING_SKIPS_THAT_ALLOW_MIDTERM = ("transfer",)
 

@@ -57,21 +57,15 @@ from db.schema import (
     RiskModel,
     utcnow,
 )
+import vocab
 from errors import Conflict, NotFound, ValidationError
 from models import survival
 from models.cards import ModelCard, build_card, data_fingerprint
 from models.competing import CumulativeIncidenceResult, cumulative_incidence
 from models.risk import DEFAULT_HORIZON, CalibrationTable, get_model, validate
 
-DOMAINS = (
-    "gender_sensitivity",
-    "gender_equality",
-    "digital_sex_crime_understanding",
-    "engagement",
-    "responsibility_taking",
-    "victim_harm_understanding",
-)
-ATTENDED = ("attended", "late")
+DOMAINS = vocab.DOMAINS
+ATTENDED = vocab.ATTENDED
 COUNTED_ASSESSMENTS = ("final", "locked")
 DEFAULT_FEATURES = (
     "age_at_referral", "prior_offences", "sessions_attended", "completed", "programme")
@@ -81,14 +75,6 @@ KM_GROUPS = ("programme", "cohort", "sex", "completed", "age_band", "offence_gro
 # Event types coded for the competing-risks estimator: 0 is censored, then the schema's order.
 EVENT_TYPE_CODES = {name: i + 1 for i, name in enumerate(RECIDIVISM_TYPES)}
 MIN_REASON = 5
-
-
-def _age_band(age: float) -> str:
-    if age <= 14:
-        return "14 or under"
-    if age <= 16:
-        return "15-16"
-    return "17 or over"
 
 
 # ---------------------------------------------------------------- follow-up windows and events
@@ -365,13 +351,13 @@ def _baseline(s: Session, participant_ids: Ids | None = None,
     lag = pd.to_datetime(first_case["referral_date"]) - pd.to_datetime(first_case["offence_date"])
     lag_years = lag.dt.days / 365.25
     base["age_at_offence"] = base["age_at_referral"] - lag_years
-    base["age_band"] = base["age_at_referral"].map(_age_band)
+    base["age_band"] = base["age_at_referral"].map(vocab.age_band)
     for kind in OFFENCE_TYPES:
         has = offences.loc[offences.offence_type == kind, "participant_id"]
         base[f"offence_{kind}"] = base.index.isin(has).astype(int)
     kinds = offences.groupby("participant_id")["offence_type"].agg(["first", "size"])
-    group = kinds["first"].where(kinds["size"] == 1, "multiple")
-    base["offence_group"] = group.reindex(base.index).fillna("unknown").to_numpy()
+    group = kinds["first"].where(kinds["size"] == 1, vocab.MULTIPLE_OFFENCES)
+    base["offence_group"] = group.reindex(base.index).fillna(vocab.UNKNOWN_OFFENCE).to_numpy()
 
     sessions = select(CounselingSession.participant_id, func.count()).where(
         _among(CounselingSession.participant_id, ids), CounselingSession.attendance.in_(ATTENDED))
