@@ -88,45 +88,45 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from db import service
+    from accounts import service as accounts_service
     from db.context import SYSTEM
 
     rt = _runtime()
     if args.users_command == "add":
         password = _read_password(args)
-        if service.count_accounts(rt) == 0:
+        if accounts_service.count_accounts(rt) == 0:
             # The first account of a new installation has nobody to act as: the system makes it.
             with rt.context(SYSTEM, task="bootstrap first account") as ctx:
-                acc_id = service.add_account(ctx, username=args.username, role=args.role,
+                acc_id = accounts_service.add_account(ctx, username=args.username, role=args.role,
                                              password=password, display_name=args.display_name or "")
         else:
             with rt.context_for(args.user, task="cli users add") as ctx:
-                acc_id = service.add_account(ctx, username=args.username, role=args.role,
+                acc_id = accounts_service.add_account(ctx, username=args.username, role=args.role,
                                              password=password, display_name=args.display_name or "")
         print(f"account {args.username} ({args.role}) created with id {acc_id}")
     elif args.users_command == "list":
         with rt.context_for(args.user, task="cli users list") as ctx:
-            rows = service.list_accounts(ctx)
+            rows = accounts_service.list_accounts(ctx)
         print(f"{'username':<20} {'role':<10} {'active':<6} locked")
         for r in rows:
             print(f"{r.username:<20} {r.role:<10} {'yes' if r.active else 'no':<6} {'yes' if r.locked else 'no'}")
     elif args.users_command == "disable":
         with rt.context_for(args.user, task="cli users disable") as ctx:
-            service.disable_account(ctx, args.username)
+            accounts_service.disable_account(ctx, args.username)
         print(f"account {args.username} disabled; its open sessions were ended")
     elif args.users_command == "passwd":
         password = _read_password(args)
         with rt.context_for(args.user, task="cli users passwd") as ctx:
-            service.set_password(ctx, args.username, password)
+            accounts_service.set_password(ctx, args.username, password)
         print(f"password of {args.username} changed; its open sessions were ended")
     return 0
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from db import demo
+    from demo import loader
 
     rt = _runtime()
-    if not demo.database_is_empty(rt):
+    if not loader.database_is_empty(rt):
         if args.if_empty:
             print("demo data: the database holds data already; nothing loaded")
             return 0
@@ -134,7 +134,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
             "The database is not empty: demo data is loaded only into a new database. Use a new "
             "DSCR_DATA_DIR (or DSCR_DATABASE_URL), or keep the data that is there."
         )
-    summary = demo.load(rt, participants=args.participants, seed=args.seed)
+    summary = loader.load(rt, participants=args.participants, seed=args.seed)
     print(f"demo data loaded (seed {args.seed}): {summary.participants} participants, "
           f"{summary.sessions} sessions, {summary.assessments} assessments, "
           f"{summary.follow_ups} follow-ups, {summary.events} recidivism events, "
@@ -154,15 +154,15 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from db import service
+    from accounts import service as accounts_service
 
     rt = _runtime()
     with rt.context_for(args.user, task="cli audit " + args.audit_command) as ctx:
         if args.audit_command == "verify":
-            report = service.verify_audit(ctx)
+            report = accounts_service.verify_audit(ctx)
             print(report.message())
             return 0 if report.ok else 1
-        rows = service.audit_entries(ctx, limit=args.limit, actor=args.actor, action=args.action)
+        rows = accounts_service.audit_entries(ctx, limit=args.limit, actor=args.actor, action=args.action)
     for r in rows:
         print(json.dumps({"id": r.id, "at": r.at.isoformat(), "actor": r.actor, "action": r.action,
                           "table": r.table_name, "row": r.row_id, "subject": r.subject_participant_id,
@@ -652,7 +652,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 def cmd_disclosures(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from db import disclosure
+    from casework import service as casework
 
     rt = _runtime()
     with rt.context_for(args.user, task="cli disclosures " + args.disclosures_command) as ctx:
@@ -661,12 +661,12 @@ def cmd_disclosures(args: argparse.Namespace) -> int:
                 released = dt.date.fromisoformat(args.released_on)
             except ValueError:
                 raise DscrError(f"--released-on must be YYYY-MM-DD, got {args.released_on!r}.") from None
-            did = disclosure.record_disclosure(
+            did = casework.record_disclosure(
                 ctx, participant_id=args.participant_id, recipient=args.recipient,
                 legal_basis=args.legal_basis, purpose=args.purpose, released_on=released)
             print(f"release recorded with id {did}")
             return 0
-        rows = disclosure.list_disclosures(ctx)
+        rows = casework.list_disclosures(ctx)
     for r in rows:
         print(json.dumps({"id": r.id, "study_code": r.study_code, "recipient": r.recipient,
                           "legal_basis": r.legal_basis, "purpose": r.purpose,

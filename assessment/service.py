@@ -13,7 +13,7 @@ from sqlalchemy import select
 from assessment.instruments import Instrument, get_instrument
 from assessment.scoring import score_responses
 from db import access
-from db.notes_guard import check_note
+from casework.notes_guard import check_note
 from db.context import Context
 from db.schema import Assessment, AssessmentScore, utcnow
 from errors import Conflict, NotFound, ValidationError

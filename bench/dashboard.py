@@ -57,7 +57,7 @@ def time_pages(settings, rt, repeat: int) -> list[dict]:
     from streamlit.testing.v1 import AppTest
 
     from dashboard.navigation import visible_pages
-    from db import service
+    from accounts import service as accounts_service
     from db.context import Actor
     from db.schema import Account
 
@@ -74,7 +74,7 @@ def time_pages(settings, rt, repeat: int) -> list[dict]:
             best = rerun = float("inf")
             for _ in range(repeat):
                 at = AppTest.from_file(app, default_timeout=300)
-                at.session_state["token"] = service.start_login_session(rt, actor)
+                at.session_state["token"] = accounts_service.start_login_session(rt, actor)
                 at.run()
                 start = time.perf_counter()
                 at.switch_page(path).run()
@@ -112,7 +112,7 @@ def time_views(settings, rt, repeat: int) -> list[dict]:
     from sqlalchemy import select
     from streamlit.testing.v1 import AppTest
 
-    from db import service
+    from accounts import service as accounts_service
     from db.context import Actor
     from db.schema import Account
 
@@ -125,7 +125,7 @@ def time_views(settings, rt, repeat: int) -> list[dict]:
         best = float("inf")
         for _ in range(repeat):
             at = AppTest.from_file(app, default_timeout=300)
-            at.session_state["token"] = service.start_login_session(rt, actor)
+            at.session_state["token"] = accounts_service.start_login_session(rt, actor)
             at.run()
             at.switch_page(path).run()
             act(at)

@@ -29,7 +29,9 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 import vocab
-from db import audit, demo, migrate, service
+from db import audit, migrate
+from demo import loader
+from casework import service as casework
 from db.config import Settings
 from db.context import Actor, Runtime
 from db.schema import (
@@ -234,7 +236,7 @@ def run(*, workers: int = 16, seconds: float = 120.0, participants: int = 40, ur
         migrate.upgrade(engine)
         rt = Runtime(settings, engine=engine, create_keys=True)
         rt.check_key()
-        demo.load(rt, participants=participants, seed=3)
+        loader.load(rt, participants=participants, seed=3)
         today = dt.date.today()
         with rt.sessions() as s:
             counselors = [Actor(a.id, a.username, a.role) for a in
@@ -248,7 +250,7 @@ def run(*, workers: int = 16, seconds: float = 120.0, participants: int = 40, ur
         for i, c in enumerate(counselors):
             for j in range(2):
                 with rt.context(c, today=today) as ctx:
-                    pid = service.register_participant(ctx, service.NewParticipant(
+                    pid = casework.register_participant(ctx, casework.NewParticipant(
                         intake_ref=f"LOAD-{i}-{j}", name=f"부하 {i}-{j}", birth_date=dt.date(2010, 1, 1),
                         sex="male", cohort_id=cohort_id, enrolled_on=today, age_at_referral=15))
                 own[c.id].append(pid)

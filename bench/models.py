@@ -4,7 +4,7 @@
 
 Both run in the same process on the same synthetic follow-up frames of 1k, 10k and 100k rows
 (whole days, so event times tie as they do in the store): exponential times to reoffending
-with the log hazard ratios of ``db.synthetic.TRUE_EFFECTS`` and administrative censoring at a
+with the log hazard ratios of ``demo.synthetic.TRUE_EFFECTS`` and administrative censoring at a
 fixed data end after a uniform entry. What is timed is what an analyst calls:
 ``models.survival.cox(df, "duration", "event", covariates)`` (Efron ties; it also computes
 Harrell's C and the proportional-hazards tests) against
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bench.common import machine, measure, peak_rss_bytes, print_table, ratio, write_json
-from db.synthetic import TRUE_EFFECTS
+from demo.synthetic import TRUE_EFFECTS
 from models.survival import cox, kaplan_meier
 
 SEED = 20251127

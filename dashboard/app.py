@@ -13,7 +13,7 @@ from dashboard import state
 from dashboard.i18n import LANGUAGES, t
 from dashboard.messages import localise
 from dashboard.navigation import pages_for
-from db import service
+from accounts import service as accounts
 from errors import DscrError
 
 
@@ -47,14 +47,14 @@ def login_page() -> None:
             st.error(t("privacy_required", lang))
             return
         try:
-            actor = service.authenticate(state.runtime(), username.strip(), password)
-        except service.LoginFailed:
+            actor = accounts.authenticate(state.runtime(), username.strip(), password)
+        except accounts.LoginFailed:
             st.error(t("login_failed", lang))
             return
         except DscrError as exc:
             st.error(localise(str(exc), state.lang()))
             return
-        st.session_state["token"] = service.start_login_session(state.runtime(), actor)
+        st.session_state["token"] = accounts.start_login_session(state.runtime(), actor)
         st.rerun()
 
 
@@ -72,11 +72,11 @@ def main() -> None:
     lang = state.lang()
     st.sidebar.caption(f"{t('signed_in_as', lang)}: **{actor.username}** ({t('role_' + actor.role, lang)})")
     if st.sidebar.button(t("logout", lang), key="logout"):
-        service.end_login_session(state.runtime(), st.session_state.pop("token"))
+        accounts.end_login_session(state.runtime(), st.session_state.pop("token"))
         state.forget()
         st.rerun()
     if st.sidebar.button(t("logout_everywhere", lang), key="logout_all"):
-        service.end_login_session(state.runtime(), st.session_state.pop("token"), everywhere=True)
+        accounts.end_login_session(state.runtime(), st.session_state.pop("token"), everywhere=True)
         state.forget()
         st.rerun()
     st.navigation(pages_for(actor.role, lang)).run()

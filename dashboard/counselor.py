@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.i18n import label, t
-from db import service
+from casework import service as casework
 from db.context import Actor
 
 
@@ -16,7 +16,7 @@ def caseload_codes(actor: Actor, task: str) -> dict[str, int]:
     The ids stay on the server (session state); the browser only ever sees study codes.
     """
     with state.context(actor, task) as ctx:
-        codes = {r.study_code: r.participant_id for r in service.my_caseload(ctx)}
+        codes = {r.study_code: r.participant_id for r in casework.my_caseload(ctx)}
     codes.update(st.session_state.get("break_glass_codes", {}))
     return codes
 

@@ -35,8 +35,8 @@ import errors
 # The modules whose messages reach the dashboard: packages are read whole, db only in part
 # (crypto and engine too: their ConfigurationError reaches the log-in page).
 SOURCES = (
-    "db.service", "db.disclosure", "db.operations", "db.notes_guard", "db.access", "db.context",
-    "db.crypto", "db.engine",
+    "db.operations", "db.access", "db.context", "db.crypto", "db.engine",
+    "accounts", "casework", "exports",
     "matrix", "models", "detection", "assessment",
 )
 

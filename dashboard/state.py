@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from db import service
+from accounts import service as accounts
 from db.context import Actor, Context, Runtime
 
 
@@ -28,7 +28,7 @@ def current_actor() -> Actor | None:
     token = st.session_state.get("token")
     if not token:
         return None
-    actor = service.resume_login_session(runtime(), token)
+    actor = accounts.resume_login_session(runtime(), token)
     if actor is None:
         st.session_state.pop("token", None)
         st.session_state["ended"] = True
@@ -91,7 +91,7 @@ def memo(ctx: Context, key: Hashable, compute: Callable[[], T]) -> T:
     write during the computation makes the next run compute again), holds at most MEMO_ENTRIES
     results and is dropped at log-out. Errors are not kept: the next run tries again.
     """
-    version = service.data_version(ctx)
+    version = accounts.data_version(ctx)
     box = st.session_state.get(MEMO_KEY)
     if box is None or box["version"] != version or box["account"] != ctx.actor.id:
         box = {"version": version, "account": ctx.actor.id, "values": {}}

@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from db import access
 from db.context import Context
-from db.notes_guard import check_note
+from casework.notes_guard import check_note
 from db.schema import (
     TAKEDOWN_STATUSES,
     Account,
@@ -551,7 +551,7 @@ def _hash_list_rows(ctx: Context) -> list[tuple[str, ...]]:
 
 
 def _hash_list_bytes(rows: list[tuple[str, ...]], *, sanitise: bool = False) -> bytes:
-    from db.service import sanitise_cell
+    from exports.service import sanitise_cell
 
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\n")

@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from assessment.instruments import Instrument, default_instruments, get_instrument
 from assessment.scoring import score_responses
 from db import access
-from db.notes_guard import check_note
+from casework.notes_guard import check_note
 from db.context import Context
 from db.engine import read_frame
 from db.schema import (

@@ -113,14 +113,14 @@ def rt(settings):
 @pytest.fixture
 def make_account(rt):
     """Create an account with a role; returns its Actor."""
-    from db import service
+    from accounts import service as accounts
 
     made = itertools.count(1)
 
     def _make(role: str, username: str | None = None, password: str = "correct horse 1") -> Actor:
         name = username or f"test_{role}{next(made)}"
         with rt.context(SYSTEM) as ctx:
-            acc_id = service.add_account(ctx, username=name, role=role, password=password)
+            acc_id = accounts.add_account(ctx, username=name, role=role, password=password)
         return Actor(acc_id, name, role)
 
     return _make
@@ -129,9 +129,9 @@ def make_account(rt):
 @pytest.fixture
 def demo_rt(rt):
     """A runtime whose database holds a small synthetic programme (seed 3)."""
-    from db import demo
+    from demo import loader
 
-    summary = demo.load(rt, participants=40, seed=3,
+    summary = loader.load(rt, participants=40, seed=3,
                         passwords={"admin": "admin-password-1"})
     rt.demo_summary = summary
     return rt

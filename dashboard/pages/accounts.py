@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import state
 from dashboard.components import service_errors
 from dashboard.i18n import t
-from db import service
+from accounts import service as accounts_service
 from db.schema import ROLES
 
 actor = state.require_page("account.manage")
@@ -13,7 +13,7 @@ lang = state.lang()
 st.title(t("accounts", lang))
 
 with state.context(actor, "accounts page") as ctx:
-    accounts = service.list_accounts(ctx)
+    accounts = accounts_service.list_accounts(ctx)
 st.dataframe([{t("username", lang): a.username, t("display_name", lang): a.display_name,
                t("role", lang): t("role_" + a.role, lang), t("active", lang): a.active,
                t("locked", lang): a.locked} for a in accounts], hide_index=True)
@@ -28,7 +28,7 @@ with st.form("add_account_form"):
     add = st.form_submit_button(t("save", lang))
 if add:
     with service_errors(), state.context(actor, "accounts page: add") as ctx:
-        service.add_account(ctx, username=username, role=role, password=password, display_name=display)
+        accounts_service.add_account(ctx, username=username, role=role, password=password, display_name=display)
         st.toast(t("saved", lang))
         st.rerun()
 
@@ -39,13 +39,13 @@ with st.form("disable_form"):
     go = st.form_submit_button(t("disable", lang))
 if go and who:
     with service_errors(), state.context(actor, "accounts page: disable") as ctx:
-        service.disable_account(ctx, who)
+        accounts_service.disable_account(ctx, who)
         st.toast(t("saved", lang))
         st.rerun()
 
 st.subheader(t("open_sessions", lang))
 with state.context(actor, "accounts page: sessions") as ctx:
-    sessions = service.open_login_sessions(ctx)
+    sessions = accounts_service.open_login_sessions(ctx)
 st.dataframe(sessions.drop(columns=["id"]), hide_index=True)
 if not sessions.empty:
     labels = {int(r.id): f"{r.username} · {r.last_seen_at:%Y-%m-%d %H:%M}" for r in sessions.itertuples()}
@@ -54,5 +54,5 @@ if not sessions.empty:
         end = st.form_submit_button(t("end_session", lang))
     if end:
         with service_errors(), state.context(actor, "accounts page: end session") as ctx:
-            service.end_login_session_by_id(ctx, sid)
+            accounts_service.end_login_session_by_id(ctx, sid)
             st.rerun()

@@ -9,7 +9,7 @@ from dashboard import state
 from dashboard.components import service_errors
 from dashboard.i18n import t
 
-from db import service
+from accounts import service as accounts
 
 actor = state.require_page("audit.read")
 lang = state.lang()
@@ -17,7 +17,7 @@ st.title(t("audit_log", lang))
 
 if st.button(t("verify_chain", lang), key="verify"):
     with service_errors(), state.context(actor, "audit page: verify") as ctx:
-        report = service.verify_audit(ctx)
+        report = accounts.verify_audit(ctx)
         if report.ok:
             st.success(t("chain_ok", lang, n=report.rows_checked))
         else:
@@ -29,7 +29,7 @@ with log_tab:
     who = c1.text_input(t("filter_actor", lang), key="f_actor")
     what = c2.text_input(t("filter_action", lang), key="f_action")
     with service_errors(), state.context(actor, "audit page") as ctx:
-        entries = service.audit_entries(ctx, limit=300, actor=who or None, action=what or None)
+        entries = accounts.audit_entries(ctx, limit=300, actor=who or None, action=what or None)
         st.dataframe(pd.DataFrame([e.__dict__ for e in entries]), hide_index=True)
 with review_tab:
     today = dt.date.today()
@@ -37,7 +37,7 @@ with review_tab:
     start = c1.date_input(t("month_start", lang), value=today.replace(day=1), key="rv_start")
     end = c2.date_input(t("month_end", lang), value=today, key="rv_end")
     with service_errors(), state.context(actor, "audit page: access review") as ctx:
-        review = service.access_review(ctx, start=start, end=end)
+        review = accounts.access_review(ctx, start=start, end=end)
         st.subheader(t("break_glass", lang))
         st.dataframe(review["break_glass"], hide_index=True)
         st.subheader(t("denials_and_reids", lang))

@@ -11,7 +11,7 @@ from dashboard.components import download, service_errors
 from dashboard.i18n import t
 from dashboard.text_analyst import value_label
 from db import access
-from db import service as db_service
+from exports import service as exports
 from db.schema import RECIDIVISM_SOURCES, RECIDIVISM_TYPES
 from errors import ValidationError
 from models import service as ms
@@ -94,7 +94,7 @@ if frame is not None:
             with state.context(actor, "cohort page: export") as ctx:
                 full = state.memo(ctx, "analysis_frame", lambda: ms.analysis_frame(ctx))
                 chosen_rows = full[full["study_code"].isin(rows["study_code"])]
-                return db_service.export_csv(ctx, chosen_rows, kind="analysis_frame",
+                return exports.export_csv(ctx, chosen_rows, kind="analysis_frame",
                                              purpose=purpose, action="export.pseudonymised",
                                              filters=filters)
 

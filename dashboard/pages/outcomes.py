@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard import state
 from dashboard.components import download, service_errors
 from dashboard.i18n import TEXT, label, t
-from db import service as store
+from exports import service as exports
 from matrix import service as matrix
 
 actor = state.require_page("outcomes.read")
@@ -162,7 +162,7 @@ with c1:
 
     def make_csv(purpose: str) -> bytes:
         with state.context(actor, "committee outcomes: CSV export") as ctx:
-            return store.export_csv(ctx, view.table, kind="programme_outcomes", purpose=purpose,
+            return exports.export_csv(ctx, view.table, kind="programme_outcomes", purpose=purpose,
                                     action="export.aggregate", filters={"by": by},
                                     suppression={"threshold": view.threshold, "complementary": True})
 

@@ -10,7 +10,7 @@ from dashboard import state
 from dashboard.components import service_errors
 from dashboard.counselor import caseload_codes, choose_participant
 from dashboard.i18n import label, t
-from db import service
+from casework import service as casework
 from db.schema import ATTENDANCE, MODALITIES
 
 TOPICS = ("consent", "gender_norms", "harm_to_victims", "online_conduct", "law_and_consequences", "family")
@@ -28,7 +28,7 @@ with st.expander(t("break_glass", lang)):
         opened = st.form_submit_button(t("open", lang))
     if opened:
         with service_errors(), state.context(actor, "break-glass") as ctx:
-            pid = service.break_glass_by_code(ctx, code_in, reason=reason_in)
+            pid = casework.break_glass_by_code(ctx, code_in, reason=reason_in)
             st.session_state.setdefault("break_glass_codes", {})[code_in.strip()] = pid
             st.session_state["current_code"] = code_in.strip()
             st.rerun()
@@ -43,13 +43,13 @@ c2.page_link("pages/instrument.py", label=t("co_instrument", lang), icon=":mater
 
 if st.button(t("show_identity", lang), key="show_identity"):
     with service_errors(), state.context(actor, "participant page: identity") as ctx:
-        ident = service.participant_identity(ctx, pid)
+        ident = casework.participant_identity(ctx, pid)
         st.write({t("name", lang): ident.name, t("birth_date", lang): ident.birth_date,
                   t("contact", lang): ident.contact, t("guardian_contact", lang): ident.guardian_contact})
 
 st.subheader(t("sessions", lang))
 with service_errors(), state.context(actor, "participant page: sessions") as ctx:
-    sessions = service.list_sessions(ctx, pid)
+    sessions = casework.list_sessions(ctx, pid)
     if sessions:
         frame = pd.DataFrame([{
             t("session_date", lang): s.session_date, t("minutes", lang): s.minutes,
@@ -80,7 +80,7 @@ with st.form("record_session_form", clear_on_submit=False):
 if submitted:
     # On an error the form keeps every value typed: the message says what to change.
     with service_errors(), state.context(actor, "participant page: record session") as ctx:
-        service.record_session(ctx, participant_id=pid, session_date=date, minutes=int(minutes),
+        casework.record_session(ctx, participant_id=pid, session_date=date, minutes=int(minutes),
                                modality=modality, attendance=attendance, topics=tuple(topics),
                                notes=notes or None)
         for key in ("rs_minutes", "rs_topics", "rs_notes"):

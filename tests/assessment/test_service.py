@@ -8,7 +8,7 @@ import pytest
 
 from assessment import service as assessments
 from assessment.instruments import get_instrument
-from db import service as store
+from casework import service as casework
 from db.schema import AssessmentScore
 from errors import Conflict, ValidationError
 from matrix.service import step_action
@@ -54,7 +54,7 @@ def test_a_stale_version_is_refused_with_the_name_of_who_saved_it(world, rt, mak
     # Counselor A's colleague on the same case saves first.
     colleague = make_account("counselor", "park")
     with w["ctx"](w["admin"]) as ctx:
-        store.assign_counselor(ctx, counselor_id=colleague.id, participant_id=pid, start_date=ENROLLED)
+        casework.assign_counselor(ctx, counselor_id=colleague.id, participant_id=pid, start_date=ENROLLED)
     with w["ctx"](colleague) as ctx:
         assessments.record_draft(ctx, participant_id=pid, stage="planning", instrument_id="GS-12",
                                  responses=answers("GS-12", 5), administered_on=TODAY, expected_version=1)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from db import service
+from accounts import service as accounts
 from db.context import Actor
 from db.schema import Account
 
@@ -54,7 +54,7 @@ def signed_in(app_env):
     def _open(username: str, page: str | None = None) -> AppTest:
         with rt.sessions() as s:
             acc = s.scalars(select(Account).where(Account.username == username)).one()
-        token = service.start_login_session(rt, Actor(acc.id, acc.username, acc.role))
+        token = accounts.start_login_session(rt, Actor(acc.id, acc.username, acc.role))
         at = AppTest.from_file(APP, default_timeout=60)
         at.session_state["token"] = token
         at.run()

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dashboard.i18n import TEXT
-from db import synthetic
+from demo import synthetic
 from db.context import SYSTEM
 from db.schema import (
     Case,
@@ -218,9 +218,9 @@ def test_other_roles_cannot_use_the_analysts_use_cases(demo):
 
 @pytest.fixture
 def demo250(app_env, rt):
-    from db import demo
+    from demo import loader
 
-    demo.load(rt, participants=250, seed=3)
+    loader.load(rt, participants=250, seed=3)
     return rt
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from assessment import service as assessments
 from assessment.instruments import get_instrument
 from dashboard.navigation import visible_pages
-from db import service as store
+from casework import service as casework
 from db.schema import Cohort, Goal, StageStep
 from errors import PermissionDenied
 from matrix import service as matrix_service
@@ -27,10 +27,10 @@ def newcomer(demo):
     """A young person who joined counselor1's caseload 30 days ago: planning not started, overdue."""
     with demo.context_for("counselor1") as ctx:
         cohort = ctx.session.scalars(select(Cohort.id).order_by(Cohort.id)).first()
-        pid = store.register_participant(ctx, store.NewParticipant(
+        pid = casework.register_participant(ctx, casework.NewParticipant(
             intake_ref="REF-APPTEST-1", name="시험 참여자", birth_date=dt.date(2011, 3, 1), sex="male",
             cohort_id=cohort, enrolled_on=dt.date.today() - dt.timedelta(days=30), age_at_referral=15))
-        code = next(r.study_code for r in store.my_caseload(ctx) if r.participant_id == pid)
+        code = next(r.study_code for r in casework.my_caseload(ctx) if r.participant_id == pid)
     return pid, code
 
 
@@ -86,7 +86,7 @@ def test_the_caseload_shows_the_next_step_overdue_marks_and_the_completion_matri
 
 def test_the_matrix_page_shows_steps_scores_change_and_goals_of_a_signed_participant(demo, signed_in):
     with demo.context_for("counselor1") as ctx:
-        done = next(r.study_code for r in store.my_caseload(ctx) if r.status == "completed")
+        done = next(r.study_code for r in casework.my_caseload(ctx) if r.status == "completed")
     at = open_for(signed_in, "pages/matrix.py", done)
     assert not at.exception and not at.error
     steps = table_with(at, "버전")
@@ -184,7 +184,7 @@ def test_a_stale_save_shows_the_conflict_and_keeps_the_answers(demo, signed_in, 
 
 def test_a_signed_step_is_read_only_on_the_instrument_page(demo, signed_in):
     with demo.context_for("counselor1") as ctx:
-        done = next(r.study_code for r in store.my_caseload(ctx) if r.status == "completed")
+        done = next(r.study_code for r in casework.my_caseload(ctx) if r.status == "completed")
     at = open_for(signed_in, "pages/instrument.py", done)
     assert not at.exception
     assert any("바꿀 수 없습니다" in i.value for i in at.info)

@@ -12,7 +12,7 @@ from assessment.scoring import score_responses
 from dashboard import messages
 from dashboard.messages import localise
 from dashboard.text_messages import FRAGMENTS, MESSAGES, WORDS
-from db.notes_guard import check_note
+from casework.notes_guard import check_note
 from errors import DscrError
 from matrix import stages
 from matrix.outcomes import paired_change
@@ -53,7 +53,7 @@ def test_korean_uses_exactly_the_placeholders_of_its_template(table):
 def test_templates_are_read_with_their_fixed_text_and_numbered_placeholders(extracted):
     by_key = {t.key: t for t in extracted.messages}
     tpl = by_key["minutes must be 1..480, got {0}."]
-    assert tpl.where.startswith("db/service.py:") and tpl.fixed == len("minutes must be 1..480, got .")
+    assert tpl.where.startswith("casework/service.py:") and tpl.fixed == len("minutes must be 1..480, got .")
     # `+` and `a if c else b` give one template per outcome (matrix/service.py, goal editing).
     assert {k for k in by_key if k.startswith("{0} only while {1} is a draft")} == {
         "{0} only while {1} is a draft; {2} is '{3}'",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from dashboard.navigation import visible_pages
-from db import synthetic
+from demo import synthetic
 from tests.dashboard.helpers import rendered
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

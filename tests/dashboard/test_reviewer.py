@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from dashboard.navigation import visible_pages
-from db import service as db_service
+from accounts import service as accounts
 from db.schema import ExportManifest, HashEntry
 from detection import service
 from errors import PermissionDenied
@@ -286,7 +286,7 @@ def test_other_roles_are_refused_by_the_use_cases_and_the_pages(demo, signed_in,
         with demo.context(who) as ctx, pytest.raises(PermissionDenied):
             call(ctx)
     # The pages are not in this role's menu; opened anyway, each one's guard refuses.
-    token = db_service.start_login_session(demo, who)
+    token = accounts.start_login_session(demo, who)
     for page in PAGES:
         at = AppTest.from_file(str(APP_DIR / page), default_timeout=30)
         at.session_state["token"] = token

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from db import access, service
+from db import access
+from casework import service as casework
 from db.context import Context
 from db.schema import ROLES, AuditLog
 from errors import NotFound, PermissionDenied
@@ -67,7 +68,7 @@ def test_counselor_sees_only_their_caseload_and_the_same_error_for_missing(demo_
     from db.context import Actor
     actor = Actor(c1.id, c1.username, c1.role)
     with rt.context(actor, today=dt.date(2026, 11, 20)) as ctx:
-        assert {r.participant_id for r in service.my_caseload(ctx)} == mine
+        assert {r.participant_id for r in casework.my_caseload(ctx)} == mine
         access.access_participant(ctx, next(iter(mine)))
         with pytest.raises(NotFound) as out_of_scope:
             access.access_participant(ctx, next(iter(others)))
@@ -85,7 +86,7 @@ def test_analyst_reads_pseudonymised_rows_but_never_identities(demo_rt, make_acc
         assert len(rows) == 40
         assert all(r.study_code.startswith("P-") for r in rows)
         with pytest.raises(PermissionDenied):
-            service.participant_identity(ctx, rows[0].id)
+            casework.participant_identity(ctx, rows[0].id)
 
 
 def test_committee_gets_no_participant_rows(demo_rt, make_account):

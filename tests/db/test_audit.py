@@ -8,18 +8,20 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from db import audit, service
+from db import audit
+from accounts import service as accounts
+from casework import service as casework
 from db.schema import AuditLog, Participant, ParticipantIdentity
 
 
 def _register(rt, counselor, name="김민서", intake="REF-2026-0001"):
     from db.context import SYSTEM
     with rt.context(SYSTEM) as ctx:
-        prog = service.add_programme(ctx, name="표준 과정")
-        cohort = service.add_cohort(ctx, programme_id=prog, name="2026-1기",
+        prog = casework.add_programme(ctx, name="표준 과정")
+        cohort = casework.add_cohort(ctx, programme_id=prog, name="2026-1기",
                                     start_date=dt.date(2026, 1, 5))
     with rt.context(counselor, today=dt.date(2026, 2, 1)) as ctx:
-        return service.register_participant(ctx, service.NewParticipant(
+        return casework.register_participant(ctx, casework.NewParticipant(
             intake_ref=intake, name=name, birth_date=dt.date(2011, 3, 4), sex="male",
             cohort_id=cohort, enrolled_on=dt.date(2026, 1, 10), age_at_referral=14,
             contact="010-0000-1234", case_ref="SYN-CASE-1", offence_types=("illegal_filming",),
@@ -49,7 +51,7 @@ def test_reading_an_identity_is_logged_with_the_subject(rt, make_account):
     counselor = make_account("counselor")
     pid = _register(rt, counselor)
     with rt.context(counselor, today=dt.date(2026, 2, 1), task="prepare session") as ctx:
-        ident = service.participant_identity(ctx, pid)
+        ident = casework.participant_identity(ctx, pid)
     assert ident.name == "김민서" and ident.contact == "010-0000-1234"
     with rt.sessions() as s:
         reads = s.scalars(select(AuditLog).where(AuditLog.action == "read")).all()
@@ -95,9 +97,9 @@ def test_a_write_without_an_actor_is_refused(rt):
 
 def test_authentication_events_are_logged(rt, make_account):
     make_account("counselor", "kim", "right password 1")
-    with pytest.raises(service.LoginFailed):
-        service.authenticate(rt, "kim", "wrong password")
-    service.authenticate(rt, "kim", "right password 1")
+    with pytest.raises(accounts.LoginFailed):
+        accounts.authenticate(rt, "kim", "wrong password")
+    accounts.authenticate(rt, "kim", "right password 1")
     with rt.sessions() as s:
         actions = s.scalars(select(AuditLog.action).where(AuditLog.actor == "kim")
                             .order_by(AuditLog.id)).all()

@@ -65,7 +65,7 @@ def test_study_codes_are_keyed_and_stable():
 def test_reidentification_needs_a_reason_and_is_logged(rt, make_account):
     from sqlalchemy import select
 
-    from db import service
+    from casework import service as casework
     from db.context import SYSTEM
     from db.schema import AuditLog, Participant
     from errors import PermissionDenied, ValidationError
@@ -73,19 +73,19 @@ def test_reidentification_needs_a_reason_and_is_logged(rt, make_account):
     counselor = make_account("counselor")
     admin = make_account("admin")
     with rt.context(SYSTEM) as ctx:
-        prog = service.add_programme(ctx, name="p")
-        cohort = service.add_cohort(ctx, programme_id=prog, name="c", start_date=dt.date(2026, 1, 1))
+        prog = casework.add_programme(ctx, name="p")
+        cohort = casework.add_cohort(ctx, programme_id=prog, name="c", start_date=dt.date(2026, 1, 1))
     with rt.context(counselor) as ctx:
-        pid = service.register_participant(ctx, service.NewParticipant(
+        pid = casework.register_participant(ctx, casework.NewParticipant(
             intake_ref="REF-9", name="박서연", birth_date=dt.date(2010, 1, 1), sex="female",
             cohort_id=cohort, enrolled_on=dt.date(2026, 1, 2), age_at_referral=16))
         code = ctx.session.get(Participant, pid).study_code
     with rt.context(counselor) as ctx, pytest.raises(PermissionDenied):
-        service.reidentify(ctx, code, reason="court order 2026-123")
+        casework.reidentify(ctx, code, reason="court order 2026-123")
     with rt.context(admin) as ctx:
         with pytest.raises(ValidationError, match="reason"):
-            service.reidentify(ctx, code, reason="why")
-        ident = service.reidentify(ctx, code, reason="court order 2026-123 (Juvenile Act 70)")
+            casework.reidentify(ctx, code, reason="why")
+        ident = casework.reidentify(ctx, code, reason="court order 2026-123 (Juvenile Act 70)")
         assert ident.name == "박서연"
         entry = ctx.session.scalars(select(AuditLog).where(AuditLog.action == "reidentify")).one()
     assert entry.detail.startswith("court order") and entry.subject_participant_id == pid

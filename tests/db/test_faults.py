@@ -10,7 +10,8 @@ import pytest
 from alembic import command
 from sqlalchemy import func, inspect, select, text
 
-from db import migrate, service
+from db import migrate
+from casework import service as casework
 from db.config import Settings
 from db.context import SYSTEM, Runtime
 from db.engine import make_engine
@@ -37,8 +38,8 @@ def test_a_server_that_goes_away_mid_write_leaves_nothing_half_written(own_postg
     rt.check_key()
     rt.study_coder  # noqa: B018
     with rt.context(SYSTEM) as ctx:
-        prog = service.add_programme(ctx, name="p")
-        cohort = service.add_cohort(ctx, programme_id=prog, name="c", start_date=dt.date(2026, 1, 1))
+        prog = casework.add_programme(ctx, name="p")
+        cohort = casework.add_cohort(ctx, programme_id=prog, name="c", start_date=dt.date(2026, 1, 1))
     with rt.context(SYSTEM) as ctx:
         with pytest.raises(StoreUnavailable, match="nothing of this action was saved"):
             with ctx.transaction() as s:
@@ -56,7 +57,7 @@ def test_a_server_that_goes_away_mid_write_leaves_nothing_half_written(own_postg
         assert s.scalar(select(func.count()).select_from(ParticipantIdentity)) == 0
     # And the next action works without a restart of dscr.
     with rt.context(SYSTEM) as ctx:
-        service.add_programme(ctx, name="after the outage")
+        casework.add_programme(ctx, name="after the outage")
     rt.dispose()
 
 

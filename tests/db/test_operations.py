@@ -10,7 +10,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 
 import cli
-from db import audit, operations, service
+from db import audit, operations
+from accounts import service as accounts_service
+from casework import service as casework
 from db.context import Actor, Runtime
 from db.crypto import Keyring, read_key_lines
 from db.schema import (
@@ -42,7 +44,7 @@ def test_backup_then_restore_gives_back_every_table_and_a_verifying_chain(demo_r
     assert before["audit_log"][0] > 0 and before["alembic_version"][0] == 1
     # Changes made after the backup are gone after the restore.
     with rt.context(admin) as ctx:
-        service.add_account(ctx, username="after_backup", role="analyst", password="correct horse 9")
+        accounts_service.add_account(ctx, username="after_backup", role="analyst", password="correct horse 9")
     assert operations.table_fingerprints(rt.engine)["accounts"] != before["accounts"]
     with rt.context(admin) as ctx:
         restored = operations.restore(ctx, report.path)
@@ -262,7 +264,7 @@ def test_retention_purge_lists_then_erases_identities_and_notes_but_keeps_the_re
         counselor = s.get(Account, cid)
     with rt.context(Actor(cid, counselor.username, "counselor"), today=today) as ctx:
         with pytest.raises(NotFound) as err:
-            service.participant_identity(ctx, pid)
+            casework.participant_identity(ctx, pid)
     assert "erased" in str(err.value)
     with rt.context(admin, today=today) as ctx:
         assert operations.purge_expired(ctx, dry_run=False, years=5).study_codes == []

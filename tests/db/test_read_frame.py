@@ -8,10 +8,11 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import func, select
 
-from db import service
+from accounts import service as accounts
+from casework import service as casework
 from db.engine import read_frame
 from db.schema import Account, Assessment, AssessmentScore, Participant
-from db.service import NewParticipant
+from casework.service import NewParticipant
 
 
 def ordinary(conn, stmt, columns) -> pd.DataFrame:
@@ -63,20 +64,20 @@ def test_other_types_take_the_ordinary_path(demo_rt):
 def test_the_data_version_moves_with_writes_only(rt, make_account):
     counselor = make_account("counselor")
     with rt.context(counselor) as ctx:
-        first = service.data_version(ctx)
-        service.my_caseload(ctx)  # a read
-        assert service.data_version(ctx) == first
+        first = accounts.data_version(ctx)
+        casework.my_caseload(ctx)  # a read
+        assert accounts.data_version(ctx) == first
     admin = make_account("admin")  # a write (an account)
     with rt.context(admin) as ctx:
-        second = service.data_version(ctx)
+        second = accounts.data_version(ctx)
         assert second != first
-        programme = service.add_programme(ctx, name="버전 확인 프로그램")
-        third = service.data_version(ctx)
+        programme = casework.add_programme(ctx, name="버전 확인 프로그램")
+        third = accounts.data_version(ctx)
         assert third != second
-        cohort = service.add_cohort(ctx, programme_id=programme, name="2026-1기",
+        cohort = casework.add_cohort(ctx, programme_id=programme, name="2026-1기",
                                     start_date=dt.date(2026, 1, 5))
-        service.register_participant(ctx, NewParticipant(
+        casework.register_participant(ctx, NewParticipant(
             intake_ref="TEST-0001", cohort_id=cohort, name="가상 참여자",
             birth_date=dt.date(2011, 3, 1), sex="male", age_at_referral=15,
             enrolled_on=dt.date(2026, 1, 5)))
-        assert service.data_version(ctx) not in (first, second, third)
+        assert accounts.data_version(ctx) not in (first, second, third)

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageOps
 from sklearn.datasets import load_sample_images
 from sqlalchemy import func, select
 
-from db import service as db_service
+from casework import service as casework
 from db.context import SYSTEM
 from db.schema import EventProposal, ExportManifest, Flag, HashEntry, Scan, TakedownRequest
 from detection import service
@@ -105,10 +105,10 @@ def setup(rt, make_account, tmp_path, reviewer):
     """CASE-A belongs to a programme participant; CASE-B is known to the registry only."""
     admin = make_account("admin")
     with rt.context(admin, today=TODAY) as ctx:
-        prog = db_service.add_programme(ctx, name="Seoul programme")
-        cohort = db_service.add_cohort(ctx, programme_id=prog, name="2026-1",
+        prog = casework.add_programme(ctx, name="Seoul programme")
+        cohort = casework.add_cohort(ctx, programme_id=prog, name="2026-1",
                                        start_date=dt.date(2026, 1, 5))
-        pid = db_service.register_participant(ctx, db_service.NewParticipant(
+        pid = casework.register_participant(ctx, casework.NewParticipant(
             intake_ref="REF-1", name="Test Person", birth_date=dt.date(2011, 4, 1), sex="male",
             cohort_id=cohort, enrolled_on=dt.date(2026, 1, 10), age_at_referral=14,
             case_ref="CASE-A", offence_date=dt.date(2025, 11, 1),

@@ -223,14 +223,14 @@ def test_a_scan_upload_bomb_is_refused_before_anything_is_read(rt, reviewer):
 def test_a_confirmed_flag_shows_whether_an_event_was_proposed(rt, reviewer, make_account):
     import datetime as dt
 
-    from db import service as db_service
+    from casework import service as casework
 
     admin = make_account("admin")
     with rt.context(admin, today=TODAY) as ctx:
-        prog = db_service.add_programme(ctx, name="Seoul programme")
-        cohort = db_service.add_cohort(ctx, programme_id=prog, name="2026-1",
+        prog = casework.add_programme(ctx, name="Seoul programme")
+        cohort = casework.add_cohort(ctx, programme_id=prog, name="2026-1",
                                        start_date=dt.date(2026, 1, 5))
-        db_service.register_participant(ctx, db_service.NewParticipant(
+        casework.register_participant(ctx, casework.NewParticipant(
             intake_ref="REF-1", name="Test Person", birth_date=dt.date(2011, 4, 1), sex="male",
             cohort_id=cohort, enrolled_on=dt.date(2026, 1, 10), age_at_referral=14,
             case_ref="CASE-P", offence_date=dt.date(2025, 11, 1),

@@ -22,9 +22,10 @@ from assessment.instruments import default_instruments, instrument_from_dict
 from assessment.scoring import score_responses
 from detection import media
 from detection.scan import DEFAULT_LIMITS, list_upload, read_item
-from errors import ValidationError
+from errors import NotFound, ValidationError
 
-FUZZ = settings(max_examples=60, deadline=None,
+# Derandomised: CI runs the same examples each time, so a red run is a real finding, not luck.
+FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 INSTRUMENT_DIR = Path(__file__).resolve().parents[2] / "assessment" / "instruments"
 VALID = yaml.safe_load((INSTRUMENT_DIR / "GS-12.yaml").read_text(encoding="utf-8"))
@@ -212,7 +213,7 @@ def test_a_hash_list_is_imported_whole_or_refused_whole(demo_rt, rows, header, j
     with demo_rt.context(Actor(acc.id, acc.username, acc.role)) as ctx:
         try:
             import_hash_list_bytes(ctx, text, name="list.csv")
-        except ValidationError as exc:
+        except (ValidationError, NotFound) as exc:  # malformed, or naming cases dscr does not hold
             assert "list.csv" in str(exc)
             with demo_rt.sessions() as s:
                 assert s.scalar(select(func.count()).select_from(HashEntry)) == before

@@ -43,7 +43,7 @@ def world(rt, make_account):
 
 def test_the_overview_gives_the_next_step_last_session_and_each_sheet(world):
     w, pid = world, world["pid"]
-    from db import service as store
+    from casework import service as casework
 
     with w["ctx"](w["a"]) as ctx:
         first = service.caseload_overview(ctx, TODAY)
@@ -59,7 +59,7 @@ def test_the_overview_gives_the_next_step_last_session_and_each_sheet(world):
 
     draft_and_finalise(w, "planning", "GS-12")
     with w["ctx"](w["a"]) as ctx:
-        store.record_session(ctx, participant_id=pid, session_date=dt.date(2026, 2, 20), minutes=50,
+        casework.record_session(ctx, participant_id=pid, session_date=dt.date(2026, 2, 20), minutes=50,
                              modality="in_person", attendance="attended", topics=())
         step_action(ctx, participant_id=pid, stage="planning", action="submit")
         after = service.caseload_overview(ctx, TODAY)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from assessment import service as assessments
 from assessment.instruments import get_instrument
-from db import service as store
+from casework import service as casework
 from db.schema import Assessment, AssessmentScore, StageStep
 from errors import Conflict, NotFound, PermissionDenied, ValidationError
 from matrix import service
@@ -37,10 +37,10 @@ def make_world(rt, make_account) -> dict:
     a, b = make_account("counselor", "kim"), make_account("counselor", "lee")
     member = make_account("committee", "han")
     with rt.context(admin, today=TODAY) as ctx:
-        prog = store.add_programme(ctx, name="표준 과정")
-        cohort = store.add_cohort(ctx, programme_id=prog, name="2026-1기", start_date=ENROLLED)
+        prog = casework.add_programme(ctx, name="표준 과정")
+        cohort = casework.add_cohort(ctx, programme_id=prog, name="2026-1기", start_date=ENROLLED)
     with rt.context(a, today=TODAY) as ctx:
-        pid = store.register_participant(ctx, store.NewParticipant(
+        pid = casework.register_participant(ctx, casework.NewParticipant(
             intake_ref="REF-1", name="홍길동", birth_date=dt.date(2011, 5, 1), sex="male",
             cohort_id=cohort, enrolled_on=ENROLLED, age_at_referral=14))
 
@@ -274,7 +274,7 @@ def test_programme_reviews_replace_a_members_earlier_rating_and_summarise_with_i
     w = world
     raters = [w["member"], make_account("committee"), make_account("committee")]
     with w["ctx"](w["admin"]) as ctx:
-        other = store.add_programme(ctx, name="집중 과정")
+        other = casework.add_programme(ctx, name="집중 과정")
     for k, rater in enumerate(raters):
         with w["ctx"](rater) as ctx:
             for j, ind in enumerate(service.REVIEW_INDICATORS):
@@ -359,9 +359,9 @@ def test_the_synthetic_programmes_true_stage_effect_is_recovered(rt, make_accoun
     The generator moves every domain by stage_effect_sd; the deteriorating share moves by -0.6 times
     that, so the programme's average effect is stage_effect_sd * (1 - 1.6 * deteriorating_share).
     """
-    from db import demo, synthetic
+    from demo import loader, synthetic
 
-    demo.load(rt, participants=300, seed=5)
+    loader.load(rt, participants=300, seed=5)
     analyst = make_account("analyst")
     t = synthetic.TRUE_EFFECTS
     shrink = 1 - 1.6 * t["deteriorating_share"]

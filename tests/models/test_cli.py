@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import cli
-from db import demo, synthetic
+from demo import loader, synthetic
 from db.schema import FollowUp
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 @pytest.fixture
 def env(rt, settings, monkeypatch):
-    demo.load(rt, participants=250, seed=3)
+    loader.load(rt, participants=250, seed=3)
     monkeypatch.setenv("DSCR_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("DSCR_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("DSCR_KEY_FILE", str(settings.key_file))

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from db import demo, synthetic
+from demo import loader, synthetic
 from db.config import Settings
 from db.context import SYSTEM, Actor, Runtime
 from db.schema import (
@@ -410,7 +410,7 @@ def test_analyses_on_a_frame_already_read_equal_those_that_read_it(demo_rt):
 
 @pytest.fixture
 def demo250(rt):
-    demo.load(rt, participants=250, seed=3)
+    loader.load(rt, participants=250, seed=3)
     return rt
 
 
@@ -509,7 +509,7 @@ def big_rt(tmp_path_factory, _sqlite_template):
                         key_file=path / "field.key", study_key_file=path / "study.key", user=None)
     runtime = Runtime(settings, create_keys=True)
     runtime.check_key()
-    demo.load(runtime, participants=BIG_N, seed=BIG_SEED)
+    loader.load(runtime, participants=BIG_N, seed=BIG_SEED)
     yield runtime
     runtime.dispose()
 
@@ -558,7 +558,7 @@ def test_no_output_of_the_module_holds_a_name_contact_or_birth_date(big_rt):
     found = {what: [n for n in needles if n in text] for what, text in outputs.items()}
     assert found == {what: [] for what in outputs}
     # The needles are what the store holds: decrypted by the counselor, as the design allows.
-    from db.service import participant_identity
+    from casework.service import participant_identity
 
     with big_rt.context(counselor_of(big_rt, prog, code), today=TODAY) as ctx:
         ident = participant_identity(ctx, pid_of(big_rt, code))

@@ -8,7 +8,8 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from db import passwords, service
+from db import passwords
+from accounts import service as accounts
 from db.schema import Account, utcnow
 from errors import Conflict, PermissionDenied, ValidationError
 
@@ -20,7 +21,7 @@ def test_passwords_are_argon2id_and_checked(rt, make_account):
     with rt.sessions() as s:
         stored = s.scalar(select(Account.password_hash).where(Account.username == "lee"))
     assert stored.startswith("$argon2id$") and "right password" not in stored
-    assert service.authenticate(rt, "lee", "right password 1", now=T0).username == "lee"
+    assert accounts.authenticate(rt, "lee", "right password 1", now=T0).username == "lee"
 
 
 def test_default_parameters_are_argon2_cffi_defaults():
@@ -38,7 +39,7 @@ def test_login_rehashes_when_the_parameters_change(rt, make_account):
     make_account("analyst", "park", "right password 1")
     old = passwords.use_hasher(PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1))
     try:
-        service.authenticate(rt, "park", "right password 1", now=T0)
+        accounts.authenticate(rt, "park", "right password 1", now=T0)
         with rt.sessions() as s:
             stored = s.scalar(select(Account.password_hash).where(Account.username == "park"))
         assert "m=2048,t=2,p=1" in stored
@@ -49,53 +50,53 @@ def test_login_rehashes_when_the_parameters_change(rt, make_account):
 def test_failed_logins_give_one_message_and_lock_the_account(rt, make_account):
     make_account("counselor", "choi", "right password 1")
     messages = set()
-    for _ in range(service.MAX_FAILED_LOGINS):
-        with pytest.raises(service.LoginFailed) as err:
-            service.authenticate(rt, "choi", "wrong password", now=T0)
+    for _ in range(accounts.MAX_FAILED_LOGINS):
+        with pytest.raises(accounts.LoginFailed) as err:
+            accounts.authenticate(rt, "choi", "wrong password", now=T0)
         messages.add(str(err.value))
-    with pytest.raises(service.LoginFailed) as unknown:
-        service.authenticate(rt, "nobody", "whatever", now=T0)
+    with pytest.raises(accounts.LoginFailed) as unknown:
+        accounts.authenticate(rt, "nobody", "whatever", now=T0)
     messages.add(str(unknown.value))
     # Locked: even the right password is refused, with the same message, until the lock ends.
-    with pytest.raises(service.LoginFailed) as locked:
-        service.authenticate(rt, "choi", "right password 1", now=T0 + dt.timedelta(minutes=1))
+    with pytest.raises(accounts.LoginFailed) as locked:
+        accounts.authenticate(rt, "choi", "right password 1", now=T0 + dt.timedelta(minutes=1))
     messages.add(str(locked.value))
-    assert messages == {service.LOGIN_FAILED_MESSAGE}
-    later = T0 + service.LOCKOUT + dt.timedelta(seconds=1)
-    assert service.authenticate(rt, "choi", "right password 1", now=later).username == "choi"
+    assert messages == {accounts.LOGIN_FAILED_MESSAGE}
+    later = T0 + accounts.LOCKOUT + dt.timedelta(seconds=1)
+    assert accounts.authenticate(rt, "choi", "right password 1", now=later).username == "choi"
 
 
 def test_sessions_idle_out_expire_and_end_everywhere(rt, make_account):
     actor = make_account("committee", "han", "right password 1")
     T0 = utcnow() + dt.timedelta(seconds=1)  # sessions start after the password was set
-    tok = service.start_login_session(rt, actor, now=T0)
-    assert service.resume_login_session(rt, tok, now=T0 + dt.timedelta(minutes=19)) == actor
-    assert service.resume_login_session(rt, tok, now=T0 + dt.timedelta(minutes=40)) is None
-    a = service.start_login_session(rt, actor, now=T0)
-    b = service.start_login_session(rt, actor, now=T0)
-    service.end_login_session(rt, a, everywhere=True)
-    assert service.resume_login_session(rt, b, now=T0 + dt.timedelta(minutes=1)) is None
-    c = service.start_login_session(rt, actor, now=T0)
+    tok = accounts.start_login_session(rt, actor, now=T0)
+    assert accounts.resume_login_session(rt, tok, now=T0 + dt.timedelta(minutes=19)) == actor
+    assert accounts.resume_login_session(rt, tok, now=T0 + dt.timedelta(minutes=40)) is None
+    a = accounts.start_login_session(rt, actor, now=T0)
+    b = accounts.start_login_session(rt, actor, now=T0)
+    accounts.end_login_session(rt, a, everywhere=True)
+    assert accounts.resume_login_session(rt, b, now=T0 + dt.timedelta(minutes=1)) is None
+    c = accounts.start_login_session(rt, actor, now=T0)
     step = T0
-    while step < T0 + service.SESSION_LIFETIME - dt.timedelta(minutes=15):
+    while step < T0 + accounts.SESSION_LIFETIME - dt.timedelta(minutes=15):
         step += dt.timedelta(minutes=15)
-        assert service.resume_login_session(rt, c, now=step) == actor
-    assert service.resume_login_session(rt, c, now=T0 + service.SESSION_LIFETIME) is None
+        assert accounts.resume_login_session(rt, c, now=step) == actor
+    assert accounts.resume_login_session(rt, c, now=T0 + accounts.SESSION_LIFETIME) is None
 
 
 def test_disabling_or_changing_the_password_revokes_sessions(rt, make_account):
     admin = make_account("admin", "root1")
     actor = make_account("reviewer", "yoon", "right password 1")
-    tok = service.start_login_session(rt, actor)
+    tok = accounts.start_login_session(rt, actor)
     with rt.context(actor) as ctx:
-        service.set_password(ctx, "yoon", "a new password 2")
-    assert service.resume_login_session(rt, tok) is None
-    tok = service.start_login_session(rt, actor)
+        accounts.set_password(ctx, "yoon", "a new password 2")
+    assert accounts.resume_login_session(rt, tok) is None
+    tok = accounts.start_login_session(rt, actor)
     with rt.context(admin) as ctx:
-        service.disable_account(ctx, "yoon")
-    assert service.resume_login_session(rt, tok) is None
-    with pytest.raises(service.LoginFailed):
-        service.authenticate(rt, "yoon", "a new password 2")
+        accounts.disable_account(ctx, "yoon")
+    assert accounts.resume_login_session(rt, tok) is None
+    with pytest.raises(accounts.LoginFailed):
+        accounts.authenticate(rt, "yoon", "a new password 2")
 
 
 def test_account_rules(rt, make_account):
@@ -103,14 +104,14 @@ def test_account_rules(rt, make_account):
     counselor = make_account("counselor", "kang")
     with rt.context(admin) as ctx:
         with pytest.raises(ValidationError, match="at least 10"):
-            service.add_account(ctx, username="new1", role="analyst", password="short")
+            accounts.add_account(ctx, username="new1", role="analyst", password="short")
         with pytest.raises(ValidationError, match="Role 'boss'"):
-            service.add_account(ctx, username="new1", role="boss", password="long enough 1")
+            accounts.add_account(ctx, username="new1", role="boss", password="long enough 1")
         with pytest.raises(Conflict, match="exists already"):
-            service.add_account(ctx, username="kang", role="analyst", password="long enough 1")
+            accounts.add_account(ctx, username="kang", role="analyst", password="long enough 1")
         with pytest.raises(Conflict, match="acting as"):
-            service.disable_account(ctx, "root2")
-        names = [a.username for a in service.list_accounts(ctx)]
+            accounts.disable_account(ctx, "root2")
+        names = [a.username for a in accounts.list_accounts(ctx)]
     assert names == sorted(names) and {"root2", "kang"} <= set(names)
     with rt.context(counselor) as ctx, pytest.raises(PermissionDenied, match="'counselor'"):
-        service.add_account(ctx, username="new2", role="admin", password="long enough 1")
+        accounts.add_account(ctx, username="new2", role="admin", password="long enough 1")

@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from db import service
+from accounts import service as accounts
+from casework import service as casework
+from exports import service as exports_service
 from db.context import Actor
 from db.schema import Account, CounselorAssignment, ExportManifest
 from errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -29,16 +31,16 @@ def _counselor_and_patients(rt):
 def test_record_and_edit_a_session_with_a_stale_version_refused(demo_rt):
     counselor, pid, _ = _counselor_and_patients(demo_rt)
     with demo_rt.context(counselor, today=TODAY) as ctx:
-        sid = service.record_session(ctx, participant_id=pid, session_date=TODAY, minutes=50,
+        sid = casework.record_session(ctx, participant_id=pid, session_date=TODAY, minutes=50,
                                      modality="in_person", attendance="attended",
                                      topics=("consent",), notes="과제 검토, 다음 회기 목표 설정")
-        v = service.update_session(ctx, sid, expected_version=1, minutes=60)
+        v = casework.update_session(ctx, sid, expected_version=1, minutes=60)
         assert v == 2
         with pytest.raises(Conflict, match="changed by counselor1"):
-            service.update_session(ctx, sid, expected_version=1, minutes=70)
-        rec = [r for r in service.list_sessions(ctx, pid) if r.id == sid][0]
+            casework.update_session(ctx, sid, expected_version=1, minutes=70)
+        rec = [r for r in casework.list_sessions(ctx, pid) if r.id == sid][0]
         assert rec.minutes == 60 and rec.has_notes
-        assert service.session_notes(ctx, sid) == "과제 검토, 다음 회기 목표 설정"
+        assert casework.session_notes(ctx, sid) == "과제 검토, 다음 회기 목표 설정"
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -53,10 +55,10 @@ def test_a_bad_session_is_refused_and_nothing_saved(demo_rt, bad, message):
                 attendance="attended")
     args.update(bad)
     with demo_rt.context(counselor, today=TODAY) as ctx:
-        before = len(service.list_sessions(ctx, pid))
+        before = len(casework.list_sessions(ctx, pid))
         with pytest.raises(ValidationError, match=message):
-            service.record_session(ctx, **args)
-        assert len(service.list_sessions(ctx, pid)) == before
+            casework.record_session(ctx, **args)
+        assert len(casework.list_sessions(ctx, pid)) == before
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -64,14 +66,14 @@ def test_break_glass_opens_one_record_with_a_reason_and_is_reviewed(demo_rt, mak
     counselor, _, other = _counselor_and_patients(demo_rt)
     with demo_rt.context(counselor, today=TODAY) as ctx:
         with pytest.raises(NotFound):
-            service.list_sessions(ctx, other)
+            casework.list_sessions(ctx, other)
         with pytest.raises(ValidationError, match="at least 10"):
-            service.break_glass(ctx, other, reason="need")
-        service.break_glass(ctx, other, reason="담당 상담사 부재 중 위기 대응")
-        assert service.list_sessions(ctx, other)
+            casework.break_glass(ctx, other, reason="need")
+        casework.break_glass(ctx, other, reason="담당 상담사 부재 중 위기 대응")
+        assert casework.list_sessions(ctx, other)
     admin = make_account("admin")
     with demo_rt.context(admin) as ctx:
-        review = service.access_review(ctx, start=dt.date(2020, 1, 1), end=dt.date(2100, 1, 1))
+        review = accounts.access_review(ctx, start=dt.date(2020, 1, 1), end=dt.date(2100, 1, 1))
     assert list(review["break_glass"].counselor) == ["counselor1"]
     assert review["break_glass"].reason.iloc[0] == "담당 상담사 부재 중 위기 대응"
 
@@ -82,8 +84,8 @@ def test_exports_need_a_purpose_leave_a_manifest_and_defuse_formulas(demo_rt, ma
     frame = pd.DataFrame({"study_code": ["P-1", "=HYPERLINK(\"x\")"], "n": [1, 2]})
     with demo_rt.context(analyst) as ctx:
         with pytest.raises(ValidationError, match="purpose"):
-            service.export_csv(ctx, frame, kind="test", purpose="", action="export.pseudonymised")
-        data = service.export_csv(ctx, frame, kind="test", purpose="annual recidivism report",
+            exports_service.export_csv(ctx, frame, kind="test", purpose="", action="export.pseudonymised")
+        data = exports_service.export_csv(ctx, frame, kind="test", purpose="annual recidivism report",
                                   action="export.pseudonymised", filters={"cohort": "all"})
         manifest = ctx.session.scalars(select(ExportManifest)).one()
     text = data.decode("utf-8-sig")
@@ -93,16 +95,16 @@ def test_exports_need_a_purpose_leave_a_manifest_and_defuse_formulas(demo_rt, ma
     assert manifest.sha256 == hashlib.sha256(data).hexdigest()
     committee = make_account("committee")
     with demo_rt.context(committee) as ctx, pytest.raises(PermissionDenied):
-        service.export_csv(ctx, frame, kind="test", purpose="curious", action="export.pseudonymised")
+        exports_service.export_csv(ctx, frame, kind="test", purpose="curious", action="export.pseudonymised")
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_admin_sees_and_ends_open_dashboard_sessions(rt, make_account):
     admin = make_account("admin")
     user = make_account("analyst")
-    tok = service.start_login_session(rt, user)
+    tok = accounts.start_login_session(rt, user)
     with rt.context(admin) as ctx:
-        open_ = service.open_login_sessions(ctx)
+        open_ = accounts.open_login_sessions(ctx)
         assert list(open_.username) == [user.username]
-        service.end_login_session_by_id(ctx, int(open_.id.iloc[0]))
-    assert service.resume_login_session(rt, tok) is None
+        accounts.end_login_session_by_id(ctx, int(open_.id.iloc[0]))
+    assert accounts.resume_login_session(rt, tok) is None

@@ -1,4 +1,4 @@
-"""Loads a synthetic programme (db.synthetic) into an empty database, for the demo and the tests."""
+"""Loads a synthetic programme (demo.synthetic) into an empty database, for the demo and the tests."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import func, select
 
-from db import synthetic
+from demo import synthetic
 from db.context import SYSTEM, Context, Runtime
 from db.passwords import hash_password
 from db.schema import (

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from db.disclosure import list_disclosures, record_disclosure
+from casework.service import list_disclosures, record_disclosure
 from db.schema import DISCLOSURE_BASES, AuditLog, Disclosure, Participant
 from errors import NotFound, PermissionDenied, ValidationError
 

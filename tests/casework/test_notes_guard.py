@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from db.notes_guard import Finding, check_note, find_identifiers
+from casework.notes_guard import Finding, check_note, find_identifiers
 from errors import ValidationError
 
 # (sentence, expected findings as (kind, excerpt)). Every name, number and place is invented.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from db import synthetic
+from demo import synthetic
 
 
 def test_same_seed_same_data_and_another_seed_differs():

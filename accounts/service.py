@@ -1,0 +1,348 @@
+"""Accounts and their log-in sessions, the audit log's reads and the admin's monthly access review."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import func, select, update
+
+from db import access, audit
+from db.context import SYSTEM, Actor, Context, Runtime
+from db.passwords import hash_password, needs_rehash, password_problem, verify_password
+from db.schema import (
+    ROLES,
+    Account,
+    AuditLog,
+    LoginSession,
+    utcnow,
+)
+from errors import Conflict, NotFound, PermissionDenied, ValidationError
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = dt.timedelta(minutes=15)
+IDLE_TIMEOUT = dt.timedelta(minutes=20)
+SESSION_LIFETIME = dt.timedelta(hours=10)
+
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AccountView:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    active: bool
+    locked: bool
+    created_at: dt.datetime
+
+
+def _view(a: Account, now: dt.datetime) -> AccountView:
+    locked = a.locked_until is not None and a.locked_until > now
+    return AccountView(a.id, a.username, a.display_name, a.role, a.active, locked, a.created_at)
+
+
+def count_accounts(runtime: Runtime) -> int:
+    with runtime.sessions() as s:
+        return s.scalar(select(func.count()).select_from(Account)) or 0
+
+
+def add_account(ctx: Context, *, username: str, role: str, password: str,
+                display_name: str = "") -> int:
+    """Create an account. With no account in the database yet, the first one is made by the system."""
+    if ctx.actor is not SYSTEM:
+        access.require(ctx, "account.manage")
+    username = username.strip()
+    if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+        raise ValidationError(
+            f"Username {username!r} is not allowed: use 1-64 letters, digits, '.', '-' or '_'."
+        )
+    if role not in ROLES:
+        raise ValidationError(f"Role {role!r} does not exist; choose one of {', '.join(ROLES)}.")
+    problem = password_problem(password)
+    if problem:
+        raise ValidationError(problem)
+    with ctx.transaction() as s:
+        if s.scalar(select(Account.id).where(Account.username == username)) is not None:
+            raise Conflict(f"An account named {username!r} exists already.")
+        acc = Account(username=username, role=role, display_name=display_name or username,
+                      password_hash=hash_password(password))
+        s.add(acc)
+        s.flush()
+        return acc.id
+
+
+def list_accounts(ctx: Context) -> list[AccountView]:
+    access.require(ctx, "account.list")
+    now = utcnow()
+    return [_view(a, now) for a in ctx.session.scalars(select(Account).order_by(Account.username))]
+
+
+def _account_by_name(ctx: Context, username: str) -> Account:
+    acc = ctx.session.scalars(select(Account).where(Account.username == username)).one_or_none()
+    if acc is None:
+        raise NotFound(f"No account named {username!r}.")
+    return acc
+
+
+def _end_sessions(ctx: Context, account_id: int, reason: str) -> None:
+    ctx.session.execute(
+        update(LoginSession)
+        .where(LoginSession.account_id == account_id, LoginSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), ended_reason=reason)
+    )
+    audit.record(ctx.session, "sessions_ended", table_name="login_sessions",
+                 row_id=account_id, detail=reason)
+
+
+def disable_account(ctx: Context, username: str) -> None:
+    """Disable an account and end its open dashboard sessions everywhere."""
+    access.require(ctx, "account.manage")
+    with ctx.transaction():
+        acc = _account_by_name(ctx, username)
+        if acc.id == ctx.actor.id:
+            raise Conflict("You cannot disable the account you are acting as.")
+        acc.active = False
+        _end_sessions(ctx, acc.id, "account disabled")
+
+
+def set_password(ctx: Context, username: str, new_password: str) -> None:
+    """Change a password (an admin, or the account itself); open sessions are revoked."""
+    if ctx.actor.username != username:
+        access.require(ctx, "account.manage")
+    problem = password_problem(new_password)
+    if problem:
+        raise ValidationError(problem)
+    with ctx.transaction():
+        acc = _account_by_name(ctx, username)
+        acc.password_hash = hash_password(new_password)
+        acc.password_changed_at = utcnow()
+        acc.failed_logins = 0
+        acc.locked_until = None
+        _end_sessions(ctx, acc.id, "password changed")
+
+
+# --- log-in and server-side sessions -----------------------------------------------------------
+
+class LoginFailed(PermissionDenied):
+    """Wrong username or password, or a locked or disabled account: one message for all of them."""
+
+
+LOGIN_FAILED_MESSAGE = "The username or password is not right, or the account cannot log in now."
+
+
+def authenticate(runtime: Runtime, username: str, password: str, *, now: dt.datetime | None = None
+                 ) -> Actor:
+    """Check a password; lock the account after repeated failures. Every outcome is audited."""
+    now = now or utcnow()
+    with runtime.sessions() as s:
+        acc = s.scalars(select(Account).where(Account.username == username)).one_or_none()
+        who = audit.AuditActor(acc.id if acc else None, username[:64])
+        s.info["audit_actor"] = who
+        if acc is None or not acc.active:
+            # Hash anyway so that a missing account takes as long as a wrong password.
+            verify_password(_DUMMY_HASH, password)
+            audit.record(s, "login_failed", detail="unknown or disabled account")
+            s.commit()
+            raise LoginFailed(LOGIN_FAILED_MESSAGE)
+        if acc.locked_until is not None and acc.locked_until > now:
+            audit.record(s, "login_refused_locked", table_name="accounts", row_id=acc.id)
+            s.commit()
+            raise LoginFailed(LOGIN_FAILED_MESSAGE)
+        if not verify_password(acc.password_hash, password):
+            acc.failed_logins += 1
+            if acc.failed_logins >= MAX_FAILED_LOGINS:
+                acc.locked_until = now + LOCKOUT
+                acc.failed_logins = 0
+                audit.record(s, "lockout", table_name="accounts", row_id=acc.id,
+                             detail=f"{MAX_FAILED_LOGINS} failed log-ins")
+            audit.record(s, "login_failed", table_name="accounts", row_id=acc.id)
+            s.commit()
+            raise LoginFailed(LOGIN_FAILED_MESSAGE)
+        if needs_rehash(acc.password_hash):
+            acc.password_hash = hash_password(password)
+        acc.failed_logins = 0
+        acc.locked_until = None
+        audit.record(s, "login", table_name="accounts", row_id=acc.id)
+        s.commit()
+        return Actor(acc.id, acc.username, acc.role)
+
+
+_DUMMY_HASH = hash_password("not-a-real-password-" + secrets.token_hex(8))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_login_session(runtime: Runtime, actor: Actor, *, now: dt.datetime | None = None) -> str:
+    """Open a server-side session; the browser holds only the random token."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    with runtime.context(actor, task="log-in") as ctx, ctx.transaction() as s:
+        s.add(LoginSession(token_hash=_token_hash(token), account_id=actor.id, created_at=now,
+                           last_seen_at=now, expires_at=now + SESSION_LIFETIME))
+    return token
+
+
+def resume_login_session(runtime: Runtime, token: str, *, now: dt.datetime | None = None,
+                         idle: dt.timedelta = IDLE_TIMEOUT) -> Actor | None:
+    """The actor of a live session, or None when it ended, idled out, expired or was revoked."""
+    now = now or utcnow()
+    with runtime.sessions() as s:
+        row = s.scalars(select(LoginSession).where(LoginSession.token_hash == _token_hash(token))
+                        ).one_or_none()
+        if row is None or row.ended_at is not None:
+            return None
+        acc = s.get(Account, row.account_id)
+        reason = None
+        if acc is None or not acc.active:
+            reason = "account disabled"
+        elif acc.password_changed_at > row.created_at:
+            reason = "password changed"
+        elif now >= row.expires_at:
+            reason = "lifetime reached"
+        elif now - row.last_seen_at > idle:
+            reason = "idle time-out"
+        s.info["audit_actor"] = audit.AuditActor(row.account_id, acc.username if acc else "?")
+        if reason:
+            row.ended_at, row.ended_reason = now, reason
+            s.commit()
+            return None
+        row.last_seen_at = now
+        s.commit()
+        return Actor(acc.id, acc.username, acc.role)
+
+
+def end_login_session(runtime: Runtime, token: str, *, everywhere: bool = False) -> None:
+    with runtime.sessions() as s:
+        row = s.scalars(select(LoginSession).where(LoginSession.token_hash == _token_hash(token))
+                        ).one_or_none()
+        if row is None:
+            return
+        acc = s.get(Account, row.account_id)
+        s.info["audit_actor"] = audit.AuditActor(row.account_id, acc.username if acc else "?")
+        q = update(LoginSession).where(LoginSession.ended_at.is_(None))
+        q = q.where(LoginSession.account_id == row.account_id) if everywhere else q.where(
+            LoginSession.id == row.id)
+        s.execute(q.values(ended_at=utcnow(), ended_reason="log-out"))
+        audit.record(s, "logout", table_name="login_sessions", row_id=row.id,
+                     detail="everywhere" if everywhere else None)
+        s.commit()
+
+
+# --- the audit log --------------------------------------------------------------------------
+
+def data_version(ctx: Context) -> str:
+    """A token that changes whenever the store's data changes: the newest audit entry's id and hash.
+
+    Every write through dscr appends to the audit log (`db.audit`: a flush event, and the few
+    non-row events such as logins and denials), and the hash covers the whole chain, so a restored
+    backup or a rotated key gives a new token too. A result computed after reading the token
+    holds for as long as the token is the same; the dashboard's per-session memo keys on it.
+    (Changes made to the database behind dscr's back are not seen: they are not supported.)
+    """
+    row = ctx.session.execute(select(AuditLog.id, AuditLog.row_hash)
+                              .order_by(AuditLog.id.desc()).limit(1)).first()
+    ctx.session.rollback()
+    return "empty" if row is None else f"{row.id}:{row.row_hash}"
+
+
+def verify_audit(ctx: Context) -> audit.ChainReport:
+    access.require(ctx, "audit.verify")
+    report = audit.verify_chain(ctx.session.connection())
+    with ctx.transaction() as s:
+        audit.record(s, "audit_verify", detail=report.message())
+    return report
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    table_name: str | None
+    row_id: str | None
+    subject_participant_id: int | None
+    fields: list[str] | None
+    detail: str | None
+
+
+def audit_entries(ctx: Context, *, limit: int = 200, actor: str | None = None,
+                  action: str | None = None) -> list[AuditEntry]:
+    access.require(ctx, "audit.read")
+    stmt = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
+    if actor:
+        stmt = stmt.where(AuditLog.actor == actor)
+    if action:
+        stmt = stmt.where(AuditLog.action == action)
+    return [AuditEntry(a.id, a.at, a.actor, a.action, a.table_name, a.row_id,
+                       a.subject_participant_id, a.fields, a.detail)
+            for a in ctx.session.scalars(stmt)]
+
+
+
+
+# --- the monthly access review ---------------------------------------------------------------
+
+def access_review(ctx: Context, *, start: dt.date, end: dt.date) -> dict[str, pd.DataFrame]:
+    """What the admin reviews each month: break-glass openings, denials, re-identifications, exports."""
+    from db.schema import AccessGrant, ExportManifest
+
+    access.require(ctx, "audit.read")
+    lo = dt.datetime.combine(start, dt.time.min)
+    hi = dt.datetime.combine(end, dt.time.max)
+    s = ctx.session
+    grants = pd.DataFrame(
+        [{"id": g.id, "counselor": a.username, "participant_id": g.participant_id, "reason": g.reason,
+          "granted_at": g.granted_at, "expires_at": g.expires_at}
+         for g, a in s.execute(select(AccessGrant, Account).join(Account, AccessGrant.counselor_id == Account.id)
+                               .where(AccessGrant.granted_at.between(lo, hi)).order_by(AccessGrant.id))],
+        columns=["id", "counselor", "participant_id", "reason", "granted_at", "expires_at"])
+    events = pd.DataFrame(
+        [{"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "detail": e.detail,
+          "subject_participant_id": e.subject_participant_id}
+         for e in s.scalars(select(AuditLog).where(
+             AuditLog.at.between(lo, hi),
+             AuditLog.action.in_(("denied", "reidentify", "lockout", "login_failed")))
+             .order_by(AuditLog.id))],
+        columns=["id", "at", "actor", "action", "detail", "subject_participant_id"])
+    exports = pd.DataFrame(
+        [{"id": m.id, "account": a.username, "kind": m.kind, "purpose": m.purpose, "rows": m.rows,
+          "sha256": m.sha256, "created_at": m.created_at}
+         for m, a in s.execute(select(ExportManifest, Account).join(Account, ExportManifest.account_id == Account.id)
+                               .where(ExportManifest.created_at.between(lo, hi)).order_by(ExportManifest.id))],
+        columns=["id", "account", "kind", "purpose", "rows", "sha256", "created_at"])
+    return {"break_glass": grants, "events": events, "exports": exports}
+
+
+# --- open dashboard sessions (admin) --------------------------------------------------------
+
+def open_login_sessions(ctx: Context) -> pd.DataFrame:
+    access.require(ctx, "account.manage")
+    rows = ctx.session.execute(
+        select(LoginSession, Account.username).join(Account, LoginSession.account_id == Account.id)
+        .where(LoginSession.ended_at.is_(None), LoginSession.expires_at > utcnow())
+        .order_by(LoginSession.last_seen_at.desc()))
+    return pd.DataFrame([{"id": ls.id, "username": u, "created_at": ls.created_at,
+                          "last_seen_at": ls.last_seen_at, "expires_at": ls.expires_at}
+                         for ls, u in rows],
+                        columns=["id", "username", "created_at", "last_seen_at", "expires_at"])
+
+
+def end_login_session_by_id(ctx: Context, session_id: int) -> None:
+    access.require(ctx, "account.manage")
+    with ctx.transaction() as s:
+        row = s.get(LoginSession, session_id)
+        if row is None:
+            raise NotFound(f"No dashboard session {session_id}.")
+        if row.ended_at is None:
+            row.ended_at, row.ended_reason = utcnow(), f"ended by {ctx.actor.username}"
+
+

@@ -1,0 +1,428 @@
+"""Casework: programmes and cohorts, participants and their identities, caseload assignment,
+counseling sessions, break-glass and the disclosure register."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from db import access, audit
+from db.context import Context
+from db.schema import (
+    DISCLOSURE_BASES,
+    OFFENCE_TYPES,
+    REFERRAL_SOURCES,
+    SEXES,
+    Account,
+    Case,
+    CaseOffence,
+    Cohort,
+    CounselingSession,
+    CounselorAssignment,
+    Disclosure,
+    Participant,
+    ParticipantIdentity,
+    Programme,
+    utcnow,
+)
+from errors import Conflict, NotFound, ValidationError
+
+# --- programmes, participants and identities --------------------------------------------------
+
+def add_programme(ctx: Context, *, name: str, description: str = "") -> int:
+    access.require(ctx, "programme.manage")
+    with ctx.transaction() as s:
+        if s.scalar(select(Programme.id).where(Programme.name == name)) is not None:
+            raise Conflict(f"A programme named {name!r} exists already.")
+        p = Programme(name=name, description=description)
+        s.add(p)
+        s.flush()
+        return p.id
+
+
+def add_cohort(ctx: Context, *, programme_id: int, name: str, start_date: dt.date,
+               end_date: dt.date | None = None) -> int:
+    access.require(ctx, "programme.manage")
+    if end_date is not None and end_date < start_date:
+        raise ValidationError(f"Cohort {name!r}: the end date {end_date} is before the start {start_date}.")
+    with ctx.transaction() as s:
+        c = Cohort(programme_id=programme_id, name=name, start_date=start_date, end_date=end_date)
+        s.add(c)
+        s.flush()
+        return c.id
+
+
+@dataclass(frozen=True)
+class NewParticipant:
+    intake_ref: str                 # the referral number, turned into the study code and not kept
+    name: str
+    birth_date: dt.date
+    sex: str
+    cohort_id: int
+    enrolled_on: dt.date
+    age_at_referral: int
+    contact: str | None = None
+    guardian_contact: str | None = None
+    prior_offences: int = 0
+    case_ref: str | None = None
+    offence_types: tuple[str, ...] = ()
+    offence_date: dt.date | None = None
+    referral_date: dt.date | None = None
+    referral_source: str = "police"
+
+
+def _check_new_participant(p: NewParticipant) -> None:
+    if not p.intake_ref.strip():
+        raise ValidationError("The intake reference is empty; the study code is derived from it.")
+    if not p.name.strip():
+        raise ValidationError("The participant's name is empty.")
+    if p.sex not in SEXES:
+        raise ValidationError(f"sex must be one of {', '.join(SEXES)}, got {p.sex!r}.")
+    if not 5 <= p.age_at_referral <= 24:
+        raise ValidationError(f"age at referral must be 5..24, got {p.age_at_referral}.")
+    if p.prior_offences < 0:
+        raise ValidationError(f"prior offences must be 0 or more, got {p.prior_offences}.")
+    for t in p.offence_types:
+        if t not in OFFENCE_TYPES:
+            raise ValidationError(f"offence type {t!r} is not in the taxonomy: {', '.join(OFFENCE_TYPES)}.")
+    if p.referral_source not in REFERRAL_SOURCES:
+        raise ValidationError(
+            f"referral source {p.referral_source!r} is not one of {', '.join(REFERRAL_SOURCES)}.")
+    if p.offence_date and p.referral_date and p.referral_date < p.offence_date:
+        raise ValidationError(
+            f"The referral date {p.referral_date} is before the offence date {p.offence_date}.")
+
+
+def register_participant(ctx: Context, new: NewParticipant, *, counselor_id: int | None = None
+                         ) -> int:
+    """Register a young person: a research record under a study code, identity encrypted apart."""
+    access.require(ctx, "participant.create")
+    _check_new_participant(new)
+    keyring = ctx.keyring
+    code = ctx.study_coder.code(new.intake_ref.strip())
+    with ctx.transaction() as s:
+        if s.scalar(select(Participant.id).where(Participant.study_code == code)) is not None:
+            raise Conflict(f"This intake reference is registered already (study code {code}).")
+        part = Participant(
+            study_code=code, cohort_id=new.cohort_id, sex=new.sex,
+            age_at_referral=new.age_at_referral, prior_offences=new.prior_offences,
+            enrolled_on=new.enrolled_on, status="active",
+        )
+        s.add(part)
+        s.flush()
+        s.add(ParticipantIdentity(
+            participant_id=part.id, name_enc=keyring.encrypt(new.name),
+            birth_date_enc=keyring.encrypt(new.birth_date.isoformat()),
+            contact_enc=keyring.encrypt(new.contact),
+            guardian_contact_enc=keyring.encrypt(new.guardian_contact),
+            key_id=keyring.primary_id,
+        ))
+        if new.case_ref:
+            case = Case(case_ref=new.case_ref, participant_id=part.id,
+                        offence_date=new.offence_date or new.enrolled_on,
+                        referral_date=new.referral_date or new.enrolled_on,
+                        referral_source=new.referral_source)
+            case.offences = [CaseOffence(offence_type=t) for t in new.offence_types]
+            s.add(case)
+        owner = counselor_id if counselor_id is not None else (
+            ctx.actor.id if ctx.actor.role == "counselor" else None)
+        if owner is not None:
+            s.add(CounselorAssignment(counselor_id=owner, participant_id=part.id,
+                                      start_date=new.enrolled_on))
+        s.flush()
+        return part.id
+
+
+@dataclass(frozen=True)
+class Identity:
+    participant_id: int
+    study_code: str
+    name: str
+    birth_date: str
+    contact: str | None
+    guardian_contact: str | None
+
+
+def participant_identity(ctx: Context, participant_id: int) -> Identity:
+    """Decrypt a participant's identifying fields for their counselor; the read is audited."""
+    part = access.access_participant(ctx, participant_id, "participant.identify")
+    with ctx.transaction() as s:
+        ident = s.get(ParticipantIdentity, participant_id)
+        if ident is None or ident.erased_at is not None:
+            raise NotFound(f"The identity of participant {part.study_code} was erased.")
+        dec = lambda tok, f: ctx.decrypt(tok, table="participant_identities",
+                                         row_id=participant_id, field_name=f,
+                                         participant_id=participant_id)
+        return Identity(participant_id, part.study_code, dec(ident.name_enc, "name"),
+                        dec(ident.birth_date_enc, "birth_date"), dec(ident.contact_enc, "contact"),
+                        dec(ident.guardian_contact_enc, "guardian_contact"))
+
+
+def reidentify(ctx: Context, study_code: str, *, reason: str) -> Identity:
+    """Re-identification of a study code: an admin's separate act, with a reason, audited."""
+    access.require(ctx, "participant.reidentify")
+    if len(reason.strip()) < 10:
+        raise ValidationError("Give the reason for re-identification (at least 10 characters); "
+                              "it is kept in the audit log.")
+    with ctx.transaction() as s:
+        part = s.scalars(select(Participant).where(Participant.study_code == study_code)).one_or_none()
+        if part is None:
+            raise NotFound(f"No participant with study code {study_code!r}.")
+        ident = s.get(ParticipantIdentity, part.id)
+        if ident is None or ident.erased_at is not None:
+            raise NotFound(f"The identity of {study_code} was erased.")
+        audit.record(s, "reidentify", table_name="participants", row_id=part.id,
+                     subject_participant_id=part.id, detail=reason.strip())
+        dec = lambda tok, f: ctx.decrypt(tok, table="participant_identities",
+                                         row_id=part.id, field_name=f, participant_id=part.id)
+        return Identity(part.id, part.study_code, dec(ident.name_enc, "name"),
+                        dec(ident.birth_date_enc, "birth_date"), dec(ident.contact_enc, "contact"),
+                        dec(ident.guardian_contact_enc, "guardian_contact"))
+
+
+def assign_counselor(ctx: Context, *, counselor_id: int, participant_id: int,
+                     start_date: dt.date) -> int:
+    access.require(ctx, "assignment.manage")
+    with ctx.transaction() as s:
+        acc = s.get(Account, counselor_id)
+        if acc is None or acc.role != "counselor" or not acc.active:
+            raise ValidationError(f"Account {counselor_id} is not an active counselor.")
+        if s.get(Participant, participant_id) is None:
+            raise NotFound(f"No participant {participant_id}.")
+        a = CounselorAssignment(counselor_id=counselor_id, participant_id=participant_id,
+                                start_date=start_date)
+        s.add(a)
+        s.flush()
+        return a.id
+
+
+@dataclass(frozen=True)
+class CaseloadRow:
+    participant_id: int
+    study_code: str
+    cohort: str
+    programme: str
+    enrolled_on: dt.date
+    status: str
+
+
+def my_caseload(ctx: Context) -> list[CaseloadRow]:
+    stmt = access.scoped_participants(ctx).join(Cohort, Participant.cohort_id == Cohort.id).join(
+        Programme, Cohort.programme_id == Programme.id).add_columns(
+        Cohort.name, Programme.name).order_by(Participant.enrolled_on, Participant.id)
+    return [CaseloadRow(p.id, p.study_code, c, prog, p.enrolled_on, p.status)
+            for p, c, prog in ctx.session.execute(stmt)]
+
+
+# --- break-glass and the monthly access review ------------------------------------------------
+
+BREAK_GLASS_HOURS = 8
+
+
+def break_glass(ctx: Context, participant_id: int, *, reason: str) -> int:
+    """Open a participant outside the caseload, for a stated reason; logged and reviewed monthly."""
+    from db.schema import AccessGrant
+
+    access.require(ctx, "participant.break_glass")
+    if len(reason.strip()) < 10:
+        raise ValidationError("Say why you must open this record (at least 10 characters); "
+                              "the reason goes to the monthly access review.")
+    with ctx.transaction() as s:
+        if s.get(Participant, participant_id) is None:
+            raise NotFound(f"No participant {participant_id} in your caseload.")
+        now = utcnow()
+        grant = AccessGrant(counselor_id=ctx.actor.id, participant_id=participant_id,
+                            reason=reason.strip(), granted_at=now,
+                            expires_at=now + dt.timedelta(hours=BREAK_GLASS_HOURS))
+        s.add(grant)
+        s.flush()
+        audit.record(s, "break_glass", table_name="participants", row_id=participant_id,
+                     subject_participant_id=participant_id, detail=reason.strip())
+        return grant.id
+
+
+# --- counseling sessions ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SessionRecord:
+    id: int
+    session_date: dt.date
+    minutes: int
+    modality: str
+    attendance: str
+    topics: tuple[str, ...]
+    has_notes: bool
+    version: int
+
+
+def _check_session(session_date: dt.date, minutes: int, modality: str, attendance: str,
+                   today: dt.date) -> None:
+    from db.schema import ATTENDANCE, MODALITIES
+
+    if not 1 <= minutes <= 480:
+        raise ValidationError(f"minutes must be 1..480, got {minutes}.")
+    if modality not in MODALITIES:
+        raise ValidationError(f"modality must be one of {', '.join(MODALITIES)}, got {modality!r}.")
+    if attendance not in ATTENDANCE:
+        raise ValidationError(f"attendance must be one of {', '.join(ATTENDANCE)}, got {attendance!r}.")
+    if session_date > today:
+        raise ValidationError(f"The session date {session_date} is in the future.")
+
+
+def _guard_notes(notes: str | None) -> None:
+    """Victims' identities are never written down (Youth Sex Protection Act Art. 31)."""
+    from casework.notes_guard import check_note
+
+    check_note(notes, field="note")
+
+
+def record_session(ctx: Context, *, participant_id: int, session_date: dt.date, minutes: int,
+                   modality: str, attendance: str, topics: tuple[str, ...] = (),
+                   notes: str | None = None) -> int:
+    part = access.access_participant(ctx, participant_id, "session.record")
+    _check_session(session_date, minutes, modality, attendance, ctx.today)
+    if session_date < part.enrolled_on:
+        raise ValidationError(f"The session date {session_date} is before enrolment ({part.enrolled_on}).")
+    _guard_notes(notes)
+    with ctx.transaction() as s:
+        row = CounselingSession(participant_id=participant_id, counselor_id=ctx.actor.id,
+                                session_date=session_date, minutes=minutes, modality=modality,
+                                attendance=attendance, topics=list(topics),
+                                notes_enc=ctx.keyring.encrypt(notes or None), created_by=ctx.actor.id)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def update_session(ctx: Context, session_id: int, *, expected_version: int, **changes) -> int:
+    """Edit a session; a save based on a stale version raises Conflict naming who changed it."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    with ctx.transaction() as s:
+        row = s.get(CounselingSession, session_id)
+        if row is None:
+            raise NotFound(f"No session {session_id}.")
+        access.access_participant(ctx, row.participant_id, "session.record")
+        if row.version != expected_version:
+            raise _conflict(s, row, "session")
+        notes = changes.pop("notes", None)
+        for key, value in changes.items():
+            if key not in {"session_date", "minutes", "modality", "attendance", "topics"}:
+                raise ValidationError(f"A session has no field {key!r}.")
+            setattr(row, key, list(value) if key == "topics" else value)
+        _check_session(row.session_date, row.minutes, row.modality, row.attendance, ctx.today)
+        if notes is not None:
+            _guard_notes(notes)
+            row.notes_enc = ctx.keyring.encrypt(notes or None)
+        row.updated_by, row.updated_at = ctx.actor.id, utcnow()
+        try:
+            s.flush()
+        except StaleDataError:
+            s.rollback()
+            raise _conflict(ctx.session, ctx.session.get(CounselingSession, session_id), "session") from None
+        return row.version
+
+
+def _conflict(s, row, what: str) -> Conflict:
+    who = s.get(Account, row.updated_by or row.created_by)
+    when = row.updated_at or row.created_at
+    return Conflict(
+        f"This {what} was changed by {who.username if who else 'someone'} at "
+        f"{when:%Y-%m-%d %H:%M} after you opened it. Your input is kept: compare and save again.")
+
+
+def list_sessions(ctx: Context, participant_id: int) -> list[SessionRecord]:
+    access.access_participant(ctx, participant_id, "session.read")
+    rows = ctx.session.scalars(select(CounselingSession).where(
+        CounselingSession.participant_id == participant_id).order_by(CounselingSession.session_date))
+    return [SessionRecord(r.id, r.session_date, r.minutes, r.modality, r.attendance, tuple(r.topics),
+                          r.notes_enc is not None, r.version) for r in rows]
+
+
+def session_notes(ctx: Context, session_id: int) -> str | None:
+    row = ctx.session.get(CounselingSession, session_id)
+    if row is None:
+        raise NotFound(f"No session {session_id}.")
+    access.access_participant(ctx, row.participant_id, "session.read")
+    with ctx.transaction():
+        return ctx.decrypt(row.notes_enc, table="counseling_sessions", row_id=session_id,
+                           field_name="notes", participant_id=row.participant_id)
+
+
+def break_glass_by_code(ctx: Context, study_code: str, *, reason: str) -> int:
+    """Break-glass by study code (what a counselor is told by a colleague); returns the participant id."""
+    access.require(ctx, "participant.break_glass")
+    pid = ctx.session.scalar(select(Participant.id).where(Participant.study_code == study_code.strip()))
+    if pid is None:
+        raise NotFound(f"No participant with study code {study_code.strip()!r}.")
+    break_glass(ctx, pid, reason=reason)
+    return pid
+
+
+# --- the disclosure register (Juvenile Act Art. 70) -----------------------------------------
+# Every release of a participant's information outside the programme. The Juvenile Act allows
+# such a release only on a few legal bases; a release on any other basis is refused, and each
+# one that is made is recorded and listed.
+
+@dataclass(frozen=True)
+class DisclosureView:
+    id: int
+    participant_id: int
+    study_code: str
+    recipient: str
+    legal_basis: str
+    purpose: str
+    released_on: dt.date
+    recorded_by: str
+    recorded_at: dt.datetime
+
+
+def record_disclosure(ctx: Context, *, participant_id: int, recipient: str, legal_basis: str,
+                      purpose: str, released_on: dt.date) -> int:
+    """Record a release; refused unless its legal basis is one the Juvenile Act allows."""
+    access.require(ctx, "disclosure.record")
+    if legal_basis not in DISCLOSURE_BASES:
+        raise ValidationError(
+            f"A release on the basis {legal_basis!r} is not allowed: the Juvenile Act (Art. 70) "
+            f"permits only {', '.join(DISCLOSURE_BASES)}. Without one of these bases the "
+            "information may not leave the programme."
+        )
+    recipient = (recipient or "").strip()
+    purpose = (purpose or "").strip()
+    if not recipient:
+        raise ValidationError("Name the recipient of the release (an office, not a person's contact).")
+    if len(recipient) > 256:
+        raise ValidationError(f"The recipient is {len(recipient)} characters long; 256 at most.")
+    if len(purpose) < 10:
+        raise ValidationError("State the purpose of the release (at least 10 characters); "
+                              "it is kept in the register.")
+    if not isinstance(released_on, dt.date) or isinstance(released_on, dt.datetime):
+        raise ValidationError(f"released_on must be a date, got {released_on!r}.")
+    if released_on > ctx.today:
+        raise ValidationError(
+            f"The release date {released_on} is in the future (today is {ctx.today}); record a "
+            "release when it is made.")
+    access.access_participant(ctx, participant_id, "disclosure.record")
+    with ctx.transaction() as s:
+        row = Disclosure(participant_id=participant_id, recipient=recipient, legal_basis=legal_basis,
+                         purpose=purpose, released_on=released_on, recorded_by=ctx.actor.id)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def list_disclosures(ctx: Context, *, participant_id: int | None = None) -> list[DisclosureView]:
+    """The register, newest release first."""
+    access.require(ctx, "disclosure.read")
+    stmt = (select(Disclosure, Participant.study_code, Account.username)
+            .join(Participant, Disclosure.participant_id == Participant.id)
+            .join(Account, Disclosure.recorded_by == Account.id)
+            .order_by(Disclosure.released_on.desc(), Disclosure.id.desc()))
+    if participant_id is not None:
+        stmt = stmt.where(Disclosure.participant_id == participant_id)
+    with ctx.transaction() as s:
+        return [DisclosureView(d.id, d.participant_id, code, d.recipient, d.legal_basis, d.purpose,
+                               d.released_on, who, d.recorded_at)
+                for d, code, who in s.execute(stmt)]
