@@ -2,7 +2,7 @@
 
 Only hashes, region signatures (keypoint positions and descriptors) and case references are
 stored: registry files and scanned uploads are read into memory, hashed and dropped. The hashing
-runs in worker processes (detection.scan); every database write stays in this process.
+runs in worker processes (detection.analysis); every database write stays in this process.
 """
 
 from __future__ import annotations
@@ -42,20 +42,9 @@ from db.schema import (
 from detection import regions
 from detection.hashing import HASHERS
 from detection.media import VIDEO
-from detection.scan import (
-    DEFAULT_LIMITS,
-    Analysis,
-    AnalysisOptions,
-    Item,
-    Limits,
-    Match,
-    Matcher,
-    RegistryEntry,
-    analyse,
-    list_source,
-    list_upload,
-    run_parallel,
-)
+from detection.analysis import Analysis, AnalysisOptions, analyse, run_parallel
+from detection.matching import Match, Matcher, RegistryEntry
+from detection.sources import DEFAULT_LIMITS, Item, Limits, list_source, list_upload
 from errors import Conflict, NotFound, ValidationError
 
 Progress = Callable[[int, int], None]

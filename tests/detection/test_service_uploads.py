@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from db.schema import ExportManifest, HashEntry, Scan
 from detection import service
-from detection.scan import Limits
+from detection.sources import Limits
 from errors import NotFound, PermissionDenied, ValidationError
 from tests.detection.test_service import TODAY, jpeg, photo
 
