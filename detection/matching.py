@@ -2,8 +2,10 @@
 
 ``Matcher`` holds the registry's hashes in one ``HammingIndex`` per algorithm and the region
 signatures, and decides which registry items an analysed file matches, with dscr's default
-combination of algorithms (``DECIDING`` alone, ``CORROBORATING`` only with a second algorithm,
-the region stage only where the hashes found nothing, videos by enough matching frames).
+combination of algorithms: a hasher whose role is to decide flags alone, one that corroborates
+only with a second algorithm (the roles and preference are declared by the hashers, see
+detection.hashing), the region stage only where the hashes found nothing, and videos by enough
+matching frames.
 """
 
 from __future__ import annotations
@@ -13,18 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detection.analysis import Analysis, FrameHashes
-from detection.hashing import HASHERS
+from detection.hashing import CORROBORATING, DECIDING, HASHERS, PREFERENCE
 from detection.index import HammingIndex
 from detection.media import IMAGE, VIDEO
 
-# dscr's default combination, chosen by bench.detection's robustness measurement: PDQ and pHash
-# each flag on their own at their thresholds; dHash and wHash, which each matched a cropped
-# distractor photo on their own (bench --quick: FPR 0.17 at crop 10% and 5%), count only when a
-# second algorithm agrees on the same registry item. The region stage covers what they added.
-DECIDING: tuple[str, ...] = ("pdq", "phash")
-CORROBORATING: tuple[str, ...] = ("dhash", "whash")
-# The order in which a flag names the algorithm that found it (the most specific first).
-PREFERENCE: tuple[str, ...] = ("pdq", "phash", "dhash", "whash")
 # A video matches a registry item when this many of its sampled frames match it (or all of its
 # frames, when it has fewer; one frame for a still image in the registry).
 DEFAULT_MIN_FRAMES = 2
@@ -63,6 +57,9 @@ class Matcher:
 
     entries: Sequence[RegistryEntry]
     regions: Sequence[tuple[int, bytes]] = ()
+    # The hashers' declared roles, chosen by bench.detection's robustness measurement: PDQ and
+    # pHash each flag on their own at their thresholds; dHash and wHash count only when a second
+    # algorithm agrees on the same registry item. The region stage covers what they added.
     deciding: tuple[str, ...] = DECIDING
     corroborating: tuple[str, ...] = CORROBORATING
     min_frames: int = DEFAULT_MIN_FRAMES
