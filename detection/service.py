@@ -24,7 +24,6 @@ from db import access
 from db.context import Context
 from db.notes_guard import check_note
 from db.schema import (
-    TAKEDOWN_STATUSES,
     Account,
     Case,
     EventProposal,
@@ -38,6 +37,7 @@ from db.schema import (
     utcnow,
 )
 from detection import hashlist, regions
+from detection import takedowns as takedown_states  # `takedowns` is the use case below
 from detection.hashing import HASHERS
 from detection.media import VIDEO
 from detection.analysis import Analysis, AnalysisOptions, analyse, run_parallel
@@ -941,7 +941,7 @@ def review_flag(
             if decision == "confirm":
                 takedown = TakedownRequest(
                     flag_id=flag.id,
-                    status="requested",
+                    status=takedown_states.INITIAL,
                     requested_by=ctx.actor.id,
                     requested_at=now,
                     updated_at=now,
@@ -987,16 +987,6 @@ class TakedownView:
     version: int
 
 
-# Which status a takedown may move to next: a removed item can re-appear, a refusal can be
-# requested again (for example from another platform contact).
-TAKEDOWN_NEXT: dict[str, tuple[str, ...]] = {
-    "requested": ("removed", "refused"),
-    "removed": ("reappeared",),
-    "refused": ("requested",),
-    "reappeared": ("requested", "removed"),
-}
-
-
 def _takedown_view(t: TakedownRequest) -> TakedownView:
     return TakedownView(
         t.id,
@@ -1023,10 +1013,7 @@ def update_takedown(
 ) -> TakedownView:
     """Move a takedown request on (requested -> removed/refused, removed -> reappeared, ...)."""
     access.require(ctx, "flag.review")
-    if status not in TAKEDOWN_STATUSES:
-        raise ValidationError(
-            f"takedown status must be one of {', '.join(TAKEDOWN_STATUSES)}, got {status!r}"
-        )
+    takedown_states.check_status(status)
     text = _check_text(note, "note", required=False)
     if platform is not None and len(platform) > 128:
         raise ValidationError("platform must be at most 128 characters")
@@ -1042,18 +1029,14 @@ def update_takedown(
                     f"{_when(t.updated_at)} (version {t.version}, you had {expected_version}); "
                     "reload it and try again"
                 )
-            if status not in TAKEDOWN_NEXT[t.status]:
-                raise Conflict(
-                    f"takedown {takedown_id} is {t.status}; it can move to "
-                    f"{' or '.join(TAKEDOWN_NEXT[t.status])}, not {status}"
-                )
+            takedown_states.check_transition(takedown_id, t.status, status)
             now = max(utcnow(), t.updated_at)
             t.status = status
             t.updated_at = now
             t.updated_by = ctx.actor.id
-            if status == "removed":
+            if status == takedown_states.REMOVED:
                 t.removed_at = now
-            if status == "reappeared":
+            if status == takedown_states.REAPPEARED:
                 t.reappeared_at = now
             if text is not None:
                 t.note = text
