@@ -2,7 +2,10 @@
 
 Only hashes, region signatures (keypoint positions and descriptors) and case references are
 stored: registry files and scanned uploads are read into memory, hashed and dropped. The hashing
-runs in worker processes (detection.analysis); every database write stays in this process.
+runs in worker processes (detection.analysis); every database write stays in this process. The
+rules live in pure modules this one calls: where files come from (detection.sources), matching
+(detection.matching), the hash-list format (detection.hashlist), takedown states
+(detection.takedowns).
 """
 
 from __future__ import annotations
@@ -38,11 +41,11 @@ from db.schema import (
 )
 from detection import hashlist, regions
 from detection import takedowns as takedown_states  # `takedowns` is the use case below
-from detection.hashing import HASHERS
-from detection.media import VIDEO
 from detection.analysis import Analysis, AnalysisOptions, analyse, run_parallel
+from detection.hashing import HASHERS
 from detection.hashlist import validate_case_ref
 from detection.matching import Match, Matcher, RegistryEntry
+from detection.media import VIDEO
 from detection.sources import DEFAULT_LIMITS, Item, Limits, list_source, list_upload
 from errors import Conflict, NotFound, ValidationError
 
