@@ -98,7 +98,9 @@ class Matcher:
         for e in entries:
             self._by_id[e.id] = e
             by_alg.setdefault(e.algorithm, []).append(e)
-            self._item_kind.setdefault(e.item, e.media_kind)
+            # As when built: an item with a video among its entries is a video.
+            if e.media_kind == VIDEO or e.item not in self._item_kind:
+                self._item_kind[e.item] = e.media_kind
         for alg, rows in by_alg.items():
             hasher = HASHERS.get(alg)
             if hasher is None:
@@ -108,7 +110,10 @@ class Matcher:
                 self._indexes[alg].add(hexes, ids)
             else:
                 self._indexes[alg] = HammingIndex(hexes, hasher.bits, ids=ids)
-        self._regions += [(i, RegionSignature.from_bytes(s)) for i, s in regions]
+        # As when built: a signature of no known entry would fail the lookup in _match_regions.
+        self._regions += [
+            (i, RegionSignature.from_bytes(s)) for i, s in regions if i in self._by_id
+        ]
 
     def threshold(self, algorithm: str) -> int:
         return self.thresholds.get(algorithm, HASHERS[algorithm].threshold)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PIL import ImageOps
 
-from detection.analysis import Analysis
+from detection.analysis import Analysis, FrameHashes
 from detection.matching import Matcher, RegistryEntry
 from tests.detection.test_analysis import analysed
 from tests.detection.test_service import jpeg, photo
@@ -98,3 +98,28 @@ def test_a_video_matches_when_enough_frames_match_and_names_them(tmp_path):
     assert [x.item for x in matcher.match(analysed(with_still))] == ["rocket-case"]
     unrelated = _video(tmp_path / "other.mp4", [("china", 1.0), ("flower", 1.0)])
     assert matcher.match(analysed(unrelated)) == []
+
+
+def _frames(*hexes: str):
+    return tuple(FrameHashes(i, float(i), {"phash": (("plain", hx),)}) for i, hx in enumerate(hexes))
+
+
+def test_adding_entries_to_a_matcher_matches_like_building_it_with_them(tmp_path):
+    zero, far = "0" * 16, "f" * 16
+    still = RegistryEntry(1, "phash", zero, "item-x", "image")
+    clip = RegistryEntry(2, "phash", "0" * 15 + "1", "item-x", "video")
+    # A video of which one frame of two matches: enough for a still image, not for a video.
+    query = Analysis("q.mp4", "d" * 64, "video", _frames(zero, far))
+    built = Matcher([still, clip])
+    grown = Matcher([still])
+    grown.add([clip])
+    assert built.match(query) == grown.match(query) == []
+    assert [m.item for m in Matcher([still]).match(query)] == ["item-x"]
+
+    # A region signature of no known entry is ignored, as when built, instead of failing.
+    photo_path = tmp_path / "coffee.jpg"
+    photo_path.write_bytes(jpeg(photo("coffee")))
+    query = analysed(photo_path)
+    grown = Matcher([])
+    grown.add([], [(99, query.frames[0].region)])
+    assert grown.match(query) == Matcher([], [(99, query.frames[0].region)]).match(query) == []
