@@ -244,6 +244,9 @@ def may_have_border(img: Image.Image, *, tolerance: int = 24, min_fraction: floa
 # --- the worker pool --------------------------------------------------------------------------
 
 
+_DONE = object()
+
+
 def run_parallel(
     fn: Callable[[Any], Any],
     tasks: Iterable[Any],
@@ -275,8 +278,9 @@ def run_parallel(
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                nxt = next(it, None)
-                if nxt is not None:
+                # A sentinel, not None: a task that is None (or falsy) must not end the run.
+                nxt = next(it, _DONE)
+                if nxt is not _DONE:
                     pending.add(executor.submit(fn, nxt))
                 yield fut.result()
     finally:

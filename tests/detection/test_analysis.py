@@ -41,6 +41,13 @@ def test_run_parallel_gives_every_result_in_one_or_two_processes():
     assert list(run_parallel(operator.neg, [1, 2], workers=1)) == [-1, -2]
 
 
+def test_run_parallel_runs_every_task_even_a_none_one():
+    # operator.not_ takes None; a None task once ended the run, dropping the tasks after it.
+    tasks = [1, None, 0, None, 2, 3]
+    assert sorted(run_parallel(operator.not_, tasks, workers=2, window=2)) == sorted(
+        map(operator.not_, tasks))
+
+
 def test_transparent_png_and_grey_images_are_analysed(tmp_path):
     rgba = photo("coffee").convert("RGBA")
     rgba.putalpha(200)
