@@ -206,7 +206,8 @@ def bench_hashing(quick: bool = False) -> dict[str, Any]:
     from PIL import Image
 
     from detection.hashing import HASHERS
-    from detection.scan import AnalysisOptions, Item, analyse, run_parallel, worker_pool
+    from detection.analysis import AnalysisOptions, analyse, run_parallel, worker_pool
+    from detection.sources import Item
 
     workers = max(1, os.cpu_count() or 1)
     names = REGISTRY_PHOTOS[:6]
@@ -345,7 +346,7 @@ def bench_robustness(quick: bool = False) -> list[dict[str, Any]]:
 
     Registry: REGISTRY_PHOTOS, hashed as ``dscr registry add`` does (8 dihedral variants and a
     border-trimmed hash per algorithm, a region signature). Queries go through the scan's own
-    analysis (``detection.scan.analyse``) after each transform and a JPEG q85 re-upload.
+    analysis (``detection.analysis.analyse``) after each transform and a JPEG q85 re-upload.
     Positives: every registry photo under every transform; a positive counts only when the
     right registry item is found. Negatives: DISTRACTOR_PHOTOS under every transform; any match
     is a false positive. Rows per algorithm at its own threshold (alone, no region stage), for
@@ -357,7 +358,9 @@ def bench_robustness(quick: bool = False) -> list[dict[str, Any]]:
 
     from detection import regions
     from detection.hashing import HASHERS
-    from detection.scan import AnalysisOptions, Item, Matcher, RegistryEntry, analyse, run_parallel
+    from detection.analysis import AnalysisOptions, analyse, run_parallel
+    from detection.matching import Matcher, RegistryEntry
+    from detection.sources import Item
 
     workers = max(1, os.cpu_count() or 1)
     transforms = _transforms()

@@ -194,7 +194,7 @@ MESSAGES: dict[str, str] = {
     "n_features must be at least 8 for a transform to be verified, got {0}": "변환을 검증하려면 n_features가 8 이상이어야 합니다. 입력값: {0}",
     "min_inliers must be at least 3 (a similarity needs 2 points), got {0}": "min_inliers는 3 이상이어야 합니다(닮음 변환에는 점 2개가 필요합니다). 입력값: {0}",
     "{0} signature was made by {1}, this stage compares {2}; recompute it": "{0} 서명은 {1}(으)로 만들어졌고 이 단계는 {2}을(를) 비교합니다. 서명을 다시 계산하십시오.",
-    # detection/scan.py
+    # detection/sources.py
     "{0} does not exist; give a folder, a zip or a file": "{0}이(가) 없습니다. 폴더, zip 파일 또는 파일을 지정하십시오.",
     "{0} is not a regular file, folder or zip": "{0}은(는) 일반 파일, 폴더, zip 파일이 아닙니다.",
     "{0} holds {1} files, above the limit of {2}; scan it in parts": "{0}에 파일이 {1}개 있어 한도 {2}개를 넘습니다. 나누어 검사하십시오.",

@@ -1,4 +1,11 @@
-"""Perceptual image hashers (pHash, dHash, wHash, PDQ) behind one interface, in a registry."""
+"""Perceptual image hashers (pHash, dHash, wHash, PDQ) behind one interface, in a registry.
+
+Each hasher declares its part in a match (``role``): one that ``decides`` flags on its own at its
+threshold; one that ``corroborates`` counts only when a second algorithm agrees on the same
+registry item. ``preference`` orders the algorithms a flag may name (the most specific first).
+``DECIDING``, ``CORROBORATING`` and ``PREFERENCE`` are read from the registry, so a new hasher is
+one class and one entry in ``HASHER_CLASSES``.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +35,12 @@ DIHEDRAL_TRANSPOSES: tuple[Image.Transpose | None, ...] = (
 )
 
 
+# What a hasher's match counts for (see the module docstring).
+DECIDES = "decides"
+CORROBORATES = "corroborates"
+ROLES: tuple[str, ...] = (DECIDES, CORROBORATES)
+
+
 @dataclass(frozen=True)
 class HashResult:
     """A hash in hex with the hasher's quality score (None where the algorithm has none)."""
@@ -50,11 +63,15 @@ class Hasher(ABC):
 
     ``name`` is stored beside every hash, so it is an explicit constant: renaming a class must not
     orphan stored rows. ``threshold`` is the default match threshold, in bits, inclusive.
+    ``role`` is DECIDES or CORROBORATES; ``preference`` ranks the hashers a flag may name (lower
+    first), when several found the same registry item.
     """
 
     name: str
     bits: int
     threshold: int
+    role: str
+    preference: int
 
     @abstractmethod
     def hash_image(self, img: Image.Image) -> str:
@@ -150,6 +167,8 @@ class PHasher(_ImagehashHasher):
     # Measured on 12 package photos: JPEG q70, 50% resize, recolour and greyscale move pHash 0-8
     # bits; unrelated pairs sit at 20-44 (20 also against all 8 variants). 10 splits the two.
     threshold = 10
+    role = DECIDES
+    preference = 2
     _function = staticmethod(imagehash.phash)
 
 
@@ -160,6 +179,10 @@ class DHasher(_ImagehashHasher):
     # Re-encodes, resizes and recolours move dHash 0-5 bits; unrelated pairs come as close as
     # 15 (13 against the 8 variants), so 10 keeps a margin on both sides.
     threshold = 10
+    # On its own it matched a cropped distractor photo (bench.detection --quick: FPR 0.17 at
+    # crop 10% and 5%), so it counts only when a second algorithm agrees.
+    role = CORROBORATES
+    preference = 3
     _function = staticmethod(imagehash.dhash)
 
 
@@ -168,8 +191,11 @@ class WHasher(_ImagehashHasher):
 
     name = "whash"
     # Re-encodes and recolours move wHash 0-2 bits, but unrelated pairs come as close as 14
-    # (12 against the 8 variants): the narrowest margin of the four, so wHash is a second opinion.
+    # (12 against the 8 variants): the narrowest margin of the four, so wHash is a second opinion
+    # (like dHash, it matched a cropped distractor on its own in bench.detection).
     threshold = 10
+    role = CORROBORATES
+    preference = 4
     _function = staticmethod(imagehash.whash)
 
 
@@ -187,6 +213,9 @@ class PdqHasher(Hasher):
     bits = 256
     # ThreatExchange's PDQ_CONFIDENT_MATCH_THRESHOLD.
     threshold = 31
+    # 256 bits and a quality score: the most specific of the four, named first in a flag.
+    role = DECIDES
+    preference = 1
     # PDQ's documentation: hashes of quality below 50 come from flat or featureless images and
     # match too easily to be trusted.
     quality_threshold = 50
@@ -215,7 +244,11 @@ HASHER_CLASSES: tuple[type[Hasher], ...] = (PHasher, DHasher, WHasher, PdqHasher
 
 
 def build_registry(classes: Iterable[type[Hasher]]) -> dict[str, Hasher]:
-    """Instantiate hashers keyed by their ``name``, refusing a missing or duplicated name."""
+    """Instantiate hashers keyed by their ``name``, refusing a missing or duplicated name.
+
+    A class that declares no valid ``role`` or ``preference`` is a programming error, refused
+    with ValueError when the module is imported.
+    """
     registry: dict[str, Hasher] = {}
     for cls in classes:
         name = cls.__dict__.get("name")
@@ -227,11 +260,40 @@ def build_registry(classes: Iterable[type[Hasher]]) -> dict[str, Hasher]:
                 f"and {cls.__name__}; "
                 "each hasher needs a unique name"
             )
+        role = getattr(cls, "role", None)
+        if role not in ROLES:
+            raise ValueError(
+                f"hasher class {cls.__name__} must declare its role as one of {ROLES}, got {role!r}"
+            )
+        rank = getattr(cls, "preference", None)
+        if not isinstance(rank, int) or isinstance(rank, bool):
+            raise ValueError(f"hasher class {cls.__name__} must declare an integer `preference`")
+        same = [n for n, h in registry.items() if h.preference == rank]
+        if same:
+            raise ValueError(
+                f"hashers {same[0]!r} and {name!r} share preference {rank}; give each its own rank"
+            )
         registry[name] = cls()
     return registry
 
 
 HASHERS: dict[str, Hasher] = build_registry(HASHER_CLASSES)
+
+
+def by_preference(registry: dict[str, Hasher]) -> tuple[str, ...]:
+    """The registry's hasher names, the most preferred first."""
+    return tuple(sorted(registry, key=lambda n: registry[n].preference))
+
+
+def with_role(registry: dict[str, Hasher], role: str) -> tuple[str, ...]:
+    """The names of the registry's hashers that declare ``role``, the most preferred first."""
+    return tuple(n for n in by_preference(registry) if registry[n].role == role)
+
+
+# dscr's default combination, as the hashers declare it (matching.Matcher uses it).
+PREFERENCE: tuple[str, ...] = by_preference(HASHERS)
+DECIDING: tuple[str, ...] = with_role(HASHERS, DECIDES)
+CORROBORATING: tuple[str, ...] = with_role(HASHERS, CORROBORATES)
 
 
 def get_hasher(name: str) -> Hasher:

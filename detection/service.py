@@ -2,15 +2,16 @@
 
 Only hashes, region signatures (keypoint positions and descriptors) and case references are
 stored: registry files and scanned uploads are read into memory, hashed and dropped. The hashing
-runs in worker processes (detection.scan); every database write stays in this process.
+runs in worker processes (detection.analysis); every database write stays in this process. The
+rules live in pure modules this one calls: where files come from (detection.sources), matching
+(detection.matching), the hash-list format (detection.hashlist), takedown states
+(detection.takedowns).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -26,7 +27,6 @@ from db import access
 from db.context import Context
 from casework.notes_guard import check_note
 from db.schema import (
-    TAKEDOWN_STATUSES,
     Account,
     Case,
     EventProposal,
@@ -39,30 +39,18 @@ from db.schema import (
     TakedownRequest,
     utcnow,
 )
-from detection import regions
+from detection import hashlist, regions
+from detection import takedowns as takedown_states  # `takedowns` is the use case below
+from detection.analysis import Analysis, AnalysisOptions, analyse, run_parallel
 from detection.hashing import HASHERS
+from detection.hashlist import validate_case_ref
+from detection.matching import Match, Matcher, RegistryEntry
 from detection.media import VIDEO
-from detection.scan import (
-    DEFAULT_LIMITS,
-    Analysis,
-    AnalysisOptions,
-    Item,
-    Limits,
-    Match,
-    Matcher,
-    RegistryEntry,
-    analyse,
-    list_source,
-    list_upload,
-    run_parallel,
-)
+from detection.sources import DEFAULT_LIMITS, Item, Limits, list_source, list_upload
 from errors import Conflict, NotFound, ValidationError
 
 Progress = Callable[[int, int], None]
 
-CSV_COLUMNS = ("algorithm", "hash", "case", "variant", "media_kind", "item")
-_CSV_ALIASES = {"hash_hex": "hash", "case_ref": "case", "source_label": "item"}
-_MAX_CSV_PROBLEMS = 10
 
 
 # --- shared helpers ---------------------------------------------------------------------------
@@ -105,17 +93,6 @@ def _new_registry_case(ctx: Context, case_ref: str) -> Case:
     ctx.session.add(case)
     ctx.session.flush()
     return case
-
-
-def _validate_case_ref(case_ref: str, where: str = "") -> str:
-    ref = (case_ref or "").strip()
-    # Printable only: a NUL or a line break in a reference would pass as a different case.
-    if not ref or len(ref) > 32 or not ref.isprintable():
-        raise ValidationError(
-            f"{where}case reference {case_ref!r} must be 1-32 printable characters "
-            "(for example SYN-CASE-1)"
-        )
-    return ref
 
 
 # --- registry ---------------------------------------------------------------------------------
@@ -169,7 +146,7 @@ def add_to_registry(
     ``new_case`` registers a case reference dscr does not know yet (a case of no participant).
     """
     access.require(ctx, "registry.manage")
-    ref = _validate_case_ref(case_ref)
+    ref = validate_case_ref(case_ref)
     if not paths:
         raise ValidationError("give at least one file or folder to add to the registry")
     _registry_case_known(ctx, ref, new_case)
@@ -201,7 +178,7 @@ def add_uploads_to_registry(
     scanner's zip checks (no path traversal, no links, no bombs).
     """
     access.require(ctx, "registry.manage")
-    ref = _validate_case_ref(case_ref)
+    ref = validate_case_ref(case_ref)
     if not uploads:
         raise ValidationError("choose at least one image, video or zip to add to the registry")
     _registry_case_known(ctx, ref, new_case)
@@ -317,37 +294,11 @@ class ImportResult:
     cases_created: tuple[str, ...]
 
 
-def _read_hash_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
+def _read_hash_csv(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationError(f"hash list {path} cannot be read as UTF-8 text ({exc})") from exc
-    return _parse_hash_csv(text, path)
-
-
-def _parse_hash_csv(text: str, path: Path) -> list[tuple[int, dict[str, str]]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if reader.fieldnames is None:
-        raise ValidationError(
-            f"hash list {path} is empty; it needs a header line: algorithm,hash,case"
-        )
-    names = [_CSV_ALIASES.get(n.strip().lower(), n.strip().lower()) for n in reader.fieldnames]
-    missing = [c for c in ("algorithm", "hash", "case") if c not in names]
-    if missing:
-        raise ValidationError(
-            f"line 1 of {path.name}: the header lacks {', '.join(missing)}; it must name the "
-            "columns algorithm,hash,case (optionally variant,media_kind,item)"
-        )
-    reader.fieldnames = names
-    rows = []
-    for raw in reader:
-        if None in raw:
-            raise ValidationError(
-                f"line {reader.line_num} of {path.name}: more fields than the header names; "
-                "check for an unquoted comma"
-            )
-        rows.append((reader.line_num, {k: (v or "").strip() for k, v in raw.items()}))
-    return rows
 
 
 def import_hash_list(
@@ -361,7 +312,8 @@ def import_hash_list(
     """
     access.require(ctx, "registry.manage")
     path = Path(file)
-    return _import_rows(ctx, _read_hash_csv(path), path, new_cases=new_cases)
+    rows = hashlist.parse(_read_hash_csv(path), path)
+    return _import_rows(ctx, rows, path, new_cases=new_cases)
 
 
 def import_hash_list_bytes(
@@ -376,54 +328,20 @@ def import_hash_list_bytes(
         raise ValidationError(
             f"hash list {path.name} cannot be read as UTF-8 text ({exc}); save it as UTF-8 CSV"
         ) from exc
-    return _import_rows(ctx, _parse_hash_csv(text, path), path, new_cases=new_cases)
+    return _import_rows(ctx, hashlist.parse(text, path), path, new_cases=new_cases)
 
 
 def _import_rows(
-    ctx: Context, rows: list[tuple[int, dict[str, str]]], path: Path, *, new_cases: bool
+    ctx: Context, parsed: list[hashlist.HashListRow], path: Path, *, new_cases: bool
 ) -> ImportResult:
-    problems: list[str] = []
-    parsed: list[tuple[int, str, str, str, str, str, str]] = []
-    for line, row in rows:
-        if not any(row.values()):
-            continue
-        try:
-            alg = row["algorithm"].lower()
-            hasher = HASHERS.get(alg)
-            if hasher is None:
-                raise ValidationError(
-                    f"unknown algorithm {row['algorithm']!r}; "
-                    f"use one of {', '.join(sorted(HASHERS))}"
-                )
-            hx = hasher.validate_hex(row["hash"])
-            ref = _validate_case_ref(row["case"])
-            variant = row.get("variant") or "original"
-            kind = row.get("media_kind") or "image"
-            item = row.get("item") or f"import:{alg}:{hx[:16]}"
-            if len(variant) > 16:
-                raise ValidationError(f"variant {variant!r} is longer than 16 characters")
-            if kind not in ("image", "video"):
-                raise ValidationError(f"media_kind must be image or video, got {kind!r}")
-            if len(item) > 64:
-                raise ValidationError(f"item {item[:70]!r} is longer than 64 characters")
-        except ValidationError as exc:
-            problems.append(f"line {line}: {exc}")
-            if len(problems) >= _MAX_CSV_PROBLEMS:
-                break
-            continue
-        parsed.append((line, alg, hx, ref, variant, kind, item))
-    if problems:
-        raise ValidationError(
-            f"hash list {path.name} was not imported (nothing was written): " + "; ".join(problems)
-        )
     added = merged = 0
     created: list[str] = []
     with ctx.transaction() as s:
-        refs = sorted({p[3] for p in parsed})
+        refs = sorted({p.case_ref for p in parsed})
         cases = {c.case_ref: c for c in s.scalars(select(Case).where(Case.case_ref.in_(refs)))}
         unknown = [r for r in refs if r not in cases]
         if unknown and not new_cases:
-            first_line = {p[3]: p[0] for p in reversed(parsed)}
+            first_line = {p.case_ref: p.line for p in reversed(parsed)}
             shown = "; ".join(f"line {first_line[r]}: case {r!r}" for r in unknown[:5])
             raise NotFound(
                 f"hash list {path.name} names cases dscr does not hold ({shown}); nothing was "
@@ -441,21 +359,21 @@ def _import_rows(
                 )
             ).all()
         )
-        for _line, alg, hx, ref, variant, kind, item in parsed:
-            key = (alg, hx, cases[ref].id)
+        for p in parsed:
+            key = (p.algorithm, p.hash_hex, cases[p.case_ref].id)
             if key in seen:
                 merged += 1
                 continue
             seen.add(key)
             s.add(
                 HashEntry(
-                    case_id=cases[ref].id,
-                    algorithm=alg,
-                    bits=HASHERS[alg].bits,
-                    hash_hex=hx,
-                    variant=variant,
-                    media_kind=kind,
-                    source_label=item,
+                    case_id=cases[p.case_ref].id,
+                    algorithm=p.algorithm,
+                    bits=HASHERS[p.algorithm].bits,
+                    hash_hex=p.hash_hex,
+                    variant=p.variant,
+                    media_kind=p.media_kind,
+                    source_label=p.item,
                     added_by=ctx.actor.id,
                 )
             )
@@ -553,11 +471,7 @@ def _hash_list_rows(ctx: Context) -> list[tuple[str, ...]]:
 def _hash_list_bytes(rows: list[tuple[str, ...]], *, sanitise: bool = False) -> bytes:
     from exports.service import sanitise_cell
 
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows([tuple(map(sanitise_cell, r)) for r in rows] if sanitise else rows)
-    return buf.getvalue().encode("utf-8")
+    return hashlist.format_rows([tuple(map(sanitise_cell, r)) for r in rows] if sanitise else rows)
 
 
 def registry_summary(ctx: Context) -> pd.DataFrame:
@@ -1030,7 +944,7 @@ def review_flag(
             if decision == "confirm":
                 takedown = TakedownRequest(
                     flag_id=flag.id,
-                    status="requested",
+                    status=takedown_states.INITIAL,
                     requested_by=ctx.actor.id,
                     requested_at=now,
                     updated_at=now,
@@ -1076,16 +990,6 @@ class TakedownView:
     version: int
 
 
-# Which status a takedown may move to next: a removed item can re-appear, a refusal can be
-# requested again (for example from another platform contact).
-TAKEDOWN_NEXT: dict[str, tuple[str, ...]] = {
-    "requested": ("removed", "refused"),
-    "removed": ("reappeared",),
-    "refused": ("requested",),
-    "reappeared": ("requested", "removed"),
-}
-
-
 def _takedown_view(t: TakedownRequest) -> TakedownView:
     return TakedownView(
         t.id,
@@ -1112,10 +1016,7 @@ def update_takedown(
 ) -> TakedownView:
     """Move a takedown request on (requested -> removed/refused, removed -> reappeared, ...)."""
     access.require(ctx, "flag.review")
-    if status not in TAKEDOWN_STATUSES:
-        raise ValidationError(
-            f"takedown status must be one of {', '.join(TAKEDOWN_STATUSES)}, got {status!r}"
-        )
+    takedown_states.check_status(status)
     text = _check_text(note, "note", required=False)
     if platform is not None and len(platform) > 128:
         raise ValidationError("platform must be at most 128 characters")
@@ -1131,18 +1032,14 @@ def update_takedown(
                     f"{_when(t.updated_at)} (version {t.version}, you had {expected_version}); "
                     "reload it and try again"
                 )
-            if status not in TAKEDOWN_NEXT[t.status]:
-                raise Conflict(
-                    f"takedown {takedown_id} is {t.status}; it can move to "
-                    f"{' or '.join(TAKEDOWN_NEXT[t.status])}, not {status}"
-                )
+            takedown_states.check_transition(takedown_id, t.status, status)
             now = max(utcnow(), t.updated_at)
             t.status = status
             t.updated_at = now
             t.updated_by = ctx.actor.id
-            if status == "removed":
+            if status == takedown_states.REMOVED:
                 t.removed_at = now
-            if status == "reappeared":
+            if status == takedown_states.REAPPEARED:
                 t.reappeared_at = now
             if text is not None:
                 t.note = text

@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard import state
 from dashboard.i18n import label, t
 from dashboard.messages import localise
-from detection import service
+from detection import service, takedowns
 from errors import DscrError, PermissionDenied
 
 SHOWN = 25  # flags shown at once, oldest first
@@ -161,7 +161,7 @@ td = by_id[chosen]
 with st.form("rv_takedown_form"):
     c1, c2 = st.columns(2)
     # Keys per request: each request keeps what was typed for it.
-    c1.selectbox(t("rv_next_status", lang), service.TAKEDOWN_NEXT[td.status], key=f"rv_td_next_{td.id}_{lang}",
+    c1.selectbox(t("rv_next_status", lang), takedowns.NEXT[td.status], key=f"rv_td_next_{td.id}_{lang}",
                  format_func=lambda s: label("rv_td_", s, lang))
     c2.text_input(t("rv_platform", lang), value=td.platform or "", max_chars=128, key=f"rv_td_platform_{td.id}")
     st.text_input(t("rv_note", lang), key=f"rv_td_note_{td.id}")

@@ -14,6 +14,7 @@ import skimage.data
 from PIL import Image
 from sklearn.datasets import load_sample_images
 
+from detection import hashing, matching
 from detection.hashing import HASHERS, Hasher, PdqHasher, PHasher, build_registry, get_hasher
 from detection.media import open_image
 from errors import ValidationError
@@ -68,6 +69,63 @@ def test_registry_refuses_duplicate_names_and_unknown_lookups():
     with pytest.raises(ValidationError, match="unknown hasher 'md5'"):
         get_hasher("md5")
 
+
+
+@ALL_HASHERS
+def test_every_hasher_declares_a_role_and_its_own_preference_rank(hasher: Hasher):
+    assert hasher.role in (hashing.DECIDES, hashing.CORROBORATES)
+    assert isinstance(hasher.preference, int) and not isinstance(hasher.preference, bool)
+    ranks = [h.preference for h in HASHERS.values()]
+    assert ranks.count(hasher.preference) == 1
+
+
+def test_deciding_and_corroborating_hashers_are_what_the_registry_declares():
+    declared = {role: {n for n, h in HASHERS.items() if h.role == role} for role in hashing.ROLES}
+    assert set(hashing.DECIDING) == declared[hashing.DECIDES]
+    assert set(hashing.CORROBORATING) == declared[hashing.CORROBORATES]
+    assert set(hashing.DECIDING) | set(hashing.CORROBORATING) == set(HASHERS)
+    assert hashing.PREFERENCE == tuple(sorted(HASHERS, key=lambda n: HASHERS[n].preference))
+    assert hashing.DECIDING == tuple(n for n in hashing.PREFERENCE if n in hashing.DECIDING)
+    # The values bench.detection chose, and the matcher's defaults.
+    assert (hashing.DECIDING, hashing.CORROBORATING) == (("pdq", "phash"), ("dhash", "whash"))
+    assert hashing.PREFERENCE == ("pdq", "phash", "dhash", "whash")
+    m = matching.Matcher([])
+    assert (m.deciding, m.corroborating) == (hashing.DECIDING, hashing.CORROBORATING)
+
+
+def test_a_new_hasher_is_one_class_and_takes_its_declared_role():
+    class Strict(PHasher):
+        name = "strict"
+        role = hashing.CORROBORATES
+        preference = 9
+
+    registry = build_registry((*hashing.HASHER_CLASSES, Strict))
+    assert hashing.with_role(registry, hashing.CORROBORATES) == ("dhash", "whash", "strict")
+    assert hashing.with_role(registry, hashing.DECIDES) == ("pdq", "phash")
+    assert hashing.by_preference(registry)[-1] == "strict"
+
+
+def test_registry_refuses_a_hasher_without_a_valid_role_or_with_a_shared_rank():
+    class Roleless(PHasher):
+        name = "roleless"
+        role = "flags"
+        preference = 9
+
+    with pytest.raises(ValueError, match="must declare its role"):
+        build_registry((Roleless,))
+
+    class Unranked(PHasher):
+        name = "unranked"
+        preference = None
+
+    with pytest.raises(ValueError, match="integer `preference`"):
+        build_registry((Unranked,))
+
+    class SameRank(PHasher):
+        name = "same"
+
+    with pytest.raises(ValueError, match="share preference 2"):
+        build_registry((PHasher, SameRank))
 
 @ALL_HASHERS
 def test_hex_round_trip_is_distance_zero(hasher: Hasher):

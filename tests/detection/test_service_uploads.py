@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from db.schema import ExportManifest, HashEntry, Scan
-from detection import service
-from detection.scan import Limits
+from detection import hashlist, service
+from detection.sources import Limits
 from errors import NotFound, PermissionDenied, ValidationError
 from tests.detection.test_service import TODAY, jpeg, photo
 
@@ -165,7 +165,7 @@ def test_the_hash_list_download_records_its_purpose_and_neutralises_formulas(rt,
             service.hash_list_download(ctx, purpose="  ")
         data = service.hash_list_download(ctx, purpose="exchange with the platform")
     rows = list(csv.reader(io.StringIO(data.decode())))
-    assert rows[0] == list(service.CSV_COLUMNS)
+    assert rows[0] == list(hashlist.COLUMNS)
     assert rows[1][:3] == ["pdq", good, "'=HYPERLINK"]
     with rt.sessions() as s:
         manifest = s.scalars(select(ExportManifest)).one()

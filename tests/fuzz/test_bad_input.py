@@ -21,7 +21,7 @@ from PIL import Image
 from assessment.instruments import default_instruments, instrument_from_dict
 from assessment.scoring import score_responses
 from detection import media
-from detection.scan import DEFAULT_LIMITS, list_upload, read_item
+from detection.sources import DEFAULT_LIMITS, list_upload, read_item
 from errors import NotFound, ValidationError
 
 # Derandomised: CI runs the same examples each time, so a red run is a real finding, not luck.

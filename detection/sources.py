@@ -1,0 +1,241 @@
+"""Where a scan's files come from: a folder, a zip or an upload, listed safely and read within limits.
+
+``list_source`` lists the files of a folder, a zip or a single file (``list_upload`` the same for
+an upload held in memory), refusing what must not be read (paths that climb out of the archive,
+links that leave the folder, oversized members, zip bombs) with a reason per file, or for the
+whole archive when it is a bomb. ``read_item`` reads one listed file, never past the limit.
+Plain data in, plain data out: no database, no worker processes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from detection.media import DEFAULT_MAX_PIXELS
+from errors import ValidationError
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a scan agrees to read. Bigger files or archives are refused with the reason."""
+
+    max_file_bytes: int = 512 * 2**20
+    max_members: int = 20_000
+    max_total_bytes: int = 8 * 2**30
+    # Photos and videos barely compress; a member that inflates more than this is a bomb.
+    max_ratio: float = 100.0
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class Item:
+    """One file to analyse: its label in the report, and where its bytes are.
+
+    ``data`` holds an upload in memory (the file itself, or the zip holding ``member``); it is
+    never written to disk, except a video's bytes for PyAV, in a temporary file deleted at once.
+    """
+
+    path: str
+    file: str  # a file on disk, or the zip archive holding the member (for an upload, its name)
+    member: str | None = None
+    data: bytes | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A file that is not read, with the reason."""
+
+    path: str
+    reason: str
+
+
+def list_source(
+    source: str | os.PathLike, limits: Limits = DEFAULT_LIMITS
+) -> tuple[list[Item], list[Refused]]:
+    """Files of a folder (recursively), a zip archive or a single file, sorted by path.
+
+    Raises ValidationError when the source is missing or when a zip is refused as a whole (not
+    a zip, too many members, or a decompression bomb).
+    """
+    root = Path(source)
+    if not root.exists():
+        raise ValidationError(f"{os.fspath(source)} does not exist; give a folder, a zip or a file")
+    if root.is_dir():
+        return _list_folder(root, limits)
+    if zipfile.is_zipfile(root):
+        return _list_zip(root, limits)
+    if not root.is_file():
+        raise ValidationError(f"{os.fspath(source)} is not a regular file, folder or zip")
+    size = root.stat().st_size
+    if size > limits.max_file_bytes:
+        return [], [Refused(root.name, _too_big(size, limits))]
+    return [Item(root.name, os.fspath(root))], []
+
+
+def _too_big(size: int, limits: Limits) -> str:
+    return (
+        f"the file is {size:,} bytes, above the limit of {limits.max_file_bytes:,}; "
+        "it was not read"
+    )
+
+
+def _list_folder(root: Path, limits: Limits) -> tuple[list[Item], list[Refused]]:
+    real_root = root.resolve()
+    items: list[Item] = []
+    refused: list[Refused] = []
+
+    def inside(p: str) -> bool:
+        try:
+            Path(os.path.realpath(p)).relative_to(real_root)
+        except ValueError:
+            return False
+        return True
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for d in sorted(dirnames):
+            full = os.path.join(dirpath, d)
+            if os.path.islink(full):
+                rel = Path(full).relative_to(root).as_posix()
+                reason = (
+                    "a link to a folder outside the scanned folder; not followed"
+                    if not inside(full)
+                    else "a link to another folder inside the scanned folder; not followed "
+                    "(its files are scanned where they are)"
+                )
+                refused.append(Refused(rel, reason))
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            rel = Path(full).relative_to(root).as_posix()
+            if os.path.islink(full) and not inside(full):
+                refused.append(Refused(rel, "a link to a file outside the scanned folder; skipped"))
+                continue
+            try:
+                st = os.stat(full)
+            except OSError as exc:
+                refused.append(Refused(rel, f"cannot be read ({exc.strerror or exc})"))
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                refused.append(Refused(rel, "not a regular file (a device, socket or pipe)"))
+                continue
+            if st.st_size > limits.max_file_bytes:
+                refused.append(Refused(rel, _too_big(st.st_size, limits)))
+                continue
+            items.append(Item(rel, full))
+    if len(items) + len(refused) > limits.max_members:
+        raise ValidationError(
+            f"{os.fspath(root)} holds {len(items) + len(refused):,} files, above the limit of "
+            f"{limits.max_members:,}; scan it in parts"
+        )
+    items.sort(key=lambda i: i.path)
+    return items, refused
+
+
+def unsafe_member_name(name: str) -> str | None:
+    """Why a zip member's name must not be used (absolute, drive letter, '..'), or None."""
+    text = name.replace("\\", "/")
+    if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
+        return "an absolute path inside the archive (path traversal); refused"
+    if any(part == ".." for part in PurePosixPath(text).parts):
+        return "a path climbing out of the archive with '..' (path traversal); refused"
+    if "\x00" in text:
+        return "a name with a NUL character; refused"
+    return None
+
+
+def list_upload(
+    name: str, data: bytes, limits: Limits = DEFAULT_LIMITS
+) -> tuple[list[Item], list[Refused]]:
+    """``list_source`` for an upload held in memory: a zip (the same checks) or a single file."""
+    label = PurePosixPath((name or "upload").replace("\\", "/")).name or "upload"
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        return _list_zip(Path(label), limits, data=data)
+    if len(data) > limits.max_file_bytes:
+        return [], [Refused(label, _too_big(len(data), limits))]
+    return [Item(label, label, data=data)], []
+
+
+def _list_zip(
+    path: Path, limits: Limits, data: bytes | None = None
+) -> tuple[list[Item], list[Refused]]:
+    label = path.name
+    try:
+        with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValidationError(f"{label} is not a readable zip archive ({exc})") from exc
+    files = [i for i in infos if not i.is_dir()]
+    if len(files) > limits.max_members:
+        raise ValidationError(
+            f"{label} holds {len(files):,} members, above the limit of {limits.max_members:,}; "
+            "it was refused (split it into smaller archives)"
+        )
+    declared = sum(i.file_size for i in files)
+    packed = sum(i.compress_size for i in files)
+    if declared > limits.max_total_bytes or (
+        declared > 2**20 and declared > limits.max_ratio * max(packed, 1)
+    ):
+        raise ValidationError(
+            f"{label} declares {declared:,} bytes uncompressed from {packed:,} packed "
+            f"(limit {limits.max_total_bytes:,} bytes, ratio {limits.max_ratio:g}); "
+            "it looks like a zip bomb and was refused"
+        )
+    items: list[Item] = []
+    refused: list[Refused] = []
+    seen: set[str] = set()
+    for info in files:
+        name = info.filename
+        reason = unsafe_member_name(name)
+        mode = info.external_attr >> 16
+        if reason is None and stat.S_ISLNK(mode):
+            reason = "a symbolic link inside the archive; refused"
+        if reason is None and info.flag_bits & 0x1:
+            reason = "an encrypted member; it cannot be read without its password"
+        if reason is None and info.file_size > limits.max_file_bytes:
+            reason = _too_big(info.file_size, limits)
+        if reason is None and info.file_size > 2**20 and (
+            info.file_size > limits.max_ratio * max(info.compress_size, 1)
+        ):
+            reason = (
+                f"inflates {info.file_size / max(info.compress_size, 1):,.0f} times; "
+                "a decompression bomb, refused"
+            )
+        if reason is None and name in seen:
+            reason = "a second member with the same name; refused"
+        seen.add(name)
+        if reason is not None:
+            refused.append(Refused(name, reason))
+        else:
+            items.append(Item(name, os.fspath(path), name, data=data))
+    items.sort(key=lambda i: i.path)
+    return items, refused
+
+
+def read_item(item: Item, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """The bytes of one file, never more than the limit whatever its header declares."""
+    cap = limits.max_file_bytes
+    try:
+        if item.member is None and item.data is not None:
+            data = item.data[: cap + 1]
+        elif item.member is None:
+            with open(item.file, "rb") as fh:
+                data = fh.read(cap + 1)
+        else:
+            archive = item.file if item.data is None else io.BytesIO(item.data)
+            with zipfile.ZipFile(archive) as zf, zf.open(item.member) as fh:
+                data = fh.read(cap + 1)
+    except (OSError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
+        raise ValidationError(f"{item.path} cannot be read ({exc})") from exc
+    if len(data) > cap:
+        raise ValidationError(
+            f"{item.path} holds more than {cap:,} bytes (more than it declared); it was not read"
+        )
+    return data

@@ -1,0 +1,50 @@
+"""Takedown requests' states and the moves between them, as one table.
+
+A confirmed flag opens a request (``INITIAL``); a reviewer then moves it on as the platform
+answers. The states are vocab.TAKEDOWN_STATES; which state may follow which is ``NEXT``, read by
+the use case that checks a move (detection.service.update_takedown) and by the page that offers
+the next states. Plain values in, an error out: no store.
+"""
+
+from __future__ import annotations
+
+import vocab
+from errors import Conflict, ValidationError
+
+# The codes in vocab's order; unpacking fails at import if vocab gains or loses a state.
+REQUESTED, REMOVED, REFUSED, REAPPEARED = vocab.TAKEDOWN_STATES
+INITIAL = REQUESTED
+
+# Which status a takedown may move to next: a removed item can re-appear, a refusal can be
+# requested again (for example from another platform contact).
+NEXT: dict[str, tuple[str, ...]] = {
+    REQUESTED: (REMOVED, REFUSED),
+    REMOVED: (REAPPEARED,),
+    REFUSED: (REQUESTED,),
+    REAPPEARED: (REQUESTED, REMOVED),
+}
+if set(NEXT) != set(vocab.TAKEDOWN_STATES):  # pragma: no cover - caught at import
+    raise RuntimeError("every takedown state needs its row in NEXT")
+
+
+def check_status(status: str) -> str:
+    """The status, if it is a takedown state; ValidationError otherwise."""
+    if status not in vocab.TAKEDOWN_STATES:
+        raise ValidationError(
+            f"takedown status must be one of {', '.join(vocab.TAKEDOWN_STATES)}, got {status!r}"
+        )
+    return status
+
+
+def check_transition(takedown_id: int, current: str, status: str) -> None:
+    """Whether takedown ``takedown_id`` may move from ``current`` to ``status``.
+
+    ValidationError when ``status`` is no takedown state; Conflict when the table does not allow
+    the move from the state the request is in now.
+    """
+    check_status(status)
+    if status not in NEXT[current]:
+        raise Conflict(
+            f"takedown {takedown_id} is {current}; it can move to "
+            f"{' or '.join(NEXT[current])}, not {status}"
+        )
