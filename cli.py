@@ -676,10 +676,10 @@ def cmd_disclosures(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import os
+    from db.config import load_settings
 
     args = build_parser().parse_args(argv)
-    args.user = args.user or os.environ.get("DSCR_USER") or None
+    args.user = args.user or load_settings().user
     try:
         return args.func(args)
     except DscrError as exc:

@@ -1,4 +1,8 @@
-"""Configuration from DSCR_* environment variables, with safe defaults for the embedded demo."""
+"""Configuration: every DSCR_* environment variable is read here and nowhere else.
+
+Each has a safe default for the embedded demo; the README's configuration table lists them all
+(a test checks that the table and `VARIABLES` agree).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,27 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from errors import ConfigurationError
+
+DEFAULT_PG_BINDIR = Path("/usr/lib/postgresql/15/bin")
+DEFAULT_RETENTION_YEARS = 5
+# Counts under this are hidden in every aggregate that leaves dscr (DESIGN.md, privacy rules).
+DEFAULT_SUPPRESSION_THRESHOLD = 10
+MIN_SUPPRESSION_THRESHOLD = 5
+
+# Every variable dscr reads, with what it is for (the README's table says the same in full).
+VARIABLES: dict[str, str] = {
+    "DSCR_DATA_DIR": "the embedded SQLite database and, by default, the key files",
+    "DSCR_DATABASE_URL": "the database",
+    "DSCR_KEY_FILE": "the field encryption keys",
+    "DSCR_STUDY_KEY_FILE": "the HMAC key of the study codes",
+    "DSCR_USER": "the account the dscr command acts as",
+    "DSCR_SCAN_ROOT": "the server folders a scan may read",
+    "DSCR_PG_BINDIR": "PostgreSQL's binaries, for backups and restores",
+    "DSCR_RETENTION_YEARS": "how long identifying fields are kept",
+    "DSCR_SUPPRESSION_THRESHOLD": "the smallest count an exported aggregate shows",
+}
 
 
 @dataclass(frozen=True)
@@ -16,6 +41,15 @@ class Settings:
     study_key_file: Path
     user: str | None
     scan_roots: tuple[Path, ...] = ()
+    pg_bindir: Path = DEFAULT_PG_BINDIR
+    retention_years: int = DEFAULT_RETENTION_YEARS
+    suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD
+
+    def __post_init__(self) -> None:
+        check_threshold(self.suppression_threshold, "suppression_threshold")
+        if not 1 <= self.retention_years <= 100:
+            raise ConfigurationError(
+                f"the retention period must be 1..100 years, got {self.retention_years}.")
 
     @property
     def is_sqlite(self) -> bool:
@@ -25,6 +59,27 @@ class Settings:
     def scan_folders(self) -> tuple[Path, ...]:
         """The server folders a scan may read: DSCR_SCAN_ROOT, else `<data dir>/scan-inbox`."""
         return self.scan_roots or (self.data_dir / "scan-inbox",)
+
+
+def check_threshold(value: object, where: str = "DSCR_SUPPRESSION_THRESHOLD") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_SUPPRESSION_THRESHOLD:
+        raise ConfigurationError(
+            f"{where} must be a whole number of at least {MIN_SUPPRESSION_THRESHOLD} "
+            f"(default {DEFAULT_SUPPRESSION_THRESHOLD}), got {value!r}.")
+    return value
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name, "")
+    if not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = lo - 1
+    if not lo <= value <= hi:
+        raise ConfigurationError(f"{name} must be a whole number {lo}..{hi}, got {raw!r}.")
+    return value
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -46,4 +101,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         study_key_file=study_key.resolve(),
         user=env.get("DSCR_USER") or None,
         scan_roots=roots,
+        pg_bindir=Path(env.get("DSCR_PG_BINDIR") or DEFAULT_PG_BINDIR),
+        retention_years=_whole(env, "DSCR_RETENTION_YEARS", DEFAULT_RETENTION_YEARS, 1, 100),
+        suppression_threshold=_whole(env, "DSCR_SUPPRESSION_THRESHOLD",
+                                     DEFAULT_SUPPRESSION_THRESHOLD, MIN_SUPPRESSION_THRESHOLD,
+                                     1_000_000),
     )

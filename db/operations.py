@@ -24,6 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from db import access, audit, migrate
 from db.context import Context
+from db.config import Settings, load_settings
 from db.crypto import Keyring, read_key_lines
 from db.schema import (
     Assessment,
@@ -96,8 +97,8 @@ class RestoreReport:
     note: str = KEY_FILES_NOTE
 
 
-def _pg_bin(name: str) -> str:
-    bindir = Path(os.environ.get("DSCR_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
+def _pg_bin(name: str, settings: Settings | None = None) -> str:
+    bindir = (settings or load_settings()).pg_bindir
     if (bindir / name).exists():
         return str(bindir / name)
     found = shutil.which(name)
@@ -158,7 +159,7 @@ def backup(ctx: Context, path: Path | str) -> BackupReport:
                 raw.close()
         else:
             conninfo, env = _pg_conninfo(engine)
-            _run([_pg_bin("pg_dump"), "-Fc", "--no-owner", "--no-privileges", "-f", str(partial),
+            _run([_pg_bin("pg_dump", ctx.runtime.settings), "-Fc", "--no-owner", "--no-privileges", "-f", str(partial),
                   "-d", conninfo], env, "pg_dump")
         os.chmod(partial, 0o600)
         with open(partial, "rb") as fh:
@@ -248,7 +249,7 @@ def restore(ctx: Context, path: Path | str) -> RestoreReport:
     else:
         conninfo, env = _pg_conninfo(engine)
         # One transaction: a failed restore leaves the database as it was.
-        _run([_pg_bin("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges",
+        _run([_pg_bin("pg_restore", ctx.runtime.settings), "--clean", "--if-exists", "--no-owner", "--no-privileges",
               "--single-transaction", "--exit-on-error", "-d", conninfo, str(path)], env, "pg_restore")
     engine.dispose()
     fingerprints = table_fingerprints(engine)
@@ -441,20 +442,9 @@ def retire_old_keys(ctx: Context) -> int:
 
 # --- retention --------------------------------------------------------------------------------
 
-DEFAULT_RETENTION_YEARS = 5
-
-
 def retention_years(environ: dict[str, str] | None = None) -> int:
-    raw = (os.environ if environ is None else environ).get("DSCR_RETENTION_YEARS", "")
-    if not raw.strip():
-        return DEFAULT_RETENTION_YEARS
-    try:
-        years = int(raw)
-    except ValueError:
-        years = -1
-    if not 1 <= years <= 100:
-        raise ConfigurationError(f"DSCR_RETENTION_YEARS must be a whole number of years 1..100, got {raw!r}.")
-    return years
+    """DSCR_RETENTION_YEARS (default 5), read by the one configuration module."""
+    return load_settings(environ).retention_years
 
 
 def _years_before(day: dt.date, years: int) -> dt.date:
@@ -481,7 +471,7 @@ def purge_expired(ctx: Context, *, dry_run: bool, years: int | None = None) -> P
     research record (study code, sessions' dates, scores, events) is kept.
     """
     access.require(ctx, "retention.purge")
-    years = retention_years() if years is None else years
+    years = ctx.runtime.settings.retention_years if years is None else years
     if not 1 <= years <= 100:
         raise ValidationError(f"The retention period must be 1..100 years, got {years}.")
     cutoff = _years_before(ctx.today, years)

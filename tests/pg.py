@@ -11,7 +11,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-PG_BINDIR = Path(os.environ.get("DSCR_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
+from db.config import load_settings
+
+PG_BINDIR = load_settings().pg_bindir
 
 
 def free_port() -> int:
