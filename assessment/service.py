@@ -18,7 +18,7 @@ from db.context import Context
 from db.schema import Assessment, AssessmentScore, utcnow
 from errors import Conflict, NotFound, ValidationError
 from matrix import stages
-from matrix.service import (
+from matrix.steps import (
     converting_stale,
     current_steps,
     last_change,

@@ -266,8 +266,6 @@ MESSAGES: dict[str, str] = {
     "ci must be between 0 and 1 such as 0.95, got {0}": "ci는 0.95처럼 0과 1 사이여야 합니다. 입력값: {0}",
     "indicator {0}: agreement needs at least 2 programmes scored by the same 2 or more raters; found {1} programme(s) rated by all of {2} rater(s)": "지표 {0}: 일치도를 구하려면 같은 평가자 2명 이상이 평가한 프로그램이 2개 이상 필요합니다. 평가자 {2}명 모두가 평가한 프로그램은 {1}개입니다.",
     # matrix/service.py
-    "{0} was changed by {1} after you opened it: you have version {2}{3}. Reload it, check the changes, and save again.": "{0}을(를) 연 뒤에 {1}이(가) 바꾸었습니다. 보고 있는 버전은 {2}입니다{3}. 다시 불러와 바뀐 내용을 확인하고 다시 저장하십시오.",
-    "{0} were saved by someone else at the same moment. Nothing of yours was saved: reload, compare and save again.": "같은 순간에 다른 사람이 {0}을(를) 저장했습니다. 입력한 내용은 저장되지 않았습니다. 다시 불러와 비교한 뒤 다시 저장하십시오.",
     "unknown action {0}; actions are {1}": "알 수 없는 처리 {0}입니다. 처리는 {1}입니다.",
     "cannot submit {0}: no assessment was recorded at this step; record and finalise its instruments first": "{0}을(를) 제출할 수 없습니다. 이 단계에 기록된 평가가 없습니다. 먼저 검사를 기록하고 완료하십시오.",
     "cannot submit {0}: {1} is still a draft; finalise it (or correct it) first": "{0}을(를) 제출할 수 없습니다. {1}이(가) 아직 작성 중입니다. 먼저 완료(또는 정정)하십시오.",
@@ -311,6 +309,9 @@ MESSAGES: dict[str, str] = {
     "steps need columns {0}; they have {1}": "단계 표에는 {0} 열이 필요합니다. 있는 열: {1}",
     "unknown status(es) {0}; statuses are {1}": "알 수 없는 상태: {0}. 상태는 {1}입니다.",
     "participant {0} {1} has no valid due date ({2})": "참여자 {0}의 {1}에 올바른 기한이 없습니다({2}).",
+    # matrix/steps.py
+    "{0} was changed by {1} after you opened it: you have version {2}{3}. Reload it, check the changes, and save again.": "{0}을(를) 연 뒤에 {1}이(가) 바꾸었습니다. 보고 있는 버전은 {2}입니다{3}. 다시 불러와 바뀐 내용을 확인하고 다시 저장하십시오.",
+    "{0} were saved by someone else at the same moment. Nothing of yours was saved: reload, compare and save again.": "같은 순간에 다른 사람이 {0}을(를) 저장했습니다. 입력한 내용은 저장되지 않았습니다. 다시 불러와 비교한 뒤 다시 저장하십시오.",
     # matrix/suppression.py
     "threshold must be a whole number (10, or 5 at least), got {0}": "기준값은 정수여야 합니다(10, 최소 5). 입력값: {0}",
     "threshold must be at least {0}: a smaller one would publish counts that identify young people; got {1}": "기준값은 {0} 이상이어야 합니다. 더 작으면 참여자를 식별할 수 있는 인원이 공개됩니다. 입력값: {1}",
@@ -530,7 +531,7 @@ FRAGMENTS: dict[str, str] = {
     " at {0} UTC": ", {0} UTC",
     "line {0}: case {1}": "{0}번째 줄: 사례 {1}",
     "account {0}": "계정 {0}",
-    # matrix/service.py
+    # matrix/steps.py
     " (now version {0})": " (현재 버전 {0})",
     "someone else": "다른 사용자",
     "{0} at {1} UTC": "{0}({1} UTC)",

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from assessment.instruments import Instrument, default_instruments, get_instrument
 from assessment.scoring import score_responses
@@ -21,9 +18,7 @@ from casework.notes_guard import check_note
 from db.context import Context
 from db.engine import read_frame
 from db.schema import (
-    Account,
     Assessment,
-    AuditLog,
     Case,
     CaseOffence,
     Cohort,
@@ -38,6 +33,13 @@ from db.schema import (
 import vocab
 from errors import Conflict, NotFound, ValidationError
 from matrix import change, outcomes, reviews, stages
+from matrix.steps import (
+    converting_stale,
+    current_steps,
+    new_step,
+    stale,
+    step_states,
+)
 from matrix.suppression import DEFAULT_THRESHOLD, suppress
 
 # The committee's rubric: four gender-sensitivity indicators, each rated 1..5 per programme.
@@ -51,94 +53,6 @@ REVIEW_SCALE = (1, 5)
 GROUPINGS = ("cohort", "programme", "age_band", "offence_type")
 # Actions a reviewer takes (the committee's part of a step); the rest are the counselor's.
 _SIGN_ACTIONS = ("review", "sign", "return", "unlock")
-
-
-# --- shared store helpers (also used by assessment.service) -----------------------------------
-
-def last_change(session: Session, table: str, row_id: object) -> str:
-    """'name at time' of the last write to a row, from the audit log, for a Conflict message."""
-    entry = session.scalars(
-        select(AuditLog).where(AuditLog.table_name == table, AuditLog.row_id == str(row_id),
-                               AuditLog.action.in_(("insert", "update")))
-        .order_by(AuditLog.id.desc()).limit(1)
-    ).first()
-    if entry is None:
-        return "someone else"
-    name = entry.actor
-    if entry.account_id is not None:
-        acc = session.get(Account, entry.account_id)
-        if acc is not None and acc.display_name and acc.display_name != acc.username:
-            name = f"{acc.display_name} ({acc.username})"
-    return f"{name} at {entry.at:%Y-%m-%d %H:%M} UTC"
-
-
-def stale(session: Session, table: str, row_id: object, what: str, expected: int,
-          actual: int | None) -> Conflict:
-    now = f" (now version {actual})" if actual is not None else ""
-    return Conflict(
-        f"{what} was changed by {last_change(session, table, row_id)} after you opened it: you "
-        f"have version {expected}{now}. Reload it, check the changes, and save again."
-    )
-
-
-@contextmanager
-def converting_stale(ctx: Context, table: str, what: str, expected: int | None
-                     ) -> Iterator[dict[str, object]]:
-    """A transaction whose concurrent-save failure (StaleDataError) becomes a Conflict naming who
-    saved in between. The block puts the id of the row it changes in the yielded dict's "row_id"."""
-    target: dict[str, object] = {"row_id": None}
-    try:
-        with ctx.transaction():
-            yield target
-    except StaleDataError:
-        raise stale(ctx.session, table, target["row_id"], what, expected or 0, None) from None
-    except IntegrityError as exc:
-        # A unique rule of the database (one answer sheet, one step row per version) was hit by
-        # a save that raced ours: nothing of ours was written.
-        if "unique" not in str(exc.orig).lower() and "duplicate" not in str(exc.orig).lower():
-            raise
-        raise Conflict(
-            f"{what} were saved by someone else at the same moment. Nothing of yours was saved: "
-            "reload, compare and save again.") from None
-
-
-def current_steps(session: Session, participant_id: int) -> dict[str, StageStep]:
-    """The newest version of each step row that exists (unlocking adds versions)."""
-    rows = session.scalars(
-        select(StageStep).where(StageStep.participant_id == participant_id)
-        .order_by(StageStep.step_version)
-    )
-    return {r.stage: r for r in rows}
-
-
-def step_states(current: dict[str, StageStep]) -> dict[str, stages.StepState]:
-    return {stage: stages.StepState(r.status, r.step_version, r.skip_reason)
-            for stage, r in current.items()}
-
-
-def open_step_for_editing(ctx: Context, participant: Participant, stage: str) -> StageStep:
-    """The step row answers are written to: a draft, started (with its gate checked) if need be."""
-    s = ctx.session
-    current = current_steps(s, participant.id)
-    states = step_states(current)
-    row = current.get(stage)
-    if row is None or row.status == stages.NOT_STARTED:
-        stages.apply_transition(states, stage, "start")
-        if row is None:
-            row = _new_step(participant, stage)
-            s.add(row)
-        row.status = stages.DRAFT
-        row.updated_by, row.updated_at = ctx.actor.id, utcnow()
-        s.flush()
-        return row
-    stages.check_editable(states, stage)
-    return row
-
-
-def _new_step(participant: Participant, stage: str, version: int = 1) -> StageStep:
-    due = stages.due_dates(participant.enrolled_on)[stage]
-    return StageStep(participant_id=participant.id, stage=stage, step_version=version,
-                     status=stages.NOT_STARTED, due_date=due)
 
 
 # --- step actions ------------------------------------------------------------------------------
@@ -217,7 +131,7 @@ def _transition(ctx: Context, part: Participant, stage: str, action: str, reason
         s.flush()
         return _step_view(fresh)
     if row is None:
-        row = _new_step(part, stage)
+        row = new_step(part, stage)
         s.add(row)
     row.status = new.status
     row.skip_reason = new.skip_reason if new.status == stages.SKIPPED else None

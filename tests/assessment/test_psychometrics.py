@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pingouin
-import pingouin.reliability
 import pytest
 from scipy import stats
 
@@ -23,21 +22,22 @@ def likert(n: int = 150, k: int = 6, seed: int = 11, missing: float = 0.06) -> p
     return pd.DataFrame(x, columns=[f"Q{i + 1}" for i in range(k)])
 
 
-class _NumpyWithoutRound:
-    """numpy, except that `round` returns its input: pingouin's CI before it rounds to 3 digits."""
-
-    def __getattr__(self, name):
-        return getattr(np, name)
-
-    @staticmethod
-    def round(a, decimals=0):
-        return np.asarray(a, dtype=float)
+def feldt_interval(alpha: float, n: int, k: int, ci: float = 0.95) -> tuple[float, float]:
+    """Feldt's interval by hand: (1 - alpha) / (1 - alpha_hat) ~ F(n - 1, (n - 1)(k - 1))."""
+    df1, df2 = n - 1, (n - 1) * (k - 1)
+    tail = (1 - ci) / 2
+    return (1 - (1 - alpha) * stats.f.ppf(1 - tail, df1, df2),
+            1 - (1 - alpha) * stats.f.ppf(tail, df1, df2))
 
 
-@pytest.fixture
-def pingouin_unrounded(monkeypatch):
-    monkeypatch.setattr(pingouin.reliability, "np", _NumpyWithoutRound())
-    return pingouin.reliability.cronbach_alpha
+def pairwise_alpha(data: pd.DataFrame) -> float:
+    """Alpha from the pairwise-complete covariance matrix (pandas' `cov` drops NaN pair by pair)."""
+    cov = data.cov().to_numpy()
+    k = cov.shape[0]
+    return k / (k - 1) * (1 - np.trace(cov) / cov.sum())
+
+
+ROUNDED = 5e-4 + 1e-12  # pingouin rounds its bounds to 3 decimals
 
 
 # ------------------------------------------------------------------ alpha
@@ -51,35 +51,43 @@ def test_alpha_equals_pingouin_with_missing_answers(nan_policy):
     ref_alpha, ref_ci = pingouin.cronbach_alpha(data, nan_policy=nan_policy)
     assert ours.alpha == pytest.approx(ref_alpha, abs=1e-10)
     if nan_policy == "pairwise":
-        # pingouin rounds its bounds to 3 decimals.
-        assert ours.ci_lower == pytest.approx(ref_ci[0], abs=5e-4 + 1e-12)
-        assert ours.ci_upper == pytest.approx(ref_ci[1], abs=5e-4 + 1e-12)
+        assert (ours.ci_lower, ours.ci_upper) == pytest.approx(tuple(ref_ci), abs=ROUNDED)
 
 
 @pytest.mark.parametrize("ci", [0.95, 0.90])
-def test_pairwise_ci_equals_pingouin_unrounded(pingouin_unrounded, ci):
+def test_pairwise_ci_is_feldts_interval_on_all_rows_as_pingouin_gives_it(ci):
     data = likert(seed=3)
     ours = cronbach_alpha(data, nan_policy="pairwise", ci=ci)
-    ref_alpha, (lower, upper) = pingouin_unrounded(data, nan_policy="pairwise", ci=ci)
-    assert (ours.alpha, ours.ci_lower, ours.ci_upper) == pytest.approx(
-        (ref_alpha, lower, upper), abs=1e-10
-    )
+    alpha = pairwise_alpha(data)
+    lower, upper = feldt_interval(alpha, len(data), data.shape[1], ci)
+    assert (ours.alpha, ours.ci_lower, ours.ci_upper) == pytest.approx((alpha, lower, upper), abs=1e-10)
     assert ours.n == len(data)
+    ref_alpha, ref_ci = pingouin.cronbach_alpha(data, nan_policy="pairwise", ci=ci)
+    assert ours.alpha == pytest.approx(ref_alpha, abs=1e-10)
+    assert (ours.ci_lower, ours.ci_upper) == pytest.approx(tuple(ref_ci), abs=ROUNDED)
 
 
-def test_listwise_ci_equals_pingouin_on_the_complete_rows(pingouin_unrounded):
+def test_listwise_ci_rests_on_the_complete_rows_where_pingouin_counts_all_rows():
     # Deliberate difference: pingouin keeps n = all rows in the Feldt CI after listwise
     # deletion; dscr uses the complete rows the estimate rests on, i.e. pingouin on those rows.
     data = likert(seed=5)
     complete = data.dropna()
+    k = data.shape[1]
     ours = cronbach_alpha(data, nan_policy="listwise")
-    ref_alpha, (lower, upper) = pingouin_unrounded(complete, nan_policy="listwise")
+    alpha = pairwise_alpha(complete)  # on complete rows pairwise is listwise
     assert (ours.alpha, ours.ci_lower, ours.ci_upper) == pytest.approx(
-        (ref_alpha, lower, upper), abs=1e-10
+        (alpha, *feldt_interval(alpha, len(complete), k)), abs=1e-10
     )
-    assert ours.n == len(complete)
-    _, (wide_lower, _) = pingouin_unrounded(data, nan_policy="listwise")
-    assert ours.ci_lower < wide_lower
+    assert ours.n == len(complete) < len(data)
+    ref_alpha, ref_ci = pingouin.cronbach_alpha(complete, nan_policy="listwise")
+    assert ours.alpha == pytest.approx(ref_alpha, abs=1e-10)
+    assert (ours.ci_lower, ours.ci_upper) == pytest.approx(tuple(ref_ci), abs=ROUNDED)
+    # pingouin on all rows: the same alpha, the interval of n = all rows, narrower than ours.
+    wide_alpha, wide_ci = pingouin.cronbach_alpha(data, nan_policy="listwise")
+    wide = feldt_interval(alpha, len(data), k)
+    assert wide_alpha == pytest.approx(alpha, abs=1e-10)
+    assert tuple(wide_ci) == pytest.approx(wide, abs=ROUNDED)
+    assert ours.ci_lower < wide[0] - 0.01 and ours.ci_upper > wide[1] + 0.005
 
 
 def test_alpha_matches_r_psych_values_on_pingouins_missing_data_example():

@@ -126,7 +126,7 @@ def test_an_optional_piece_left_empty_still_matches():
 
 
 def test_two_values_side_by_side_are_cut_where_the_known_pieces_are():
-    # matrix/service.py `stale`: "... you have version {expected}{now}." with now = " (now version 4)".
+    # matrix/steps.py `stale`: "... you have version {expected}{now}." with now = " (now version 4)".
     english = ("The GS-12 answers at planning was changed by counselor2 at 2026-01-02 10:00 UTC after "
                "you opened it: you have version 3 (now version 4). Reload it, check the changes, and "
                "save again.")

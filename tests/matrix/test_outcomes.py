@@ -307,9 +307,8 @@ def test_plot_returns_a_figure(model_data):
     assert list(fig.data[0].x) == list(STEPS)
 
 
-def test_wilcoxon_with_ties_uses_the_normal_approximation_like_r():
-    # Likert-type scores: tied and zero differences. R's wilcox.test(post, pre, paired = TRUE,
-    # exact = FALSE, correct = FALSE) gives the tie-corrected normal approximation.
+def test_wilcoxon_with_ties_and_zeros_is_scipys_tie_corrected_normal_approximation():
+    # Likert-type scores: tied and zero differences, so the exact distribution does not apply.
     pre = np.array([2, 3, 3, 4, 2, 3, 1, 2, 3, 4, 2, 3], dtype=float)
     post = np.array([3, 4, 3, 5, 3, 4, 2, 2, 4, 4, 3, 5], dtype=float)
     res = paired_change(pre, post)
@@ -323,3 +322,12 @@ def test_wilcoxon_with_ties_uses_the_normal_approximation_like_r():
     var = n * (n + 1) * (2 * n + 1) / 24 - (counts**3 - counts).sum() / 48
     z = (w_plus - n * (n + 1) / 4) / np.sqrt(var)
     assert res.wilcoxon_p == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-9)
+    # The same figures worked on paper: the eight 1s share rank 4.5 and the 2 has rank 9, so
+    # V = W+ = 8 * 4.5 + 9 = 45; E[V] = 9 * 10 / 4 = 22.5; Var = 9 * 10 * 19 / 24 - (8**3 - 8) / 48
+    # = 71.25 - 10.5 = 60.75; z = 22.5 / sqrt(60.75) = 2.88675; p = 0.0038924. That is the formula
+    # of R's wilcox.test(post, pre, paired = TRUE, exact = FALSE, correct = FALSE) (zeros dropped,
+    # no continuity correction); it was not run against R itself here.
+    assert (w_plus, n, var) == (45.0, 9, 60.75)
+    assert z == pytest.approx(2.886751, abs=1e-6)
+    assert res.wilcoxon_p == pytest.approx(math.erfc(22.5 / math.sqrt(60.75) / math.sqrt(2)), rel=1e-12)
+    assert res.wilcoxon_p == pytest.approx(0.0038924, abs=5e-8)

@@ -22,6 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+import vocab
+from demo.synthetic import generate
 from errors import ValidationError
 from matrix.change import DETERIORATED, IMPROVED, RECOVERED, ChangeNorms, classify_change
 from matrix.outcomes import (
@@ -39,6 +41,11 @@ NORMS = {
     "empathy": ChangeNorms(sd=8.0, reliability=0.85, cutoff=50.0),
     "risk": ChangeNorms(sd=6.0, reliability=0.8, cutoff=12.0, higher_is_better=False),
     # "attitude" has no norm: its shares stay NaN
+}
+# For the synthetic programme's scores (T-like: 50 + 10 z); gender_equality has no norm.
+PROGRAMME_NORMS = {
+    "gender_sensitivity": ChangeNorms(sd=10.0, reliability=0.85, cutoff=50.0),
+    "digital_sex_crime_understanding": ChangeNorms(sd=10.0, reliability=0.8, cutoff=45.0),
 }
 
 
@@ -157,6 +164,22 @@ def assert_same(fast, ref, exact=False):
 # ----------------------------------------------------------------------------- synthetic data
 
 
+def programme_scores(seed: int, participants: int = 240) -> pd.DataFrame:
+    """The project's synthetic programme (demo.synthetic) as long scores: participant, step, domain,
+    score, cohort, programme. Scores are the generator's latent levels on a 50 + 10 z scale, to one
+    decimal (so some differences tie); steps a young person dropped out before are absent."""
+    prog = generate(participants, seed=seed)
+    levels = prog.levels.melt(id_vars=["code", "stage"], value_vars=list(vocab.MATRIX_DOMAINS),
+                              var_name="domain", value_name="z")
+    groups = prog.participants.set_index("code")[["cohort", "programme"]]
+    return pd.DataFrame({
+        "participant": levels["code"], "step": levels["stage"], "domain": levels["domain"],
+        "score": np.round(50 + 10 * levels["z"], 1),
+        "cohort": levels["code"].map(groups["cohort"]),
+        "programme": levels["code"].map(groups["programme"]),
+    })
+
+
 def random_long(
     seed,
     n_people=240,
@@ -251,24 +274,28 @@ def edge_cells():
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_grouped_table_with_margins_equals_the_per_cell_reference(seed):
-    df = random_long(seed)
-    fast = outcomes_table(df, norms=NORMS, by="cohort", margins=True)
-    assert_same(fast, reference_table(df, norms=NORMS, by="cohort", margins=True))
+    df = programme_scores(seed)
+    fast = outcomes_table(df, norms=PROGRAMME_NORMS, by="cohort", margins=True)
+    assert_same(fast, reference_table(df, norms=PROGRAMME_NORMS, by="cohort", margins=True))
+    # Not an agreement of empty cells: most cells have a t, and the normed domains have shares.
+    assert fast["t"].notna().mean() > 0.8 and fast["share_improved"].notna().any()
 
 
 def test_table_is_bit_for_bit_the_per_cell_reference_but_the_d_z_interval():
-    df = random_long(7, n_people=400, groups=5)
-    fast = outcomes_table(df, norms=NORMS, by="cohort", margins=True)
-    assert_same(fast, reference_table(df, norms=NORMS, by="cohort", margins=True), exact=True)
+    df = programme_scores(7, participants=400)
+    fast = outcomes_table(df, norms=PROGRAMME_NORMS, by="programme", margins=True)
+    ref = reference_table(df, norms=PROGRAMME_NORMS, by="programme", margins=True)
+    assert_same(fast, ref, exact=True)
 
 
 def test_two_by_columns_with_all_margins_equal_the_reference():
-    df = random_long(11, n_people=200, groups=3, two_by=True)
+    df = programme_scores(11, participants=200)
     by = ["programme", "cohort"]
-    fast = outcomes_table(df, norms=NORMS, by=by, margins=True)
-    ref = reference_table(df, norms=NORMS, by=by, margins=True)
+    fast = outcomes_table(df, norms=PROGRAMME_NORMS, by=by, margins=True)
+    ref = reference_table(df, norms=PROGRAMME_NORMS, by=by, margins=True)
     assert_same(fast, ref)
-    # groups, then programme totals, then cohort totals, then the grand total
+    # groups, then programme totals, then cohort totals, then the grand total: one grand total
+    # row per domain and step pair
     assert (fast[["programme", "cohort"]] == "Total").all(axis=1).sum() == 3 * 3
 
 
@@ -407,7 +434,7 @@ def test_random_small_frames_equal_the_reference(cells, groups, margins):
 
 @pytest.mark.parametrize("seed", [1, 4])
 def test_step_means_equal_numpy_and_scipy_t_interval_per_cell(seed):
-    df = random_long(seed)
+    df = programme_scores(seed)
     assert_same(
         step_means(df, by="cohort", margins=True),
         reference_step_means(df, by="cohort", margins=True),
