@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from errors import ValidationError
-from models.survival import check_durations, check_events
+from models.validation import check_durations, check_events
 
 # Risk scores closer than this count as tied (scikit-survival's tied_tol).
 TIED_TOL = 1e-8

@@ -63,6 +63,7 @@ from models import survival
 from models.cards import ModelCard, build_card, data_fingerprint
 from models.competing import CumulativeIncidenceResult, cumulative_incidence
 from models.risk import DEFAULT_HORIZON, CalibrationTable, get_model, validate
+from models.validation import check_columns
 
 DOMAINS = vocab.DOMAINS
 ATTENDED = vocab.ATTENDED
@@ -637,7 +638,7 @@ def cox_fit(ctx: Context, covariates: Sequence[str], *, ties: str = "efron",
                                                    for c in covariates):
         raise ValidationError("the frame given was read without the matrix columns; read it with "
                               "analysis_frame(matrix=True) to use scores or changes")
-    survival.check_columns(frame, covariates, "the analysis frame")
+    check_columns(frame, covariates, "the analysis frame")
     if complete_cases:
         frame = frame.dropna(subset=covariates)
     return survival.cox(frame, "duration", "event", covariates, ties=ties, strata=strata)
