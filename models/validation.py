@@ -79,3 +79,10 @@ def check_events(values: object, name: str = "event") -> np.ndarray:
             "for several event types use models.competing.cumulative_incidence"
         )
     return num.astype(int)
+
+
+def positions(mask: np.ndarray, limit: int = 5) -> str:
+    """The first row positions where `mask` holds, for a message: "3, 8, 12, ..."."""
+    found = np.flatnonzero(mask)[:limit]
+    more = ", ..." if mask.sum() > limit else ""
+    return ", ".join(str(int(i)) for i in found) + more

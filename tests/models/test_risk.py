@@ -13,13 +13,11 @@ from sklearn.base import BaseEstimator
 from sklearn.metrics import roc_auc_score
 
 from errors import ValidationError
+from models.labels import censoring_survival, event_rate, horizon_labels
 from models.risk import (
     RISK_MODELS,
     calibration_intercept_slope,
-    censoring_survival,
-    event_rate,
     get_model,
-    horizon_labels,
     recalibrate,
     validate,
     weighted_auc,
