@@ -29,6 +29,7 @@ from db.schema import (
     Scan,
     utcnow,
 )
+import vocab
 from errors import Conflict, NotFound, PermissionDenied, ValidationError
 from models import service as ms
 from models.cards import data_fingerprint
@@ -373,7 +374,7 @@ def test_the_frame_without_the_matrix_is_the_frame_less_its_matrix_columns(demo_
         full = ms.analysis_frame(ctx)
         light = ms.analysis_frame(ctx, matrix=False)
         matrix_cols = [c for c in full.columns if c.startswith(("score_", "change_"))]
-        assert len(matrix_cols) == len(ms.DOMAINS) * (len(ms.STAGES) + 2)
+        assert len(matrix_cols) == len(vocab.DOMAINS) * (len(vocab.STEPS) + 2)
         pd.testing.assert_frame_equal(light, full.drop(columns=matrix_cols))
         # Survival curves are the same from either; a model of changes needs the whole frame.
         pd.testing.assert_frame_equal(ms.km(ctx, frame=light).table, ms.km(ctx, frame=full).table)
