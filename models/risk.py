@@ -378,18 +378,55 @@ class LogisticRisk(RiskModel):
             index=pd.Index(["intercept", *names], name="term"),
         )
 
+    def stored_parameters(self) -> dict[str, Any]:
+        """What the model learned, as JSON: enough to predict and explain exactly, and no rows
+        (`explain_stored` reads it back)."""
+        self._check_fitted()
+        prepare = self.pipeline_.named_steps["prepare"]
+        clf = self.pipeline_.named_steps["clf"]
+        scaler = prepare.named_transformers_["numeric"] if self.numeric_features_ else None
+        return {
+            "numeric": list(self.numeric_features_),
+            "categorical": list(self.categorical_features_),
+            "categories": {k: list(v) for k, v in self.categories_.items()},
+            "mean": [float(v) for v in scaler.mean_] if scaler is not None else [],
+            "scale": [float(v) for v in scaler.scale_] if scaler is not None else [],
+            "coef": [float(v) for v in clf.coef_[0]],
+            "intercept": float(clf.intercept_[0]),
+        }
+
+    @staticmethod
+    def explain_stored(
+        parameters: Mapping[str, Any], features: Sequence[str], frame: pd.DataFrame
+    ) -> pd.DataFrame:
+        """The explanation of `explain` from `stored_parameters()`: coefficient x standardised
+        value (numbers), x 0/1 indicator against the first level (categories), and `intercept`;
+        so a stored model explains (and, summed, predicts) without its pipeline."""
+        coef = iter(parameters["coef"])
+        out = pd.DataFrame(0.0, index=frame.index, columns=[*features, "intercept"])
+        for column, mean, scale in zip(
+            parameters["numeric"], parameters["mean"], parameters["scale"], strict=True
+        ):
+            values = frame[column].to_numpy(dtype=float)
+            out[column] += (values - mean) / scale * next(coef)
+        for column in parameters["categorical"]:
+            levels = parameters["categories"][column]
+            values = frame[column].astype(str).to_numpy()
+            unknown = [v for v in values if v not in levels]
+            if unknown:
+                raise ValidationError(
+                    f"feature {column} is {unknown[0]!r}, a level the model never saw (it knows "
+                    f"{', '.join(map(repr, levels))}); fit a new model that includes it"
+                )
+            for level in levels[1:]:
+                out[column] += (values == level) * next(coef)
+        out["intercept"] = float(parameters["intercept"])
+        return out
+
     def explain(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Exact additive explanation: coefficient x standardised value, summed per feature."""
         x = self._prepare(frame)
-        z = self.pipeline_.named_steps["prepare"].transform(x)
-        clf = self.pipeline_.named_steps["clf"]
-        terms = z * clf.coef_[0]
-        _, owners = self._columns()
-        out = pd.DataFrame(0.0, index=frame.index, columns=[*self.features_, "intercept"])
-        for position, owner in enumerate(owners):
-            out[owner] += terms[:, position]
-        out["intercept"] = float(clf.intercept_[0])
-        return out
+        return self.explain_stored(self.stored_parameters(), self.features_, x)
 
 
 class GradientBoostingRisk(RiskModel):

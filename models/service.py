@@ -60,7 +60,7 @@ from errors import Conflict, NotFound, ValidationError
 from models import frames, survival
 from models.cards import ModelCard, build_card, data_fingerprint
 from models.competing import CumulativeIncidenceResult, cumulative_incidence
-from models.risk import DEFAULT_HORIZON, CalibrationTable, get_model, validate
+from models.risk import DEFAULT_HORIZON, CalibrationTable, LogisticRisk, get_model, validate
 from models.validation import check_columns
 
 DOMAINS = vocab.DOMAINS
@@ -542,46 +542,6 @@ def _code_version() -> str:
     return f"dscr {version}" + (f" ({commit})" if commit else "")
 
 
-def _logistic_params(model) -> dict[str, Any]:
-    """What the logistic pipeline learned, as JSON: enough to predict and explain exactly."""
-    prepare = model.pipeline_.named_steps["prepare"]
-    clf = model.pipeline_.named_steps["clf"]
-    scaler = prepare.named_transformers_["numeric"] if model.numeric_features_ else None
-    return {
-        "numeric": list(model.numeric_features_),
-        "categorical": list(model.categorical_features_),
-        "categories": {k: list(v) for k, v in model.categories_.items()},
-        "mean": [float(v) for v in scaler.mean_] if scaler is not None else [],
-        "scale": [float(v) for v in scaler.scale_] if scaler is not None else [],
-        "coef": [float(v) for v in clf.coef_[0]],
-        "intercept": float(clf.intercept_[0]),
-    }
-
-
-def _explain_logistic(params: dict[str, Any], features: Sequence[str], row: pd.DataFrame
-                      ) -> pd.Series:
-    """Contributions on the log-odds scale as LogisticRisk.explain computes them, from stored
-    parameters: coefficient x standardised value (numbers), x 0/1 indicator against the first
-    level (categories), plus `intercept`."""
-    coef = iter(params["coef"])
-    out = {f: 0.0 for f in features}
-    for column, mean, scale in zip(params["numeric"], params["mean"], params["scale"],
-                                   strict=True):
-        value = float(row[column].iloc[0])
-        out[column] += (value - mean) / scale * next(coef)
-    for column in params["categorical"]:
-        levels = params["categories"][column]
-        value = str(row[column].iloc[0])
-        if value not in levels:
-            raise ValidationError(
-                f"feature {column} is {value!r}, a level the model never saw (it knows "
-                f"{', '.join(map(repr, levels))}); fit a new model that includes it")
-        for level in levels[1:]:
-            out[column] += (value == level) * next(coef)
-    out["intercept"] = params["intercept"]
-    return pd.Series(out)
-
-
 _NOT_FEATURES = ("study_code", "duration", "event", "follow_up_start", "follow_up_end",
                  "first_event_date", "events_recorded", "enrolled_on")
 
@@ -639,7 +599,7 @@ def fit_risk_model(ctx: Context, *, model: str = "logistic", horizon: int = DEFA
     }
     if model == "logistic":
         params["prediction"] = "stored coefficients"
-        params["logistic"] = _logistic_params(fitted)
+        params["logistic"] = fitted.stored_parameters()
     else:
         params["prediction"] = "deterministic refit on the analysis frame as of 'as_of'"
     with ctx.transaction() as s:
@@ -773,7 +733,7 @@ def predict_for(ctx: Context, participant_id: int, model_id: int) -> Prediction:
             f"{code} is still in the programme: completion counts as 0 and the "
             "sessions attended so far are used, so this is the risk if they left now.")
     if "logistic" in params:
-        contrib = _explain_logistic(params["logistic"], features, person)
+        contrib = LogisticRisk.explain_stored(params["logistic"], features, person).iloc[0]
         method = "stored coefficients"
     else:
         check = data_fingerprint(frame, params["fingerprint_columns"])

@@ -470,9 +470,16 @@ def test_a_fitted_model_is_stored_listed_and_predicts_with_its_name(demo250):
     refit = get_model("logistic", random_state=0).fit(frame, features, 730)
     row = frame[frame.study_code == prediction.study_code]
     assert prediction.risk == pytest.approx(float(refit.predict_risk(row).iloc[0]), rel=1e-9)
+    # The prediction's explanation is the model class's own, from the stored parameters: the
+    # same numbers as LogisticRisk.explain of the model refitted with the same settings.
+    with rt.sessions() as s:
+        stored_params = s.get(RiskModel, model_id).params["logistic"]
+    assert stored_params == refit.stored_parameters()
     expected = refit.explain(row).iloc[0]
     got = prediction.contributions.set_index("feature").contribution
-    assert np.allclose(got[features].to_numpy(), expected[features].to_numpy(), atol=1e-9)
+    assert got[features].tolist() == expected[features].tolist()
+    assert prediction.intercept == expected["intercept"]
+    assert prediction.log_odds == float(expected.sum())
 
 
 @sqlite_only
