@@ -22,7 +22,6 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -525,21 +524,12 @@ def cumulative_incidence_by_type(ctx: Context, *, as_of: dt.date | None = None,
 
 
 def _code_version() -> str:
+    """The installed dscr's version, as its package metadata gives it (never the git folder,
+    which a deployment need not have)."""
     try:
-        version = metadata.version("dscr")
+        return f"dscr {metadata.version('dscr')}"
     except metadata.PackageNotFoundError:
-        version = "unknown"
-    head = Path(__file__).resolve().parents[1] / ".git" / "HEAD"
-    commit = ""
-    try:
-        ref = head.read_text().strip()
-        if ref.startswith("ref: "):
-            ref_file = head.parent / ref[5:]
-            ref = ref_file.read_text().strip() if ref_file.exists() else ""
-        commit = ref[:12]
-    except OSError:
-        pass
-    return f"dscr {version}" + (f" ({commit})" if commit else "")
+        return "dscr unknown"
 
 
 _NOT_FEATURES = ("study_code", "duration", "event", "follow_up_start", "follow_up_end",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from importlib import metadata
 
 import numpy as np
 import pandas as pd
@@ -431,6 +432,8 @@ def test_a_fitted_model_is_stored_listed_and_predicts_with_its_name(demo250):
     assert card.features == features and card.n == len(frame)
     assert card.data_fingerprint == data_fingerprint(frame, ["duration", "event", *features])
     assert info.data_fingerprint == card.data_fingerprint
+    # The code is named by the installed package's version, not by a git folder's commit.
+    assert card.code_version == f"dscr {metadata.version('dscr')}"
     assert set(card.subgroups) == set(ms.FAIRNESS_GROUPS)
     assert set(card.subgroups["programme"]) == set(frame.programme)
     for row in card.subgroups["sex"].values():
