@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from errors import ValidationError
-from models.risk import STATUS_EVENT, RiskModel, ValidationResult, horizon_labels
+from models.labels import STATUS_EVENT, horizon_labels
+from models.risk import RiskModel, ValidationResult
 
 CARD_VERSION = 1
 

@@ -11,7 +11,8 @@ import plotly.graph_objects as go
 from scipy import stats
 
 from errors import ValidationError
-from models.survival import TIME_UNITS, check_columns, check_durations
+from models.survival import TIME_UNITS
+from models.validation import check_columns, check_durations
 
 
 def _check_event_types(values: object, name: str) -> np.ndarray:

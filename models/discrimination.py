@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from errors import ValidationError
-from models.survival import check_durations, check_events
+from models.labels import censoring_survival_before
+from models.validation import check_durations, check_events
 
 # Risk scores closer than this count as tied (scikit-survival's tied_tol).
 TIED_TOL = 1e-8
@@ -76,26 +77,6 @@ def harrell_c(duration: object, event: object, risk_score: object) -> float:
         return float(concordance_index(t, -r, e))
     except ZeroDivisionError:  # no comparable pair (e.g. every event at one tied time)
         return float("nan")
-
-
-def censoring_survival_before(
-    duration: np.ndarray, event: np.ndarray, at: np.ndarray
-) -> np.ndarray:
-    """G(t-) = P(censoring time >= t): Kaplan-Meier of the censoring times, read just before t.
-
-    At tied times events come first, so the censoring risk set at s is those followed to s who
-    did not have the event at s. Read at t- rather than t so that everyone censored together at
-    the administrative end of follow-up does not make G zero at an event on that same day.
-    """
-    grid = np.unique(duration)
-    n = len(duration) - np.searchsorted(np.sort(duration), grid, side="left")
-    d = np.bincount(np.searchsorted(grid, duration[event == 1]), minlength=len(grid))
-    c = np.bincount(np.searchsorted(grid, duration[event == 0]), minlength=len(grid))
-    risk = n - d
-    factor = 1.0 - np.divide(c, risk, out=np.zeros(len(grid)), where=risk > 0)
-    g = np.cumprod(factor)
-    idx = np.searchsorted(grid, at, side="left") - 1
-    return np.where(idx >= 0, g[np.clip(idx, 0, None)], 1.0)
 
 
 @dataclass(frozen=True)

@@ -27,34 +27,20 @@ from threadpoolctl import threadpool_limits
 
 from errors import ValidationError
 from models.fairness import group_metrics, small_group_warnings, wilson_interval
+from models.labels import (
+    CENSORING_TEXT,
+    DEFAULT_HORIZON,
+    STATUS_CENSORED,
+    STATUS_EVENT,
+    STATUS_EVENT_FREE,
+    horizon_labels,
+)
+from models.validation import positions
 
-DEFAULT_HORIZON = 730
 # Fewer events than this and neither a model nor its validation says anything a counselor can use.
 MIN_EVENTS = 10
 # Peduzzi et al. (1996): under ~10 events per predictor, logistic coefficients are unstable.
 MIN_EPV = 10
-
-CENSORING_METHODS = ("ipcw", "exclude")
-CENSORING_TEXT = {
-    "ipcw": (
-        "Label = reoffence within the horizon. Participants followed past the horizon without "
-        "a reoffence are negatives. Participants censored before the horizon carry weight 0, and "
-        "everyone else is weighted by 1 / G, the Kaplan-Meier probability of remaining under "
-        "follow-up (G(t-) at the event time for events, G(horizon-) for negatives): inverse "
-        "probability of censoring weighting (IPCW). This assumes censoring does not depend on "
-        "the predictors or on the risk of reoffending."
-    ),
-    "exclude": (
-        "Label = reoffence within the horizon. Participants censored before the horizon are "
-        "excluded and the rest weigh 1. This over-states the risk when early censoring is common "
-        "(a reoffence before censoring is kept, the event-free years of those censored are not); "
-        "kept only to show the bias next to IPCW."
-    ),
-}
-
-STATUS_EVENT = "event"
-STATUS_EVENT_FREE = "event_free"
-STATUS_CENSORED = "censored"
 
 METRICS = ("auc", "brier", "eo_ratio", "calibration_intercept", "calibration_slope")
 
@@ -63,130 +49,6 @@ def _one_thread() -> threadpool_limits:
     """OpenMP on the small frames used here only contends with other work (HistGradientBoosting
     went from 0.1 s to 7 s on a busy 2-core machine), so fit and predict run on one thread."""
     return threadpool_limits(limits=1, user_api="openmp")
-
-
-# ---------------------------------------------------------------- labels and censoring
-
-
-def _positions(mask: np.ndarray, limit: int = 5) -> str:
-    found = np.flatnonzero(mask)[:limit]
-    more = ", ..." if mask.sum() > limit else ""
-    return ", ".join(str(int(i)) for i in found) + more
-
-
-def _check_follow_up(
-    duration: pd.Series | np.ndarray | Sequence[float],
-    event: pd.Series | np.ndarray | Sequence[float],
-    horizon: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    d_name = getattr(duration, "name", None) or "duration"
-    e_name = getattr(event, "name", None) or "event"
-    if isinstance(horizon, bool) or not isinstance(horizon, int | float | np.number):
-        raise ValidationError(f"horizon must be a number of days, got {horizon!r}")
-    if not (np.isfinite(horizon) and horizon > 0):
-        raise ValidationError(f"horizon must be a positive number of days, got {horizon}")
-    try:
-        d = np.asarray(duration, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{d_name} must be numbers of days followed") from exc
-    try:
-        e = np.asarray(event, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{e_name} must be 0 (no reoffence) or 1 (reoffence)") from exc
-    if len(d) != len(e):
-        raise ValidationError(f"{d_name} has {len(d)} rows but {e_name} has {len(e)}")
-    if len(d) == 0:
-        raise ValidationError("the frame has no participants")
-    if np.isnan(d).any():
-        raise ValidationError(
-            f"{d_name} is missing for {int(np.isnan(d).sum())} participants "
-            f"(row positions {_positions(np.isnan(d))}); record the days followed"
-        )
-    if (d < 0).any() or np.isinf(d).any():
-        bad = (d < 0) | np.isinf(d)
-        raise ValidationError(
-            f"{d_name} must be finite days >= 0, got {int(bad.sum())} bad values "
-            f"(row positions {_positions(bad)}, first {d[bad][0]}); check the follow-up dates"
-        )
-    bad = ~np.isin(e, (0.0, 1.0))
-    if bad.any():
-        raise ValidationError(
-            f"{e_name} must be 0 (no reoffence) or 1 (reoffence), got {int(bad.sum())} other "
-            f"values (row positions {_positions(bad)}, first {e[bad][0]})"
-        )
-    return d, e
-
-
-def censoring_survival(
-    duration: pd.Series | np.ndarray | Sequence[float],
-    event: pd.Series | np.ndarray | Sequence[float],
-    times: float | Sequence[float] | np.ndarray,
-    *,
-    left_limit: bool = False,
-) -> np.ndarray:
-    """Kaplan-Meier probability of still being under follow-up, G(t) = P(C > t), at `times`.
-
-    Censoring is the "event" here; at tied times reoffences are taken to happen first, as in
-    lifelines.KaplanMeierFitter().fit(duration, 1 - event). `left_limit=True` gives G(t-).
-    """
-    d, e = _check_follow_up(duration, event, 1.0)
-    t = np.atleast_1d(np.asarray(times, dtype=float))
-    censored_times, counts = np.unique(d[e == 0], return_counts=True)
-    at_risk = len(d) - np.searchsorted(np.sort(d), censored_times, side="left")
-    survival = np.cumprod(1.0 - counts / at_risk)
-    side = "left" if left_limit else "right"
-    index = np.searchsorted(censored_times, t, side=side) - 1
-    return np.where(index >= 0, survival[np.clip(index, 0, None)], 1.0)
-
-
-def horizon_labels(
-    duration: pd.Series | np.ndarray | Sequence[float],
-    event: pd.Series | np.ndarray | Sequence[float],
-    horizon: float = DEFAULT_HORIZON,
-    *,
-    censoring: str = "ipcw",
-) -> pd.DataFrame:
-    """Each participant's status at the horizon, 0/1 label and weight for a risk model.
-
-    `status` is "event" (reoffence at or before the horizon), "event_free" (followed to the
-    horizon without one) or "censored" (follow-up ended before the horizon, status unknown).
-    With censoring="ipcw" the weights are 1/G(T-) for events and 1/G(horizon-) for the
-    event free, so that they sum to n and the weighted event rate equals 1 minus the
-    Kaplan-Meier survival at the horizon (Satten & Datta 2001). Censored rows weigh 0.
-    """
-    if censoring not in CENSORING_METHODS:
-        raise ValidationError(
-            f"censoring must be one of {', '.join(CENSORING_METHODS)}, got {censoring!r}"
-        )
-    d, e = _check_follow_up(duration, event, horizon)
-    is_event = (e == 1) & (d <= horizon)
-    is_free = ~is_event & (d >= horizon)
-    status = np.where(is_event, STATUS_EVENT, np.where(is_free, STATUS_EVENT_FREE, STATUS_CENSORED))
-    if censoring == "ipcw":
-        g_event = censoring_survival(d, e, d, left_limit=True)
-        g_horizon = censoring_survival(d, e, horizon, left_limit=True)[0]
-        with np.errstate(divide="ignore"):
-            weight = np.where(is_event, 1.0 / g_event, np.where(is_free, 1.0 / g_horizon, 0.0))
-    else:
-        weight = (is_event | is_free).astype(float)
-    index = duration.index if isinstance(duration, pd.Series) else None
-    return pd.DataFrame(
-        {"label": is_event.astype(int), "weight": weight, "status": status}, index=index
-    )
-
-
-def event_rate(
-    duration: pd.Series | np.ndarray | Sequence[float],
-    event: pd.Series | np.ndarray | Sequence[float],
-    horizon: float = DEFAULT_HORIZON,
-    *,
-    censoring: str = "ipcw",
-) -> float:
-    """Share of participants who reoffend by the horizon: IPCW (= 1 - KM) or naive exclusion."""
-    labels = horizon_labels(duration, event, horizon, censoring=censoring)
-    if labels["weight"].sum() == 0:
-        return float("nan")
-    return float(np.average(labels["label"], weights=labels["weight"]))
 
 
 # ---------------------------------------------------------------- frames and features
@@ -225,7 +87,7 @@ def _check_feature_values(frame: pd.DataFrame, features: Sequence[str]) -> None:
         if missing.any():
             raise ValidationError(
                 f"feature {column} is missing for {int(missing.sum())} participants "
-                f"(row positions {_positions(missing.to_numpy())}); impute or drop them "
+                f"(row positions {positions(missing.to_numpy())}); impute or drop them "
                 "before modelling, and say which in the analysis notes"
             )
 
@@ -516,18 +378,55 @@ class LogisticRisk(RiskModel):
             index=pd.Index(["intercept", *names], name="term"),
         )
 
+    def stored_parameters(self) -> dict[str, Any]:
+        """What the model learned, as JSON: enough to predict and explain exactly, and no rows
+        (`explain_stored` reads it back)."""
+        self._check_fitted()
+        prepare = self.pipeline_.named_steps["prepare"]
+        clf = self.pipeline_.named_steps["clf"]
+        scaler = prepare.named_transformers_["numeric"] if self.numeric_features_ else None
+        return {
+            "numeric": list(self.numeric_features_),
+            "categorical": list(self.categorical_features_),
+            "categories": {k: list(v) for k, v in self.categories_.items()},
+            "mean": [float(v) for v in scaler.mean_] if scaler is not None else [],
+            "scale": [float(v) for v in scaler.scale_] if scaler is not None else [],
+            "coef": [float(v) for v in clf.coef_[0]],
+            "intercept": float(clf.intercept_[0]),
+        }
+
+    @staticmethod
+    def explain_stored(
+        parameters: Mapping[str, Any], features: Sequence[str], frame: pd.DataFrame
+    ) -> pd.DataFrame:
+        """The explanation of `explain` from `stored_parameters()`: coefficient x standardised
+        value (numbers), x 0/1 indicator against the first level (categories), and `intercept`;
+        so a stored model explains (and, summed, predicts) without its pipeline."""
+        coef = iter(parameters["coef"])
+        out = pd.DataFrame(0.0, index=frame.index, columns=[*features, "intercept"])
+        for column, mean, scale in zip(
+            parameters["numeric"], parameters["mean"], parameters["scale"], strict=True
+        ):
+            values = frame[column].to_numpy(dtype=float)
+            out[column] += (values - mean) / scale * next(coef)
+        for column in parameters["categorical"]:
+            levels = parameters["categories"][column]
+            values = frame[column].astype(str).to_numpy()
+            unknown = [v for v in values if v not in levels]
+            if unknown:
+                raise ValidationError(
+                    f"feature {column} is {unknown[0]!r}, a level the model never saw (it knows "
+                    f"{', '.join(map(repr, levels))}); fit a new model that includes it"
+                )
+            for level in levels[1:]:
+                out[column] += (values == level) * next(coef)
+        out["intercept"] = float(parameters["intercept"])
+        return out
+
     def explain(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Exact additive explanation: coefficient x standardised value, summed per feature."""
         x = self._prepare(frame)
-        z = self.pipeline_.named_steps["prepare"].transform(x)
-        clf = self.pipeline_.named_steps["clf"]
-        terms = z * clf.coef_[0]
-        _, owners = self._columns()
-        out = pd.DataFrame(0.0, index=frame.index, columns=[*self.features_, "intercept"])
-        for position, owner in enumerate(owners):
-            out[owner] += terms[:, position]
-        out["intercept"] = float(clf.intercept_[0])
-        return out
+        return self.explain_stored(self.stored_parameters(), self.features_, x)
 
 
 class GradientBoostingRisk(RiskModel):

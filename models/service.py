@@ -22,7 +22,6 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,10 +35,8 @@ from db import access, audit
 from db.context import Context
 from db.engine import read_frame
 from db.schema import (
-    OFFENCE_TYPES,
     RECIDIVISM_SOURCES,
     RECIDIVISM_TYPES,
-    STAGES,
     Account,
     Assessment,
     AssessmentScore,
@@ -59,10 +56,11 @@ from db.schema import (
 )
 import vocab
 from errors import Conflict, NotFound, ValidationError
-from models import survival
+from models import frames, survival
 from models.cards import ModelCard, build_card, data_fingerprint
 from models.competing import CumulativeIncidenceResult, cumulative_incidence
-from models.risk import DEFAULT_HORIZON, CalibrationTable, get_model, validate
+from models.risk import DEFAULT_HORIZON, CalibrationTable, LogisticRisk, get_model, validate
+from models.validation import check_columns
 
 DOMAINS = vocab.DOMAINS
 ATTENDED = vocab.ATTENDED
@@ -320,74 +318,42 @@ def _among(column: Any, ids: Ids | None) -> Any:
 
 def _baseline(s: Session, participant_ids: Ids | None = None,
               as_of: dt.date | None = None, matrix: bool = True) -> pd.DataFrame:
-    """Baseline features per participant (index: participant id), pseudonymised; with `matrix`
-    also the step scores and changes (the assessments are read only then)."""
+    """Baseline features per participant (index: participant id), pseudonymised, from the rows
+    read here (`frames.baseline_frame`); with `matrix` also the step scores and changes (the
+    assessments are read only then)."""
     conn = s.connection()
+    ids = participant_ids
     stmt = (select(Participant.id, Participant.study_code, Participant.sex,
                    Participant.age_at_referral, Participant.prior_offences, Participant.enrolled_on,
                    Participant.status, Participant.ended_on, Cohort.name.label("cohort"),
                    Programme.name.label("programme"))
             .join(Cohort, Participant.cohort_id == Cohort.id)
             .join(Programme, Cohort.programme_id == Programme.id)
-            .where(_among(Participant.id, participant_ids))
+            .where(_among(Participant.id, ids))
             .order_by(Participant.id))
-    base = read_frame(conn, stmt, ["participant_id", "study_code", "sex", "age_at_referral",
-                                   "prior_offences", "enrolled_on", "status", "ended_on", "cohort",
-                                   "programme"]).set_index("participant_id")
-    if base.empty:
-        return base
-    ids = participant_ids
-
+    people = read_frame(conn, stmt, list(frames.PEOPLE_COLUMNS))
+    if people.empty:
+        return people.set_index("participant_id")
     cases = read_frame(conn, select(Case.id, Case.participant_id, Case.offence_date,
                                     Case.referral_date).where(_among(Case.participant_id, ids)),
-                       ["case_id", "participant_id", "offence_date", "referral_date"])
+                       list(frames.CASE_COLUMNS))
     offences = read_frame(conn, select(Case.participant_id, CaseOffence.offence_type)
                           .join(CaseOffence, CaseOffence.case_id == Case.id)
                           .where(_among(Case.participant_id, ids)),
-                          ["participant_id", "offence_type"]).drop_duplicates()
-    # The earliest case is the index offence the referral was about.
-    first_case = cases.sort_values(["offence_date", "case_id"]).drop_duplicates("participant_id")
-    first_case = first_case.set_index("participant_id").reindex(base.index)
-    lag = pd.to_datetime(first_case["referral_date"]) - pd.to_datetime(first_case["offence_date"])
-    lag_years = lag.dt.days / 365.25
-    base["age_at_offence"] = base["age_at_referral"] - lag_years
-    base["age_band"] = base["age_at_referral"].map(vocab.age_band)
-    for kind in OFFENCE_TYPES:
-        has = offences.loc[offences.offence_type == kind, "participant_id"]
-        base[f"offence_{kind}"] = base.index.isin(has).astype(int)
-    kinds = offences.groupby("participant_id")["offence_type"].agg(["first", "size"])
-    group = kinds["first"].where(kinds["size"] == 1, vocab.MULTIPLE_OFFENCES)
-    base["offence_group"] = group.reindex(base.index).fillna(vocab.UNKNOWN_OFFENCE).to_numpy()
-
+                          list(frames.OFFENCE_COLUMNS))
     sessions = select(CounselingSession.participant_id, func.count()).where(
         _among(CounselingSession.participant_id, ids), CounselingSession.attendance.in_(ATTENDED))
     if as_of is not None:
         sessions = sessions.where(CounselingSession.session_date <= as_of)
     attended = read_frame(conn, sessions.group_by(CounselingSession.participant_id),
-                          ["participant_id", "n"]).set_index("participant_id")["n"]
-    base["sessions_attended"] = attended.reindex(base.index).fillna(0).astype(int).to_numpy()
-    ended = [d is not None and not pd.isna(d) and (as_of is None or d <= as_of)
-             for d in base["ended_on"]]
-    base["completed"] = ((base["status"] == "completed") & np.array(ended, dtype=bool)).astype(int)
-
-    if not matrix:
-        return base
-    scores = _step_scores(s, ids, as_of)
-    for domain in DOMAINS:
-        for stage in STAGES:
-            col = f"score_{domain}_{stage}"
-            base[col] = scores[col].reindex(base.index) if col in scores else np.nan
-        first = base[f"score_{domain}_planning"]
-        base[f"change_{domain}"] = base[f"score_{domain}_conclusion"] - first
-        last = base[f"score_{domain}_conclusion"].fillna(base[f"score_{domain}_midterm"])
-        # Change to the last step reached: 0 with only a planning score (nothing measured after).
-        change = (last - first).where(last.notna(), 0.0)
-        base[f"change_to_last_{domain}"] = change.where(first.notna())
-    return base
+                          list(frames.ATTENDANCE_COLUMNS))
+    assessments = _assessment_rows(s, ids, as_of) if matrix else None
+    return frames.baseline_frame(people, cases, offences, attended, as_of=as_of,
+                                 assessments=assessments)
 
 
 def _assessment_rows(s: Session, ids: Ids | None, as_of: dt.date | None) -> pd.DataFrame:
-    """Final or locked domain scores: participant, stage, date, domain, score (latest per step)."""
+    """Final or locked domain scores: participant, stage, date, assessment, domain, score."""
     stmt = (select(Assessment.participant_id, Assessment.stage, Assessment.administered_on,
                    Assessment.id, AssessmentScore.domain, AssessmentScore.score)
             .join(AssessmentScore, AssessmentScore.assessment_id == Assessment.id)
@@ -395,61 +361,23 @@ def _assessment_rows(s: Session, ids: Ids | None, as_of: dt.date | None) -> pd.D
                    Assessment.status.in_(COUNTED_ASSESSMENTS)))
     if as_of is not None:
         stmt = stmt.where(Assessment.administered_on <= as_of)
-    rows = read_frame(s.connection(), stmt, ["participant_id", "stage", "date", "assessment_id",
-                                             "domain", "score"])
-    rows = rows[rows["domain"].isin(DOMAINS)]
-    # A step given again (a new step version) replaces the earlier scores of that step.
-    return (rows.sort_values(["date", "assessment_id"])
-            .drop_duplicates(["participant_id", "stage", "domain"], keep="last"))
-
-
-def _step_scores(s: Session, ids: Ids | None, as_of: dt.date | None) -> pd.DataFrame:
-    rows = _assessment_rows(s, ids, as_of)
-    if rows.empty:
-        return pd.DataFrame()
-    # One row per participant, stage and domain already: a plain pivot, no aggregation.
-    wide = rows.pivot(index="participant_id", columns=["domain", "stage"], values="score")
-    wide.columns = [f"score_{d}_{st}" for d, st in wide.columns]
-    return wide
+    return read_frame(s.connection(), stmt, list(frames.ASSESSMENT_COLUMNS))
 
 
 def _outcomes(s: Session, ids: Ids | None, as_of: dt.date | None) -> pd.DataFrame:
-    """Per participant with a follow-up: window, duration, first event and its type."""
+    """Per participant with a follow-up: window, duration, first event and its type
+    (`frames.outcomes_frame` of the windows and events read here)."""
     conn = s.connection()
     fus = read_frame(conn, select(FollowUp.participant_id, func.min(FollowUp.start_date),
                                   func.max(FollowUp.end_date))
                      .where(_among(FollowUp.participant_id, ids)).group_by(FollowUp.participant_id),
-                     ["participant_id", "follow_up_start", "follow_up_end"]
-                     ).set_index("participant_id")
-    if as_of is not None:
-        fus = fus[fus["follow_up_start"] <= as_of]
-        fus["follow_up_end"] = fus["follow_up_end"].map(lambda d: min(d, as_of))
+                     list(frames.FOLLOW_UP_COLUMNS))
     events = read_frame(conn, select(RecidivismEvent.participant_id, RecidivismEvent.event_date,
                                      RecidivismEvent.event_type, RecidivismEvent.source,
                                      RecidivismEvent.id)
                         .where(_among(RecidivismEvent.participant_id, ids)),
-                        ["participant_id", "event_date", "event_type", "source", "event_id"])
-    events = events[events["participant_id"].isin(fus.index)]
-    if as_of is not None:
-        events = events[events["event_date"] <= as_of]
-    first = (events.sort_values(["event_date", "event_id"]).drop_duplicates("participant_id")
-             .set_index("participant_id").reindex(fus.index))
-    has_event = first["event_date"].notna()
-    exit_date = first["event_date"].where(has_event, fus["follow_up_end"])
-    out = fus.copy()
-    out["duration"] = (pd.to_datetime(exit_date) - pd.to_datetime(fus["follow_up_start"])).dt.days
-    out["event"] = has_event.astype(int)
-    for kind in RECIDIVISM_TYPES:
-        out[f"event_{kind}"] = (first["event_type"] == kind).astype(int)
-    out["first_event_type"] = first["event_type"].where(has_event, None)
-    out["first_event_source"] = first["source"].where(has_event, "none")
-    out["first_event_date"] = first["event_date"].where(has_event, None)
-    counts = events.groupby("participant_id").size().reindex(fus.index)
-    out["events_recorded"] = counts.fillna(0).astype(int)
-    return out
-
-
-_DROP = ("status", "ended_on")
+                        list(frames.EVENT_COLUMNS))
+    return frames.outcomes_frame(fus, events, as_of=as_of)
 
 
 def _frame(s: Session, as_of: dt.date | None, matrix: bool = True) -> pd.DataFrame:
@@ -464,13 +392,7 @@ def _frame(s: Session, as_of: dt.date | None, matrix: bool = True) -> pd.DataFra
         raise ValidationError(
             f"No follow-up window starts on or before {as_of}; choose a later as_of date.")
     base = _baseline(s, None, as_of, matrix=matrix)
-    frame = base.join(outcomes, how="inner").drop(columns=list(_DROP))
-    front = ["study_code", "duration", "event", "first_event_type"]
-    frame = frame[front + [c for c in frame.columns if c not in front]]
-    frame = frame.sort_values("study_code").reset_index(drop=True)
-    frame.attrs["as_of"] = as_of.isoformat() if as_of else None
-    frame.attrs["matrix"] = matrix
-    return frame
+    return frames.analysis_frame(base, outcomes, as_of=as_of, matrix=matrix)
 
 
 def analysis_frame(ctx: Context, *, as_of: dt.date | None = None,
@@ -487,6 +409,7 @@ def analysis_frame(ctx: Context, *, as_of: dt.date | None = None,
     `score_<domain>_<stage>` (final or locked assessments only; the latest at a step),
     `change_<domain>` (conclusion - planning, NaN when either is missing) and
     `change_to_last_<domain>` (last step reached - planning; 0 with only planning).
+    The features are built by `models.frames` from the rows read here.
 
     `as_of` cuts the data at a date (windows starting later dropped, ends and events cut, sessions
     and assessments after it ignored); None uses everything recorded. `matrix=False` leaves out
@@ -504,7 +427,7 @@ def _session_dates(s: Session, ids: Ids | None, as_of: dt.date | None) -> pd.Dat
         _among(CounselingSession.participant_id, ids), CounselingSession.attendance.in_(ATTENDED))
     if as_of is not None:
         stmt = stmt.where(CounselingSession.session_date <= as_of)
-    return read_frame(s.connection(), stmt, ["participant_id", "date"])
+    return read_frame(s.connection(), stmt, list(frames.SESSION_COLUMNS))
 
 
 def person_period_frame(ctx: Context, *, as_of: dt.date | None = None) -> pd.DataFrame:
@@ -518,80 +441,18 @@ def person_period_frame(ctx: Context, *, as_of: dt.date | None = None) -> pd.Dat
     score_<domain> and change_<domain> (from planning) at that step, and the baseline covariates
     prior_offences, age_at_referral, completed, programme. People whose follow-up has zero length
     cannot be in a (start, stop] frame; their number is in `frame.attrs["dropped_zero_length"]`.
+    Built by `frames.person_period_frame` from the rows read here.
     """
     access.require(ctx, "recidivism.read")
     with ctx.transaction() as s:
-        frame = _frame(s, as_of)
-        ids = s.scalars(select(Participant.id).where(
-            Participant.study_code.in_(frame["study_code"].tolist()))).all()
-        id_of = dict(s.execute(select(Participant.study_code, Participant.id)
-                               .where(Participant.id.in_(ids))).all())
-        enrolled = dict(s.execute(select(Participant.id, Participant.enrolled_on)
-                                  .where(Participant.id.in_(ids))).all())
+        # The episodes need the baseline and outcomes only; their scores come from the steps.
+        frame = _frame(s, as_of, matrix=False)
+        id_of = dict(s.execute(select(Participant.study_code, Participant.id).where(
+            Participant.study_code.in_(frame["study_code"].tolist()))).all())
+        ids = list(id_of.values())
         steps = _assessment_rows(s, ids, as_of)
         sessions = _session_dates(s, ids, as_of)
-    frame = frame.assign(participant_id=frame["study_code"].map(id_of))
-    start_day = frame["participant_id"].map(enrolled)
-    entry = np.array([(f - e).days
-                      for f, e in zip(frame["follow_up_start"], start_day, strict=True)])
-    base = pd.DataFrame({"participant_id": frame["participant_id"], "event": frame["event"],
-                         "time": entry + frame["duration"].to_numpy(),
-                         "step": 0, "sessions_attended": 0})
-    zero = frame["duration"].to_numpy() == 0
-    base = base[~zero]
-
-    def days(df: pd.DataFrame) -> np.ndarray:
-        pairs = zip(df["participant_id"], df["date"], strict=True)
-        return np.array([(d - enrolled[p]).days for p, d in pairs], dtype=float)
-
-    step_index = {stage: i + 1 for i, stage in enumerate(STAGES)}
-    step_dates = steps.groupby(["participant_id", "stage"], as_index=False)["date"].max()
-    step_changes = pd.DataFrame({"participant_id": step_dates["participant_id"],
-                                 "t": days(step_dates) if len(step_dates) else [],
-                                 "step": step_dates["stage"].map(step_index),
-                                 "sessions_attended": np.nan})
-    sessions = sessions.sort_values(["participant_id", "date"])
-    count = sessions.groupby("participant_id").cumcount() + 1
-    session_changes = pd.DataFrame({"participant_id": sessions["participant_id"],
-                                    "t": days(sessions) if len(sessions) else [], "step": np.nan,
-                                    "sessions_attended": count})
-    changes = pd.concat([step_changes, session_changes], ignore_index=True)
-    changes = changes[changes["participant_id"].isin(set(base["participant_id"]))]
-    # A session and a step on one day are one change; the later step wins within a day.
-    changes = (changes.sort_values(["participant_id", "t", "step"])
-               .groupby(["participant_id", "t"], as_index=False).agg({"step": "max",
-                                                                     "sessions_attended": "max"}))
-    changes = changes[changes["t"] >= 0]
-    rows = survival.split_episodes(base, changes, id="participant_id", duration="time",
-                                   event="event", time="t", values=["step", "sessions_attended"])
-    entry_of = dict(zip(frame["participant_id"], entry, strict=False))
-    enter = rows["participant_id"].map(entry_of)
-    rows = rows[rows["stop"] > enter].copy()
-    rows["start"] = np.maximum(rows["start"], enter[rows.index])
-    rows["step"] = rows["step"].astype(int)
-    scores = pd.DataFrame() if steps.empty else steps.pivot_table(
-        index=["participant_id", "stage"], columns="domain", values="score", aggfunc="last")
-    stage_of = {i: stage for stage, i in step_index.items()}
-    rows["step"] = rows["step"].map(stage_of).fillna("none")
-    keys = pd.MultiIndex.from_arrays([rows["participant_id"], rows["step"]])
-    planning = pd.MultiIndex.from_arrays([rows["participant_id"], ["planning"] * len(rows)])
-    for domain in DOMAINS:
-        if domain in scores:
-            now = scores[domain].reindex(keys).to_numpy()
-            first = scores[domain].reindex(planning).to_numpy()
-        else:
-            now = first = np.full(len(rows), np.nan)
-        rows[f"score_{domain}"] = now
-        rows[f"change_{domain}"] = now - first
-    baseline = frame.set_index("participant_id")[
-        ["study_code", "prior_offences", "age_at_referral", "completed", "programme"]]
-    rows = rows.join(baseline, on="participant_id").drop(columns=["participant_id"])
-    front = ["study_code", "start", "stop", "event", "step", "sessions_attended"]
-    rows = rows[front + [c for c in rows.columns if c not in front]].reset_index(drop=True)
-    rows["sessions_attended"] = rows["sessions_attended"].astype(int)
-    rows.attrs["dropped_zero_length"] = int(zero.sum())
-    rows.attrs["time_origin"] = "enrolment"
-    return rows
+    return frames.person_period_frame(frame, id_of, steps, sessions)
 
 
 # ---------------------------------------------------------------- survival analyses
@@ -637,7 +498,7 @@ def cox_fit(ctx: Context, covariates: Sequence[str], *, ties: str = "efron",
                                                    for c in covariates):
         raise ValidationError("the frame given was read without the matrix columns; read it with "
                               "analysis_frame(matrix=True) to use scores or changes")
-    survival.check_columns(frame, covariates, "the analysis frame")
+    check_columns(frame, covariates, "the analysis frame")
     if complete_cases:
         frame = frame.dropna(subset=covariates)
     return survival.cox(frame, "duration", "event", covariates, ties=ties, strata=strata)
@@ -663,61 +524,12 @@ def cumulative_incidence_by_type(ctx: Context, *, as_of: dt.date | None = None,
 
 
 def _code_version() -> str:
+    """The installed dscr's version, as its package metadata gives it (never the git folder,
+    which a deployment need not have)."""
     try:
-        version = metadata.version("dscr")
+        return f"dscr {metadata.version('dscr')}"
     except metadata.PackageNotFoundError:
-        version = "unknown"
-    head = Path(__file__).resolve().parents[1] / ".git" / "HEAD"
-    commit = ""
-    try:
-        ref = head.read_text().strip()
-        if ref.startswith("ref: "):
-            ref_file = head.parent / ref[5:]
-            ref = ref_file.read_text().strip() if ref_file.exists() else ""
-        commit = ref[:12]
-    except OSError:
-        pass
-    return f"dscr {version}" + (f" ({commit})" if commit else "")
-
-
-def _logistic_params(model) -> dict[str, Any]:
-    """What the logistic pipeline learned, as JSON: enough to predict and explain exactly."""
-    prepare = model.pipeline_.named_steps["prepare"]
-    clf = model.pipeline_.named_steps["clf"]
-    scaler = prepare.named_transformers_["numeric"] if model.numeric_features_ else None
-    return {
-        "numeric": list(model.numeric_features_),
-        "categorical": list(model.categorical_features_),
-        "categories": {k: list(v) for k, v in model.categories_.items()},
-        "mean": [float(v) for v in scaler.mean_] if scaler is not None else [],
-        "scale": [float(v) for v in scaler.scale_] if scaler is not None else [],
-        "coef": [float(v) for v in clf.coef_[0]],
-        "intercept": float(clf.intercept_[0]),
-    }
-
-
-def _explain_logistic(params: dict[str, Any], features: Sequence[str], row: pd.DataFrame
-                      ) -> pd.Series:
-    """Contributions on the log-odds scale as LogisticRisk.explain computes them, from stored
-    parameters: coefficient x standardised value (numbers), x 0/1 indicator against the first
-    level (categories), plus `intercept`."""
-    coef = iter(params["coef"])
-    out = {f: 0.0 for f in features}
-    for column, mean, scale in zip(params["numeric"], params["mean"], params["scale"],
-                                   strict=True):
-        value = float(row[column].iloc[0])
-        out[column] += (value - mean) / scale * next(coef)
-    for column in params["categorical"]:
-        levels = params["categories"][column]
-        value = str(row[column].iloc[0])
-        if value not in levels:
-            raise ValidationError(
-                f"feature {column} is {value!r}, a level the model never saw (it knows "
-                f"{', '.join(map(repr, levels))}); fit a new model that includes it")
-        for level in levels[1:]:
-            out[column] += (value == level) * next(coef)
-    out["intercept"] = params["intercept"]
-    return pd.Series(out)
+        return "dscr unknown"
 
 
 _NOT_FEATURES = ("study_code", "duration", "event", "follow_up_start", "follow_up_end",
@@ -777,7 +589,7 @@ def fit_risk_model(ctx: Context, *, model: str = "logistic", horizon: int = DEFA
     }
     if model == "logistic":
         params["prediction"] = "stored coefficients"
-        params["logistic"] = _logistic_params(fitted)
+        params["logistic"] = fitted.stored_parameters()
     else:
         params["prediction"] = "deterministic refit on the analysis frame as of 'as_of'"
     with ctx.transaction() as s:
@@ -911,7 +723,7 @@ def predict_for(ctx: Context, participant_id: int, model_id: int) -> Prediction:
             f"{code} is still in the programme: completion counts as 0 and the "
             "sessions attended so far are used, so this is the risk if they left now.")
     if "logistic" in params:
-        contrib = _explain_logistic(params["logistic"], features, person)
+        contrib = LogisticRisk.explain_stored(params["logistic"], features, person).iloc[0]
         method = "stored coefficients"
     else:
         check = data_fingerprint(frame, params["fingerprint_columns"])

@@ -15,6 +15,8 @@ from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from errors import ValidationError
+from models.discrimination import harrell_c
+from models.validation import check_columns, check_durations, check_events, show_id
 
 # Days per month used only to relabel the time axis of plots.
 DAYS_PER_MONTH = 365.25 / 12
@@ -31,77 +33,6 @@ def _z(ci: float) -> float:
     if not 0 < ci < 1:
         raise ValidationError(f"ci must be between 0 and 1 (for example 0.95), got {ci}")
     return float(stats.norm.ppf(1 - (1 - ci) / 2))
-
-
-def show_id(value: object) -> str:
-    """A person's id as a reader expects it in a message: 7, not np.float64(7.0)."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def check_columns(df: pd.DataFrame, columns: Sequence[str], what: str = "data") -> None:
-    """Raise a ValidationError naming every column of `columns` that `df` lacks."""
-    if not isinstance(df, pd.DataFrame):
-        raise ValidationError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ValidationError(
-            f"{what} has no column(s) {missing}; columns present are {list(df.columns)}"
-        )
-
-
-def check_durations(values: object, name: str = "duration", allow_zero: bool = True) -> np.ndarray:
-    """Durations as floats: finite, not missing, not negative (positive when allow_zero=False)."""
-    s = pd.Series(values)
-    if s.isna().any():
-        bad = s.index[s.isna()][:5].tolist()
-        raise ValidationError(
-            f"column '{name}' has {int(s.isna().sum())} missing value(s) (rows {bad}); "
-            "fill in the follow-up time or drop those rows before fitting"
-        )
-    try:
-        arr = s.to_numpy(dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"column '{name}' must be numeric (days), got {s.dtype}") from exc
-    if not np.isfinite(arr).all():
-        raise ValidationError(f"column '{name}' has infinite values; durations must be finite days")
-    low = arr < 0 if allow_zero else arr <= 0
-    if low.any():
-        i = int(np.flatnonzero(low)[0])
-        rule = "negative" if allow_zero else "zero or negative"
-        raise ValidationError(
-            f"column '{name}' has {int(low.sum())} {rule} duration(s) "
-            f"(first: row {show_id(s.index[i])} = "
-            f"{arr[i]}); follow-up ends after it starts, so check the start and end dates"
-        )
-    return arr
-
-
-def check_events(values: object, name: str = "event") -> np.ndarray:
-    """Event indicators as 0/1 integers; booleans are accepted."""
-    s = pd.Series(values)
-    if s.isna().any():
-        raise ValidationError(
-            f"column '{name}' has {int(s.isna().sum())} missing value(s); "
-            "code each row 1 (reoffended) or 0 (censored)"
-        )
-    arr = s.to_numpy()
-    if arr.dtype == bool:
-        return arr.astype(int)
-    try:
-        num = arr.astype(float)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"column '{name}' must be 0 or 1, got {s.dtype} values") from exc
-    bad = ~np.isin(num, (0.0, 1.0))
-    if bad.any():
-        raise ValidationError(
-            f"column '{name}' must be 0 (censored) or 1 (event), got {sorted(set(num[bad]))[:5]}; "
-            "for several event types use models.competing.cumulative_incidence"
-        )
-    return num.astype(int)
 
 
 def _check_covariates(df: pd.DataFrame, covariates: Sequence[str]) -> np.ndarray:
@@ -539,9 +470,6 @@ def cox(
     ties: "efron" (lifelines CoxPHFitter, R coxph default) or "breslow" (SAS, Stata default).
     Reference: lifelines.CoxPHFitter(); R: coxph(Surv(t, e) ~ x, ties="efron").
     """
-    # Imported here: models.discrimination reuses this module's validators at import time.
-    from models.discrimination import harrell_c
-
     z_crit = _z(ci)
     if ties not in ("efron", "breslow"):
         raise ValidationError(f"ties must be 'efron' or 'breslow', got {ties!r}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -13,13 +15,12 @@ from sklearn.base import BaseEstimator
 from sklearn.metrics import roc_auc_score
 
 from errors import ValidationError
+from models.labels import censoring_survival, event_rate, horizon_labels
 from models.risk import (
     RISK_MODELS,
+    LogisticRisk,
     calibration_intercept_slope,
-    censoring_survival,
-    event_rate,
     get_model,
-    horizon_labels,
     recalibrate,
     validate,
     weighted_auc,
@@ -444,3 +445,18 @@ def test_gradient_boosting_validates_through_the_same_function(cohort):
     assert result.model_name == "gradient_boosting"
     assert (result.summary["ci_lower"] <= result.summary["ci_upper"]).all()
     assert result.settings["model_params"]["random_state"] == 0
+
+
+def test_a_logistic_model_explains_from_its_stored_parameters_as_when_fitted(cohort):
+    frame = cohort.assign(group=np.where(np.arange(len(cohort)) % 3 == 0, "a", "b"))
+    features = [*FEATURES, "group"]
+    model = get_model("logistic", random_state=3).fit(frame, features, HORIZON)
+    # Through JSON, as the store keeps them: no rows, and the same explanation to the last bit.
+    stored = json.loads(json.dumps(model.stored_parameters()))
+    assert set(stored) == {"numeric", "categorical", "categories", "mean", "scale", "coef",
+                           "intercept"}
+    explained = LogisticRisk.explain_stored(stored, features, frame)
+    pd.testing.assert_frame_equal(explained, model.explain(frame), check_exact=True)
+    np.testing.assert_allclose(explained.sum(axis=1), model.predict_log_odds(frame), atol=1e-12)
+    with pytest.raises(ValidationError, match="feature group is 'c', a level the model never saw"):
+        LogisticRisk.explain_stored(stored, features, frame.assign(group="c"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from importlib import metadata
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ from db.schema import (
     Scan,
     utcnow,
 )
+import vocab
 from errors import Conflict, NotFound, PermissionDenied, ValidationError
 from models import service as ms
 from models.cards import data_fingerprint
@@ -63,6 +65,43 @@ def truth(prog: synthetic.SyntheticProgramme, rt: Runtime) -> pd.DataFrame:
     fu["event"] = fu.event_date.notna().astype(int)
     fu["study_code"] = [rt.study_coder.code(c) for c in fu.code]
     return fu.set_index("study_code")
+
+
+# What the demo_rt fixture loads (tests/conftest.py): the dates below are read from it.
+DEMO_N, DEMO_SEED = 40, 3
+DAY = dt.timedelta(days=1)
+
+
+def as_date(value) -> dt.date:
+    return pd.Timestamp(value).date()
+
+
+def window(prog: synthetic.SyntheticProgramme, code: str) -> tuple[dt.date, dt.date]:
+    """The follow-up window the generator made for `code`."""
+    row = prog.follow_ups.set_index("code").loc[code]
+    return as_date(row.start_date), as_date(row.end_date)
+
+
+def midway(start: dt.date, end: dt.date) -> dt.date:
+    return start + (end - start) // 2
+
+
+def followed_event_free(prog: synthetic.SyntheticProgramme) -> list[str]:
+    """Codes followed for more than a day without an event, with a planning step, in order."""
+    fu = prog.follow_ups
+    long = [(as_date(e) - as_date(s)).days > 1 for s, e in zip(fu.start_date, fu.end_date,
+                                                                 strict=True)]
+    planned = set(prog.levels.loc[prog.levels.stage == "planning", "code"])
+    return [c for c, ok in zip(fu.code, long, strict=True)
+            if ok and c not in set(prog.events.code) and c in planned]
+
+
+def ended_without_window(prog: synthetic.SyntheticProgramme) -> tuple[str, dt.date]:
+    """The participant who ended the programme longest ago without a follow-up window."""
+    people = prog.participants
+    ended = people[people.ended_on.notna() & ~people.code.isin(prog.follow_ups.code)]
+    row = ended.assign(day=ended.ended_on.map(as_date)).sort_values(["day", "code"]).iloc[0]
+    return row.code, row.day
 
 
 # ---------------------------------------------------------------- the analysis frame
@@ -157,71 +196,72 @@ def test_analysts_only_read_the_frames(demo_rt):
 
 
 def test_an_event_outside_its_window_is_refused_naming_the_dates(demo_rt):
-    pid = pid_of(demo_rt, "SYN-003-00001")   # followed 2021-09-25 .. 2026-06-30, no event
+    prog = synthetic.generate(DEMO_N, DEMO_SEED)
+    code = followed_event_free(prog)[0]
+    start, end = window(prog, code)
+    early, late, inside = start - 24 * DAY, end + 10 * DAY, midway(start, end)
+    pid = pid_of(demo_rt, code)
     with demo_rt.sessions() as s:
         before = s.scalar(select(func.count()).select_from(RecidivismEvent))
     with demo_rt.context(actor(demo_rt, "analyst1"), today=TODAY) as ctx:
-        with pytest.raises(ValidationError, match="2021-09-01.*before the follow-up starts "
-                                                  r"\(2021-09-25\)"):
-            ms.record_event(ctx, participant_id=pid, event_date=dt.date(2021, 9, 1),
+        with pytest.raises(ValidationError, match=f"{early}.*before the follow-up starts "
+                                                  rf"\({start}\)"):
+            ms.record_event(ctx, participant_id=pid, event_date=early,
                             event_type="other", source="police")
-        with pytest.raises(ValidationError, match="2026-07-10.*2021-09-25 to 2026-06-30"):
-            ms.record_event(ctx, participant_id=pid, event_date=dt.date(2026, 7, 10),
+        with pytest.raises(ValidationError, match=f"{late}.*{start} to {end}"):
+            ms.record_event(ctx, participant_id=pid, event_date=late,
                             event_type="other", source="police")
         with pytest.raises(ValidationError, match="proposal"):
-            ms.record_event(ctx, participant_id=pid, event_date=dt.date(2023, 1, 1),
+            ms.record_event(ctx, participant_id=pid, event_date=inside,
                             event_type="other", source="detection_flag")
         with pytest.raises(ValidationError, match="not one of"):
-            ms.record_event(ctx, participant_id=pid, event_date=dt.date(2023, 1, 1),
+            ms.record_event(ctx, participant_id=pid, event_date=inside,
                             event_type="theft", source="police")
-        no_window = pid_of(demo_rt, "SYN-003-00005")
+        no_window = pid_of(demo_rt, ended_without_window(prog)[0])
         with pytest.raises(ValidationError, match="no follow-up window"):
-            ms.record_event(ctx, participant_id=no_window, event_date=dt.date(2026, 11, 1),
+            ms.record_event(ctx, participant_id=no_window, event_date=TODAY - 26 * DAY,
                             event_type="other", source="police")
         with demo_rt.sessions() as s:
             assert s.scalar(select(func.count()).select_from(RecidivismEvent)) == before
-        event_id = ms.record_event(ctx, participant_id=pid, event_date=dt.date(2023, 3, 1),
+        event_id = ms.record_event(ctx, participant_id=pid, event_date=inside,
                                    event_type="digital_sex_crime", source="court")
         assert event_id > 0
-        row = ms.analysis_frame(ctx).set_index("study_code").loc[
-            demo_rt.study_coder.code("SYN-003-00001")]
+        row = ms.analysis_frame(ctx).set_index("study_code").loc[demo_rt.study_coder.code(code)]
     assert row.event == 1 and row.first_event_type == "digital_sex_crime"
-    assert row.duration == (dt.date(2023, 3, 1) - dt.date(2021, 9, 25)).days
+    assert row.duration == (inside - start).days
     assert row.event_digital_sex_crime == 1 and row.first_event_source == "court"
 
 
 def test_a_follow_up_window_starts_at_programme_end_and_moves_with_each_check(demo_rt):
-    pid = pid_of(demo_rt, "SYN-003-00005")   # completed on 2026-10-02, no window yet
-    active = pid_of(demo_rt, "SYN-003-00035")
-    ended = dt.date(2026, 10, 2)
+    prog = synthetic.generate(DEMO_N, DEMO_SEED)
+    code, ended = ended_without_window(prog)
+    assert ended + 49 * DAY <= TODAY, "the checks below need 49 days between the end and today"
+    pid = pid_of(demo_rt, code)
+    active = pid_of(demo_rt, prog.participants[prog.participants.ended_on.isna()].code.iloc[0])
+    day = {n: ended + n * DAY for n in (-1, 3, 8, 13, 18, 30, 49)}
     with demo_rt.context(actor(demo_rt, "analyst1"), today=TODAY) as ctx:
-        with pytest.raises(ValidationError, match="2026-10-01.*before the programme ended.*2026-10-02"):
-            ms.record_follow_up(ctx, participant_id=pid, start_date=dt.date(2026, 10, 1),
-                                end_date=dt.date(2026, 11, 1))
-        with pytest.raises(ValidationError, match="2026-10-01, before it starts on 2026-10-02"):
-            ms.record_follow_up(ctx, participant_id=pid, start_date=ended,
-                                end_date=dt.date(2026, 10, 1))
+        with pytest.raises(ValidationError,
+                           match=f"{day[-1]}.*before the programme ended.*{ended}"):
+            ms.record_follow_up(ctx, participant_id=pid, start_date=day[-1], end_date=day[30])
+        with pytest.raises(ValidationError, match=f"{day[-1]}, before it starts on {ended}"):
+            ms.record_follow_up(ctx, participant_id=pid, start_date=ended, end_date=day[-1])
         with pytest.raises(ValidationError, match="after today"):
             ms.record_follow_up(ctx, participant_id=pid, start_date=ended,
-                                end_date=dt.date(2026, 12, 31))
+                                end_date=TODAY + 34 * DAY)
         with pytest.raises(ValidationError, match="has not ended the programme"):
-            ms.record_follow_up(ctx, participant_id=active, start_date=ended,
-                                end_date=dt.date(2026, 11, 1))
-        fu = ms.record_follow_up(ctx, participant_id=pid, start_date=ended,
-                                 end_date=dt.date(2026, 10, 20))
-        ms.record_event(ctx, participant_id=pid, event_date=dt.date(2026, 10, 15),
+            ms.record_follow_up(ctx, participant_id=active, start_date=ended, end_date=day[30])
+        fu = ms.record_follow_up(ctx, participant_id=pid, start_date=ended, end_date=day[18])
+        ms.record_event(ctx, participant_id=pid, event_date=day[13],
                         event_type="other", source="self_report")
         assert ms.record_follow_up(ctx, participant_id=pid, start_date=ended,
-                                   end_date=dt.date(2026, 11, 20)) == fu
-        with pytest.raises(Conflict, match="2026-10-02"):
-            ms.record_follow_up(ctx, participant_id=pid, start_date=dt.date(2026, 10, 5),
-                                end_date=dt.date(2026, 11, 20))
-        with pytest.raises(ValidationError, match="event is recorded on 2026-10-15"):
-            ms.record_follow_up(ctx, participant_id=pid, start_date=ended,
-                                end_date=dt.date(2026, 10, 10))
+                                   end_date=day[49]) == fu
+        with pytest.raises(Conflict, match=f"give its start {ended}"):
+            ms.record_follow_up(ctx, participant_id=pid, start_date=day[3], end_date=day[49])
+        with pytest.raises(ValidationError, match=f"event is recorded on {day[13]}"):
+            ms.record_follow_up(ctx, participant_id=pid, start_date=ended, end_date=day[8])
     with demo_rt.sessions() as s:
         row = s.get(FollowUp, fu)
-        assert (row.start_date, row.end_date) == (ended, dt.date(2026, 11, 20))
+        assert (row.start_date, row.end_date) == (ended, day[49])
         assert s.scalar(select(func.count()).where(FollowUp.participant_id == pid)) == 1
 
 
@@ -248,10 +288,14 @@ def _proposal(rt: Runtime, code: str, on: dt.date, flag_status: str = "confirmed
 
 
 def test_a_proposal_from_a_confirmed_flag_is_decided_once(demo_rt):
-    accepted = _proposal(demo_rt, "SYN-003-00001", dt.date(2025, 2, 3))
-    rejected = _proposal(demo_rt, "SYN-003-00003", dt.date(2026, 6, 1))
-    outside = _proposal(demo_rt, "SYN-003-00004", dt.date(2027, 1, 1))
-    pending = _proposal(demo_rt, "SYN-003-00007", dt.date(2025, 1, 1), flag_status="pending")
+    prog = synthetic.generate(DEMO_N, DEMO_SEED)
+    codes = followed_event_free(prog)[:4]
+    inside = [midway(*window(prog, c)) for c in codes]
+    beyond = window(prog, codes[2])[1] + 35 * DAY
+    accepted = _proposal(demo_rt, codes[0], inside[0])
+    rejected = _proposal(demo_rt, codes[1], inside[1])
+    outside = _proposal(demo_rt, codes[2], beyond)
+    pending = _proposal(demo_rt, codes[3], inside[3], flag_status="pending")
     with demo_rt.context(actor(demo_rt, "analyst1"), today=TODAY) as ctx:
         listed = ms.list_event_proposals(ctx)
         assert {p.id for p in listed} == {accepted, rejected, outside, pending}
@@ -263,7 +307,7 @@ def test_a_proposal_from_a_confirmed_flag_is_decided_once(demo_rt):
             ms.decide_event_proposal(ctx, proposal_id=rejected, accept=False)
         assert ms.decide_event_proposal(ctx, proposal_id=rejected, accept=False,
                                         reason="another person's upload") is None
-        with pytest.raises(ValidationError, match="2027-01-01 is after the follow-up window"):
+        with pytest.raises(ValidationError, match=f"{beyond} is after the follow-up window"):
             ms.decide_event_proposal(ctx, proposal_id=outside, accept=True)
         with pytest.raises(Conflict, match="pending, not confirmed"):
             ms.decide_event_proposal(ctx, proposal_id=pending, accept=True)
@@ -273,7 +317,7 @@ def test_a_proposal_from_a_confirmed_flag_is_decided_once(demo_rt):
     with demo_rt.sessions() as s:
         event = s.get(RecidivismEvent, event_id)
         assert (event.source, event.event_type, event.event_date) == (
-            "detection_flag", "digital_sex_crime", dt.date(2025, 2, 3))
+            "detection_flag", "digital_sex_crime", inside[0])
         p = s.get(EventProposal, rejected)
         assert (p.status, p.reason, p.event_id) == ("rejected", "another person's upload", None)
         assert s.get(EventProposal, accepted).event_id == event_id
@@ -285,12 +329,14 @@ def test_a_proposal_from_a_confirmed_flag_is_decided_once(demo_rt):
 
 
 def test_the_person_period_frame_enters_at_follow_up_and_splits_at_later_steps(demo_rt):
-    code = "SYN-003-00001"
+    prog = synthetic.generate(DEMO_N, DEMO_SEED)
+    code = followed_event_free(prog)[0]
+    start, end = window(prog, code)
     pid = pid_of(demo_rt, code)
-    later = dt.date(2022, 3, 1)   # a conclusion step given again after follow-up started
+    later = midway(start, end)   # a conclusion step given again after follow-up started
     admin = actor(demo_rt, "admin")
     with demo_rt.context(admin, task="test set-up") as ctx, ctx.transaction() as s:
-        when = dt.datetime(2022, 3, 1, 10, 0)
+        when = dt.datetime.combine(later, dt.time(10, 0))
         a = Assessment(participant_id=pid, stage="conclusion", instrument_id="DU-14",
                        instrument_version=1, responses={}, status="final", step_version=2,
                        administered_on=later, created_by=admin.id, finalised_by=admin.id,
@@ -305,7 +351,7 @@ def test_the_person_period_frame_enters_at_follow_up_and_splits_at_later_steps(d
         enrolled = s.get(Participant, pid).enrolled_on
     study = demo_rt.study_coder.code(code)
     mine = rows[rows.study_code == study].sort_values("start")
-    entry = (dt.date(2021, 9, 25) - enrolled).days
+    entry = (start - enrolled).days
     split = (later - enrolled).days
     assert mine[["start", "stop"]].to_numpy().tolist() == [
         [entry, split], [split, entry + frame.loc[study, "duration"]]]
@@ -325,6 +371,7 @@ def test_the_person_period_frame_enters_at_follow_up_and_splits_at_later_steps(d
 
 
 def test_bad_requests_get_clear_errors(demo_rt):
+    events = int(truth(synthetic.generate(DEMO_N, DEMO_SEED), demo_rt).event.sum())
     with demo_rt.context(actor(demo_rt, "analyst1"), today=TODAY) as ctx:
         with pytest.raises(ValidationError, match="'no_such'; choose one of"):
             ms.km(ctx, by="no_such")
@@ -334,7 +381,7 @@ def test_bad_requests_get_clear_errors(demo_rt):
             ms.cox_fit(ctx, ["programme"])
         with pytest.raises(ValidationError, match="change_gender_equality' has .*missing"):
             ms.cox_fit(ctx, ["change_gender_equality"])
-        with pytest.raises(ValidationError, match="only 5 event"):
+        with pytest.raises(ValidationError, match=f"only {events} event"):
             ms.cox_fit(ctx, ["prior_offences", "completed", "age_at_referral"])
         with pytest.raises(ValidationError, match=r"only \d+ events .*within 730 days.*at least 10"):
             ms.fit_risk_model(ctx, **FAST)
@@ -373,7 +420,7 @@ def test_the_frame_without_the_matrix_is_the_frame_less_its_matrix_columns(demo_
         full = ms.analysis_frame(ctx)
         light = ms.analysis_frame(ctx, matrix=False)
         matrix_cols = [c for c in full.columns if c.startswith(("score_", "change_"))]
-        assert len(matrix_cols) == len(ms.DOMAINS) * (len(ms.STAGES) + 2)
+        assert len(matrix_cols) == len(vocab.DOMAINS) * (len(vocab.STEPS) + 2)
         pd.testing.assert_frame_equal(light, full.drop(columns=matrix_cols))
         # Survival curves are the same from either; a model of changes needs the whole frame.
         pd.testing.assert_frame_equal(ms.km(ctx, frame=light).table, ms.km(ctx, frame=full).table)
@@ -430,6 +477,8 @@ def test_a_fitted_model_is_stored_listed_and_predicts_with_its_name(demo250):
     assert card.features == features and card.n == len(frame)
     assert card.data_fingerprint == data_fingerprint(frame, ["duration", "event", *features])
     assert info.data_fingerprint == card.data_fingerprint
+    # The code is named by the installed package's version, not by a git folder's commit.
+    assert card.code_version == f"dscr {metadata.version('dscr')}"
     assert set(card.subgroups) == set(ms.FAIRNESS_GROUPS)
     assert set(card.subgroups["programme"]) == set(frame.programme)
     for row in card.subgroups["sex"].values():
@@ -469,9 +518,16 @@ def test_a_fitted_model_is_stored_listed_and_predicts_with_its_name(demo250):
     refit = get_model("logistic", random_state=0).fit(frame, features, 730)
     row = frame[frame.study_code == prediction.study_code]
     assert prediction.risk == pytest.approx(float(refit.predict_risk(row).iloc[0]), rel=1e-9)
+    # The prediction's explanation is the model class's own, from the stored parameters: the
+    # same numbers as LogisticRisk.explain of the model refitted with the same settings.
+    with rt.sessions() as s:
+        stored_params = s.get(RiskModel, model_id).params["logistic"]
+    assert stored_params == refit.stored_parameters()
     expected = refit.explain(row).iloc[0]
     got = prediction.contributions.set_index("feature").contribution
-    assert np.allclose(got[features].to_numpy(), expected[features].to_numpy(), atol=1e-9)
+    assert got[features].tolist() == expected[features].tolist()
+    assert prediction.intercept == expected["intercept"]
+    assert prediction.log_odds == float(expected.sum())
 
 
 @sqlite_only
@@ -489,7 +545,7 @@ def test_a_boosted_model_is_refitted_deterministically_and_refuses_changed_data(
         assert first.log_odds == pytest.approx(
             first.contributions.contribution.sum() + first.intercept, abs=1e-9)
         # A reoffence recorded late, dated before the model's data date, changes its data.
-        ms.record_event(ctx, participant_id=pid, event_date=dt.date(2026, 6, 1),
+        ms.record_event(ctx, participant_id=pid, event_date=midway(*window(prog, code)),
                         event_type="other", source="court")
         with pytest.raises(Conflict, match="fingerprint differs.*fit a new model"):
             ms.predict_for(ctx, pid, model_id)

@@ -1,0 +1,176 @@
+"""Who reoffended by a horizon, and the censoring weights (IPCW) that make the rest count."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from errors import ValidationError
+from models.validation import positions
+
+DEFAULT_HORIZON = 730
+
+CENSORING_METHODS = ("ipcw", "exclude")
+CENSORING_TEXT = {
+    "ipcw": (
+        "Label = reoffence within the horizon. Participants followed past the horizon without "
+        "a reoffence are negatives. Participants censored before the horizon carry weight 0, and "
+        "everyone else is weighted by 1 / G, the Kaplan-Meier probability of remaining under "
+        "follow-up (G(t-) at the event time for events, G(horizon-) for negatives): inverse "
+        "probability of censoring weighting (IPCW). This assumes censoring does not depend on "
+        "the predictors or on the risk of reoffending."
+    ),
+    "exclude": (
+        "Label = reoffence within the horizon. Participants censored before the horizon are "
+        "excluded and the rest weigh 1. This over-states the risk when early censoring is common "
+        "(a reoffence before censoring is kept, the event-free years of those censored are not); "
+        "kept only to show the bias next to IPCW."
+    ),
+}
+
+STATUS_EVENT = "event"
+STATUS_EVENT_FREE = "event_free"
+STATUS_CENSORED = "censored"
+
+
+def _check_follow_up(
+    duration: pd.Series | np.ndarray | Sequence[float],
+    event: pd.Series | np.ndarray | Sequence[float],
+    horizon: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    d_name = getattr(duration, "name", None) or "duration"
+    e_name = getattr(event, "name", None) or "event"
+    if isinstance(horizon, bool) or not isinstance(horizon, int | float | np.number):
+        raise ValidationError(f"horizon must be a number of days, got {horizon!r}")
+    if not (np.isfinite(horizon) and horizon > 0):
+        raise ValidationError(f"horizon must be a positive number of days, got {horizon}")
+    try:
+        d = np.asarray(duration, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{d_name} must be numbers of days followed") from exc
+    try:
+        e = np.asarray(event, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{e_name} must be 0 (no reoffence) or 1 (reoffence)") from exc
+    if len(d) != len(e):
+        raise ValidationError(f"{d_name} has {len(d)} rows but {e_name} has {len(e)}")
+    if len(d) == 0:
+        raise ValidationError("the frame has no participants")
+    if np.isnan(d).any():
+        raise ValidationError(
+            f"{d_name} is missing for {int(np.isnan(d).sum())} participants "
+            f"(row positions {positions(np.isnan(d))}); record the days followed"
+        )
+    if (d < 0).any() or np.isinf(d).any():
+        bad = (d < 0) | np.isinf(d)
+        raise ValidationError(
+            f"{d_name} must be finite days >= 0, got {int(bad.sum())} bad values "
+            f"(row positions {positions(bad)}, first {d[bad][0]}); check the follow-up dates"
+        )
+    bad = ~np.isin(e, (0.0, 1.0))
+    if bad.any():
+        raise ValidationError(
+            f"{e_name} must be 0 (no reoffence) or 1 (reoffence), got {int(bad.sum())} other "
+            f"values (row positions {positions(bad)}, first {e[bad][0]})"
+        )
+    return d, e
+
+
+# Two readings of G, each as its reference computes it: `censoring_survival` counts those with a
+# reoffence at s in the censoring risk set at s (lifelines, for the risk models' labels and
+# weights); `censoring_survival_before` leaves them out (scikit-survival, for Uno's C and the
+# time-dependent AUC). They differ only where a censoring and a reoffence fall on one day.
+
+
+def censoring_survival(
+    duration: pd.Series | np.ndarray | Sequence[float],
+    event: pd.Series | np.ndarray | Sequence[float],
+    times: float | Sequence[float] | np.ndarray,
+    *,
+    left_limit: bool = False,
+) -> np.ndarray:
+    """Kaplan-Meier probability of still being under follow-up, G(t) = P(C > t), at `times`.
+
+    Censoring is the "event" here; at tied times reoffences are taken to happen first, as in
+    lifelines.KaplanMeierFitter().fit(duration, 1 - event). `left_limit=True` gives G(t-).
+    """
+    d, e = _check_follow_up(duration, event, 1.0)
+    t = np.atleast_1d(np.asarray(times, dtype=float))
+    censored_times, counts = np.unique(d[e == 0], return_counts=True)
+    at_risk = len(d) - np.searchsorted(np.sort(d), censored_times, side="left")
+    survival = np.cumprod(1.0 - counts / at_risk)
+    side = "left" if left_limit else "right"
+    index = np.searchsorted(censored_times, t, side=side) - 1
+    return np.where(index >= 0, survival[np.clip(index, 0, None)], 1.0)
+
+
+def censoring_survival_before(
+    duration: np.ndarray, event: np.ndarray, at: np.ndarray
+) -> np.ndarray:
+    """G(t-) = P(censoring time >= t): Kaplan-Meier of the censoring times, read just before t.
+
+    At tied times events come first, so the censoring risk set at s is those followed to s who
+    did not have the event at s. Read at t- rather than t so that everyone censored together at
+    the administrative end of follow-up does not make G zero at an event on that same day.
+    """
+    grid = np.unique(duration)
+    n = len(duration) - np.searchsorted(np.sort(duration), grid, side="left")
+    d = np.bincount(np.searchsorted(grid, duration[event == 1]), minlength=len(grid))
+    c = np.bincount(np.searchsorted(grid, duration[event == 0]), minlength=len(grid))
+    risk = n - d
+    factor = 1.0 - np.divide(c, risk, out=np.zeros(len(grid)), where=risk > 0)
+    g = np.cumprod(factor)
+    idx = np.searchsorted(grid, at, side="left") - 1
+    return np.where(idx >= 0, g[np.clip(idx, 0, None)], 1.0)
+
+
+def horizon_labels(
+    duration: pd.Series | np.ndarray | Sequence[float],
+    event: pd.Series | np.ndarray | Sequence[float],
+    horizon: float = DEFAULT_HORIZON,
+    *,
+    censoring: str = "ipcw",
+) -> pd.DataFrame:
+    """Each participant's status at the horizon, 0/1 label and weight for a risk model.
+
+    `status` is "event" (reoffence at or before the horizon), "event_free" (followed to the
+    horizon without one) or "censored" (follow-up ended before the horizon, status unknown).
+    With censoring="ipcw" the weights are 1/G(T-) for events and 1/G(horizon-) for the
+    event free, so that they sum to n and the weighted event rate equals 1 minus the
+    Kaplan-Meier survival at the horizon (Satten & Datta 2001). Censored rows weigh 0.
+    """
+    if censoring not in CENSORING_METHODS:
+        raise ValidationError(
+            f"censoring must be one of {', '.join(CENSORING_METHODS)}, got {censoring!r}"
+        )
+    d, e = _check_follow_up(duration, event, horizon)
+    is_event = (e == 1) & (d <= horizon)
+    is_free = ~is_event & (d >= horizon)
+    status = np.where(is_event, STATUS_EVENT, np.where(is_free, STATUS_EVENT_FREE, STATUS_CENSORED))
+    if censoring == "ipcw":
+        g_event = censoring_survival(d, e, d, left_limit=True)
+        g_horizon = censoring_survival(d, e, horizon, left_limit=True)[0]
+        with np.errstate(divide="ignore"):
+            weight = np.where(is_event, 1.0 / g_event, np.where(is_free, 1.0 / g_horizon, 0.0))
+    else:
+        weight = (is_event | is_free).astype(float)
+    index = duration.index if isinstance(duration, pd.Series) else None
+    return pd.DataFrame(
+        {"label": is_event.astype(int), "weight": weight, "status": status}, index=index
+    )
+
+
+def event_rate(
+    duration: pd.Series | np.ndarray | Sequence[float],
+    event: pd.Series | np.ndarray | Sequence[float],
+    horizon: float = DEFAULT_HORIZON,
+    *,
+    censoring: str = "ipcw",
+) -> float:
+    """Share of participants who reoffend by the horizon: IPCW (= 1 - KM) or naive exclusion."""
+    labels = horizon_labels(duration, event, horizon, censoring=censoring)
+    if labels["weight"].sum() == 0:
+        return float("nan")
+    return float(np.average(labels["label"], weights=labels["weight"]))
