@@ -87,7 +87,7 @@ def memo(ctx: Context, key: Hashable, compute: Callable[[], T]) -> T:
     Streamlit reruns a page on every click; a pseudonymised frame or a fitted model need not be
     read and fitted again when nothing was written since. The memo lives in `st.session_state`
     (this browser session only, never `st.cache_data`, which every user of the process shares),
-    is keyed by the signed-in account and `db.service.data_version` (read before computing, so a
+    is keyed by the signed-in account and `accounts.service.data_version` (read before computing, so a
     write during the computation makes the next run compute again), holds at most MEMO_ENTRIES
     results and is dropped at log-out. Errors are not kept: the next run tries again.
     """

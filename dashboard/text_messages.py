@@ -102,7 +102,6 @@ MESSAGES: dict[str, str] = {
     "That key is in the key file already.": "그 키는 이미 키 파일에 있습니다.",
     "Records kept changing during key rotation; run `dscr keys rotate --resume` again when it is quieter.": "키 교체 중에 기록이 계속 바뀌었습니다. 사용이 적을 때 `dscr keys rotate --resume`을 다시 실행하십시오.",
     "Old keys are still needed ({0}); run `dscr keys rotate --resume` to re-encrypt them first.": "이전 키가 아직 필요합니다({0}). 먼저 `dscr keys rotate --resume`을 실행해 다시 암호화하십시오.",
-    "DSCR_RETENTION_YEARS must be a whole number of years 1..100, got {0}.": "DSCR_RETENTION_YEARS는 1..100 사이의 정수(년)여야 합니다. 입력값: {0}",
     "The retention period must be 1..100 years, got {0}.": "보존 기간은 1..100년이어야 합니다. 입력값: {0}",
     # db/service.py
     "Username {0} is not allowed: use 1-64 letters, digits, '.', '-' or '_'.": "아이디 {0}은(는) 쓸 수 없습니다. 영문자, 숫자, '.', '-', '_'로 1-64자를 쓰십시오.",

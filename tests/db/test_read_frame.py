@@ -1,5 +1,5 @@
 """`db.engine.read_frame` (driver rows straight into a frame) gives what the ordinary read gives,
-and `db.service.data_version` changes with every write and with nothing else."""
+and `accounts.service.data_version` changes with every write and with nothing else."""
 
 from __future__ import annotations
 
