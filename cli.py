@@ -233,21 +233,32 @@ def add_matrix_commands(sub) -> None:
     out.add_argument("--by", choices=["cohort", "programme", "age_band", "offence_type"],
                      help="group the table (with a Total); default: the whole programme")
     out.add_argument("--format", choices=["csv", "json"], default="csv")
-    out.add_argument("--threshold", type=int, default=10,
-                     help="hide counts under this (10 by default; 5 at least)")
+    out.add_argument("--purpose", required=True,
+                     help="why the table leaves dscr (recorded with the export, like every download)")
+    out.add_argument("--output", help="write to this file (mode 600) instead of standard output")
     out.set_defaults(func=cmd_outcomes)
 
 
+def _hand_out(export, path: str | None) -> None:
+    """An export's bytes to a file (whole, mode 600) or to standard output."""
+    if path:
+        from exports.service import write_file
+
+        write_file(export, path)
+        print(f"{export.rows} rows written to {path} (sha256 {export.sha256}, "
+              f"export record {export.manifest_id})")
+    else:
+        text = export.data.decode("utf-8-sig")
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
 def cmd_outcomes(args: argparse.Namespace) -> int:
-    from matrix import service
+    from exports import service as exports
 
     rt = _runtime()
     with rt.context_for(args.user, task="cli outcomes") as ctx:
-        table = service.programme_outcomes(ctx, by=args.by, threshold=args.threshold)
-    if args.format == "csv":
-        sys.stdout.write(table.to_csv(index=False))
-    else:
-        print(table.to_json(orient="records", force_ascii=False, indent=1))
+        export = exports.outcomes_table(ctx, by=args.by, purpose=args.purpose, fmt=args.format)
+    _hand_out(export, args.output)
     return 0
 
 
@@ -279,7 +290,9 @@ def add_models_commands(sub) -> None:
     km.add_argument("--by", help="programme, cohort, sex, completed, age_band, offence_group")
     km.add_argument("--format", choices=["csv", "json"], default="csv")
     km.add_argument("--as-of", type=_date, help="use the data recorded up to this date")
-    km.add_argument("--output", help="write to a file instead of standard output")
+    km.add_argument("--purpose", required=True,
+                    help="why the table leaves dscr (recorded with the export, like every download)")
+    km.add_argument("--output", help="write to this file (mode 600) instead of standard output")
     rec.set_defaults(func=cmd_recidivism)
 
 
@@ -339,24 +352,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_recidivism(args: argparse.Namespace) -> int:
-    from models import service
+    from exports import service as exports
 
     rt = _runtime()
     with rt.context_for(args.user, task="cli recidivism km") as ctx:
-        result = service.km(ctx, by=args.by, as_of=args.as_of)
-    table = result.table
-    if args.format == "csv":
-        text = table.to_csv(index=False)
-    else:
-        logrank = result.logrank
-        text = json.dumps({
-            "by": args.by,
-            "groups": [str(g) for g in result.groups] if result.groups is not None else None,
-            "logrank": None if logrank is None else {
-                "statistic": logrank.statistic, "df": logrank.df, "p": logrank.p},
-            "table": json.loads(table.to_json(orient="records")),
-        }, ensure_ascii=False, indent=2)
-    _emit(text, args.output, "Kaplan-Meier table")
+        export = exports.km_table(ctx, by=args.by, as_of=args.as_of, purpose=args.purpose,
+                                  fmt=args.format)
+    _hand_out(export, args.output)
     return 0
 
 
@@ -378,7 +380,7 @@ def add_detection_commands(sub) -> None:
                      help="register case references dscr does not hold yet")
     exp = regs.add_parser("export", help="write the registry as a CSV hash list")
     exp.add_argument("file")
-    exp.add_argument("--purpose", default="hash list exchange",
+    exp.add_argument("--purpose", required=True,
                      help="why the list leaves dscr (recorded with the export)")
     regs.add_parser("summary", help="entries by case and algorithm")
     reg.set_defaults(func=cmd_registry)
@@ -452,8 +454,11 @@ def cmd_registry(args: argparse.Namespace) -> int:
                   "already held" + (f"; new cases {', '.join(r.cases_created)}"
                                     if r.cases_created else ""))
         elif args.registry_command == "export":
-            r = service.export_hash_list(ctx, args.file, purpose=args.purpose)
-            print(f"{r.rows} hashes written to {r.path} (sha256 {r.sha256})")
+            from exports import service as exports
+
+            export = exports.hash_list(ctx, purpose=args.purpose, delivery="file")
+            exports.write_file(export, args.file)
+            print(f"{export.rows} hashes written to {args.file} (sha256 {export.sha256})")
         else:
             summary = service.registry_summary(ctx)
             print(f"{'case':<32} {'algorithm':<14} entries")

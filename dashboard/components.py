@@ -12,6 +12,7 @@ from dashboard import state
 from dashboard.i18n import t
 from dashboard.messages import localise
 from errors import Conflict, DscrError, NotFound, PermissionDenied, ValidationError
+from exports.service import Export
 
 
 @contextmanager
@@ -28,8 +29,8 @@ def service_errors(where=None):
         target.error(localise(str(exc), state.lang()))
 
 
-def download(label_key: str, key: str, make: Callable[[str], bytes], file_name: str) -> None:
-    """Ask for the purpose, record the export through the use case, then offer the file."""
+def download(label_key: str, key: str, make: Callable[[str], Export]) -> None:
+    """Ask for the purpose, make the export through its use case (which records it), offer the file."""
     lang = state.lang()
     with st.form(f"dl_{key}"):
         purpose = st.text_input(t("purpose", lang), key=f"purpose_{key}")
@@ -37,10 +38,10 @@ def download(label_key: str, key: str, make: Callable[[str], bytes], file_name: 
     if go:
         with service_errors():
             st.session_state[f"file_{key}"] = make(purpose)
-    data = st.session_state.get(f"file_{key}")
-    if data:
-        st.download_button(t(label_key, lang), data=data, file_name=file_name, mime="text/csv",
-                           key=f"btn_{key}")
+    export = st.session_state.get(f"file_{key}")
+    if export:
+        st.download_button(t(label_key, lang), data=export.data, file_name=export.file_name,
+                           mime=export.media_type, key=f"btn_{key}")
 
 
 def table(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> None:

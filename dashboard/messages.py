@@ -123,6 +123,26 @@ def _alternatives(node: ast.expr) -> list[list[Part]]:
     return [[node]]
 
 
+def _coded_parts(node: ast.Call) -> list[Part] | None:
+    """The parts of `Error("area.code", "template with {named} values", named=...)`, else None."""
+    import string
+
+    if not (len(node.args) >= 2 and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str) and errors.CODE.match(node.args[0].value)):
+        return None
+    template = " ".join(  # implicit concatenation arrives as one Constant already
+        [node.args[1].value]) if isinstance(node.args[1], ast.Constant) else None
+    if template is None:
+        return None
+    parts: list[Part] = []
+    for text, name, _, _ in string.Formatter().parse(template):
+        if text:
+            parts.append(text)
+        if name is not None:
+            parts.append(ast.Name(id=name))
+    return parts
+
+
 def key_of(parts: list[Part]) -> str:
     """The key form of a sequence of parts: constant text with braces doubled, placeholders numbered."""
     out, n = [], 0
@@ -234,7 +254,8 @@ def _collect(module: _Module, names: set[str], messages: dict[str, str],
         if (isinstance(node, ast.Call) and _name_of(node.func) in names and node.args
                 and not isinstance(node.args[0], ast.Name)):
             where = f"{module.rel}:{node.lineno}"
-            for parts in _alternatives(node.args[0]):
+            coded = _coded_parts(node)
+            for parts in ([coded] if coded is not None else _alternatives(node.args[0])):
                 if not any(isinstance(p, str) and p for p in parts):
                     continue  # a bare variable: nothing to match against
                 messages.setdefault(key_of(parts), where)

@@ -82,6 +82,17 @@ def _whole(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) ->
     return value
 
 
+def _threshold(env: Mapping[str, str]) -> int:
+    raw = env.get("DSCR_SUPPRESSION_THRESHOLD", "").strip()
+    if not raw:
+        return DEFAULT_SUPPRESSION_THRESHOLD
+    try:
+        value: object = int(raw)
+    except ValueError:
+        value = raw
+    return check_threshold(value)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     data_dir = Path(env.get("DSCR_DATA_DIR") or "./var").expanduser().resolve()
@@ -103,7 +114,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         scan_roots=roots,
         pg_bindir=Path(env.get("DSCR_PG_BINDIR") or DEFAULT_PG_BINDIR),
         retention_years=_whole(env, "DSCR_RETENTION_YEARS", DEFAULT_RETENTION_YEARS, 1, 100),
-        suppression_threshold=_whole(env, "DSCR_SUPPRESSION_THRESHOLD",
-                                     DEFAULT_SUPPRESSION_THRESHOLD, MIN_SUPPRESSION_THRESHOLD,
-                                     1_000_000),
+        suppression_threshold=_threshold(env),
     )

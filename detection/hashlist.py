@@ -3,7 +3,7 @@
 A hash list is how registries exchange hashes (ThreatExchange, StopNCII, another agency): one line
 per hash, ``algorithm,hash,case`` and optionally ``variant,media_kind,item``. ``parse`` reads the
 text of one into rows, all or nothing: every line is checked first and the malformed ones are
-reported with their line numbers. ``format_rows`` writes rows back in the same columns. Plain text
+reported with their line numbers. ``format_rows`` writes rows back in the same columns (formulas neutralised). Plain text
 in, plain data out; the import and export use cases (detection.service) read and write the store.
 """
 
@@ -18,6 +18,7 @@ from pathlib import PurePath
 from detection.hashing import HASHERS
 from detection.media import IMAGE, VIDEO
 from errors import ValidationError
+from exports.csvfile import rows_bytes
 
 COLUMNS: tuple[str, ...] = ("algorithm", "hash", "case", "variant", "media_kind", "item")
 REQUIRED: tuple[str, ...] = ("algorithm", "hash", "case")
@@ -135,9 +136,9 @@ def parse(text: str, path: PurePath) -> list[HashListRow]:
 
 
 def format_rows(rows: Iterable[Sequence[str]]) -> bytes:
-    """A hash list as UTF-8 CSV bytes: the header line of COLUMNS, then one line per row."""
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(rows)
-    return buf.getvalue().encode("utf-8")
+    """A hash list as UTF-8 CSV bytes: the header line of COLUMNS, then one line per row.
+
+    Written by the one CSV writer of every export, so a case reference that a spreadsheet would
+    run as a formula is neutralised here too.
+    """
+    return rows_bytes(COLUMNS, rows)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,7 +29,6 @@ from db.schema import (
     Account,
     Case,
     EventProposal,
-    ExportManifest,
     Flag,
     HashEntry,
     RegionSignature,
@@ -381,77 +379,14 @@ def _import_rows(
     return ImportResult(len(parsed), added, merged, tuple(created))
 
 
-@dataclass(frozen=True)
-class ExportResult:
-    path: str
-    rows: int
-    sha256: str
+def hash_list_rows(ctx: Context) -> list[tuple[str, ...]]:
+    """The registry as hash-list rows (algorithm, hash, case, variant, media_kind, item), oldest first.
 
-
-def export_hash_list(
-    ctx: Context, file: str | os.PathLike, *, purpose: str = "hash list exchange"
-) -> ExportResult:
-    """Write the registry's hashes as CSV (algorithm, hash, case, variant, media_kind, item).
-
-    The file is written whole or not at all (mode 600), and the export is recorded with its
-    purpose and SHA-256 like every download.
+    What the exchange format holds (`detection.hashlist.COLUMNS`); `exports.service.hash_list`
+    writes it with its manifest.
     """
     access.require(ctx, "registry.manage")
-    why = _check_text(purpose, "purpose", required=True)
-    out = Path(file)
-    with ctx.transaction() as s:
-        rows = _hash_list_rows(ctx)
-        data = _hash_list_bytes(rows)
-        digest = hashlib.sha256(data).hexdigest()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, out)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        s.add(
-            ExportManifest(
-                account_id=ctx.actor.id,
-                kind="hash_list",
-                purpose=why,
-                filters={},
-                rows=len(rows),
-                sha256=digest,
-            )
-        )
-    return ExportResult(os.fspath(out), len(rows), digest)
-
-
-def hash_list_download(ctx: Context, *, purpose: str) -> bytes:
-    """The registry's hash list as CSV bytes for a download, recorded with its purpose.
-
-    The same columns as ``export_hash_list``; a case reference that a spreadsheet would read as
-    a formula is neutralised, as in every dashboard download.
-    """
-    access.require(ctx, "registry.manage")
-    why = _check_text(purpose, "purpose", required=True)
-    with ctx.transaction() as s:
-        rows = _hash_list_rows(ctx)
-        data = _hash_list_bytes(rows, sanitise=True)
-        s.add(
-            ExportManifest(
-                account_id=ctx.actor.id,
-                kind="hash_list",
-                purpose=why,
-                filters={"delivery": "dashboard download"},
-                rows=len(rows),
-                sha256=hashlib.sha256(data).hexdigest(),
-            )
-        )
-    return data
-
-
-def _hash_list_rows(ctx: Context) -> list[tuple[str, ...]]:
-    return [
+    rows = [
         tuple(r)
         for r in ctx.session.execute(
             select(
@@ -466,12 +401,8 @@ def _hash_list_rows(ctx: Context) -> list[tuple[str, ...]]:
             .order_by(HashEntry.id)
         ).all()
     ]
-
-
-def _hash_list_bytes(rows: list[tuple[str, ...]], *, sanitise: bool = False) -> bytes:
-    from exports.service import sanitise_cell
-
-    return hashlist.format_rows([tuple(map(sanitise_cell, r)) for r in rows] if sanitise else rows)
+    ctx.session.rollback()  # read only
+    return rows
 
 
 def registry_summary(ctx: Context) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +40,7 @@ from matrix.steps import (
     stale,
     step_states,
 )
-from matrix.suppression import DEFAULT_THRESHOLD, suppress
+from matrix.suppression import suppress
 
 # The committee's rubric: four gender-sensitivity indicators, each rated 1..5 per programme.
 REVIEW_INDICATORS: tuple[str, ...] = (
@@ -510,8 +510,12 @@ def _norms() -> dict[str, change.ChangeNorms]:
     return out
 
 
-def programme_outcomes(ctx: Context, *, by: str | None = None,
-                       threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+def suppression_threshold(ctx: Context) -> int:
+    """The deployment's threshold (DSCR_SUPPRESSION_THRESHOLD, default 10, never below 5)."""
+    return ctx.runtime.settings.suppression_threshold
+
+
+def programme_outcomes(ctx: Context, *, by: str | None = None) -> pd.DataFrame:
     """The committee's outcomes table, always passed through small-cell suppression.
 
     One row per group (and a "Total" margin when grouped), domain and step pair, with n, mean
@@ -525,7 +529,7 @@ def programme_outcomes(ctx: Context, *, by: str | None = None,
         raise ValidationError(f"outcomes can be grouped by {', '.join(GROUPINGS)}; got {by!r}")
     long = _outcome_rows(ctx, [by] if by else [])
     ctx.session.rollback()  # read only: end the read transaction
-    return _suppressed_outcomes(long, by, threshold)
+    return _suppressed_outcomes(long, by, suppression_threshold(ctx))
 
 
 def _no_identifiers(out: pd.DataFrame, what: str) -> pd.DataFrame:
@@ -552,14 +556,15 @@ def _suppressed_outcomes(long: pd.DataFrame, by: str | None, threshold: int) -> 
     return _no_identifiers(result.table, "outcomes table")
 
 
-def three_step_model(ctx: Context, *, domain: str, covariates: Sequence[str] = (),
-                  threshold: int = DEFAULT_THRESHOLD) -> outcomes.ThreeStepModel:
+def three_step_model(ctx: Context, *, domain: str, covariates: Sequence[str] = ()
+                     ) -> outcomes.ThreeStepModel:
     """The mixed model over the three steps for one domain (REML, random intercept per person).
 
     Covariates may be the grouping columns (cohort, programme, age_band, offence_type). Refused
     when fewer than `threshold` participants have a score in the domain.
     """
     access.require(ctx, "outcomes.read")
+    threshold = suppression_threshold(ctx)
     bad = [c for c in covariates if c not in GROUPINGS]
     if bad:
         raise ValidationError(f"covariates must be among {', '.join(GROUPINGS)}; got {bad}")
@@ -694,7 +699,7 @@ def _committee_models(long: pd.DataFrame, threshold: int) -> tuple[pd.DataFrame,
 
 
 def committee_outcomes(ctx: Context, *, by: str | None = None,
-                       threshold: int = DEFAULT_THRESHOLD, models: bool = True) -> CommitteeOutcomes:
+                       models: bool = True) -> CommitteeOutcomes:
     """The outcomes table, step means and mixed models for the committee, from one read.
 
     Every count under `threshold` is suppressed (with its complements) before anything leaves;
@@ -703,6 +708,7 @@ def committee_outcomes(ctx: Context, *, by: str | None = None,
     from matrix.report import effect_size_label
 
     access.require(ctx, "outcomes.read")
+    threshold = suppression_threshold(ctx)
     if by is not None and by not in GROUPINGS:
         raise ValidationError(f"outcomes can be grouped by {', '.join(GROUPINGS)}; got {by!r}")
     long = _outcome_rows(ctx, [by] if by else [])
@@ -718,43 +724,6 @@ def committee_outcomes(ctx: Context, *, by: str | None = None,
                      else (pd.DataFrame(columns=MODEL_COLUMNS), {}))
     return CommitteeOutcomes(by, threshold, table, _no_identifiers(means, "step means"),
                              fitted, notes)
-
-
-def _check_purpose(purpose: str | None) -> str:
-    purpose = (purpose or "").strip()
-    if len(purpose) < 5:
-        raise ValidationError("State the purpose of this download (at least 5 characters); "
-                              "it is kept with the export record.")
-    return purpose
-
-
-def outcomes_report(ctx: Context, *, by: str | None = None, purpose: str,
-                    labels: Mapping[str, str] | None = None,
-                    threshold: int = DEFAULT_THRESHOLD) -> bytes:
-    """The committee's printable report (one HTML file), recorded as an export with its purpose.
-
-    The same suppressed tables as the outcomes page (`committee_outcomes`), rendered by
-    `matrix.report.render_outcomes_html` in the words of `labels`; dated `ctx.today`.
-    """
-    import hashlib
-
-    from db.schema import ExportManifest
-    from matrix.report import render_outcomes_html
-
-    access.require(ctx, "export.aggregate")
-    purpose = _check_purpose(purpose)
-    view = committee_outcomes(ctx, by=by, threshold=threshold)
-    page = render_outcomes_html(table=view.table, step_means=view.step_means, models=view.models,
-                                model_notes=view.model_notes, by=by, threshold=threshold,
-                                generated_on=ctx.today, labels=labels)
-    data = page.encode("utf-8")
-    with ctx.transaction() as s:
-        s.add(ExportManifest(
-            account_id=ctx.actor.id, kind="outcomes_report_html", purpose=purpose,
-            filters={"by": by}, suppression={"threshold": threshold, "complementary": True},
-            rows=len(view.table) + len(view.step_means) + len(view.models),
-            sha256=hashlib.sha256(data).hexdigest()))
-    return data
 
 
 def review_programmes(ctx: Context) -> pd.DataFrame:
@@ -788,8 +757,7 @@ def _cohort_labels(s: Session) -> dict[str, int]:
     return {f"{prog} {name}": cid for cid, prog, name in rows}
 
 
-def conclusions_awaiting_signoff(ctx: Context, *,
-                                 threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+def conclusions_awaiting_signoff(ctx: Context) -> pd.DataFrame:
     """Per cohort, how many conclusion steps await review, await sign-off, and are signed.
 
     The committee signs off by cohort without seeing who is in it: counts only, through the same
@@ -800,6 +768,7 @@ def conclusions_awaiting_signoff(ctx: Context, *,
 
     access.require(ctx, "outcomes.read")
     access.require(ctx, "assessment.sign")
+    threshold = suppression_threshold(ctx)
     s = ctx.session
     labels = _cohort_labels(s)
     counted = dict(((cid, status), n) for cid, status, n in s.execute(
@@ -884,7 +853,6 @@ __all__ = [
     "committee_outcomes",
     "conclusions_awaiting_signoff",
     "my_programme_reviews",
-    "outcomes_report",
     "overdue_steps",
     "participant_matrix",
     "participant_steps",

@@ -90,15 +90,12 @@ if frame is not None:
             st.session_state.pop("file_an_frame", None)
             st.session_state["an_frame_filters"] = filters
 
-        def make(purpose: str) -> bytes:
+        def make(purpose: str) -> exports.Export:
             with state.context(actor, "cohort page: export") as ctx:
-                full = state.memo(ctx, "analysis_frame", lambda: ms.analysis_frame(ctx))
-                chosen_rows = full[full["study_code"].isin(rows["study_code"])]
-                return exports.export_csv(ctx, chosen_rows, kind="analysis_frame",
-                                             purpose=purpose, action="export.pseudonymised",
-                                             filters=filters)
+                return exports.cohort_rows(ctx, purpose=purpose,
+                                           study_codes=list(rows["study_code"]), filters=filters)
 
-        download("an_download", "an_frame", make, "dscr_analysis_frame.csv")
+        download("an_download", "an_frame", make)
 
 # ------------------------------------------------------------------ follow-up windows and events
 st.divider()

@@ -160,13 +160,11 @@ c1, c2 = st.columns(2)
 with c1:
     st.markdown(f"**{t('cm_export_csv', lang)}**")
 
-    def make_csv(purpose: str) -> bytes:
+    def make_csv(purpose: str) -> exports.Export:
         with state.context(actor, "committee outcomes: CSV export") as ctx:
-            return exports.export_csv(ctx, view.table, kind="programme_outcomes", purpose=purpose,
-                                    action="export.aggregate", filters={"by": by},
-                                    suppression={"threshold": view.threshold, "complementary": True})
+            return exports.outcomes_table(ctx, by=by, purpose=purpose)
 
-    download("download_csv", f"cm_csv_{by_key}", make_csv, f"programme-outcomes-{by_key}.csv")
+    download("download_csv", f"cm_csv_{by_key}", make_csv)
 
 with c2:
     st.markdown(f"**{t('cm_export_report', lang)}**")
@@ -192,9 +190,9 @@ with c2:
                 if key.startswith(prefix):
                     words[key[len(prefix):]] = t(key, lang)
         with service_errors(), state.context(actor, "committee outcomes: report") as ctx:
-            st.session_state[f"cm_report_file_{by_key}"] = matrix.outcomes_report(
+            st.session_state[f"cm_report_file_{by_key}"] = exports.outcomes_report(
                 ctx, by=by, purpose=purpose, labels=words)
     report = st.session_state.get(f"cm_report_file_{by_key}")
     if report:
-        st.download_button(t("cm_download_report", lang), data=report, file_name="report.html",
-                           mime="text/html", key="cm_report_btn")
+        st.download_button(t("cm_download_report", lang), data=report.data,
+                           file_name=report.file_name, mime=report.media_type, key="cm_report_btn")

@@ -9,6 +9,7 @@ from dashboard.components import download, service_errors
 from dashboard.i18n import t
 from db import access
 from detection import service
+from exports import service as exports
 
 CHART_CASES = 40  # cases drawn in the chart at most; the table lists them all
 
@@ -125,9 +126,9 @@ st.subheader(t("rv_export_title", lang))
 st.caption(t("rv_export_note", lang))
 
 
-def _hash_list(purpose: str) -> bytes:
+def _hash_list(purpose: str) -> exports.Export:
     with state.context(actor, "registry page: export") as ctx:
-        return service.hash_list_download(ctx, purpose=purpose)
+        return exports.hash_list(ctx, purpose=purpose)
 
 
-download("rv_download_hash_list", "rv_export", _hash_list, "hash-list.csv")
+download("rv_download_hash_list", "rv_export", _hash_list)

@@ -30,7 +30,7 @@ done = st.session_state.pop("cm_so_done", None)
 if done:
     st.success(t("cm_signed_ok", lang, cohort=done))
 
-st.info(t("cm_suppression_note", lang, threshold=matrix.DEFAULT_THRESHOLD))
+st.info(t("cm_suppression_note", lang, threshold=state.runtime().settings.suppression_threshold))
 pending = (counts["awaiting_review"].astype(str) != "0") | (counts["awaiting_signoff"].astype(str) != "0")
 every = st.toggle(t("cm_show_every_cohort", lang), value=False, key="cm_so_every")
 shown = (counts if every else counts[pending | (counts["cohort"] == "Total")]).astype(str)

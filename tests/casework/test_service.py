@@ -1,19 +1,17 @@
-"""Counseling sessions, break-glass, exports and the admin's access review, through the use cases."""
+"""Counseling sessions, break-glass and the admin's access review, through the use cases."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
 import pytest
 from sqlalchemy import select
 
 from accounts import service as accounts
 from casework import service as casework
-from exports import service as exports_service
 from db.context import Actor
-from db.schema import Account, CounselorAssignment, ExportManifest
-from errors import Conflict, NotFound, PermissionDenied, ValidationError
+from db.schema import Account, CounselorAssignment
+from errors import Conflict, NotFound, ValidationError
 
 TODAY = dt.date(2026, 11, 20)
 
@@ -76,26 +74,6 @@ def test_break_glass_opens_one_record_with_a_reason_and_is_reviewed(demo_rt, mak
         review = accounts.access_review(ctx, start=dt.date(2020, 1, 1), end=dt.date(2100, 1, 1))
     assert list(review["break_glass"].counselor) == ["counselor1"]
     assert review["break_glass"].reason.iloc[0] == "담당 상담사 부재 중 위기 대응"
-
-
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_exports_need_a_purpose_leave_a_manifest_and_defuse_formulas(demo_rt, make_account):
-    analyst = make_account("analyst")
-    frame = pd.DataFrame({"study_code": ["P-1", "=HYPERLINK(\"x\")"], "n": [1, 2]})
-    with demo_rt.context(analyst) as ctx:
-        with pytest.raises(ValidationError, match="purpose"):
-            exports_service.export_csv(ctx, frame, kind="test", purpose="", action="export.pseudonymised")
-        data = exports_service.export_csv(ctx, frame, kind="test", purpose="annual recidivism report",
-                                  action="export.pseudonymised", filters={"cohort": "all"})
-        manifest = ctx.session.scalars(select(ExportManifest)).one()
-    text = data.decode("utf-8-sig")
-    assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text
-    assert manifest.rows == 2 and manifest.purpose == "annual recidivism report"
-    import hashlib
-    assert manifest.sha256 == hashlib.sha256(data).hexdigest()
-    committee = make_account("committee")
-    with demo_rt.context(committee) as ctx, pytest.raises(PermissionDenied):
-        exports_service.export_csv(ctx, frame, kind="test", purpose="curious", action="export.pseudonymised")
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

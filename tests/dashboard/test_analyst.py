@@ -185,7 +185,7 @@ def test_a_proposal_is_rejected_only_with_a_reason_and_exports_state_their_purpo
         "analysis_frame", "재범 연구 분석용", {"completed": ["1"]})
     # The file is the whole frame (the matrix columns too, which the page does not show) for the
     # rows chosen, and only those.
-    exported = pd.read_csv(io.BytesIO(at.session_state["file_an_frame"]))
+    exported = pd.read_csv(io.BytesIO(at.session_state["file_an_frame"].data))
     with demo.context(actor(demo, "analyst1")) as ctx:
         full = ms.analysis_frame(ctx)
     assert set(full.columns) <= set(exported.columns)

@@ -110,14 +110,16 @@ def test_downloads_ask_their_purpose_and_are_recorded(demo, signed_in):
     assert "file_cm_csv_none" not in at.session_state and manifests(demo) == []
     at.text_input(key="purpose_cm_csv_none").input("평가위원회 반기 회의 자료")
     at.button(key="FormSubmitter:dl_cm_csv_none-내려받기 준비").click().run()
-    csv = at.session_state["file_cm_csv_none"]
+    export = at.session_state["file_cm_csv_none"]
+    csv = export.data
     assert b"domain" in csv and not CODE.search(csv)
+    assert export.file_name.startswith("programme-outcomes-whole-programme-")
 
     at.button(key="FormSubmitter:cm_report_form-내려받기 준비").click().run()
     assert any("내려받기 목적" in e.value for e in at.error)
     at.text_input(key="cm_report_purpose").input("평가위원회 보고서 인쇄")
     at.button(key="FormSubmitter:cm_report_form-내려받기 준비").click().run()
-    report = at.session_state["cm_report_file_none"]
+    report = at.session_state["cm_report_file_none"].data
     assert report.startswith(b"<!DOCTYPE html>") and "프로그램 성과 보고서".encode() in report
     assert "사전 (계획 단계)".encode() in report and not CODE.search(report)
     assert manifests(demo) == [("programme_outcomes", "평가위원회 반기 회의 자료"),

@@ -157,7 +157,7 @@ pytestmark_backend = pytest.mark.parametrize("backend", ["sqlite"], indirect=Tru
 
 @pytestmark_backend
 def test_the_download_form_shows_the_services_message_in_the_readers_language(demo, signed_in):
-    korean = MESSAGES["State the purpose of this download (at least 5 characters); it is kept with the export record."]
+    korean = MESSAGES["State the purpose of this download (at least {0} characters); it is kept with the export record."].format(5)
     at = signed_in("committee1", "pages/outcomes.py")
     at.button(key="FormSubmitter:dl_cm_csv_none-내려받기 준비").click().run()
     assert [e.value for e in at.error] == [korean]

@@ -20,6 +20,7 @@ from dashboard.navigation import visible_pages
 from accounts import service as accounts
 from db.schema import ExportManifest, HashEntry
 from detection import service
+from exports import service as exports
 from errors import PermissionDenied
 from tests.dashboard.helpers import actor
 
@@ -142,7 +143,7 @@ def test_a_malformed_hash_list_names_the_line_and_adds_nothing(demo, signed_in):
 def test_the_hash_list_export_asks_its_purpose_and_is_recorded(demo, signed_in):
     at = signed_in("reviewer1", "pages/registry.py")
     at.button(key="FormSubmitter:dl_rv_export-내려받기 준비").click().run()
-    assert any("목적 항목은 필수입니다" in e.value for e in at.error)
+    assert any("내려받기 목적" in e.value for e in at.error)  # the one purpose rule of every export
     at.text_input(key="purpose_rv_export").input("해시 목록 교환 (방송통신심의위원회)")
     at.button(key="FormSubmitter:dl_rv_export-내려받기 준비").click().run()
     assert not at.error and at.get("download_button")
@@ -273,7 +274,7 @@ def test_other_roles_are_refused_by_the_use_cases_and_the_pages(demo, signed_in,
         lambda ctx: service.add_uploads_to_registry(ctx, case_ref="X", new_case=True,
                                                     uploads=[("a.jpg", jpeg("coffee"))]),
         lambda ctx: service.import_hash_list_bytes(ctx, b"algorithm,hash,case\n"),
-        lambda ctx: service.hash_list_download(ctx, purpose="just looking"),
+        lambda ctx: exports.hash_list(ctx, purpose="just looking"),
         lambda ctx: service.run_scan_upload(ctx, "u.zip", b"PK"),
         lambda ctx: service.list_scans(ctx),
         lambda ctx: service.scan_report(ctx, 1),

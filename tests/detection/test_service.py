@@ -20,6 +20,7 @@ from casework import service as casework
 from db.context import SYSTEM
 from db.schema import EventProposal, ExportManifest, Flag, HashEntry, Scan, TakedownRequest
 from detection import service
+from exports import service as exports
 from errors import Conflict, NotFound, PermissionDenied, ValidationError
 
 TODAY = dt.date(2026, 3, 2)
@@ -372,7 +373,8 @@ def test_export_then_import_round_trips_the_registry(rt, setup, reviewer, tmp_pa
                                                      make_account):
     out = tmp_path / "out" / "hashes.csv"
     with rt.context(reviewer) as ctx:
-        exported = service.export_hash_list(ctx, out, purpose="exchange with a platform")
+        exported = exports.hash_list(ctx, purpose="exchange with a platform", delivery="file")
+        exports.write_file(exported, out)
         summary = service.registry_summary(ctx)
     rows = list(csv.DictReader(out.open()))
     assert exported.rows == len(rows) > 0

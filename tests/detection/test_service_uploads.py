@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from db.schema import ExportManifest, HashEntry, Scan
 from detection import hashlist, service
 from detection.sources import Limits
+from exports import service as exports
 from errors import NotFound, PermissionDenied, ValidationError
 from tests.detection.test_service import TODAY, jpeg, photo
 
@@ -127,7 +128,7 @@ def test_upload_use_cases_refuse_other_roles_and_unknown_cases(rt, make_account)
             with pytest.raises(PermissionDenied):
                 service.import_hash_list_bytes(ctx, b"algorithm,hash,case\n")
             with pytest.raises(PermissionDenied):
-                service.hash_list_download(ctx, purpose="exchange with the platform")
+                exports.hash_list(ctx, purpose="exchange with the platform")
             with pytest.raises(PermissionDenied):
                 service.run_scan_upload(ctx, "u.zip", zipped({"a.jpg": data}))
             with pytest.raises(PermissionDenied):
@@ -162,8 +163,8 @@ def test_the_hash_list_download_records_its_purpose_and_neutralises_formulas(rt,
         service.import_hash_list_bytes(
             ctx, f"algorithm,hash,case\npdq,{good},=HYPERLINK\n".encode(), new_cases=True)
         with pytest.raises(ValidationError, match="purpose"):
-            service.hash_list_download(ctx, purpose="  ")
-        data = service.hash_list_download(ctx, purpose="exchange with the platform")
+            exports.hash_list(ctx, purpose="  ")
+        data = exports.hash_list(ctx, purpose="exchange with the platform").data
     rows = list(csv.reader(io.StringIO(data.decode())))
     assert rows[0] == list(hashlist.COLUMNS)
     assert rows[1][:3] == ["pdq", good, "'=HYPERLINK"]

@@ -7,8 +7,10 @@ import json
 
 import pandas as pd
 import pytest
+from sqlalchemy import select
 
 import cli
+from db.schema import ExportManifest
 from matrix import service
 
 
@@ -31,8 +33,10 @@ def run(capsys, *argv):
     return code, out.out, out.err
 
 
-def test_outcomes_prints_the_committees_suppressed_table_as_csv_and_json(committee_env, capsys):
-    code, out, err = run(capsys, "--user", "committee1", "outcomes", "--by", "programme")
+def test_outcomes_prints_the_committees_suppressed_table_as_csv_and_json(committee_env, capsys,
+                                                                        monkeypatch):
+    code, out, err = run(capsys, "--user", "committee1", "outcomes", "--by", "programme",
+                         "--purpose", "평가위원회 반기 회의")
     assert code == 0, err
     table = pd.read_csv(io.StringIO(out), dtype={"n": str})
     with committee_env.context_for("committee1") as ctx:
@@ -42,8 +46,10 @@ def test_outcomes_prints_the_committees_suppressed_table_as_csv_and_json(committ
     assert "study_code" not in out and "participant" not in table.columns
     assert set(table["programme"]) == set(expected["programme"]) and "Total" in set(table["programme"])
 
+    # The deployment's threshold, not a per-call flag.
+    monkeypatch.setenv("DSCR_SUPPRESSION_THRESHOLD", "5")
     code, out, err = run(capsys, "--user", "analyst1", "outcomes", "--format", "json",
-                         "--threshold", "5")
+                         "--purpose", "annual outcome review")
     assert code == 0, err
     rows = json.loads(out)
     assert {(r["domain"], r["from_step"], r["to_step"]) for r in rows} >= {
@@ -52,13 +58,23 @@ def test_outcomes_prints_the_committees_suppressed_table_as_csv_and_json(committ
         assert r["n"] in ("<5", "x") or r["n"] == 0 or r["n"] >= 5
         if r["n"] in ("<5", "x"):
             assert r["mean_diff"] is None
+    # Each table that left through the command is recorded like a download.
+    with committee_env.sessions() as s:
+        manifests = [(m.kind, m.purpose, m.filters, (m.suppression or {}).get("threshold"))
+                     for m in s.scalars(select(ExportManifest).order_by(ExportManifest.id))]
+    assert manifests == [
+        ("programme_outcomes", "평가위원회 반기 회의", {"by": "programme", "format": "csv"}, 10),
+        ("programme_outcomes", "annual outcome review", {"by": None, "format": "json"}, 5)]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # messages do not depend on it
-def test_outcomes_refuses_a_counselor_and_a_threshold_under_five(committee_env, capsys):
-    code, _, err = run(capsys, "--user", "kim", "outcomes")
-    assert code == 2 and "may not read aggregate programme outcomes" in err
-    code, _, err = run(capsys, "--user", "committee1", "outcomes", "--threshold", "3")
+def test_outcomes_refuses_a_counselor_and_a_threshold_under_five(committee_env, capsys,
+                                                                monkeypatch):
+    code, _, err = run(capsys, "--user", "kim", "outcomes", "--purpose", "just looking")
+    assert code == 2 and "may not export suppressed aggregate tables" in err
+    monkeypatch.setenv("DSCR_SUPPRESSION_THRESHOLD", "3")
+    code, _, err = run(capsys, "--user", "committee1", "outcomes", "--purpose", "meeting notes")
     assert code == 2 and "at least 5" in err
-    code, _, err = run(capsys, "outcomes")
+    monkeypatch.delenv("DSCR_SUPPRESSION_THRESHOLD")
+    code, _, err = run(capsys, "outcomes", "--purpose", "meeting notes")
     assert code == 2 and "--user" in err

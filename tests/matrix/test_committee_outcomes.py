@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from db.context import Actor
 from db.schema import Account, ExportManifest, Participant
+from exports import service as exports
 from errors import PermissionDenied, ValidationError
 from matrix import service
 from matrix.outcomes import STEPS, step_means
@@ -124,9 +125,11 @@ def test_the_report_is_recorded_as_an_export_and_names_no_one(demo_rt):
     member = actor(demo_rt, "committee2")
     with demo_rt.context(member, today=dt.date(2026, 7, 1)) as ctx:
         with pytest.raises(ValidationError, match="purpose"):
-            service.outcomes_report(ctx, by="programme", purpose="  ")
-        data = service.outcomes_report(ctx, by="programme", purpose="2026 상반기 평가위원회 보고",
-                                       labels={"title": "프로그램 성과 보고서"})
+            exports.outcomes_report(ctx, by="programme", purpose="  ")
+        export = exports.outcomes_report(ctx, by="programme", purpose="2026 상반기 평가위원회 보고",
+                                         labels={"title": "프로그램 성과 보고서"})
+    data = export.data
+    assert export.file_name == "programme-outcomes-report-by-programme-2026-07-01.html"
     page = data.decode("utf-8")
     assert "프로그램 성과 보고서" in page and "2026-07-01" in page
     with demo_rt.sessions() as s:
@@ -135,6 +138,7 @@ def test_the_report_is_recorded_as_an_export_and_names_no_one(demo_rt):
     assert not CODE.search(page) and not any(c in page for c in codes)
     assert [(m.kind, m.purpose, m.filters, m.account_id) for m in manifests] == [
         ("outcomes_report_html", "2026 상반기 평가위원회 보고", {"by": "programme"}, member.id)]
+    assert manifests[0].id == export.manifest_id
     assert manifests[0].sha256 == hashlib.sha256(data).hexdigest()
     assert manifests[0].suppression["threshold"] == 10
 
@@ -143,7 +147,7 @@ def test_the_report_is_recorded_as_an_export_and_names_no_one(demo_rt):
 def test_other_roles_get_no_outcomes_report_or_review_helpers(demo_rt, username):
     who = actor(demo_rt, username)
     for call in (lambda c: service.committee_outcomes(c),
-                 lambda c: service.outcomes_report(c, purpose="curious reading"),
+                 lambda c: exports.outcomes_report(c, purpose="curious reading"),
                  lambda c: service.review_programmes(c),
                  lambda c: service.my_programme_reviews(c, period="2026-H1")):
         with demo_rt.context(who) as ctx, pytest.raises(PermissionDenied):

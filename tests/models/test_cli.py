@@ -7,10 +7,11 @@ import json
 
 import pandas as pd
 import pytest
+from sqlalchemy import select
 
 import cli
+from db.schema import ExportManifest, FollowUp
 from demo import loader, synthetic
-from db.schema import FollowUp
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -63,29 +64,39 @@ def test_an_analyst_fits_lists_and_reads_a_model(env, capsys, tmp_path):
 
 def test_kaplan_meier_by_programme_as_csv_and_json(env, capsys, monkeypatch):
     code, out, err = run(capsys, "--user", "analyst1", "recidivism", "km", "--by", "programme",
-                         "--format", "csv")
+                         "--format", "csv", "--purpose", "recidivism study 2026")
     assert code == 0, err
-    table = pd.read_csv(io.StringIO(out))
+    table = pd.read_csv(io.StringIO(out), dtype={"at_risk": str})
     assert list(table.columns) == ["group", "time", "at_risk", "events", "censored", "survival",
                                    "ci_lower", "ci_upper"]
     prog = synthetic.generate(250, 3)
     followed = prog.follow_ups.merge(prog.participants[["code", "programme"]], on="code")
     assert set(table.group) == set(followed.programme)
     # Number at risk at time 0 is each programme's number followed; events add up to the truth.
-    start = table[table.time == 0].set_index("group").at_risk
+    start = table[table.time == 0].set_index("group").at_risk.astype(int)
     assert start.to_dict() == followed.programme.value_counts().to_dict()
-    assert table.events.sum() == len(prog.events)
+    # The thin tail leaves suppressed: under 10 at risk, the count shows as "<10" and the step,
+    # its events and its interval are empty; every other row is as computed.
+    thin = table.at_risk == "<10"
+    assert thin.any() and table.loc[thin, ["events", "survival", "ci_lower"]].isna().all().all()
+    assert (table.loc[~thin, "at_risk"].astype(int) >= 10).all()
+    assert table.loc[~thin, "events"].sum() <= len(prog.events)
 
     code, out, _ = run(capsys, "--user", "analyst1", "recidivism", "km", "--by", "programme",
-                       "--format", "json")
+                       "--format", "json", "--purpose", "recidivism study 2026")
     data = json.loads(out)
     assert code == 0 and data["by"] == "programme" and set(data["groups"]) == set(table.group)
     assert data["logrank"]["df"] == 1 and 0 <= data["logrank"]["p"] <= 1
     assert len(data["table"]) == len(table)
 
-    code, _, err = run(capsys, "--user", "analyst1", "recidivism", "km", "--by", "name")
+    code, _, err = run(capsys, "--user", "analyst1", "recidivism", "km", "--by", "name",
+                       "--purpose", "recidivism study 2026")
     assert code == 2 and "cannot group by 'name'" in err
-    code, _, err = run(capsys, "--user", "committee1", "recidivism", "km")
+    code, _, err = run(capsys, "--user", "committee1", "recidivism", "km",
+                       "--purpose", "recidivism study 2026")
     assert code == 2 and "may not read pseudonymised follow-up" in err
+    with env.sessions() as s:
+        kinds = [(m.kind, m.filters["format"]) for m in s.scalars(select(ExportManifest))]
+    assert kinds == [("km_table", "csv"), ("km_table", "json")]
     with env.sessions() as s:
         assert s.query(FollowUp).count() == len(prog.follow_ups)
