@@ -67,6 +67,20 @@ OFFENCE_TYPES = (
 MULTIPLE_OFFENCES, UNKNOWN_OFFENCE = "multiple", "unknown"
 OFFENCE_GROUPS = OFFENCE_TYPES + (MULTIPLE_OFFENCES, UNKNOWN_OFFENCE)
 
+
+
+def offence_group(types) -> str:
+    """The offence group of a young person's index case: its single offence type, else one of two words.
+
+    >>> offence_group(["grooming"]), offence_group(["grooming", "other"]), offence_group([])
+    ('grooming', 'multiple', 'unknown')
+    """
+    kinds = set(types)
+    if not kinds:
+        return UNKNOWN_OFFENCE
+    return kinds.pop() if len(kinds) == 1 else MULTIPLE_OFFENCES
+
+
 EVENT_TYPES = ("digital_sex_crime", "other_sexual", "non_sexual_violent", "other")
 EVENT_SOURCES = ("police", "court", "probation", "self_report", "detection_flag")
 PROPOSAL_STATUSES = ("proposed", "accepted", "rejected")

@@ -490,9 +490,9 @@ def _outcome_rows(ctx: Context, groupings: Sequence[str] = GROUPINGS) -> pd.Data
         offences = read_frame(conn, select(Case.participant_id, CaseOffence.offence_type)
                               .join(CaseOffence, CaseOffence.case_id == Case.id),
                               ["participant", "offence_type"]).drop_duplicates()
-        kinds = offences.groupby("participant")["offence_type"].agg(["first", "size"])
-        types = kinds["first"].where(kinds["size"] == 1, "multiple")
-        people["offence_type"] = types.reindex(people.index).fillna("unknown")
+        # The same offence group as the analyst's frames (vocab.offence_group).
+        types = offences.groupby("participant")["offence_type"].agg(vocab.offence_group)
+        people["offence_type"] = types.reindex(people.index).fillna(vocab.UNKNOWN_OFFENCE)
     # Cohort names repeat across programmes ("2024-1기"), so the programme is part of the label.
     people["cohort"] = people["programme"] + " " + people["cohort_name"]
     people["age_band"] = people["age"].map(vocab.age_band)

@@ -85,8 +85,7 @@ def baseline_frame(people: pd.DataFrame, cases: pd.DataFrame, offences: pd.DataF
     for kind in vocab.OFFENCE_TYPES:
         has = offences.loc[offences.offence_type == kind, "participant_id"]
         base[f"offence_{kind}"] = base.index.isin(has).astype(int)
-    kinds = offences.groupby("participant_id")["offence_type"].agg(["first", "size"])
-    group = kinds["first"].where(kinds["size"] == 1, vocab.MULTIPLE_OFFENCES)
+    group = offences.groupby("participant_id")["offence_type"].agg(vocab.offence_group)
     base["offence_group"] = group.reindex(base.index).fillna(vocab.UNKNOWN_OFFENCE).to_numpy()
 
     counts = attended.set_index("participant_id")["n"]

@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+import vocab
 from dashboard import state
 from dashboard.components import download, service_errors
 from dashboard.i18n import TEXT, label, t
@@ -105,8 +106,7 @@ for tab, domain in zip(tabs, domains, strict=True):
         fig.update_layout(title=t("cm_means_title", lang, domain=dom(domain)),
                           xaxis_title=t("cm_axis_step", lang), yaxis_title=t("cm_axis_score", lang),
                           showlegend=by is not None, height=380, margin={"t": 60})
-        fig.update_xaxes(categoryorder="array", categoryarray=[step(s) for s in ("planning", "midterm",
-                                                                                 "conclusion")])
+        fig.update_xaxes(categoryorder="array", categoryarray=[step(s) for s in vocab.STEPS])
         if not plotted:
             fig.add_annotation(text=t("cm_chart_empty", lang), showarrow=False, xref="paper",
                                yref="paper", x=0.5, y=0.5)
