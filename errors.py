@@ -81,6 +81,8 @@ class DscrError(Exception):
 
     @property
     def message(self) -> Message:
+        if self.code is None:  # the transitional one-argument form
+            return Message("error.text", "{text}", text=self.template)
         return Message(self.code, self.template, **self.params)
 
 

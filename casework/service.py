@@ -4,6 +4,7 @@ counseling sessions, break-glass and the disclosure register."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from db.context import Context
 from db.schema import (
     DISCLOSURE_BASES,
     OFFENCE_TYPES,
+    PARTICIPANT_STATUSES,
     REFERRAL_SOURCES,
     SEXES,
     Account,
@@ -71,9 +73,13 @@ class NewParticipant:
     offence_date: dt.date | None = None
     referral_date: dt.date | None = None
     referral_source: str = "police"
+    # A young person registered after the fact (a caseload brought in from paper records) may
+    # have completed, dropped out or transferred already; then `ended_on` says when.
+    status: str = "active"
+    ended_on: dt.date | None = None
 
 
-def _check_new_participant(p: NewParticipant) -> None:
+def _check_new_participant(p: NewParticipant, today: dt.date) -> None:
     if not p.intake_ref.strip():
         raise ValidationError("The intake reference is empty; the study code is derived from it.")
     if not p.name.strip():
@@ -93,46 +99,96 @@ def _check_new_participant(p: NewParticipant) -> None:
     if p.offence_date and p.referral_date and p.referral_date < p.offence_date:
         raise ValidationError(
             f"The referral date {p.referral_date} is before the offence date {p.offence_date}.")
+    if p.status not in PARTICIPANT_STATUSES:
+        raise ValidationError("casework.status_unknown",
+                              "status must be one of {choices}, got {status!r}.",
+                              choices=", ".join(PARTICIPANT_STATUSES), status=p.status)
+    if (p.status == "active") != (p.ended_on is None):
+        raise ValidationError(
+            "casework.status_end_date",
+            "A participant who is {status} {needs} an end date: an active one has none, one who "
+            "completed, dropped out or transferred has the day it happened.",
+            status=p.status, needs="has no" if p.status == "active" else "needs")
+    if p.ended_on is not None and not p.enrolled_on <= p.ended_on <= today:
+        raise ValidationError(
+            "casework.end_date_range",
+            "The end date {ended} must fall between enrolment ({enrolled}) and today ({today}).",
+            ended=p.ended_on, enrolled=p.enrolled_on, today=today)
 
 
 def register_participant(ctx: Context, new: NewParticipant, *, counselor_id: int | None = None
                          ) -> int:
     """Register a young person: a research record under a study code, identity encrypted apart."""
+    return register_participants(ctx, [new], counselor_ids=[counselor_id])[0]
+
+
+def register_participants(ctx: Context, news: Sequence[NewParticipant], *,
+                          counselor_ids: Sequence[int | None] | None = None) -> list[int]:
+    """Register many young people at once (a caseload brought in, the demo): all or none.
+
+    Every one is checked by the same rules as a single registration before anything is written;
+    the first that breaks one is named by its position. `counselor_ids[i]` is the counselor
+    assigned to `news[i]` (None: the acting counselor, or nobody).
+    """
     access.require(ctx, "participant.create")
-    _check_new_participant(new)
+    owners = list(counselor_ids) if counselor_ids is not None else [None] * len(news)
+    if len(owners) != len(news):
+        raise ValueError("counselor_ids must have one entry per participant")
+    for i, new in enumerate(news, start=1):
+        try:
+            _check_new_participant(new, ctx.today)
+        except ValidationError as exc:
+            if len(news) == 1:
+                raise
+            raise ValidationError("casework.batch_row", "participant {row} of {count}: {problem}",
+                                  row=i, count=len(news), problem=exc.message) from None
+    owners = [o if o is not None else (ctx.actor.id if ctx.actor.role == "counselor" else None)
+              for o in owners]
     keyring = ctx.keyring
-    code = ctx.study_coder.code(new.intake_ref.strip())
+    codes = [ctx.study_coder.code(new.intake_ref.strip()) for new in news]
     with ctx.transaction() as s:
-        if s.scalar(select(Participant.id).where(Participant.study_code == code)) is not None:
-            raise Conflict(f"This intake reference is registered already (study code {code}).")
-        part = Participant(
-            study_code=code, cohort_id=new.cohort_id, sex=new.sex,
-            age_at_referral=new.age_at_referral, prior_offences=new.prior_offences,
-            enrolled_on=new.enrolled_on, status="active",
-        )
-        s.add(part)
+        counselors = {o for o in owners if o is not None}
+        active = set(s.scalars(select(Account.id).where(
+            Account.id.in_(counselors), Account.role == "counselor", Account.active.is_(True))))
+        not_counselors = sorted(counselors - active)
+        if not_counselors:
+            raise ValidationError(f"Account {not_counselors[0]} is not an active counselor.")
+        taken: set[str] = set()
+        for start in range(0, len(codes), 500):
+            taken |= set(s.scalars(select(Participant.study_code).where(
+                Participant.study_code.in_(codes[start:start + 500]))))
+        seen: set[str] = set()
+        for code in codes:
+            if code in taken or code in seen:
+                raise Conflict(f"This intake reference is registered already (study code {code}).")
+            seen.add(code)
+        parts = [Participant(study_code=code, cohort_id=new.cohort_id, sex=new.sex,
+                             age_at_referral=new.age_at_referral,
+                             prior_offences=new.prior_offences, enrolled_on=new.enrolled_on,
+                             status=new.status, ended_on=new.ended_on)
+                 for code, new in zip(codes, news, strict=True)]
+        s.add_all(parts)
+        s.flush()  # one flush per table: each costs an audit append
+        for part, new, owner in zip(parts, news, owners, strict=True):
+            s.add(ParticipantIdentity(
+                participant_id=part.id, name_enc=keyring.encrypt(new.name),
+                birth_date_enc=keyring.encrypt(new.birth_date.isoformat()),
+                contact_enc=keyring.encrypt(new.contact),
+                guardian_contact_enc=keyring.encrypt(new.guardian_contact),
+                key_id=keyring.primary_id,
+            ))
+            if new.case_ref:
+                case = Case(case_ref=new.case_ref, participant_id=part.id,
+                            offence_date=new.offence_date or new.enrolled_on,
+                            referral_date=new.referral_date or new.enrolled_on,
+                            referral_source=new.referral_source)
+                case.offences = [CaseOffence(offence_type=t) for t in new.offence_types]
+                s.add(case)
+            if owner is not None:
+                s.add(CounselorAssignment(counselor_id=owner, participant_id=part.id,
+                                          start_date=new.enrolled_on))
         s.flush()
-        s.add(ParticipantIdentity(
-            participant_id=part.id, name_enc=keyring.encrypt(new.name),
-            birth_date_enc=keyring.encrypt(new.birth_date.isoformat()),
-            contact_enc=keyring.encrypt(new.contact),
-            guardian_contact_enc=keyring.encrypt(new.guardian_contact),
-            key_id=keyring.primary_id,
-        ))
-        if new.case_ref:
-            case = Case(case_ref=new.case_ref, participant_id=part.id,
-                        offence_date=new.offence_date or new.enrolled_on,
-                        referral_date=new.referral_date or new.enrolled_on,
-                        referral_source=new.referral_source)
-            case.offences = [CaseOffence(offence_type=t) for t in new.offence_types]
-            s.add(case)
-        owner = counselor_id if counselor_id is not None else (
-            ctx.actor.id if ctx.actor.role == "counselor" else None)
-        if owner is not None:
-            s.add(CounselorAssignment(counselor_id=owner, participant_id=part.id,
-                                      start_date=new.enrolled_on))
-        s.flush()
-        return part.id
+        return [p.id for p in parts]
 
 
 @dataclass(frozen=True)
@@ -294,6 +350,57 @@ def record_session(ctx: Context, *, participant_id: int, session_date: dt.date, 
         s.add(row)
         s.flush()
         return row.id
+
+
+@dataclass(frozen=True)
+class NewSession:
+    participant_id: int
+    session_date: dt.date
+    minutes: int
+    modality: str
+    attendance: str
+    topics: tuple[str, ...] = ()
+    notes: str | None = None
+
+
+def record_sessions(ctx: Context, sessions: Sequence[NewSession]) -> list[int]:
+    """Record many sessions of the acting counselor's caseload at once (the demo, a paper log): all or none.
+
+    The same checks as `record_session`, each session named by its position when it breaks one;
+    a participant outside the caseload gets the same "not found" as one that does not exist.
+    """
+    access.require(ctx, "session.record")
+    ids = sorted({x.participant_id for x in sessions})
+    enrolled: dict[int, dt.date] = {}
+    for start in range(0, len(ids), 500):
+        stmt = access.scoped_participants(ctx, "session.record").where(
+            Participant.id.in_(ids[start:start + 500]))
+        enrolled |= {p.id: p.enrolled_on for p in ctx.session.scalars(stmt)}
+    for i, x in enumerate(sessions, start=1):
+        try:
+            if x.participant_id not in enrolled:
+                raise NotFound(f"No participant {x.participant_id} in your caseload.")
+            _check_session(x.session_date, x.minutes, x.modality, x.attendance, ctx.today)
+            if x.session_date < enrolled[x.participant_id]:
+                raise ValidationError(f"The session date {x.session_date} is before enrolment "
+                                      f"({enrolled[x.participant_id]}).")
+            _guard_notes(x.notes)
+        except (ValidationError, NotFound) as exc:
+            if len(sessions) == 1:
+                raise
+            raise type(exc)("casework.batch_session", "session {row} of {count}: {problem}",
+                            row=i, count=len(sessions), problem=exc.message) from None
+    with ctx.transaction() as s:
+        rows = [CounselingSession(participant_id=x.participant_id, counselor_id=ctx.actor.id,
+                                  session_date=x.session_date, minutes=x.minutes,
+                                  modality=x.modality, attendance=x.attendance,
+                                  topics=list(x.topics),
+                                  notes_enc=ctx.keyring.encrypt(x.notes or None),
+                                  created_by=ctx.actor.id)
+                for x in sessions]
+        s.add_all(rows)
+        s.flush()
+        return [r.id for r in rows]
 
 
 def update_session(ctx: Context, session_id: int, *, expected_version: int, **changes) -> int:
