@@ -9,8 +9,8 @@ import pytest
 
 from assessment.instruments import default_instruments
 from assessment.scoring import score_responses
-from dashboard import messages
-from dashboard.messages import localise
+from dashboard import _legacy_messages as messages
+from dashboard._legacy_messages import localise
 from dashboard.text_messages import FRAGMENTS, MESSAGES, WORDS
 from casework.notes_guard import check_note
 from errors import DscrError
