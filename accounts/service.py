@@ -60,16 +60,22 @@ def add_account(ctx: Context, *, username: str, role: str, password: str,
     username = username.strip()
     if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
         raise ValidationError(
-            f"Username {username!r} is not allowed: use 1-64 letters, digits, '.', '-' or '_'."
+            "accounts.username_not_allowed_use",
+            "Username {username!r} is not allowed: use 1-64 letters, digits, '.', '-' or '_'.",
+            username=username
         )
     if role not in ROLES:
-        raise ValidationError(f"Role {role!r} does not exist; choose one of {', '.join(ROLES)}.")
+        raise ValidationError("accounts.role_does_not_exist",
+                              "Role {role!r} does not exist; choose one of {roles}.",
+                              role=role, roles=', '.join(ROLES))
     problem = password_problem(password)
     if problem:
         raise ValidationError(problem)
     with ctx.transaction() as s:
         if s.scalar(select(Account.id).where(Account.username == username)) is not None:
-            raise Conflict(f"An account named {username!r} exists already.")
+            raise Conflict("accounts.account_named_exists_already",
+                           "An account named {username!r} exists already.",
+                           username=username)
         acc = Account(username=username, role=role, display_name=display_name or username,
                       password_hash=hash_password(password))
         s.add(acc)
@@ -86,7 +92,9 @@ def list_accounts(ctx: Context) -> list[AccountView]:
 def _account_by_name(ctx: Context, username: str) -> Account:
     acc = ctx.session.scalars(select(Account).where(Account.username == username)).one_or_none()
     if acc is None:
-        raise NotFound(f"No account named {username!r}.")
+        raise NotFound("accounts.no_account_named",
+                       "No account named {username!r}.",
+                       username=username)
     return acc
 
 
@@ -106,7 +114,8 @@ def disable_account(ctx: Context, username: str) -> None:
     with ctx.transaction():
         acc = _account_by_name(ctx, username)
         if acc.id == ctx.actor.id:
-            raise Conflict("You cannot disable the account you are acting as.")
+            raise Conflict("accounts.you_disable_account_you",
+                           "You cannot disable the account you are acting as.")
         acc.active = False
         _end_sessions(ctx, acc.id, "account disabled")
 
@@ -341,7 +350,9 @@ def end_login_session_by_id(ctx: Context, session_id: int) -> None:
     with ctx.transaction() as s:
         row = s.get(LoginSession, session_id)
         if row is None:
-            raise NotFound(f"No dashboard session {session_id}.")
+            raise NotFound("accounts.no_dashboard_session",
+                           "No dashboard session {session_id}.",
+                           session_id=session_id)
         if row.ended_at is None:
             row.ended_at, row.ended_reason = utcnow(), f"ended by {ctx.actor.username}"
 

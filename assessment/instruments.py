@@ -265,13 +265,17 @@ class Instrument:
         for it in self.items:
             if it.id == item_id:
                 return it
-        raise NotFound(f"instrument {self.id} v{self.version} has no item {item_id!r}")
+        raise NotFound("assessment.instrument_no_item",
+                       "instrument {id} v{version} has no item {item_id!r}",
+                       id=self.id, version=self.version, item_id=item_id)
 
     def subscale(self, subscale_id: str) -> Subscale:
         for s in self.subscales:
             if s.id == subscale_id:
                 return s
-        raise NotFound(f"instrument {self.id} v{self.version} has no subscale {subscale_id!r}")
+        raise NotFound("assessment.instrument_no_subscale",
+                       "instrument {id} v{version} has no subscale {subscale_id!r}",
+                       id=self.id, version=self.version, subscale_id=subscale_id)
 
     def items_of_subscale(self, subscale_id: str) -> tuple[Item, ...]:
         return tuple(i for i in self.items if i.subscale == subscale_id)
@@ -290,8 +294,10 @@ class Instrument:
         items = self.items_of_domain(domain)
         if not items:
             raise ValidationError(
-                f"instrument {self.id} v{self.version} does not score domain {domain!r}; "
-                f"it scores {', '.join(self.domains)}"
+                "assessment.instrument_does_not_score",
+                "instrument {id} v{version} does not score domain {domain!r}; it scores "
+                "{domains}",
+                id=self.id, version=self.version, domain=domain, domains=', '.join(self.domains)
             )
         return self._range_for(len(items))
 
@@ -398,13 +404,18 @@ def _path_key(err: jsonschema.ValidationError) -> tuple[Any, ...]:
 def _check_schema(data: Any, source: str) -> None:
     if not isinstance(data, Mapping):
         raise ValidationError(
-            f"{source}: the file must hold a mapping of fields (id, version, title, ...), "
-            f"got {type(data).__name__}"
+            "assessment.file_hold_mapping_fields",
+            "{source}: the file must hold a mapping of fields (id, version, title, ...), got "
+            "{type_name}",
+            source=source, type_name=type(data).__name__
         )
     errors = sorted(_VALIDATOR.iter_errors(data), key=_path_key)
     if errors:
         more = f" (and {len(errors) - 1} more problem(s) in the file)" if len(errors) > 1 else ""
-        raise ValidationError(f"{source}: {_schema_message(errors[0], data)}{more}")
+        raise ValidationError("assessment.message",
+                              "{source}: {schema_message}{more}",
+                              source=source, schema_message=_schema_message(errors[0], data),
+                              more=more)
 
 
 def _text(d: Mapping[str, str]) -> LocalText:
@@ -579,7 +590,9 @@ def load_instrument(path: str | Path) -> Instrument:
         raw = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValidationError(
-            f"{p.name}: cannot read the instrument file ({exc.strerror})"
+            "assessment.read_instrument_file",
+            "{p_name}: cannot read the instrument file ({exc_strerror})",
+            p_name=p.name, exc_strerror=exc.strerror
         ) from exc
     try:
         data = yaml.safe_load(raw)
@@ -587,7 +600,9 @@ def load_instrument(path: str | Path) -> Instrument:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ValidationError(f"{p.name}: not valid YAML{at}: {problem}") from exc
+        raise ValidationError("assessment.not_valid_yaml",
+                              "{p_name}: not valid YAML{at}: {problem}",
+                              p_name=p.name, at=at, problem=problem) from exc
     return instrument_from_dict(data, source=p.name)
 
 
@@ -598,8 +613,11 @@ def build_registry(instruments: Iterable[Instrument]) -> dict[tuple[str, int], I
         if inst.key in registry:
             first = registry[inst.key].source or "another instrument"
             raise ValidationError(
-                f"{inst.source or inst.id}: instrument {inst.id} version {inst.version} is already "
-                f"defined by {first}; give the new file a higher version"
+                "assessment.instrument_version_already_defined",
+                "{value}: instrument {inst_id} version {inst_version} is already defined by "
+                "{first}; give the new file a higher version",
+                value=inst.source or inst.id, inst_id=inst.id, inst_version=inst.version,
+                first=first
             )
         registry[inst.key] = inst
     return registry
@@ -641,7 +659,9 @@ def get_instrument(instrument_id: str, version: int | None = None) -> Instrument
         latest = _latest(registry)
         if instrument_id not in latest:
             raise NotFound(
-                f"no instrument {instrument_id!r}; known instruments: {', '.join(sorted(latest))}"
+                "assessment.no_instrument_known_instruments",
+                "no instrument {instrument_id!r}; known instruments: {latest}",
+                instrument_id=instrument_id, latest=', '.join(sorted(latest))
             )
         return latest[instrument_id]
     if (instrument_id, version) not in registry:
@@ -649,5 +669,7 @@ def get_instrument(instrument_id: str, version: int | None = None) -> Instrument
         known = (
             f"known versions: {', '.join(map(str, versions))}" if versions else "no such instrument"
         )
-        raise NotFound(f"no instrument {instrument_id!r} version {version}; {known}")
+        raise NotFound("assessment.no_instrument_version",
+                       "no instrument {instrument_id!r} version {version}; {known}",
+                       instrument_id=instrument_id, version=version, known=known)
     return registry[(instrument_id, version)]

@@ -221,7 +221,9 @@ def check_note(text: str | None, *, field: str = "note") -> None:
         return
     where = "; ".join(f"{f.kind} at characters {f.start}-{f.end} ({_masked(f.excerpt)})" for f in findings)
     raise ValidationError(
-        f"The {field} seems to identify a person ({where}). Victims' identities may not be written "
-        "down (Youth Sex Protection Act Art. 31): remove them or use a coded reference such as "
-        "'피해자 A', 'V1' or the study code, then save again."
+        "casework.seems_identify_person_victims",
+        "The {field} seems to identify a person ({where}). Victims' identities may not be "
+        "written down (Youth Sex Protection Act Art. 31): remove them or use a coded reference "
+        "such as '피해자 A', 'V1' or the study code, then save again.",
+        field=field, where=where
     )

@@ -117,7 +117,9 @@ def require(ctx: Context, action: str) -> None:
         return
     ctx.record_denied(action, f"role {ctx.actor.role} may not {ACTIONS[action]}")
     raise PermissionDenied(
-        f"Access denied: the role '{ctx.actor.role}' may not {ACTIONS[action]} ({action})."
+        "db.access_denied_role_may",
+        "Access denied: the role '{role}' may not {actions} ({action}).",
+        role=ctx.actor.role, actions=ACTIONS[action], action=action
     )
 
 
@@ -159,7 +161,9 @@ def access_participant(ctx: Context, participant_id: int, action: str = "partici
         if in_caseload is None and not has_break_glass(ctx, participant_id):
             participant = None
     if participant is None:
-        raise NotFound(f"No participant {participant_id} in your caseload.")
+        raise NotFound("db.no_participant_your_caseload",
+                       "No participant {participant_id} in your caseload.",
+                       participant_id=participant_id)
     return participant
 
 

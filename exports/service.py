@@ -29,8 +29,9 @@ def export_csv(ctx: Context, frame: pd.DataFrame, *, kind: str, purpose: str, ac
 
     access.require(ctx, action)
     if len(purpose.strip()) < 5:
-        raise ValidationError("State the purpose of this download (at least 5 characters); "
-                              "it is kept with the export record.")
+        raise ValidationError("exports.state_purpose_download_least",
+                              "State the purpose of this download (at least 5 characters); it "
+                              "is kept with the export record.")
     clean = frame.copy()
     for col in clean.columns:
         if clean[col].dtype == object:

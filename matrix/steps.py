@@ -45,8 +45,10 @@ def stale(session: Session, table: str, row_id: object, what: str, expected: int
           actual: int | None) -> Conflict:
     now = f" (now version {actual})" if actual is not None else ""
     return Conflict(
-        f"{what} was changed by {last_change(session, table, row_id)} after you opened it: you "
-        f"have version {expected}{now}. Reload it, check the changes, and save again."
+        "matrix.changed_after_you_opened",
+        "{what} was changed by {last_change} after you opened it: you have version "
+        "{expected}{now}. Reload it, check the changes, and save again.",
+        what=what, last_change=last_change(session, table, row_id), expected=expected, now=now
     )
 
 
@@ -67,8 +69,10 @@ def converting_stale(ctx: Context, table: str, what: str, expected: int | None
         if "unique" not in str(exc.orig).lower() and "duplicate" not in str(exc.orig).lower():
             raise
         raise Conflict(
-            f"{what} were saved by someone else at the same moment. Nothing of yours was saved: "
-            "reload, compare and save again.") from None
+            "matrix.were_saved_someone_else",
+            "{what} were saved by someone else at the same moment. Nothing of yours was saved: "
+            "reload, compare and save again.",
+            what=what) from None
 
 
 # --- step rows ----------------------------------------------------------------------------------

@@ -59,11 +59,15 @@ def data_fingerprint(frame: pd.DataFrame, columns: Sequence[str] | None = None) 
     fingerprint says nothing about any participant.
     """
     if not isinstance(frame, pd.DataFrame):
-        raise ValidationError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+        raise ValidationError("models.frame_pandas_dataframe",
+                              "frame must be a pandas DataFrame, got {type_name}",
+                              type_name=type(frame).__name__)
     chosen = sorted(map(str, frame.columns if columns is None else columns))
     missing = [c for c in chosen if c not in frame.columns.astype(str)]
     if missing:
-        raise ValidationError(f"cannot fingerprint: the frame has no column {', '.join(missing)}")
+        raise ValidationError("models.fingerprint_frame_no_column",
+                              "cannot fingerprint: the frame has no column {missing}",
+                              missing=', '.join(missing))
     subset = frame.rename(columns=str)[chosen]
     rows = sorted(
         json.dumps([_token(v) for v in row], ensure_ascii=False)
@@ -132,8 +136,10 @@ class ModelCard:
             )
         if data.get("card_version", CARD_VERSION) > CARD_VERSION:
             raise ValidationError(
-                f"model card version {data['card_version']} is newer than this code reads "
-                f"({CARD_VERSION}); update dscr"
+                "models.model_card_version_newer",
+                "model card version {card_version} is newer than this code reads "
+                "({card_version_2}); update dscr",
+                card_version=data['card_version'], card_version_2=CARD_VERSION
             )
         values = dict(data)
         values["data_window"] = tuple(values["data_window"])
@@ -146,7 +152,9 @@ class ModelCard:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValidationError(f"model card is not valid JSON: {exc}") from exc
+            raise ValidationError("models.model_card_not_valid",
+                                  "model card is not valid JSON: {exc}",
+                                  exc=exc) from exc
         return cls.from_dict(data)
 
     @property
@@ -161,7 +169,9 @@ def _date_text(value: dt.date | str, what: str) -> str:
         return value.isoformat()
     if isinstance(value, str) and value:
         return value
-    raise ValidationError(f"{what} must be a date or an ISO date string, got {value!r}")
+    raise ValidationError("models.date_iso_date_string",
+                          "{what} must be a date or an ISO date string, got {value!r}",
+                          what=what, value=value)
 
 
 def build_card(
@@ -180,15 +190,20 @@ def build_card(
     model._check_fitted()
     created_text = _date_text(created, "created")
     if not (isinstance(code_version, str) and code_version.strip()):
-        raise ValidationError("code_version must name the code that fitted the model")
+        raise ValidationError("models.code_version_name_code",
+                              "code_version must name the code that fitted the model")
     if not (isinstance(data_window, Sequence) and len(data_window) == 2):
-        raise ValidationError(f"data_window must be (first day, last day), got {data_window!r}")
+        raise ValidationError("models.data_window_day_last",
+                              "data_window must be (first day, last day), got {data_window!r}",
+                              data_window=data_window)
     window = (
         _date_text(data_window[0], "data_window start"),
         _date_text(data_window[1], "data_window end"),
     )
     if window[0] > window[1]:
-        raise ValidationError(f"data_window starts after it ends: {window[0]} > {window[1]}")
+        raise ValidationError("models.data_window_starts_after",
+                              "data_window starts after it ends: {first_window} > {window}",
+                              first_window=window[0], window=window[1])
     labels = horizon_labels(
         frame[model.duration_col_],
         frame[model.event_col_],
@@ -198,8 +213,10 @@ def build_card(
     events = int((labels["status"] == STATUS_EVENT).sum())
     if len(frame) != model.n_ or events != model.n_events_:
         raise ValidationError(
-            f"this frame has {len(frame)} participants and {events} events but the model was "
-            f"fitted on {model.n_} and {model.n_events_}; pass the frame it was fitted on"
+            "models.frame_participants_events_but",
+            "this frame has {n_frame} participants and {events} events but the model was fitted "
+            "on {model_n} and {model_n_events}; pass the frame it was fitted on",
+            n_frame=len(frame), events=events, model_n=model.n_, model_n_events=model.n_events_
         )
     notes = list(model.warnings_)
     metrics: dict[str, dict[str, float | None]] = {}
@@ -211,8 +228,11 @@ def build_card(
     else:
         if validation.model_name != model.name or validation.horizon != model.horizon_:
             raise ValidationError(
-                f"the validation is of {validation.model_name} at {validation.horizon:g} days, "
-                f"the model is {model.name} at {model.horizon_:g} days; validate this model"
+                "models.validation_days_model_days",
+                "the validation is of {validation_model_name} at {validation_horizon:g} days, "
+                "the model is {model_name} at {model_horizon:g} days; validate this model",
+                validation_model_name=validation.model_name, validation_horizon=validation.horizon,
+                model_name=model.name, model_horizon=model.horizon_
             )
         metrics = _table(validation.summary)
         subgroups = {column: _table(table) for column, table in validation.subgroups.items()}
