@@ -61,6 +61,14 @@ class Message:
         return hash((self.code, str(self)))
 
 
+def joined(messages: list[Message] | tuple[Message, ...]) -> Message:
+    """Several messages as one that reads "first; second; ...", each piece translated on its own."""
+    out = messages[-1]
+    for message in reversed(messages[:-1]):
+        out = Message("errors.joined", "{first}; {rest}", first=message, rest=out)
+    return out
+
+
 class DscrError(Exception):
     """Base class: the message is shown to the user as it is, so it says what to do next."""
 

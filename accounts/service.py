@@ -70,7 +70,7 @@ def add_account(ctx: Context, *, username: str, role: str, password: str,
                               role=role, roles=', '.join(ROLES))
     problem = password_problem(password)
     if problem:
-        raise ValidationError(problem)
+        raise ValidationError.of(problem)
     with ctx.transaction() as s:
         if s.scalar(select(Account.id).where(Account.username == username)) is not None:
             raise Conflict("accounts.account_named_exists_already",
@@ -126,7 +126,7 @@ def set_password(ctx: Context, username: str, new_password: str) -> None:
         access.require(ctx, "account.manage")
     problem = password_problem(new_password)
     if problem:
-        raise ValidationError(problem)
+        raise ValidationError.of(problem)
     with ctx.transaction():
         acc = _account_by_name(ctx, username)
         acc.password_hash = hash_password(new_password)
@@ -142,7 +142,12 @@ class LoginFailed(PermissionDenied):
     """Wrong username or password, or a locked or disabled account: one message for all of them."""
 
 
-LOGIN_FAILED_MESSAGE = "The username or password is not right, or the account cannot log in now."
+def _login_failed() -> LoginFailed:
+    return LoginFailed("accounts.login_failed",
+                       "The username or password is not right, or the account cannot log in now.")
+
+
+LOGIN_FAILED_MESSAGE = str(_login_failed())
 
 
 def authenticate(runtime: Runtime, username: str, password: str, *, now: dt.datetime | None = None
@@ -158,11 +163,11 @@ def authenticate(runtime: Runtime, username: str, password: str, *, now: dt.date
             verify_password(_DUMMY_HASH, password)
             audit.record(s, "login_failed", detail="unknown or disabled account")
             s.commit()
-            raise LoginFailed(LOGIN_FAILED_MESSAGE)
+            raise _login_failed()
         if acc.locked_until is not None and acc.locked_until > now:
             audit.record(s, "login_refused_locked", table_name="accounts", row_id=acc.id)
             s.commit()
-            raise LoginFailed(LOGIN_FAILED_MESSAGE)
+            raise _login_failed()
         if not verify_password(acc.password_hash, password):
             acc.failed_logins += 1
             if acc.failed_logins >= MAX_FAILED_LOGINS:
@@ -172,7 +177,7 @@ def authenticate(runtime: Runtime, username: str, password: str, *, now: dt.date
                              detail=f"{MAX_FAILED_LOGINS} failed log-ins")
             audit.record(s, "login_failed", table_name="accounts", row_id=acc.id)
             s.commit()
-            raise LoginFailed(LOGIN_FAILED_MESSAGE)
+            raise _login_failed()
         if needs_rehash(acc.password_hash):
             acc.password_hash = hash_password(password)
         acc.failed_logins = 0

@@ -45,28 +45,27 @@ def _is_missing(value: object) -> bool:
 
 def _check_value(instrument: Instrument, item: Item, value: object) -> int:
     lo, hi = instrument.scale.min, instrument.scale.max
-    where = (
-        f"{instrument.id} v{instrument.version}: item {item.id} must be a whole number {lo}..{hi}"
-    )
+
+    def out_of_range() -> ValidationError:
+        return ValidationError(
+            "assessment.answer_range",
+            "{instrument} v{version}: item {item} must be a whole number {lo}..{hi}, got {value!r}",
+            instrument=instrument.id, version=instrument.version, item=item.id, lo=lo, hi=hi,
+            value=value)
+
     # bool is an int subclass; True as an answer is a bug upstream, not a 1.
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValidationError("assessment.message_2",
-                              "{where}, got {value!r}",
-                              where=where, value=value)
+        raise out_of_range()
     if isinstance(value, numbers.Integral):
         number = int(value)
     else:
         # Integral floats arrive from DataFrames that hold missing answers as NaN.
         as_float = float(value)
         if not as_float.is_integer():
-            raise ValidationError("assessment.message_2",
-                                  "{where}, got {value!r}",
-                                  where=where, value=value)
+            raise out_of_range()
         number = int(as_float)
     if not lo <= number <= hi:
-        raise ValidationError("assessment.message_2",
-                              "{where}, got {value!r}",
-                              where=where, value=value)
+        raise out_of_range()
     return number
 
 

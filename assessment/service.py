@@ -16,7 +16,7 @@ from db import access
 from casework.notes_guard import check_note
 from db.context import Context
 from db.schema import Assessment, AssessmentScore, utcnow
-from errors import Conflict, NotFound, ValidationError
+from errors import Conflict, Message, NotFound, ValidationError
 from matrix import stages
 from matrix.steps import (
     converting_stale,
@@ -130,7 +130,8 @@ def record_draft(ctx: Context, *, participant_id: int, stage: str, instrument_id
     for field_name, value in text.items():
         check_note(value, field=field_name)  # victims' identities are never written down
     notes_enc = ctx.keyring.encrypt(json.dumps(text, ensure_ascii=False)) if text else None
-    what = f"The {inst.id} answers at {stage}"
+    what = Message("assessment.answers_at", "The {instrument} answers at {stage}",
+                   instrument=inst.id, stage=stage)
     with converting_stale(ctx, "assessments", what, expected_version) as target:
         s = ctx.session
         step = open_step_for_editing(ctx, part, stage)
@@ -164,7 +165,8 @@ def record_draft(ctx: Context, *, participant_id: int, stage: str, instrument_id
 def finalise(ctx: Context, assessment_id: int, expected_version: int) -> None:
     """Score a draft and store its domain scores (checked against the instrument's range)."""
     a = _load(ctx, assessment_id, "assessment.record")
-    what = f"The {a.instrument_id} answers at {a.stage}"
+    what = Message("assessment.answers_at", "The {instrument} answers at {stage}",
+                   instrument=a.instrument_id, stage=a.stage)
     with converting_stale(ctx, "assessments", what, expected_version) as target:
         s = ctx.session
         target["row_id"] = a.id

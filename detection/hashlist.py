@@ -17,7 +17,7 @@ from pathlib import PurePath
 
 from detection.hashing import HASHERS
 from detection.media import IMAGE, VIDEO
-from errors import ValidationError
+from errors import Message, ValidationError, joined
 
 COLUMNS: tuple[str, ...] = ("algorithm", "hash", "case", "variant", "media_kind", "item")
 REQUIRED: tuple[str, ...] = ("algorithm", "hash", "case")
@@ -123,9 +123,9 @@ def check_line(line: int, row: dict[str, str]) -> HashListRow:
     return HashListRow(line, alg, hx, ref, variant, kind, item)
 
 
-def check_rows(lines: Iterable[Line]) -> tuple[list[HashListRow], list[str]]:
+def check_rows(lines: Iterable[Line]) -> tuple[list[HashListRow], list[Message]]:
     """The good rows and the problems (``line N: why``), at most MAX_PROBLEMS; blank lines skipped."""
-    problems: list[str] = []
+    problems: list[Message] = []
     parsed: list[HashListRow] = []
     for line, row in lines:
         if not any(row.values()):
@@ -133,7 +133,8 @@ def check_rows(lines: Iterable[Line]) -> tuple[list[HashListRow], list[str]]:
         try:
             parsed.append(check_line(line, row))
         except ValidationError as exc:
-            problems.append(f"line {line}: {exc}")
+            problems.append(Message("detection.hash_list_line", "line {line}: {problem}",
+                                    line=line, problem=exc.message))
             if len(problems) >= MAX_PROBLEMS:
                 break
     return parsed, problems
@@ -144,8 +145,9 @@ def parse(text: str, path: PurePath) -> list[HashListRow]:
     parsed, problems = check_rows(read_lines(text, path))
     if problems:
         raise ValidationError(
-            f"hash list {path.name} was not imported (nothing was written): " + "; ".join(problems)
-        )
+            "detection.hash_list_not_imported",
+            "hash list {name} was not imported (nothing was written): {problems}",
+            name=path.name, problems=joined(problems))
     return parsed
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from db import access
 from db.context import Context
-from casework.notes_guard import check_note
+from casework.notes_guard import FIELDS, check_note
 from db.schema import (
     Account,
     Case,
@@ -47,7 +47,7 @@ from detection.hashlist import validate_case_ref
 from detection.matching import Match, Matcher, RegistryEntry
 from detection.media import VIDEO
 from detection.sources import DEFAULT_LIMITS, Item, Limits, list_source, list_upload
-from errors import Conflict, NotFound, ValidationError
+from errors import Conflict, Message, NotFound, ValidationError
 
 Progress = Callable[[int, int], None]
 
@@ -56,15 +56,19 @@ Progress = Callable[[int, int], None]
 # --- shared helpers ---------------------------------------------------------------------------
 
 
-def _who(ctx: Context, account_id: int | None) -> str:
+def _who(ctx: Context, account_id: int | None) -> str | Message:
     if account_id is None:
-        return "someone else"
+        return Message("detection.someone_else", "someone else")
     acc = ctx.session.get(Account, account_id)
-    return acc.username if acc is not None else f"account {account_id}"
+    if acc is not None:
+        return acc.username
+    return Message("detection.account_id", "account {account_id}", account_id=account_id)
 
 
-def _when(at: dt.datetime | None) -> str:
-    return f" at {at:%Y-%m-%d %H:%M} UTC" if at is not None else ""
+def _when(at: dt.datetime | None) -> str | Message:
+    if at is None:
+        return ""
+    return Message("detection.at_time", " at {at} UTC", at=f"{at:%Y-%m-%d %H:%M}")
 
 
 def _check_text(value: str | None, what: str, *, required: bool) -> str | None:
@@ -72,7 +76,7 @@ def _check_text(value: str | None, what: str, *, required: bool) -> str | None:
     if required and not text:
         raise ValidationError("detection.required_say_why_sentence",
                               "a {what} is required; say why, in a sentence",
-                              what=what)
+                              what=FIELDS.get(what, what))
     if text:
         check_note(text, field=what)
     return text or None
@@ -949,14 +953,19 @@ def review_flag(
                                "No flag {flag_id}; `dscr flags list` shows the pending ones.",
                                flag_id=flag_id)
             if flag.version != expected_version or flag.status != "pending":
+                if flag.status != "pending":
+                    raise Conflict(
+                        "detection.flag_reviewed_already",
+                        "flag {flag_id} was {status} by {who}{when} (version {version}, you had "
+                        "version {expected}); reload the queue before reviewing it",
+                        flag_id=flag_id, status=flag.status, who=_who(ctx, flag.reviewed_by),
+                        when=_when(flag.reviewed_at), version=flag.version,
+                        expected=expected_version)
                 raise Conflict(
-                    f"flag {flag_id} was {flag.status} by {_who(ctx, flag.reviewed_by)}"
-                    f"{_when(flag.reviewed_at)} (version {flag.version}, you had version "
-                    f"{expected_version}); reload the queue before reviewing it"
-                    if flag.status != "pending"
-                    else f"flag {flag_id} changed since you opened it (version {flag.version}, "
-                    f"you had {expected_version}); reload it and review again"
-                )
+                    "detection.flag_changed",
+                    "flag {flag_id} changed since you opened it (version {version}, you had "
+                    "{expected}); reload it and review again",
+                    flag_id=flag_id, version=flag.version, expected=expected_version)
             now = utcnow()
             flag.status = "confirmed" if decision == "confirm" else "rejected"
             flag.reviewed_by = ctx.actor.id

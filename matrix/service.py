@@ -31,7 +31,7 @@ from db.schema import (
     utcnow,
 )
 import vocab
-from errors import Conflict, NotFound, ValidationError
+from errors import Conflict, Message, NotFound, ValidationError
 from matrix import change, outcomes, reviews, stages
 from matrix.steps import (
     converting_stale,
@@ -401,13 +401,18 @@ def _change(cells: pd.DataFrame) -> pd.DataFrame:
 
 # --- goals ---------------------------------------------------------------------------------------
 
-def _require_draft_step(s: Session, participant_id: int, stage: str, what: str) -> None:
+def _require_draft_step(s: Session, participant_id: int, stage: str, what: Message) -> None:
     row = current_steps(s, participant_id).get(stage)
     status = row.status if row is not None else stages.NOT_STARTED
     if status != stages.DRAFT:
-        raise Conflict(f"{what} only while {stage} is a draft; {stage} is '{status}'"
-                       + ("; record its first assessment to start it" if status == stages.NOT_STARTED
-                          else ""))
+        if status == stages.NOT_STARTED:
+            raise Conflict("matrix.goal_step_not_started",
+                           "{what} only while {stage} is a draft; {stage} is '{status}'; record "
+                           "its first assessment to start it",
+                           what=what, stage=stage, status=status)
+        raise Conflict("matrix.goal_step_not_draft",
+                       "{what} only while {stage} is a draft; {stage} is '{status}'",
+                       what=what, stage=stage, status=status)
 
 
 def set_goal(ctx: Context, *, participant_id: int, text: str, set_on: dt.date) -> int:
@@ -424,7 +429,8 @@ def set_goal(ctx: Context, *, participant_id: int, text: str, set_on: dt.date) -
                               set_on=set_on, today=ctx.today)
     check_note(text, field="goal")
     with ctx.transaction() as s:
-        _require_draft_step(s, part.id, "planning", "goals are set")
+        _require_draft_step(s, part.id, "planning",
+                            Message("matrix.goals_are_set", "goals are set"))
         g = Goal(participant_id=part.id, text_enc=ctx.keyring.encrypt(text), set_on=set_on,
                  created_by=ctx.actor.id)
         s.add(g)
@@ -457,7 +463,8 @@ def review_goal(ctx: Context, *, goal_id: int, stage: str, progress: int, note: 
                        "No goal {goal_id} in your caseload.",
                        goal_id=goal_id) from None
     with ctx.transaction() as s:
-        _require_draft_step(s, part.id, stage, "goals are reviewed")
+        _require_draft_step(s, part.id, stage,
+                            Message("matrix.goals_are_reviewed", "goals are reviewed"))
         rv = s.scalars(select(GoalReview).where(GoalReview.goal_id == goal_id,
                                                 GoalReview.stage == stage)).one_or_none()
         if rv is None:
@@ -652,7 +659,7 @@ class ReviewSummary:
 
     programmes: pd.DataFrame
     agreement: pd.DataFrame
-    note: str = ""
+    note: Message | str = ""  # why there is no agreement table, or ""
 
 
 def programme_review_summary(ctx: Context, *, period: str | None = None,
@@ -668,7 +675,8 @@ def programme_review_summary(ctx: Context, *, period: str | None = None,
     ctx.session.rollback()
     if ratings.empty:
         empty = reviews.programme_summary(ratings, indicators)
-        return ReviewSummary(empty, pd.DataFrame(), "no ratings yet")
+        return ReviewSummary(empty, pd.DataFrame(),
+                             Message("matrix.no_ratings_yet", "no ratings yet"))
     if period is None and ratings.duplicated(["programme", "rater", "indicator"]).any():
         raise ValidationError("matrix.ratings_several_periods_choose",
                               "ratings from several periods: choose one period to summarise")
@@ -679,7 +687,7 @@ def programme_review_summary(ctx: Context, *, period: str | None = None,
         agreement = reviews.rater_agreement(ratings, indicators, REVIEW_SCALE)
         note = ""
     except ValidationError as exc:
-        agreement, note = pd.DataFrame(), str(exc)
+        agreement, note = pd.DataFrame(), exc.message
     return ReviewSummary(summary, agreement, note)
 
 

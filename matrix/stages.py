@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 
 import vocab
-from errors import Conflict, ValidationError
+from errors import Conflict, Message, ValidationError
 from vocab import DRAFT, NOT_STARTED, REVIEWED, SIGNED, SKIPPED, SUBMITTED
 
 STAGES = vocab.STEPS
@@ -53,12 +53,12 @@ REASON_REQUIRED = ("return", "unlock", "reopen")
 
 # What a counselor should do instead, by status, when an action does not fit it.
 _NEXT_STEP = {
-    NOT_STARTED: "start it first",
-    DRAFT: "submit it first",
-    SUBMITTED: "it must be reviewed first",
-    REVIEWED: "sign it, or return it for changes with a reason",
-    SIGNED: "it is locked; unlock it with a reason to change it",
-    SKIPPED: "reopen it with a reason first",
+    NOT_STARTED: Message("matrix.next_start", "start it first"),
+    DRAFT: Message("matrix.next_submit", "submit it first"),
+    SUBMITTED: Message("matrix.next_review", "it must be reviewed first"),
+    REVIEWED: Message("matrix.next_sign", "sign it, or return it for changes with a reason"),
+    SIGNED: Message("matrix.next_unlock", "it is locked; unlock it with a reason to change it"),
+    SKIPPED: Message("matrix.next_reopen", "reopen it with a reason first"),
 }
 
 DEFAULT_SCHEDULE: Mapping[str, timedelta] = {

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from errors import ValidationError
+from errors import Message, ValidationError
 from models.labels import STATUS_EVENT, horizon_labels
 from models.risk import RiskModel, ValidationResult
 
@@ -21,7 +21,13 @@ CARD_VERSION = 1
 
 
 def _plain(value: Any) -> Any:
-    """JSON-safe plain value: numpy scalars unwrapped, NaN and infinities as None."""
+    """JSON-safe plain value: numpy scalars unwrapped, NaN and infinities as None.
+
+    A Message (a warning, the censoring and explanation texts) is kept as its code, English
+    template and params, so that the dashboard can show it in the reader's language.
+    """
+    if isinstance(value, Message):
+        return {"code": value.code, "template": value.template, "params": _plain(value.params)}
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -32,6 +38,14 @@ def _plain(value: Any) -> Any:
         return None
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
+    return value
+
+
+def message_of(value: Any) -> Message | Any:
+    """A Message read back from a card's JSON; a plain sentence (a card written before) as it is."""
+    if isinstance(value, Mapping) and {"code", "template"} <= set(value):
+        params = {k: message_of(v) for k, v in (value.get("params") or {}).items()}
+        return Message(value["code"], value["template"], **params)
     return value
 
 
@@ -98,14 +112,14 @@ class ModelCard:
     subgroups: dict[str, dict[str, dict[str, Any]]]
     threshold: float | None
     validation_settings: dict[str, Any]
-    censoring: str
-    explanation: str
+    censoring: Message | str  # a str in cards written before messages had codes
+    explanation: Message | str
     model_params: dict[str, Any]
     terms: dict[str, dict[str, Any]]
     created: str
     code_version: str
     data_fingerprint: str
-    warnings: list[str]
+    warnings: list[Message | str]
     card_version: int = CARD_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,17 +137,15 @@ class ModelCard:
         unknown = sorted(set(data) - names)
         missing = sorted(required - set(data))
         if unknown or missing:
-            raise ValidationError(
-                "not a dscr model card: "
-                + "; ".join(
-                    part
-                    for part in (
-                        f"missing {', '.join(missing)}" if missing else "",
-                        f"unknown {', '.join(unknown)}" if unknown else "",
-                    )
-                    if part
-                )
-            )
+            if missing and unknown:
+                raise ValidationError("models.card_missing_and_unknown",
+                                      "not a dscr model card: missing {missing}; unknown {unknown}",
+                                      missing=", ".join(missing), unknown=", ".join(unknown))
+            if missing:
+                raise ValidationError("models.card_missing", "not a dscr model card: missing {missing}",
+                                      missing=", ".join(missing))
+            raise ValidationError("models.card_unknown", "not a dscr model card: unknown {unknown}",
+                                  unknown=", ".join(unknown))
         if data.get("card_version", CARD_VERSION) > CARD_VERSION:
             raise ValidationError(
                 "models.model_card_version_newer",
@@ -144,7 +156,9 @@ class ModelCard:
         values = dict(data)
         values["data_window"] = tuple(values["data_window"])
         values["features"] = list(values["features"])
-        values["warnings"] = list(values["warnings"])
+        values["warnings"] = [message_of(w) for w in values["warnings"]]
+        values["censoring"] = message_of(values["censoring"])
+        values["explanation"] = message_of(values["explanation"])
         return cls(**values)
 
     @classmethod
@@ -224,7 +238,8 @@ def build_card(
     threshold = None
     settings: dict[str, Any] = {}
     if validation is None:
-        notes.append("Not validated: no performance figures. Run validate() before use.")
+        notes.append(Message("models.not_validated",
+                             "Not validated: no performance figures. Run validate() before use."))
     else:
         if validation.model_name != model.name or validation.horizon != model.horizon_:
             raise ValidationError(

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from errors import ValidationError
+from errors import Message, ValidationError
 
 MIN_GROUP_EVENTS = 10
 
@@ -227,14 +227,15 @@ def group_metrics(
 
 def small_group_warnings(
     table: pd.DataFrame, *, label: str = "group", min_events: int = MIN_GROUP_EVENTS
-) -> list[str]:
+) -> list[Message]:
     """Plain-language warnings for groups of a `group_metrics` table with too few events."""
     messages = []
     for level, row in table.iterrows():
         if row["events"] < min_events:
-            messages.append(
-                f"{label} = {level!r} has {int(row['events'])} events (under {min_events}): "
-                "its AUC, error rates and calibration are too uncertain to compare with "
-                "other groups; read them as indicative only."
-            )
+            messages.append(Message(
+                "models.small_group",
+                "{label} = {level!r} has {events} events (under {min_events}): its AUC, error "
+                "rates and calibration are too uncertain to compare with other groups; read them "
+                "as indicative only.",
+                label=label, level=level, events=int(row["events"]), min_events=min_events))
     return messages

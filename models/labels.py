@@ -7,14 +7,15 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from errors import ValidationError
+from errors import Message, ValidationError
 from models.validation import positions
 
 DEFAULT_HORIZON = 730
 
 CENSORING_METHODS = ("ipcw", "exclude")
 CENSORING_TEXT = {
-    "ipcw": (
+    "ipcw": Message(
+        "models.censoring_ipcw",
         "Label = reoffence within the horizon. Participants followed past the horizon without "
         "a reoffence are negatives. Participants censored before the horizon carry weight 0, and "
         "everyone else is weighted by 1 / G, the Kaplan-Meier probability of remaining under "
@@ -22,7 +23,8 @@ CENSORING_TEXT = {
         "probability of censoring weighting (IPCW). This assumes censoring does not depend on "
         "the predictors or on the risk of reoffending."
     ),
-    "exclude": (
+    "exclude": Message(
+        "models.censoring_exclude",
         "Label = reoffence within the horizon. Participants censored before the horizon are "
         "excluded and the rest weigh 1. This over-states the risk when early censoring is common "
         "(a reoffence before censoring is kept, the event-free years of those censored are not); "

@@ -25,7 +25,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from errors import ValidationError
+from errors import Message, ValidationError
 from models.fairness import group_metrics, small_group_warnings, wilson_interval
 from models.labels import (
     CENSORING_TEXT,
@@ -131,18 +131,19 @@ def count_predictors(frame: pd.DataFrame, features: Sequence[str]) -> int:
     return total
 
 
-def _epv_warning(events: int, predictors: int) -> list[str]:
+def _epv_warning(events: int, predictors: int) -> list[Message]:
     if predictors == 0:
         return []
     epv = events / predictors
     if epv >= MIN_EPV:
         return []
-    return [
-        f"Only {epv:.1f} events per predictor ({events} events for {predictors} predictors); "
-        f"at least {MIN_EPV} are advised. The model may be overfitted: expect predicted risks "
+    return [Message(
+        "models.few_events_per_predictor",
+        "Only {epv:.1f} events per predictor ({events} events for {predictors} predictors); "
+        "at least {min_epv} are advised. The model may be overfitted: expect predicted risks "
         "that are too extreme (a calibration slope below 1). Use fewer predictors or stronger "
-        "regularisation, and read the validation before the predictions."
-    ]
+        "regularisation, and read the validation before the predictions.",
+        epv=epv, events=events, predictors=predictors, min_epv=MIN_EPV)]
 
 
 def _too_few(count: int, what: str, horizon: float, n: int, where: str = "") -> ValidationError:
@@ -166,7 +167,7 @@ class RiskModel(BaseEstimator, ABC):
     """
 
     name: ClassVar[str]
-    explanation_method: ClassVar[str]
+    explanation_method: ClassVar[Message]
 
     @abstractmethod
     def _make_pipeline(self, numeric: list[str], categorical: list[str]) -> Pipeline: ...
@@ -324,7 +325,8 @@ class LogisticRisk(RiskModel):
     """
 
     name = "logistic"
-    explanation_method = (
+    explanation_method = Message(
+        "models.explain_logistic",
         "Exact: coefficient x standardised value (numbers) or x 0/1 indicator (categories, "
         "against the first level), on the log-odds scale; with the intercept they sum to the "
         "predicted log-odds. A contribution of 0 means 'as the average participant' for numbers."
@@ -462,7 +464,8 @@ class GradientBoostingRisk(RiskModel):
     """Histogram gradient boosting with shallow trees and a slow learning rate, for few events."""
 
     name = "gradient_boosting"
-    explanation_method = (
+    explanation_method = Message(
+        "models.explain_shapley",
         "Approximate: baseline Shapley values (Sundararajan & Najmi 2020) against a reference "
         "participant (training means for numbers, most common level for categories), estimated "
         "from n_permutations feature orders (rounded down to antithetic pairs). Each row sums "
@@ -897,7 +900,7 @@ class ValidationResult:
     calibration: CalibrationTable
     subgroups: dict[str, pd.DataFrame]
     threshold: float
-    warnings: list[str]
+    warnings: list[Message]
     settings: dict[str, Any] = field(default_factory=dict)
 
     def plot(self) -> go.Figure:
@@ -1024,16 +1027,18 @@ def validate(
 
     notes = _epv_warning(events, predictors)
     if undefined:
-        notes.append(
-            f"In {undefined} of {n_bootstrap} bootstrap resamples a metric could not be computed "
+        notes.append(Message(
+            "models.bootstrap_undefined",
+            "In {undefined} of {n_bootstrap} bootstrap resamples a metric could not be computed "
             "(no events, or perfect separation); the intervals leave those out and may be too "
-            "narrow."
-        )
+            "narrow.",
+            undefined=undefined, n_bootstrap=n_bootstrap))
     if censored > n / 2:
-        notes.append(
-            f"{censored} of {n} participants were censored before {horizon:g} days; the "
-            "censoring weights rest on the few followed that long, so figures are fragile."
-        )
+        notes.append(Message(
+            "models.censored_before_horizon",
+            "{censored} of {n} participants were censored before {horizon:g} days; the "
+            "censoring weights rest on the few followed that long, so figures are fragile.",
+            censored=censored, n=n, horizon=horizon))
     if threshold is None:
         threshold = float(np.average(y, weights=w))
     known = w > 0
@@ -1074,6 +1079,6 @@ def validate(
                 "percentile bootstrap over participants of the repeat-averaged out-of-fold "
                 "metric; fold models not refitted"
             ),
-            "censoring": CENSORING_TEXT[model.censoring],
+            "censoring": str(CENSORING_TEXT[model.censoring]),
         },
     )

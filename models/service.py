@@ -55,9 +55,9 @@ from db.schema import (
     utcnow,
 )
 import vocab
-from errors import Conflict, NotFound, ValidationError
+from errors import Conflict, Message, NotFound, ValidationError
 from models import frames, survival
-from models.cards import ModelCard, build_card, data_fingerprint
+from models.cards import ModelCard, build_card, data_fingerprint, message_of
 from models.competing import CumulativeIncidenceResult, cumulative_incidence
 from models.risk import DEFAULT_HORIZON, CalibrationTable, LogisticRisk, get_model, validate
 from models.validation import check_columns
@@ -78,8 +78,9 @@ MIN_REASON = 5
 # ---------------------------------------------------------------- follow-up windows and events
 
 
-def _window_text(fu: FollowUp) -> str:
-    return f"{fu.start_date.isoformat()} to {fu.end_date.isoformat()}"
+def _window_text(fu: FollowUp) -> Message:
+    return Message("models.window", "{start} to {end}", start=fu.start_date.isoformat(),
+                   end=fu.end_date.isoformat())
 
 
 def _stale(ctx: Context, table: str, row_id: int, what: str) -> Conflict:
@@ -90,7 +91,8 @@ def _stale(ctx: Context, table: str, row_id: int, what: str) -> Conflict:
                AuditLog.action == "update")
         .order_by(AuditLog.id.desc()).limit(1)
     ).first()
-    who = f" by {last.actor} at {last.at:%Y-%m-%d %H:%M} UTC" if last else ""
+    who: Message | str = Message("models.by_at", " by {actor} at {at} UTC", actor=last.actor,
+                                 at=f"{last.at:%Y-%m-%d %H:%M}") if last else ""
     return Conflict("models.changed_since_you_read",
                     "{what} was changed{who} since you read it; reload it and try again.",
                     what=what, who=who)
@@ -305,14 +307,16 @@ def decide_event_proposal(ctx: Context, *, proposal_id: int, accept: bool,
                                proposal_id=proposal_id)
             if proposal.status != "proposed":
                 who = s.get(Account, proposal.decided_by) if proposal.decided_by else None
-                when = (f" on {proposal.decided_at:%Y-%m-%d %H:%M} UTC"
+                when = (Message("models.on_time", " on {at} UTC",
+                                at=f"{proposal.decided_at:%Y-%m-%d %H:%M}")
                         if proposal.decided_at else "")
                 raise Conflict(
                     "models.proposal_already_not_decided",
                     "Proposal {proposal_id} was {proposal_status} already{value}{when}; it is "
                     "not decided twice.",
                     proposal_id=proposal_id, proposal_status=proposal.status,
-                    value=' by ' + who.username if who else '', when=when)
+                    value=Message("models.by", " by {username}", username=who.username)
+                    if who else "", when=when)
             flag = s.get(Flag, proposal.flag_id)
             if accept and (flag is None or flag.status != "confirmed"):
                 raise Conflict(
@@ -320,7 +324,7 @@ def decide_event_proposal(ctx: Context, *, proposal_id: int, accept: bool,
                     "Flag {proposal_flag_id} of proposal {proposal_id} is {flag_status}, not "
                     "confirmed; only a confirmed flag's proposal becomes an event.",
                     proposal_flag_id=proposal.flag_id, proposal_id=proposal_id,
-                    flag_status=flag.status if flag else 'missing')
+                    flag_status=flag.status if flag else Message("models.flag_missing", "missing"))
             part = access.access_participant(ctx, proposal.participant_id, "followup.record")
             event_id = None
             if accept:
@@ -744,7 +748,7 @@ class Prediction:
     explanation: str
     method: str
     metrics: dict[str, dict[str, float | None]]
-    warnings: tuple[str, ...] = field(default_factory=tuple)
+    warnings: tuple[Message | str, ...] = field(default_factory=tuple)
 
 
 def predict_for(ctx: Context, participant_id: int, model_id: int) -> Prediction:
@@ -771,11 +775,13 @@ def predict_for(ctx: Context, participant_id: int, model_id: int) -> Prediction:
             "{code} has no value for {missing}, which the model needs; record it, or use a "
             "model without it.",
             code=code, missing=', '.join(missing))
-    notes = list(card.get("warnings", []))
+    notes = [message_of(w) for w in card.get("warnings", [])]
     if still_in:
-        notes.append(
-            f"{code} is still in the programme: completion counts as 0 and the "
-            "sessions attended so far are used, so this is the risk if they left now.")
+        notes.append(Message(
+            "models.still_in_programme",
+            "{code} is still in the programme: completion counts as 0 and the sessions attended "
+            "so far are used, so this is the risk if they left now.",
+            code=code))
     if "logistic" in params:
         contrib = LogisticRisk.explain_stored(params["logistic"], features, person).iloc[0]
         method = "stored coefficients"

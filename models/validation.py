@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from errors import ValidationError
+from errors import Message, ValidationError
 
 
 def show_id(value: object) -> str:
@@ -59,7 +59,8 @@ def check_durations(values: object, name: str = "duration", allow_zero: bool = T
     low = arr < 0 if allow_zero else arr <= 0
     if low.any():
         i = int(np.flatnonzero(low)[0])
-        rule = "negative" if allow_zero else "zero or negative"
+        rule = (Message("models.rule_negative", "negative") if allow_zero
+                else Message("models.rule_zero_or_negative", "zero or negative"))
         raise ValidationError(
             "models.column_duration_row_follow",
             "column '{name}' has {sum} {rule} duration(s) (first: row {show_id} = {arr}); "
