@@ -72,13 +72,7 @@ def joined(messages: list[Message] | tuple[Message, ...]) -> Message:
 class DscrError(Exception):
     """Base class: the message is shown to the user as it is, so it says what to do next."""
 
-    def __init__(self, code: str, template: str | None = None, /, **params: Any) -> None:
-        if template is None:
-            # A sentence without a code: only while the code is being converted; the catalogue
-            # test refuses any raise site left in this form.
-            self.code, self.template, self.params = None, code, {}
-            super().__init__(code)
-            return
+    def __init__(self, code: str, template: str, /, **params: Any) -> None:
         self.code, self.template, self.params = code, template, params
         super().__init__(_fill(code, template, params))
 

@@ -155,13 +155,22 @@ def update_po(root: Path = ROOT, path: Path = PO) -> tuple[int, int]:
 # ------------------------------------------------------------------ the reader's side
 
 
+class _Missing(gettext.NullTranslations):
+    """The fallback of the catalogue: says "no entry" instead of echoing the English."""
+
+    def pgettext(self, context, message):
+        return None
+
+
 @functools.lru_cache(maxsize=1)
 def _translations() -> gettext.NullTranslations:
     try:
         with MO.open("rb") as fh:
-            return gettext.GNUTranslations(fh)
+            translations = gettext.GNUTranslations(fh)
     except OSError:
-        return gettext.NullTranslations()
+        translations = gettext.NullTranslations()
+    translations.add_fallback(_Missing())
+    return translations
 
 
 # The vocabulary codes a param may carry, with the label prefix of each word list in the
@@ -180,6 +189,12 @@ _VOCAB: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
 )
 
 
+# Every word list of vocab.py: a code that is also in an unrelated list ("other": an event type, a
+# sex, a referral source) needs the param's name to say which it is.
+_ALL_LISTS = tuple(v for v in vars(vocab).values()
+                   if isinstance(v, tuple) and v and all(isinstance(x, str) for x in v))
+
+
 def vocabulary_label(name: str, value: str, lang: str = "ko") -> str:
     """The label of a vocabulary code a message carries as param `name`, else the code itself."""
     from dashboard.i18n import TEXT
@@ -188,16 +203,18 @@ def vocabulary_label(name: str, value: str, lang: str = "ko") -> str:
     for codes, prefix, hints in _VOCAB:
         if value in codes and prefix + value in TEXT:
             label = TEXT[prefix + value].get(lang) or TEXT[prefix + value]["ko"]
-            found[prefix] = (label, any(h in name for h in hints))
-    labels = {label for label, _ in found.values()}
-    if len(labels) == 1:
+            unrelated = any(value in other and not (set(other) <= set(codes) or set(codes) <= set(other))
+                            for other in _ALL_LISTS)
+            found[prefix] = (label, any(h in name for h in hints), unrelated)
+    labels = {label for label, _, unrelated in found.values() if not unrelated}
+    if len(labels) == 1 and len(found) == 1:
         return labels.pop()
-    hinted = {label for label, hint in found.values() if hint}
+    hinted = {label for label, hint, _ in found.values() if hint}
     return hinted.pop() if len(hinted) == 1 else value
 
 
 def _param(name: str, value: Any, depth: int) -> Any:
-    if isinstance(value, errors.DscrError) and value.code is not None:
+    if isinstance(value, errors.DscrError):
         value = value.message
     if isinstance(value, errors.Message):
         return _korean(value, depth + 1)
@@ -210,7 +227,7 @@ def _korean(message: errors.Message, depth: int = 0) -> str:
     if depth > _MAX_DEPTH:
         return str(message)
     korean = _translations().pgettext(message.code, message.template)
-    if korean == message.template:
+    if korean is None:
         return str(message)  # no entry: the English, with every detail
     params = {k: _param(k, v, depth) for k, v in message.params.items()}
     try:
@@ -222,16 +239,9 @@ def _korean(message: errors.Message, depth: int = 0) -> str:
 def localise(message: errors.DscrError | errors.Message | str, lang: str) -> str:
     """The message in `lang`: Korean from the catalogue, else (or for English) the English sentence."""
     if isinstance(message, errors.DscrError):
-        if message.code is None:  # transitional one-argument form
-            message = str(message)
-        else:
-            message = message.message
-    if isinstance(message, str):
-        if lang != "ko" or not message:
-            return message
-        from dashboard import _legacy_messages
-
-        return _legacy_messages.localise(message, lang)
+        message = message.message
+    if isinstance(message, str):  # a sentence with no code (a model card written before codes)
+        return message
     if lang != "ko":
         return str(message)
     try:

@@ -159,7 +159,7 @@ def test_require_lets_each_role_take_its_actions_and_logs_every_refusal(rt, make
                     access.require(ctx, action)
                 refused += 1
                 assert f"'{role}'" in str(err.value) and f"({action})" in str(err.value)
-                assert access.ACTIONS[action] in str(err.value)
+                assert str(access.ACTIONS[action]) in str(err.value)
     # Every refusal was written to the audit log under its account, though the use case failed.
     with rt.context(actors["admin"]) as ctx:
         denied = ctx.session.scalars(select(AuditLog).where(AuditLog.action == "denied")).all()
