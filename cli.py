@@ -21,7 +21,7 @@ def _read_password(args: argparse.Namespace) -> str:
     else:
         pw = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != pw:
-            raise DscrError("The two passwords differ.")
+            raise DscrError("cli.two_passwords_differ", "The two passwords differ.")
     return pw
 
 
@@ -131,6 +131,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
             print("demo data: the database holds data already; nothing loaded")
             return 0
         raise DscrError(
+            "cli.database_not_empty_demo",
             "The database is not empty: demo data is loaded only into a new database. Use a new "
             "DSCR_DATA_DIR (or DSCR_DATABASE_URL), or keep the data that is there."
         )
@@ -508,7 +509,9 @@ def cmd_flags(args: argparse.Namespace) -> int:
         if version is None:
             current = {f.id: f for f in service.review_queue(ctx, status=None)}
             if args.flag_id not in current:
-                raise DscrError(f"No flag {args.flag_id}; `dscr flags list --all` shows them.")
+                raise DscrError("cli.no_flag_dscr_flags",
+                                "No flag {args_flag_id}; `dscr flags list --all` shows them.",
+                                args_flag_id=args.flag_id)
             version = current[args.flag_id].version
         r = service.review_flag(ctx, args.flag_id, decision=args.decision, reason=args.reason,
                                 expected_version=version)
@@ -537,7 +540,9 @@ def cmd_takedowns(args: argparse.Namespace) -> int:
         if version is None:
             current = {t.id: t for t in service.takedowns(ctx)}
             if args.takedown_id not in current:
-                raise DscrError(f"No takedown request {args.takedown_id}.")
+                raise DscrError("cli.no_takedown_request",
+                                "No takedown request {args_takedown_id}.",
+                                args_takedown_id=args.takedown_id)
             version = current[args.takedown_id].version
         t = service.update_takedown(ctx, args.takedown_id, status=args.status,
                                     expected_version=version, note=args.note,
@@ -665,7 +670,9 @@ def cmd_disclosures(args: argparse.Namespace) -> int:
             try:
                 released = dt.date.fromisoformat(args.released_on)
             except ValueError:
-                raise DscrError(f"--released-on must be YYYY-MM-DD, got {args.released_on!r}.") from None
+                raise DscrError("cli.released_yyyy_mm_dd",
+                                "--released-on must be YYYY-MM-DD, got {args_released_on!r}.",
+                                args_released_on=args.released_on) from None
             did = casework.record_disclosure(
                 ctx, participant_id=args.participant_id, recipient=args.recipient,
                 legal_basis=args.legal_basis, purpose=args.purpose, released_on=released)

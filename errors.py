@@ -61,16 +61,18 @@ class Message:
         return hash((self.code, str(self)))
 
 
+def joined(messages: list[Message] | tuple[Message, ...]) -> Message:
+    """Several messages as one that reads "first; second; ...", each piece translated on its own."""
+    out = messages[-1]
+    for message in reversed(messages[:-1]):
+        out = Message("errors.joined", "{first}; {rest}", first=message, rest=out)
+    return out
+
+
 class DscrError(Exception):
     """Base class: the message is shown to the user as it is, so it says what to do next."""
 
-    def __init__(self, code: str, template: str | None = None, /, **params: Any) -> None:
-        if template is None:
-            # A sentence without a code: only while the code is being converted; the catalogue
-            # test refuses any raise site left in this form.
-            self.code, self.template, self.params = None, code, {}
-            super().__init__(code)
-            return
+    def __init__(self, code: str, template: str, /, **params: Any) -> None:
         self.code, self.template, self.params = code, template, params
         super().__init__(_fill(code, template, params))
 
@@ -81,8 +83,6 @@ class DscrError(Exception):
 
     @property
     def message(self) -> Message:
-        if self.code is None:  # the transitional one-argument form
-            return Message("error.text", "{text}", text=self.template)
         return Message(self.code, self.template, **self.params)
 
 

@@ -60,16 +60,22 @@ def add_account(ctx: Context, *, username: str, role: str, password: str,
     username = username.strip()
     if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
         raise ValidationError(
-            f"Username {username!r} is not allowed: use 1-64 letters, digits, '.', '-' or '_'."
+            "accounts.username_not_allowed_use",
+            "Username {username!r} is not allowed: use 1-64 letters, digits, '.', '-' or '_'.",
+            username=username
         )
     if role not in ROLES:
-        raise ValidationError(f"Role {role!r} does not exist; choose one of {', '.join(ROLES)}.")
+        raise ValidationError("accounts.role_does_not_exist",
+                              "Role {role!r} does not exist; choose one of {roles}.",
+                              role=role, roles=', '.join(ROLES))
     problem = password_problem(password)
     if problem:
-        raise ValidationError(problem)
+        raise ValidationError.of(problem)
     with ctx.transaction() as s:
         if s.scalar(select(Account.id).where(Account.username == username)) is not None:
-            raise Conflict(f"An account named {username!r} exists already.")
+            raise Conflict("accounts.account_named_exists_already",
+                           "An account named {username!r} exists already.",
+                           username=username)
         acc = Account(username=username, role=role, display_name=display_name or username,
                       password_hash=hash_password(password))
         s.add(acc)
@@ -86,7 +92,9 @@ def list_accounts(ctx: Context) -> list[AccountView]:
 def _account_by_name(ctx: Context, username: str) -> Account:
     acc = ctx.session.scalars(select(Account).where(Account.username == username)).one_or_none()
     if acc is None:
-        raise NotFound(f"No account named {username!r}.")
+        raise NotFound("accounts.no_account_named",
+                       "No account named {username!r}.",
+                       username=username)
     return acc
 
 
@@ -106,7 +114,8 @@ def disable_account(ctx: Context, username: str) -> None:
     with ctx.transaction():
         acc = _account_by_name(ctx, username)
         if acc.id == ctx.actor.id:
-            raise Conflict("You cannot disable the account you are acting as.")
+            raise Conflict("accounts.you_disable_account_you",
+                           "You cannot disable the account you are acting as.")
         acc.active = False
         _end_sessions(ctx, acc.id, "account disabled")
 
@@ -117,7 +126,7 @@ def set_password(ctx: Context, username: str, new_password: str) -> None:
         access.require(ctx, "account.manage")
     problem = password_problem(new_password)
     if problem:
-        raise ValidationError(problem)
+        raise ValidationError.of(problem)
     with ctx.transaction():
         acc = _account_by_name(ctx, username)
         acc.password_hash = hash_password(new_password)
@@ -133,7 +142,12 @@ class LoginFailed(PermissionDenied):
     """Wrong username or password, or a locked or disabled account: one message for all of them."""
 
 
-LOGIN_FAILED_MESSAGE = "The username or password is not right, or the account cannot log in now."
+def _login_failed() -> LoginFailed:
+    return LoginFailed("accounts.login_failed",
+                       "The username or password is not right, or the account cannot log in now.")
+
+
+LOGIN_FAILED_MESSAGE = str(_login_failed())
 
 
 def authenticate(runtime: Runtime, username: str, password: str, *, now: dt.datetime | None = None
@@ -149,11 +163,11 @@ def authenticate(runtime: Runtime, username: str, password: str, *, now: dt.date
             verify_password(_DUMMY_HASH, password)
             audit.record(s, "login_failed", detail="unknown or disabled account")
             s.commit()
-            raise LoginFailed(LOGIN_FAILED_MESSAGE)
+            raise _login_failed()
         if acc.locked_until is not None and acc.locked_until > now:
             audit.record(s, "login_refused_locked", table_name="accounts", row_id=acc.id)
             s.commit()
-            raise LoginFailed(LOGIN_FAILED_MESSAGE)
+            raise _login_failed()
         if not verify_password(acc.password_hash, password):
             acc.failed_logins += 1
             if acc.failed_logins >= MAX_FAILED_LOGINS:
@@ -163,7 +177,7 @@ def authenticate(runtime: Runtime, username: str, password: str, *, now: dt.date
                              detail=f"{MAX_FAILED_LOGINS} failed log-ins")
             audit.record(s, "login_failed", table_name="accounts", row_id=acc.id)
             s.commit()
-            raise LoginFailed(LOGIN_FAILED_MESSAGE)
+            raise _login_failed()
         if needs_rehash(acc.password_hash):
             acc.password_hash = hash_password(password)
         acc.failed_logins = 0
@@ -341,7 +355,9 @@ def end_login_session_by_id(ctx: Context, session_id: int) -> None:
     with ctx.transaction() as s:
         row = s.get(LoginSession, session_id)
         if row is None:
-            raise NotFound(f"No dashboard session {session_id}.")
+            raise NotFound("accounts.no_dashboard_session",
+                           "No dashboard session {session_id}.",
+                           session_id=session_id)
         if row.ended_at is None:
             row.ended_at, row.ended_reason = utcnow(), f"ended by {ctx.actor.username}"
 

@@ -14,7 +14,7 @@ import jsonschema
 import yaml
 
 import vocab
-from errors import NotFound, ValidationError
+from errors import Message, NotFound, ValidationError
 
 STAGES: tuple[str, ...] = vocab.STEPS
 KINDS: tuple[str, ...] = vocab.INSTRUMENT_KINDS
@@ -265,13 +265,17 @@ class Instrument:
         for it in self.items:
             if it.id == item_id:
                 return it
-        raise NotFound(f"instrument {self.id} v{self.version} has no item {item_id!r}")
+        raise NotFound("assessment.instrument_no_item",
+                       "instrument {id} v{version} has no item {item_id!r}",
+                       id=self.id, version=self.version, item_id=item_id)
 
     def subscale(self, subscale_id: str) -> Subscale:
         for s in self.subscales:
             if s.id == subscale_id:
                 return s
-        raise NotFound(f"instrument {self.id} v{self.version} has no subscale {subscale_id!r}")
+        raise NotFound("assessment.instrument_no_subscale",
+                       "instrument {id} v{version} has no subscale {subscale_id!r}",
+                       id=self.id, version=self.version, subscale_id=subscale_id)
 
     def items_of_subscale(self, subscale_id: str) -> tuple[Item, ...]:
         return tuple(i for i in self.items if i.subscale == subscale_id)
@@ -290,8 +294,10 @@ class Instrument:
         items = self.items_of_domain(domain)
         if not items:
             raise ValidationError(
-                f"instrument {self.id} v{self.version} does not score domain {domain!r}; "
-                f"it scores {', '.join(self.domains)}"
+                "assessment.instrument_does_not_score",
+                "instrument {id} v{version} does not score domain {domain!r}; it scores "
+                "{domains}",
+                id=self.id, version=self.version, domain=domain, domains=', '.join(self.domains)
             )
         return self._range_for(len(items))
 
@@ -303,20 +309,30 @@ class Instrument:
 
 
 _TYPE_WORDS = {
-    "boolean": "true or false",
-    "integer": "a whole number",
-    "number": "a number",
-    "string": "text",
-    "array": "a list",
-    "object": "a mapping of fields",
+    "boolean": Message("assessment.type_boolean", "true or false"),
+    "integer": Message("assessment.type_integer", "a whole number"),
+    "number": Message("assessment.type_number", "a number"),
+    "string": Message("assessment.type_string", "text"),
+    "array": Message("assessment.type_array", "a list"),
+    "object": Message("assessment.type_object", "a mapping of fields"),
 }
 
 
-def _describe_type(value: Any) -> str:
+def _type_words(expected: Any) -> Message | str:
+    """What a schema type asks for, in words: one type, or `a or b` for a list of them."""
+    names = expected if isinstance(expected, list) else [expected]
+    words: list[Message | str] = [_TYPE_WORDS.get(t, t) for t in names]
+    out = words[0]
+    for more in words[1:]:
+        out = Message("assessment.type_either", "{first} or {second}", first=out, second=more)
+    return out
+
+
+def _describe_type(value: Any) -> Message | str:
     if isinstance(value, Mapping):
-        return "a mapping"
+        return Message("assessment.given_mapping", "a mapping")
     if isinstance(value, list):
-        return "a list"
+        return Message("assessment.given_list", "a list")
     return repr(value)
 
 
@@ -343,52 +359,63 @@ def _subject(path: list[Any], data: Any) -> str:
     return _format_path(path, data)
 
 
-def _schema_message(err: jsonschema.ValidationError, data: Any) -> str:
+def _schema_message(err: jsonschema.ValidationError, data: Any) -> Message:
     path = list(err.absolute_path)
     subject = _subject(path, data)
     where = _format_path(path, data)
     v = err.validator
     if v == "type":
-        expected = err.validator_value
-        words = (
-            " or ".join(_TYPE_WORDS.get(t, t) for t in expected)
-            if isinstance(expected, list)
-            else _TYPE_WORDS.get(expected, expected)
-        )
-        return f"{subject} must be {words}, got {_describe_type(err.instance)}"
+        return Message("assessment.schema_type", "{subject} must be {words}, got {given}",
+                       subject=subject, words=_type_words(err.validator_value),
+                       given=_describe_type(err.instance))
     if v == "required":
         missing = [k for k in err.validator_value if k not in err.instance]
         names = ", ".join(repr(k) for k in missing)
-        return (
-            f"{where}: missing required field {names}"
-            if where
-            else f"missing required field {names}"
-        )
+        if where:
+            return Message("assessment.schema_required_at", "{where}: missing required field {names}",
+                           where=where, names=names)
+        return Message("assessment.schema_required", "missing required field {names}", names=names)
     if v == "additionalProperties":
         allowed = sorted(err.schema.get("properties", {}))
         extra = sorted(k for k in err.instance if k not in allowed)
         names = ", ".join(repr(k) for k in extra)
-        prefix = f"{where}: " if where else ""
-        return f"{prefix}unknown field {names}; allowed fields are {', '.join(allowed)}"
+        if where:
+            return Message("assessment.schema_unknown_field_at",
+                           "{where}: unknown field {names}; allowed fields are {allowed}",
+                           where=where, names=names, allowed=", ".join(allowed))
+        return Message("assessment.schema_unknown_field",
+                       "unknown field {names}; allowed fields are {allowed}",
+                       names=names, allowed=", ".join(allowed))
     if v == "enum":
         options = ", ".join(repr(o) for o in err.validator_value)
-        return f"{subject} must be one of {options}, got {err.instance!r}"
+        return Message("assessment.schema_enum", "{subject} must be one of {options}, got {value!r}",
+                       subject=subject, options=options, value=err.instance)
     if v == "pattern":
-        return (
-            f"{subject} must match {err.validator_value!r} "
-            f"(for example 'GS-12' or 'awareness'), got {err.instance!r}"
-        )
+        return Message("assessment.schema_pattern",
+                       "{subject} must match {pattern!r} (for example 'GS-12' or 'awareness'), "
+                       "got {value!r}",
+                       subject=subject, pattern=err.validator_value, value=err.instance)
     if v in ("minItems", "minProperties"):
         least = err.validator_value
-        noun = "entry" if least == 1 else "entries"
-        return f"{subject} must have at least {least} {noun}, got {len(err.instance) or 'none'}"
+        given = len(err.instance) or Message("assessment.schema_none", "none")
+        if least == 1:
+            return Message("assessment.schema_min_entry",
+                           "{subject} must have at least {least} entry, got {given}",
+                           subject=subject, least=least, given=given)
+        return Message("assessment.schema_min_entries",
+                       "{subject} must have at least {least} entries, got {given}",
+                       subject=subject, least=least, given=given)
     if v == "uniqueItems":
-        return f"{subject} must not repeat an entry, got {err.instance!r}"
+        return Message("assessment.schema_unique", "{subject} must not repeat an entry, got {value!r}",
+                       subject=subject, value=err.instance)
     if v == "minimum":
-        return f"{subject} must be at least {err.validator_value}, got {err.instance!r}"
+        return Message("assessment.schema_minimum",
+                       "{subject} must be at least {least}, got {value!r}",
+                       subject=subject, least=err.validator_value, value=err.instance)
     if v == "minLength":
-        return f"{subject} must not be empty"
-    return f"{subject}: {err.message}"
+        return Message("assessment.schema_empty", "{subject} must not be empty", subject=subject)
+    return Message("assessment.schema_other", "{subject}: {detail}", subject=subject,
+                   detail=err.message)
 
 
 def _path_key(err: jsonschema.ValidationError) -> tuple[Any, ...]:
@@ -398,13 +425,20 @@ def _path_key(err: jsonschema.ValidationError) -> tuple[Any, ...]:
 def _check_schema(data: Any, source: str) -> None:
     if not isinstance(data, Mapping):
         raise ValidationError(
-            f"{source}: the file must hold a mapping of fields (id, version, title, ...), "
-            f"got {type(data).__name__}"
+            "assessment.file_hold_mapping_fields",
+            "{source}: the file must hold a mapping of fields (id, version, title, ...), got "
+            "{type_name}",
+            source=source, type_name=type(data).__name__
         )
     errors = sorted(_VALIDATOR.iter_errors(data), key=_path_key)
     if errors:
-        more = f" (and {len(errors) - 1} more problem(s) in the file)" if len(errors) > 1 else ""
-        raise ValidationError(f"{source}: {_schema_message(errors[0], data)}{more}")
+        more: Message | str = Message(
+            "assessment.more_problems", " (and {n} more problem(s) in the file)",
+            n=len(errors) - 1) if len(errors) > 1 else ""
+        raise ValidationError("assessment.schema_problem",
+                              "{source}: {schema_message}{more}",
+                              source=source, schema_message=_schema_message(errors[0], data),
+                              more=more)
 
 
 def _text(d: Mapping[str, str]) -> LocalText:
@@ -412,8 +446,11 @@ def _text(d: Mapping[str, str]) -> LocalText:
 
 
 def _check_semantics(data: Mapping[str, Any], source: str) -> None:
-    def fail(where: str, rule: str) -> NoReturn:
-        raise ValidationError(f"{source}: {where}: {rule}" if where else f"{source}: {rule}")
+    def fail(where: str, rule: Message) -> NoReturn:
+        if where:
+            raise ValidationError("assessment.file_rule_at", "{source}: {where}: {rule}",
+                                  source=source, where=where, rule=rule)
+        raise ValidationError("assessment.file_rule", "{source}: {rule}", source=source, rule=rule)
 
     def loc(*path: Any) -> str:
         return _format_path(path, data)
@@ -421,13 +458,16 @@ def _check_semantics(data: Mapping[str, Any], source: str) -> None:
     scale = data["scale"]
     lo, hi = int(scale["min"]), int(scale["max"])
     if lo >= hi:
-        fail("scale", f"min must be less than max, got min={lo}, max={hi}")
+        fail("scale", Message("assessment.min_less_max_min",
+                              "min must be less than max, got min={lo}, max={hi}",
+                              lo=lo, hi=hi))
     points = hi - lo + 1
     if len(scale["labels"]) != points:
         fail(
             "scale.labels",
-            f"needs one label per scale point ({points} for {lo}..{hi}), "
-            f"got {len(scale['labels'])}",
+            Message("assessment.needs_one_label_per",
+                    "needs one label per scale point ({points} for {lo}..{hi}), got {n_labels}",
+                    points=points, lo=lo, hi=hi, n_labels=len(scale['labels'])),
         )
 
     kind = data["kind"]
@@ -435,50 +475,67 @@ def _check_semantics(data: Mapping[str, Any], source: str) -> None:
     seen_sub: dict[str, int] = {}
     for i, sub in enumerate(data["subscales"]):
         if sub["id"] in seen_sub:
-            fail(loc("subscales", i), f"subscale id duplicates subscales[{seen_sub[sub['id']]}]")
+            fail(loc("subscales", i), Message("assessment.subscale_id_duplicates_subscales",
+                                              "subscale id duplicates subscales[{seen_sub}]",
+                                              seen_sub=seen_sub[sub['id']]))
         seen_sub[sub["id"]] = i
         if sub["domain"] not in allowed_domains:
             fail(
                 loc("subscales", i),
-                f"domain {sub['domain']!r} is not a domain a {kind} instrument may score; "
-                f"use one of {', '.join(allowed_domains)}",
+                Message("assessment.domain_not_domain_instrument",
+                        "domain {domain!r} is not a domain a {kind} instrument may score; use "
+                        "one of {allowed_domains}",
+                        domain=sub['domain'], kind=kind,
+                        allowed_domains=', '.join(allowed_domains)),
             )
 
     seen_item: dict[str, int] = {}
     used_subs: set[str] = set()
     for i, it in enumerate(data["items"]):
         if it["id"] in seen_item:
-            fail(loc("items", i), f"item id duplicates items[{seen_item[it['id']]}]")
+            fail(loc("items", i), Message("assessment.item_id_duplicates_items",
+                                          "item id duplicates items[{seen_item}]",
+                                          seen_item=seen_item[it['id']]))
         seen_item[it["id"]] = i
         if it["subscale"] not in seen_sub:
             fail(
                 loc("items", i),
-                f"subscale {it['subscale']!r} is not declared under subscales "
-                f"(declared: {', '.join(seen_sub) or 'none'})",
+                Message("assessment.subscale_not_declared_under",
+                        "subscale {subscale!r} is not declared under subscales (declared: "
+                        "{value})",
+                        subscale=it['subscale'], value=', '.join(seen_sub) or 'none'),
             )
         used_subs.add(it["subscale"])
         if "anchors" in it and len(it["anchors"]) != points:
             fail(
                 loc("items", i, "anchors"),
-                f"needs one anchor per scale point ({points} for {lo}..{hi}), "
-                f"got {len(it['anchors'])}",
+                Message("assessment.needs_one_anchor_per",
+                        "needs one anchor per scale point ({points} for {lo}..{hi}), got "
+                        "{n_anchors}",
+                        points=points, lo=lo, hi=hi, n_anchors=len(it['anchors'])),
             )
     for i, sub in enumerate(data["subscales"]):
         if sub["id"] not in used_subs:
-            fail(loc("subscales", i), "no item belongs to this subscale; add items or remove it")
+            fail(loc("subscales", i), Message("assessment.no_item_belongs_subscale",
+                                              "no item belongs to this subscale; add items or "
+                                              "remove it"))
 
     for j, ft in enumerate(data.get("free_text_fields", [])):
         if ft["id"] in seen_item or ft["id"] in seen_sub:
             fail(
                 loc("free_text_fields", j),
-                f"id {ft['id']!r} is already used by an item or subscale",
+                Message("assessment.id_already_used_item",
+                        "id {id!r} is already used by an item or subscale",
+                        id=ft['id']),
             )
 
     min_answered = float(data["scoring"]["min_answered"])
     if not (0.0 < min_answered <= 1.0):
         fail(
             "scoring",
-            f"min_answered must be a share in (0, 1], got {data['scoring']['min_answered']!r}",
+            Message("assessment.min_answered_share",
+                    "min_answered must be a share in (0, 1], got {min_answered!r}",
+                    min_answered=data['scoring']['min_answered']),
         )
 
     domains = list(dict.fromkeys(s["domain"] for s in data["subscales"]))
@@ -487,20 +544,29 @@ def _check_semantics(data: Mapping[str, Any], source: str) -> None:
         if d not in domains:
             fail(
                 "norms",
-                f"norms given for {d!r}, which no subscale scores; scored: {', '.join(domains)}",
+                Message("assessment.norms_given_no_subscale",
+                        "norms given for {d!r}, which no subscale scores; scored: {domains}",
+                        d=d, domains=', '.join(domains)),
             )
     method = data["scoring"]["method"]
     for d in domains:
         if d not in norms:
-            fail("norms", f"missing norms for domain {d!r}")
+            fail("norms", Message("assessment.missing_norms_domain",
+                                  "missing norms for domain {d!r}",
+                                  d=d))
         nm = norms[d]
         where = f"norms.{d}"
         if not (0.0 < float(nm["reliability"]) < 1.0):
             fail(
-                where, f"reliability must be between 0 and 1 (exclusive), got {nm['reliability']!r}"
+                where, Message("assessment.reliability_between_exclusive",
+                               "reliability must be between 0 and 1 (exclusive), got "
+                               "{reliability!r}",
+                               reliability=nm['reliability'])
             )
         if not float(nm["sd"]) > 0.0:
-            fail(where, f"sd must be greater than 0, got {nm['sd']!r}")
+            fail(where, Message("assessment.sd_greater",
+                                "sd must be greater than 0, got {sd!r}",
+                                sd=nm['sd']))
         n_items = sum(
             1
             for it in data["items"]
@@ -510,7 +576,10 @@ def _check_semantics(data: Mapping[str, Any], source: str) -> None:
         for key in ("mean", "cutoff"):
             value = float(nm[key])
             if not math.isfinite(value) or not (rlo <= value <= rhi):
-                fail(where, f"{key} must lie within the score range {rlo}..{rhi}, got {nm[key]!r}")
+                fail(where, Message("assessment.lie_within_score_range",
+                                    "{key} must lie within the score range {rlo}..{rhi}, got "
+                                    "{nm!r}",
+                                    key=key, rlo=rlo, rhi=rhi, nm=nm[key]))
 
 
 def instrument_from_dict(data: Any, source: str = "<instrument>") -> Instrument:
@@ -579,15 +648,21 @@ def load_instrument(path: str | Path) -> Instrument:
         raw = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValidationError(
-            f"{p.name}: cannot read the instrument file ({exc.strerror})"
+            "assessment.read_instrument_file",
+            "{p_name}: cannot read the instrument file ({exc_strerror})",
+            p_name=p.name, exc_strerror=exc.strerror
         ) from exc
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        at: Message | str = Message(
+            "assessment.yaml_at", " at line {line}, column {column}",
+            line=mark.line + 1, column=mark.column + 1) if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ValidationError(f"{p.name}: not valid YAML{at}: {problem}") from exc
+        raise ValidationError("assessment.not_valid_yaml",
+                              "{p_name}: not valid YAML{at}: {problem}",
+                              p_name=p.name, at=at, problem=problem) from exc
     return instrument_from_dict(data, source=p.name)
 
 
@@ -598,8 +673,11 @@ def build_registry(instruments: Iterable[Instrument]) -> dict[tuple[str, int], I
         if inst.key in registry:
             first = registry[inst.key].source or "another instrument"
             raise ValidationError(
-                f"{inst.source or inst.id}: instrument {inst.id} version {inst.version} is already "
-                f"defined by {first}; give the new file a higher version"
+                "assessment.instrument_version_already_defined",
+                "{value}: instrument {inst_id} version {inst_version} is already defined by "
+                "{first}; give the new file a higher version",
+                value=inst.source or inst.id, inst_id=inst.id, inst_version=inst.version,
+                first=first
             )
         registry[inst.key] = inst
     return registry
@@ -641,13 +719,19 @@ def get_instrument(instrument_id: str, version: int | None = None) -> Instrument
         latest = _latest(registry)
         if instrument_id not in latest:
             raise NotFound(
-                f"no instrument {instrument_id!r}; known instruments: {', '.join(sorted(latest))}"
+                "assessment.no_instrument_known_instruments",
+                "no instrument {instrument_id!r}; known instruments: {latest}",
+                instrument_id=instrument_id, latest=', '.join(sorted(latest))
             )
         return latest[instrument_id]
     if (instrument_id, version) not in registry:
         versions = sorted(v for i, v in registry if i == instrument_id)
         known = (
-            f"known versions: {', '.join(map(str, versions))}" if versions else "no such instrument"
+            Message("assessment.known_versions", "known versions: {versions}",
+                    versions=", ".join(map(str, versions)))
+            if versions else Message("assessment.no_such_instrument", "no such instrument")
         )
-        raise NotFound(f"no instrument {instrument_id!r} version {version}; {known}")
+        raise NotFound("assessment.no_instrument_version",
+                       "no instrument {instrument_id!r} version {version}; {known}",
+                       instrument_id=instrument_id, version=version, known=known)
     return registry[(instrument_id, version)]

@@ -52,26 +52,37 @@ class OmegaResult:
 def _check_items(items: object, nan_policy: str = "pairwise") -> pd.DataFrame:
     if not isinstance(items, pd.DataFrame):
         raise ValidationError(
-            f"items must be a DataFrame with one column per item, got {type(items).__name__}"
+            "assessment.items_dataframe_one_column",
+            "items must be a DataFrame with one column per item, got {type_name}",
+            type_name=type(items).__name__
         )
     if nan_policy not in NAN_POLICIES:
-        raise ValidationError(f"nan_policy must be 'pairwise' or 'listwise', got {nan_policy!r}")
+        raise ValidationError("assessment.nan_policy_pairwise_listwise",
+                              "nan_policy must be 'pairwise' or 'listwise', got {nan_policy!r}",
+                              nan_policy=nan_policy)
     if items.shape[1] < 2:
-        raise ValidationError(f"reliability needs at least 2 items (columns), got {items.shape[1]}")
+        raise ValidationError("assessment.reliability_needs_least_items",
+                              "reliability needs at least 2 items (columns), got {items_shape}",
+                              items_shape=items.shape[1])
     bad = [str(c) for c in items.columns if items[c].dtype.kind not in "biuf"]
     if bad:
         raise ValidationError(
-            f"item columns must be numeric; not numeric: {', '.join(bad)}. "
-            "Convert answers to numbers (missing answers as NaN) first"
+            "assessment.item_columns_numeric_not",
+            "item columns must be numeric; not numeric: {bad}. Convert answers to numbers "
+            "(missing answers as NaN) first",
+            bad=', '.join(bad)
         )
     data = items.astype(float)
     if np.isinf(data.to_numpy()).any():
-        raise ValidationError("items contain infinite values; use NaN for a missing answer")
+        raise ValidationError("assessment.items_contain_infinite_values",
+                              "items contain infinite values; use NaN for a missing answer")
     complete = int(data.notna().all(axis=1).sum())
     if complete < 2:
         raise ValidationError(
-            f"reliability needs at least 2 rows with every item answered, got {complete} "
-            f"of {len(data)} rows"
+            "assessment.reliability_needs_least_rows",
+            "reliability needs at least 2 rows with every item answered, got {complete} of "
+            "{n_data} rows",
+            complete=complete, n_data=len(data)
         )
     return data
 
@@ -83,6 +94,7 @@ def _covariance(data: pd.DataFrame, nan_policy: str) -> pd.DataFrame:
     cov = data.cov()
     if cov.isna().to_numpy().any():
         raise ValidationError(
+            "assessment.some_pair_items_answered",
             "some pair of items is answered together by fewer than 2 people, so their "
             "covariance is undefined; use nan_policy='listwise' or drop the sparse item"
         )
@@ -94,8 +106,9 @@ def _alpha_from_cov(cov: np.ndarray) -> float:
     total = cov.sum()
     if total <= 0:
         raise ValidationError(
-            "the total score has no variance (every person gave the same answers); "
-            "alpha is undefined"
+            "assessment.total_score_no_variance",
+            "the total score has no variance (every person gave the same answers); alpha is "
+            "undefined"
         )
     return float(k / (k - 1) * (1.0 - np.trace(cov) / total))
 
@@ -122,7 +135,9 @@ def cronbach_alpha(
     """
     data = _check_items(items, nan_policy)
     if not 0.0 < ci < 1.0:
-        raise ValidationError(f"ci must be a level between 0 and 1 such as 0.95, got {ci!r}")
+        raise ValidationError("assessment.ci_level_between_such",
+                              "ci must be a level between 0 and 1 such as 0.95, got {ci!r}",
+                              ci=ci)
     cov = _covariance(data, nan_policy).to_numpy()
     k = data.shape[1]
     n = int(data.notna().all(axis=1).sum()) if nan_policy == "listwise" else len(data)
@@ -202,7 +217,9 @@ def mcdonald_omega(items: pd.DataFrame) -> OmegaResult:
     if np.any(x.var(axis=0) <= 0):
         constant = [str(c) for c, v in zip(data.columns, x.var(axis=0), strict=True) if v <= 0]
         raise ValidationError(
-            f"items with no variance cannot enter a factor model: {', '.join(constant)}"
+            "assessment.items_no_variance_enter",
+            "items with no variance cannot enter a factor model: {constant}",
+            constant=', '.join(constant)
         )
     fa = FactorAnalysis(n_components=1, svd_method="lapack", tol=1e-10, max_iter=20000)
     fa.fit(x)

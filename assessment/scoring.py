@@ -45,22 +45,27 @@ def _is_missing(value: object) -> bool:
 
 def _check_value(instrument: Instrument, item: Item, value: object) -> int:
     lo, hi = instrument.scale.min, instrument.scale.max
-    where = (
-        f"{instrument.id} v{instrument.version}: item {item.id} must be a whole number {lo}..{hi}"
-    )
+
+    def out_of_range() -> ValidationError:
+        return ValidationError(
+            "assessment.answer_range",
+            "{instrument} v{version}: item {item} must be a whole number {lo}..{hi}, got {value!r}",
+            instrument=instrument.id, version=instrument.version, item=item.id, lo=lo, hi=hi,
+            value=value)
+
     # bool is an int subclass; True as an answer is a bug upstream, not a 1.
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValidationError(f"{where}, got {value!r}")
+        raise out_of_range()
     if isinstance(value, numbers.Integral):
         number = int(value)
     else:
         # Integral floats arrive from DataFrames that hold missing answers as NaN.
         as_float = float(value)
         if not as_float.is_integer():
-            raise ValidationError(f"{where}, got {value!r}")
+            raise out_of_range()
         number = int(as_float)
     if not lo <= number <= hi:
-        raise ValidationError(f"{where}, got {value!r}")
+        raise out_of_range()
     return number
 
 
@@ -98,8 +103,13 @@ def score_responses(instrument: Instrument, responses: Mapping[str, int | None])
     unknown = [k for k in responses if k not in known and k not in free_text]
     if unknown:
         raise ValidationError(
-            f"{instrument.id} v{instrument.version} has no item {', '.join(map(repr, unknown))}; "
-            f"its items are {instrument.item_ids[0]}..{instrument.item_ids[-1]}"
+            "assessment.no_item_items",
+            "{instrument_id} v{instrument_version} has no item {unknown}; its items are "
+            "{first_instrument_item_ids}..{last_instrument_item_ids}",
+            instrument_id=instrument.id, instrument_version=instrument.version,
+            unknown=', '.join(map(repr, unknown)),
+            first_instrument_item_ids=instrument.item_ids[0],
+            last_instrument_item_ids=instrument.item_ids[-1]
         )
 
     keyed: dict[str, int | None] = {}

@@ -16,7 +16,7 @@ from db import access
 from casework.notes_guard import check_note
 from db.context import Context
 from db.schema import Assessment, AssessmentScore, utcnow
-from errors import Conflict, NotFound, ValidationError
+from errors import Conflict, Message, NotFound, ValidationError
 from matrix import stages
 from matrix.steps import (
     converting_stale,
@@ -65,18 +65,24 @@ def _split_form(inst: Instrument, responses: Mapping[str, Any]) -> tuple[dict[st
 
 def _check_date(administered_on: dt.date, ctx: Context) -> None:
     if isinstance(administered_on, dt.datetime) or not isinstance(administered_on, dt.date):
-        raise ValidationError(f"administered_on must be a date, got {administered_on!r}")
+        raise ValidationError("assessment.administered_date",
+                              "administered_on must be a date, got {administered_on!r}",
+                              administered_on=administered_on)
     if administered_on > ctx.today:
         raise ValidationError(
-            f"administered_on {administered_on} is in the future (today is {ctx.today}); give the "
-            "date the young person answered")
+            "assessment.administered_future_today_give",
+            "administered_on {administered_on} is in the future (today is {today}); give the "
+            "date the young person answered",
+            administered_on=administered_on, today=ctx.today)
 
 
 def _load(ctx: Context, assessment_id: int, action: str) -> Assessment:
     """An assessment of a participant the actor may see; the same NotFound otherwise."""
     access.require(ctx, action)
     a = ctx.session.get(Assessment, assessment_id)
-    missing = NotFound(f"No assessment {assessment_id} in your caseload.")
+    missing = NotFound("assessment.no_assessment_your_caseload",
+                       "No assessment {assessment_id} in your caseload.",
+                       assessment_id=assessment_id)
     if a is None:
         raise missing
     try:
@@ -89,9 +95,11 @@ def _load(ctx: Context, assessment_id: int, action: str) -> Assessment:
 def _check_version(ctx: Context, a: Assessment, expected_version: int | None, what: str) -> None:
     if expected_version is None:
         raise Conflict(
-            f"{what} exist already (assessment {a.id}, version {a.version}, last saved by "
-            f"{last_change(ctx.session, 'assessments', a.id)}); open them and save with "
-            f"expected_version={a.version} to change them")
+            "assessment.exist_already_assessment_version",
+            "{what} exist already (assessment {a_id}, version {a_version}, last saved by "
+            "{last_change}); open them and save with expected_version={a_version} to change them",
+            what=what, a_id=a.id, a_version=a.version,
+            last_change=last_change(ctx.session, 'assessments', a.id))
     if a.version != expected_version:
         raise stale(ctx.session, "assessments", a.id, what, expected_version, a.version)
 
@@ -112,7 +120,9 @@ def record_draft(ctx: Context, *, participant_id: int, stage: str, instrument_id
     inst = get_instrument(instrument_id)
     if stage not in inst.stages:
         raise ValidationError(
-            f"{inst.id} is given at {', '.join(inst.stages)}, not at {stage!r}")
+            "assessment.given_not",
+            "{inst_id} is given at {inst_stages}, not at {stage!r}",
+            inst_id=inst.id, inst_stages=', '.join(inst.stages), stage=stage)
     answers, free = _split_form(inst, responses)
     score_responses(inst, answers)  # validates; the stored scores are made at finalise
     _check_date(administered_on, ctx)
@@ -120,7 +130,8 @@ def record_draft(ctx: Context, *, participant_id: int, stage: str, instrument_id
     for field_name, value in text.items():
         check_note(value, field=field_name)  # victims' identities are never written down
     notes_enc = ctx.keyring.encrypt(json.dumps(text, ensure_ascii=False)) if text else None
-    what = f"The {inst.id} answers at {stage}"
+    what = Message("assessment.answers_at", "The {instrument} answers at {stage}",
+                   instrument=inst.id, stage=stage)
     with converting_stale(ctx, "assessments", what, expected_version) as target:
         s = ctx.session
         step = open_step_for_editing(ctx, part, stage)
@@ -137,7 +148,9 @@ def record_draft(ctx: Context, *, participant_id: int, stage: str, instrument_id
             target["row_id"] = a.id
             _check_version(ctx, a, expected_version, what)
             if a.status == "locked":  # pragma: no cover - a draft step holds no locked answers
-                raise Conflict(f"{what} are locked; unlock the step with a reason to change them")
+                raise Conflict("assessment.locked_unlock_step_reason",
+                               "{what} are locked; unlock the step with a reason to change them",
+                               what=what)
             a.scores.clear()
             a.finalised_by = a.finalised_at = None
         a.instrument_version = inst.version
@@ -152,25 +165,32 @@ def record_draft(ctx: Context, *, participant_id: int, stage: str, instrument_id
 def finalise(ctx: Context, assessment_id: int, expected_version: int) -> None:
     """Score a draft and store its domain scores (checked against the instrument's range)."""
     a = _load(ctx, assessment_id, "assessment.record")
-    what = f"The {a.instrument_id} answers at {a.stage}"
+    what = Message("assessment.answers_at", "The {instrument} answers at {stage}",
+                   instrument=a.instrument_id, stage=a.stage)
     with converting_stale(ctx, "assessments", what, expected_version) as target:
         s = ctx.session
         target["row_id"] = a.id
         _check_version(ctx, a, expected_version, what)
         if a.status != "draft":
-            raise Conflict(f"{what} are '{a.status}' already; only a draft is finalised")
+            raise Conflict("assessment.already_draft_finalised",
+                           "{what} are '{a_status}' already; only a draft is finalised",
+                           what=what, a_status=a.status)
         current = current_steps(s, a.participant_id).get(a.stage)
         if current is None or current.step_version != a.step_version:
-            raise Conflict(f"{what} belong to an old version of the {a.stage} step; "
-                           "work on the current version")
+            raise Conflict("assessment.belong_old_version_step",
+                           "{what} belong to an old version of the {a_stage} step; work on the "
+                           "current version",
+                           what=what, a_stage=a.stage)
         stages.check_editable({a.stage: current.status}, a.stage)
         inst = get_instrument(a.instrument_id, a.instrument_version)
         result = score_responses(inst, a.responses)
         scored = {d: v for d, v in result.domain_scores.items() if v is not None}
         if not scored:
             raise ValidationError(
-                f"{what}: too few items answered to score any domain (at least "
-                f"{inst.scoring.min_answered:.0%} of each domain's items are needed)")
+                "assessment.too_few_items_answered",
+                "{what}: too few items answered to score any domain (at least "
+                "{inst_min_answered:.0%} of each domain's items are needed)",
+                what=what, inst_min_answered=inst.scoring.min_answered)
         for domain, value in scored.items():
             lo, hi = inst.score_range(domain)
             a.scores.append(AssessmentScore(domain=domain, score=float(value), scale_min=lo,
@@ -187,7 +207,9 @@ def list_assessments(ctx: Context, participant_id: int, *, stage: str | None = N
     stmt = select(Assessment).where(Assessment.participant_id == part.id)
     if stage is not None:
         if stage not in stages.STAGES:
-            raise ValidationError(f"unknown step {stage!r}; steps are {list(stages.STAGES)}")
+            raise ValidationError("assessment.unknown_step_steps",
+                                  "unknown step {stage!r}; steps are {stages_stages}",
+                                  stage=stage, stages_stages=list(stages.STAGES))
         stmt = stmt.where(Assessment.stage == stage)
     rows = list(ctx.session.scalars(stmt.order_by(Assessment.stage, Assessment.step_version,
                                                   Assessment.id)))

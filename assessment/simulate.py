@@ -96,7 +96,10 @@ def expected_domain_score(instrument: Instrument, domain: str, level: float) -> 
 def _check_domain(instrument: Instrument, domain: str) -> None:
     if domain not in instrument.domains:
         raise ValidationError(
-            f"{instrument.id} does not score {domain!r}; it scores {', '.join(instrument.domains)}"
+            "assessment.does_not_score_scores",
+            "{instrument_id} does not score {domain!r}; it scores {instrument_domains}",
+            instrument_id=instrument.id, domain=domain,
+            instrument_domains=', '.join(instrument.domains)
         )
 
 
@@ -104,14 +107,17 @@ def _check_levels(instrument: Instrument, levels: Mapping[str, float]) -> dict[s
     unknown = [d for d in levels if d not in DOMAIN_LABELS]
     if unknown:
         raise ValidationError(
-            f"unknown domain {', '.join(map(repr, unknown))} in levels; "
-            f"known domains: {', '.join(DOMAIN_LABELS)}"
+            "assessment.unknown_domain_levels_known",
+            "unknown domain {unknown} in levels; known domains: {domain_labels}",
+            unknown=', '.join(map(repr, unknown)), domain_labels=', '.join(DOMAIN_LABELS)
         )
     missing = [d for d in instrument.domains if d not in levels]
     if missing:
         raise ValidationError(
-            f"levels must give a z-score for every domain {instrument.id} scores; "
-            f"missing: {', '.join(missing)}"
+            "assessment.levels_give_z_score",
+            "levels must give a z-score for every domain {instrument_id} scores; missing: "
+            "{missing}",
+            instrument_id=instrument.id, missing=', '.join(missing)
         )
     out: dict[str, float] = {}
     for d in instrument.domains:
@@ -121,7 +127,9 @@ def _check_levels(instrument: Instrument, levels: Mapping[str, float]) -> dict[s
             or not isinstance(value, (int, float, np.number))
             or not math.isfinite(value)
         ):
-            raise ValidationError(f"level of {d} must be a finite z-score, got {value!r}")
+            raise ValidationError("assessment.level_finite_z_score",
+                                  "level of {d} must be a finite z-score, got {value!r}",
+                                  d=d, value=value)
         out[d] = float(value)
     return out
 
@@ -147,11 +155,15 @@ def simulate_responses(
     """
     if not isinstance(rng, np.random.Generator):
         raise ValidationError(
-            "rng must be a numpy.random.Generator (numpy.random.default_rng(seed)), "
-            f"got {type(rng).__name__}"
+            "assessment.rng_numpy_random_generator",
+            "rng must be a numpy.random.Generator (numpy.random.default_rng(seed)), got "
+            "{type_name}",
+            type_name=type(rng).__name__
         )
     if isinstance(missing_rate, bool) or not 0.0 <= float(missing_rate) < 1.0:
-        raise ValidationError(f"missing_rate must be a share in [0, 1), got {missing_rate!r}")
+        raise ValidationError("assessment.missing_rate_share",
+                              "missing_rate must be a share in [0, 1), got {missing_rate!r}",
+                              missing_rate=missing_rate)
     z = _check_levels(instrument, levels)
     lo, hi = instrument.scale.min, instrument.scale.max
     answers: dict[str, int | None] = {}

@@ -130,7 +130,7 @@ def _step(rt: Runtime, actor: Actor, pid: int, today: dt.date) -> None:
             drafts = [a for a in assessment_service.list_assessments(ctx, pid, stage=stage)
                       if a.status == "draft"]
             if not drafts:
-                raise Conflict("nothing to finalise")
+                raise Conflict("bench.nothing_finalise", "nothing to finalise")
             ctx.session.rollback()
             assessment_service.finalise(ctx, drafts[0].id, drafts[0].version)
             return

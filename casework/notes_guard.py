@@ -12,9 +12,29 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from errors import ValidationError
+from errors import Message, ValidationError, joined
 
 KINDS = ("name", "phone", "school", "handle", "address", "email")
+# What a finding is, in words; and the free-text fields the guard is run on, by the names the use
+# cases pass (any other name, such as an instrument's free-text item id, is shown as it is).
+_KIND_WORDS = {
+    "name": Message("casework.kind_name", "name"),
+    "phone": Message("casework.kind_phone", "phone"),
+    "school": Message("casework.kind_school", "school"),
+    "handle": Message("casework.kind_handle", "handle"),
+    "address": Message("casework.kind_address", "address"),
+    "email": Message("casework.kind_email", "email"),
+}
+FIELDS = {
+    "note": Message("casework.field_note", "note"),
+    "notes": Message("casework.field_notes", "notes"),
+    "goal": Message("casework.field_goal", "goal"),
+    "goal review note": Message("casework.field_goal_review_note", "goal review note"),
+    "review comment": Message("casework.field_review_comment", "review comment"),
+    "sign-off decision": Message("casework.field_signoff_decision", "sign-off decision"),
+    "purpose": Message("casework.field_purpose", "purpose"),
+    "reason": Message("casework.field_reason", "reason"),
+}
 
 
 @dataclass(frozen=True)
@@ -219,9 +239,13 @@ def check_note(text: str | None, *, field: str = "note") -> None:
     findings = find_identifiers(text or "")
     if not findings:
         return
-    where = "; ".join(f"{f.kind} at characters {f.start}-{f.end} ({_masked(f.excerpt)})" for f in findings)
+    where = joined([Message("casework.finding", "{kind} at characters {start}-{end} ({excerpt})",
+                            kind=_KIND_WORDS.get(f.kind, f.kind), start=f.start, end=f.end,
+                            excerpt=_masked(f.excerpt)) for f in findings])
     raise ValidationError(
-        f"The {field} seems to identify a person ({where}). Victims' identities may not be written "
-        "down (Youth Sex Protection Act Art. 31): remove them or use a coded reference such as "
-        "'피해자 A', 'V1' or the study code, then save again."
+        "casework.seems_identify_person_victims",
+        "The {field} seems to identify a person ({where}). Victims' identities may not be "
+        "written down (Youth Sex Protection Act Art. 31): remove them or use a coded reference "
+        "such as '피해자 A', 'V1' or the study code, then save again.",
+        field=FIELDS.get(field, field), where=where
     )

@@ -37,7 +37,9 @@ def add_programme(ctx: Context, *, name: str, description: str = "") -> int:
     access.require(ctx, "programme.manage")
     with ctx.transaction() as s:
         if s.scalar(select(Programme.id).where(Programme.name == name)) is not None:
-            raise Conflict(f"A programme named {name!r} exists already.")
+            raise Conflict("casework.programme_named_exists_already",
+                           "A programme named {name!r} exists already.",
+                           name=name)
         p = Programme(name=name, description=description)
         s.add(p)
         s.flush()
@@ -48,7 +50,10 @@ def add_cohort(ctx: Context, *, programme_id: int, name: str, start_date: dt.dat
                end_date: dt.date | None = None) -> int:
     access.require(ctx, "programme.manage")
     if end_date is not None and end_date < start_date:
-        raise ValidationError(f"Cohort {name!r}: the end date {end_date} is before the start {start_date}.")
+        raise ValidationError("casework.cohort_end_date_before",
+                              "Cohort {name!r}: the end date {end_date} is before the start "
+                              "{start_date}.",
+                              name=name, end_date=end_date, start_date=start_date)
     with ctx.transaction() as s:
         c = Cohort(programme_id=programme_id, name=name, start_date=start_date, end_date=end_date)
         s.add(c)
@@ -81,34 +86,53 @@ class NewParticipant:
 
 def _check_new_participant(p: NewParticipant, today: dt.date) -> None:
     if not p.intake_ref.strip():
-        raise ValidationError("The intake reference is empty; the study code is derived from it.")
+        raise ValidationError("casework.intake_reference_empty_study",
+                              "The intake reference is empty; the study code is derived from it.")
     if not p.name.strip():
-        raise ValidationError("The participant's name is empty.")
+        raise ValidationError("casework.participant_name_empty",
+                              "The participant's name is empty.")
     if p.sex not in SEXES:
-        raise ValidationError(f"sex must be one of {', '.join(SEXES)}, got {p.sex!r}.")
+        raise ValidationError("casework.sex_one",
+                              "sex must be one of {sexes}, got {p_sex!r}.",
+                              sexes=', '.join(SEXES), p_sex=p.sex)
     if not 5 <= p.age_at_referral <= 24:
-        raise ValidationError(f"age at referral must be 5..24, got {p.age_at_referral}.")
+        raise ValidationError("casework.age_referral",
+                              "age at referral must be 5..24, got {p_age_at_referral}.",
+                              p_age_at_referral=p.age_at_referral)
     if p.prior_offences < 0:
-        raise ValidationError(f"prior offences must be 0 or more, got {p.prior_offences}.")
+        raise ValidationError("casework.prior_offences_more",
+                              "prior offences must be 0 or more, got {p_prior_offences}.",
+                              p_prior_offences=p.prior_offences)
     for t in p.offence_types:
         if t not in OFFENCE_TYPES:
-            raise ValidationError(f"offence type {t!r} is not in the taxonomy: {', '.join(OFFENCE_TYPES)}.")
+            raise ValidationError("casework.offence_type_not_taxonomy",
+                                  "offence type {t!r} is not in the taxonomy: {offence_types}.",
+                                  t=t, offence_types=', '.join(OFFENCE_TYPES))
     if p.referral_source not in REFERRAL_SOURCES:
         raise ValidationError(
-            f"referral source {p.referral_source!r} is not one of {', '.join(REFERRAL_SOURCES)}.")
+            "casework.referral_source_not_one",
+            "referral source {p_referral_source!r} is not one of {referral_sources}.",
+            p_referral_source=p.referral_source, referral_sources=', '.join(REFERRAL_SOURCES))
     if p.offence_date and p.referral_date and p.referral_date < p.offence_date:
         raise ValidationError(
-            f"The referral date {p.referral_date} is before the offence date {p.offence_date}.")
+            "casework.referral_date_before_offence",
+            "The referral date {p_referral_date} is before the offence date {p_offence_date}.",
+            p_referral_date=p.referral_date, p_offence_date=p.offence_date)
     if p.status not in PARTICIPANT_STATUSES:
         raise ValidationError("casework.status_unknown",
                               "status must be one of {choices}, got {status!r}.",
                               choices=", ".join(PARTICIPANT_STATUSES), status=p.status)
-    if (p.status == "active") != (p.ended_on is None):
+    if p.status == "active" and p.ended_on is not None:
         raise ValidationError(
-            "casework.status_end_date",
-            "A participant who is {status} {needs} an end date: an active one has none, one who "
-            "completed, dropped out or transferred has the day it happened.",
-            status=p.status, needs="has no" if p.status == "active" else "needs")
+            "casework.active_with_end_date",
+            "An active participant has no end date (got {ended}); give the status they ended "
+            "with (completed, dropped_out or transferred), or leave the end date out.",
+            ended=p.ended_on)
+    if p.status != "active" and p.ended_on is None:
+        raise ValidationError(
+            "casework.ended_without_date",
+            "A participant whose status is {status} needs the day it happened as the end date.",
+            status=p.status)
     if p.ended_on is not None and not p.enrolled_on <= p.ended_on <= today:
         raise ValidationError(
             "casework.end_date_range",
@@ -152,7 +176,9 @@ def register_participants(ctx: Context, news: Sequence[NewParticipant], *,
             Account.id.in_(counselors), Account.role == "counselor", Account.active.is_(True))))
         not_counselors = sorted(counselors - active)
         if not_counselors:
-            raise ValidationError(f"Account {not_counselors[0]} is not an active counselor.")
+            raise ValidationError("casework.account_not_active_counselor",
+                                  "Account {counselor_id} is not an active counselor.",
+                                  counselor_id=not_counselors[0])
         taken: set[str] = set()
         for start in range(0, len(codes), 500):
             taken |= set(s.scalars(select(Participant.study_code).where(
@@ -160,7 +186,9 @@ def register_participants(ctx: Context, news: Sequence[NewParticipant], *,
         seen: set[str] = set()
         for code in codes:
             if code in taken or code in seen:
-                raise Conflict(f"This intake reference is registered already (study code {code}).")
+                raise Conflict("casework.intake_reference_registered_already",
+                               "This intake reference is registered already (study code {code}).",
+                               code=code)
             seen.add(code)
         parts = [Participant(study_code=code, cohort_id=new.cohort_id, sex=new.sex,
                              age_at_referral=new.age_at_referral,
@@ -207,7 +235,9 @@ def participant_identity(ctx: Context, participant_id: int) -> Identity:
     with ctx.transaction() as s:
         ident = s.get(ParticipantIdentity, participant_id)
         if ident is None or ident.erased_at is not None:
-            raise NotFound(f"The identity of participant {part.study_code} was erased.")
+            raise NotFound("casework.identity_participant_erased",
+                           "The identity of participant {part_study_code} was erased.",
+                           part_study_code=part.study_code)
         dec = lambda tok, f: ctx.decrypt(tok, table="participant_identities",
                                          row_id=participant_id, field_name=f,
                                          participant_id=participant_id)
@@ -220,15 +250,20 @@ def reidentify(ctx: Context, study_code: str, *, reason: str) -> Identity:
     """Re-identification of a study code: an admin's separate act, with a reason, audited."""
     access.require(ctx, "participant.reidentify")
     if len(reason.strip()) < 10:
-        raise ValidationError("Give the reason for re-identification (at least 10 characters); "
+        raise ValidationError("casework.give_reason_re_identification",
+                              "Give the reason for re-identification (at least 10 characters); "
                               "it is kept in the audit log.")
     with ctx.transaction() as s:
         part = s.scalars(select(Participant).where(Participant.study_code == study_code)).one_or_none()
         if part is None:
-            raise NotFound(f"No participant with study code {study_code!r}.")
+            raise NotFound("casework.no_participant_study_code",
+                           "No participant with study code {study_code!r}.",
+                           study_code=study_code)
         ident = s.get(ParticipantIdentity, part.id)
         if ident is None or ident.erased_at is not None:
-            raise NotFound(f"The identity of {study_code} was erased.")
+            raise NotFound("casework.identity_erased",
+                           "The identity of {study_code} was erased.",
+                           study_code=study_code)
         audit.record(s, "reidentify", table_name="participants", row_id=part.id,
                      subject_participant_id=part.id, detail=reason.strip())
         dec = lambda tok, f: ctx.decrypt(tok, table="participant_identities",
@@ -244,9 +279,13 @@ def assign_counselor(ctx: Context, *, counselor_id: int, participant_id: int,
     with ctx.transaction() as s:
         acc = s.get(Account, counselor_id)
         if acc is None or acc.role != "counselor" or not acc.active:
-            raise ValidationError(f"Account {counselor_id} is not an active counselor.")
+            raise ValidationError("casework.account_not_active_counselor",
+                                  "Account {counselor_id} is not an active counselor.",
+                                  counselor_id=counselor_id)
         if s.get(Participant, participant_id) is None:
-            raise NotFound(f"No participant {participant_id}.")
+            raise NotFound("casework.no_participant",
+                           "No participant {participant_id}.",
+                           participant_id=participant_id)
         a = CounselorAssignment(counselor_id=counselor_id, participant_id=participant_id,
                                 start_date=start_date)
         s.add(a)
@@ -283,11 +322,14 @@ def break_glass(ctx: Context, participant_id: int, *, reason: str) -> int:
 
     access.require(ctx, "participant.break_glass")
     if len(reason.strip()) < 10:
-        raise ValidationError("Say why you must open this record (at least 10 characters); "
-                              "the reason goes to the monthly access review.")
+        raise ValidationError("casework.say_why_you_open",
+                              "Say why you must open this record (at least 10 characters); the "
+                              "reason goes to the monthly access review.")
     with ctx.transaction() as s:
         if s.get(Participant, participant_id) is None:
-            raise NotFound(f"No participant {participant_id} in your caseload.")
+            raise NotFound("casework.no_participant_your_caseload",
+                           "No participant {participant_id} in your caseload.",
+                           participant_id=participant_id)
         now = utcnow()
         grant = AccessGrant(counselor_id=ctx.actor.id, participant_id=participant_id,
                             reason=reason.strip(), granted_at=now,
@@ -318,13 +360,21 @@ def _check_session(session_date: dt.date, minutes: int, modality: str, attendanc
     from db.schema import ATTENDANCE, MODALITIES
 
     if not 1 <= minutes <= 480:
-        raise ValidationError(f"minutes must be 1..480, got {minutes}.")
+        raise ValidationError("casework.minutes",
+                              "minutes must be 1..480, got {minutes}.",
+                              minutes=minutes)
     if modality not in MODALITIES:
-        raise ValidationError(f"modality must be one of {', '.join(MODALITIES)}, got {modality!r}.")
+        raise ValidationError("casework.modality_one",
+                              "modality must be one of {modalities}, got {modality!r}.",
+                              modalities=', '.join(MODALITIES), modality=modality)
     if attendance not in ATTENDANCE:
-        raise ValidationError(f"attendance must be one of {', '.join(ATTENDANCE)}, got {attendance!r}.")
+        raise ValidationError("casework.attendance_one",
+                              "attendance must be one of {attendance}, got {attendance_2!r}.",
+                              attendance=', '.join(ATTENDANCE), attendance_2=attendance)
     if session_date > today:
-        raise ValidationError(f"The session date {session_date} is in the future.")
+        raise ValidationError("casework.session_date_future",
+                              "The session date {session_date} is in the future.",
+                              session_date=session_date)
 
 
 def _guard_notes(notes: str | None) -> None:
@@ -340,7 +390,10 @@ def record_session(ctx: Context, *, participant_id: int, session_date: dt.date, 
     part = access.access_participant(ctx, participant_id, "session.record")
     _check_session(session_date, minutes, modality, attendance, ctx.today)
     if session_date < part.enrolled_on:
-        raise ValidationError(f"The session date {session_date} is before enrolment ({part.enrolled_on}).")
+        raise ValidationError("casework.session_date_before_enrolment",
+                              "The session date {session_date} is before enrolment "
+                              "({part_enrolled_on}).",
+                              session_date=session_date, part_enrolled_on=part.enrolled_on)
     _guard_notes(notes)
     with ctx.transaction() as s:
         row = CounselingSession(participant_id=participant_id, counselor_id=ctx.actor.id,
@@ -379,17 +432,24 @@ def record_sessions(ctx: Context, sessions: Sequence[NewSession]) -> list[int]:
     for i, x in enumerate(sessions, start=1):
         try:
             if x.participant_id not in enrolled:
-                raise NotFound(f"No participant {x.participant_id} in your caseload.")
+                raise NotFound("db.no_participant_your_caseload",
+                               "No participant {participant_id} in your caseload.",
+                               participant_id=x.participant_id)
             _check_session(x.session_date, x.minutes, x.modality, x.attendance, ctx.today)
             if x.session_date < enrolled[x.participant_id]:
-                raise ValidationError(f"The session date {x.session_date} is before enrolment "
-                                      f"({enrolled[x.participant_id]}).")
+                raise ValidationError("casework.session_date_before_enrolment",
+                                      "The session date {session_date} is before enrolment "
+                                      "({part_enrolled_on}).", session_date=x.session_date,
+                                      part_enrolled_on=enrolled[x.participant_id])
             _guard_notes(x.notes)
         except (ValidationError, NotFound) as exc:
             if len(sessions) == 1:
                 raise
-            raise type(exc)("casework.batch_session", "session {row} of {count}: {problem}",
-                            row=i, count=len(sessions), problem=exc.message) from None
+            if isinstance(exc, NotFound):
+                raise NotFound("casework.batch_session", "session {row} of {count}: {problem}",
+                               row=i, count=len(sessions), problem=exc.message) from None
+            raise ValidationError("casework.batch_session", "session {row} of {count}: {problem}",
+                                  row=i, count=len(sessions), problem=exc.message) from None
     with ctx.transaction() as s:
         rows = [CounselingSession(participant_id=x.participant_id, counselor_id=ctx.actor.id,
                                   session_date=x.session_date, minutes=x.minutes,
@@ -410,14 +470,18 @@ def update_session(ctx: Context, session_id: int, *, expected_version: int, **ch
     with ctx.transaction() as s:
         row = s.get(CounselingSession, session_id)
         if row is None:
-            raise NotFound(f"No session {session_id}.")
+            raise NotFound("casework.no_session",
+                           "No session {session_id}.",
+                           session_id=session_id)
         access.access_participant(ctx, row.participant_id, "session.record")
         if row.version != expected_version:
             raise _conflict(s, row, "session")
         notes = changes.pop("notes", None)
         for key, value in changes.items():
             if key not in {"session_date", "minutes", "modality", "attendance", "topics"}:
-                raise ValidationError(f"A session has no field {key!r}.")
+                raise ValidationError("casework.session_no_field",
+                                      "A session has no field {key!r}.",
+                                      key=key)
             setattr(row, key, list(value) if key == "topics" else value)
         _check_session(row.session_date, row.minutes, row.modality, row.attendance, ctx.today)
         if notes is not None:
@@ -436,8 +500,10 @@ def _conflict(s, row, what: str) -> Conflict:
     who = s.get(Account, row.updated_by or row.created_by)
     when = row.updated_at or row.created_at
     return Conflict(
-        f"This {what} was changed by {who.username if who else 'someone'} at "
-        f"{when:%Y-%m-%d %H:%M} after you opened it. Your input is kept: compare and save again.")
+        "casework.changed_after_you_opened",
+        "This {what} was changed by {who_username} at {when:%Y-%m-%d %H:%M} after you opened "
+        "it. Your input is kept: compare and save again.",
+        what=what, who_username=who.username if who else 'someone', when=when)
 
 
 def list_sessions(ctx: Context, participant_id: int) -> list[SessionRecord]:
@@ -451,7 +517,7 @@ def list_sessions(ctx: Context, participant_id: int) -> list[SessionRecord]:
 def session_notes(ctx: Context, session_id: int) -> str | None:
     row = ctx.session.get(CounselingSession, session_id)
     if row is None:
-        raise NotFound(f"No session {session_id}.")
+        raise NotFound("casework.no_session", "No session {session_id}.", session_id=session_id)
     access.access_participant(ctx, row.participant_id, "session.read")
     with ctx.transaction():
         return ctx.decrypt(row.notes_enc, table="counseling_sessions", row_id=session_id,
@@ -463,7 +529,9 @@ def break_glass_by_code(ctx: Context, study_code: str, *, reason: str) -> int:
     access.require(ctx, "participant.break_glass")
     pid = ctx.session.scalar(select(Participant.id).where(Participant.study_code == study_code.strip()))
     if pid is None:
-        raise NotFound(f"No participant with study code {study_code.strip()!r}.")
+        raise NotFound("casework.no_participant_study_code",
+                       "No participant with study code {study_code!r}.",
+                       study_code=study_code.strip())
     break_glass(ctx, pid, reason=reason)
     return pid
 
@@ -492,25 +560,36 @@ def record_disclosure(ctx: Context, *, participant_id: int, recipient: str, lega
     access.require(ctx, "disclosure.record")
     if legal_basis not in DISCLOSURE_BASES:
         raise ValidationError(
-            f"A release on the basis {legal_basis!r} is not allowed: the Juvenile Act (Art. 70) "
-            f"permits only {', '.join(DISCLOSURE_BASES)}. Without one of these bases the "
-            "information may not leave the programme."
+            "casework.release_basis_not_allowed",
+            "A release on the basis {legal_basis!r} is not allowed: the Juvenile Act (Art. 70) "
+            "permits only {disclosure_bases}. Without one of these bases the information may "
+            "not leave the programme.",
+            legal_basis=legal_basis, disclosure_bases=', '.join(DISCLOSURE_BASES)
         )
     recipient = (recipient or "").strip()
     purpose = (purpose or "").strip()
     if not recipient:
-        raise ValidationError("Name the recipient of the release (an office, not a person's contact).")
+        raise ValidationError("casework.name_recipient_release_office",
+                              "Name the recipient of the release (an office, not a person's "
+                              "contact).")
     if len(recipient) > 256:
-        raise ValidationError(f"The recipient is {len(recipient)} characters long; 256 at most.")
+        raise ValidationError("casework.recipient_characters_long_most",
+                              "The recipient is {n_recipient} characters long; 256 at most.",
+                              n_recipient=len(recipient))
     if len(purpose) < 10:
-        raise ValidationError("State the purpose of the release (at least 10 characters); "
-                              "it is kept in the register.")
+        raise ValidationError("casework.state_purpose_release_least",
+                              "State the purpose of the release (at least 10 characters); it is "
+                              "kept in the register.")
     if not isinstance(released_on, dt.date) or isinstance(released_on, dt.datetime):
-        raise ValidationError(f"released_on must be a date, got {released_on!r}.")
+        raise ValidationError("casework.released_date",
+                              "released_on must be a date, got {released_on!r}.",
+                              released_on=released_on)
     if released_on > ctx.today:
         raise ValidationError(
-            f"The release date {released_on} is in the future (today is {ctx.today}); record a "
-            "release when it is made.")
+            "casework.release_date_future_today",
+            "The release date {released_on} is in the future (today is {today}); record a "
+            "release when it is made.",
+            released_on=released_on, today=ctx.today)
     access.access_participant(ctx, participant_id, "disclosure.record")
     with ctx.transaction() as s:
         row = Disclosure(participant_id=participant_id, recipient=recipient, legal_basis=legal_basis,

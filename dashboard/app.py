@@ -52,7 +52,7 @@ def login_page() -> None:
             st.error(t("login_failed", lang))
             return
         except DscrError as exc:
-            st.error(localise(str(exc), state.lang()))
+            st.error(localise(exc, state.lang()))
             return
         st.session_state["token"] = accounts.start_login_session(state.runtime(), actor)
         st.rerun()

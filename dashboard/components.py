@@ -24,9 +24,9 @@ def service_errors(where=None):
     except PermissionDenied:
         target.error(t("access_denied", state.lang()))
     except (ValidationError, Conflict, NotFound) as exc:
-        target.error(localise(str(exc), state.lang()))
+        target.error(localise(exc, state.lang()))
     except DscrError as exc:
-        target.error(localise(str(exc), state.lang()))
+        target.error(localise(exc, state.lang()))
 
 
 def download(label_key: str, key: str, make: Callable[[str], Export]) -> None:

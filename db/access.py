@@ -12,48 +12,48 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Select, exists, or_, select
 
 from db.schema import ROLES, CounselorAssignment, Participant
-from errors import NotFound, PermissionDenied
+from errors import Message, NotFound, PermissionDenied
 
 if TYPE_CHECKING:
     from db.context import Context
 
 # What each action lets a role do, in the users' words (shown in denials and in the admin's view).
-ACTIONS: dict[str, str] = {
-    "account.manage": "create, disable and change accounts",
-    "account.list": "list accounts",
-    "assignment.manage": "assign counselors to participants",
-    "programme.manage": "manage programmes and cohorts",
-    "instrument.manage": "manage instruments and their versions",
-    "audit.read": "read the audit log",
-    "audit.verify": "verify the audit chain",
-    "participant.create": "register a participant",
-    "participant.read": "open a participant's record",
-    "participant.identify": "see a participant's name and contacts",
-    "participant.reidentify": "re-identify a study code (with a reason)",
-    "participant.break_glass": "open a participant outside the caseload (with a reason)",
-    "session.record": "record counseling sessions",
-    "session.read": "read counseling sessions and notes",
-    "assessment.record": "record and finalise assessments",
-    "assessment.read": "read assessments and the participant matrix",
-    "assessment.sign": "sign off a step of the matrix",
-    "outcomes.read": "read aggregate programme outcomes",
-    "review.record": "rate programmes on the gender-sensitivity indicators",
-    "export.aggregate": "export suppressed aggregate tables",
-    "export.pseudonymised": "export pseudonymised research rows",
-    "followup.record": "record follow-up windows and recidivism events",
-    "recidivism.read": "read pseudonymised follow-up and recidivism data",
-    "model.fit": "fit and validate risk models",
-    "model.read": "read risk model cards and predictions",
-    "registry.manage": "add, import and export hash registry entries",
-    "registry.read": "read the hash registry",
-    "scan.run": "run scans for re-uploads",
-    "flag.review": "confirm or reject flags and track takedowns",
-    "demo.load": "load synthetic demo data",
-    "operations.backup": "back up and restore the database",
-    "keys.rotate": "rotate the field encryption keys",
-    "retention.purge": "erase identifying fields after the retention period",
-    "disclosure.record": "record a release of a participant's information outside the programme",
-    "disclosure.read": "read the register of releases outside the programme",
+ACTIONS: dict[str, Message] = {
+    "account.manage": Message("db.action_account_manage", "create, disable and change accounts"),
+    "account.list": Message("db.action_account_list", "list accounts"),
+    "assignment.manage": Message("db.action_assignment_manage", "assign counselors to participants"),
+    "programme.manage": Message("db.action_programme_manage", "manage programmes and cohorts"),
+    "instrument.manage": Message("db.action_instrument_manage", "manage instruments and their versions"),
+    "audit.read": Message("db.action_audit_read", "read the audit log"),
+    "audit.verify": Message("db.action_audit_verify", "verify the audit chain"),
+    "participant.create": Message("db.action_participant_create", "register a participant"),
+    "participant.read": Message("db.action_participant_read", "open a participant's record"),
+    "participant.identify": Message("db.action_participant_identify", "see a participant's name and contacts"),
+    "participant.reidentify": Message("db.action_participant_reidentify", "re-identify a study code (with a reason)"),
+    "participant.break_glass": Message("db.action_participant_break_glass", "open a participant outside the caseload (with a reason)"),
+    "session.record": Message("db.action_session_record", "record counseling sessions"),
+    "session.read": Message("db.action_session_read", "read counseling sessions and notes"),
+    "assessment.record": Message("db.action_assessment_record", "record and finalise assessments"),
+    "assessment.read": Message("db.action_assessment_read", "read assessments and the participant matrix"),
+    "assessment.sign": Message("db.action_assessment_sign", "sign off a step of the matrix"),
+    "outcomes.read": Message("db.action_outcomes_read", "read aggregate programme outcomes"),
+    "review.record": Message("db.action_review_record", "rate programmes on the gender-sensitivity indicators"),
+    "export.aggregate": Message("db.action_export_aggregate", "export suppressed aggregate tables"),
+    "export.pseudonymised": Message("db.action_export_pseudonymised", "export pseudonymised research rows"),
+    "followup.record": Message("db.action_followup_record", "record follow-up windows and recidivism events"),
+    "recidivism.read": Message("db.action_recidivism_read", "read pseudonymised follow-up and recidivism data"),
+    "model.fit": Message("db.action_model_fit", "fit and validate risk models"),
+    "model.read": Message("db.action_model_read", "read risk model cards and predictions"),
+    "registry.manage": Message("db.action_registry_manage", "add, import and export hash registry entries"),
+    "registry.read": Message("db.action_registry_read", "read the hash registry"),
+    "scan.run": Message("db.action_scan_run", "run scans for re-uploads"),
+    "flag.review": Message("db.action_flag_review", "confirm or reject flags and track takedowns"),
+    "demo.load": Message("db.action_demo_load", "load synthetic demo data"),
+    "operations.backup": Message("db.action_operations_backup", "back up and restore the database"),
+    "keys.rotate": Message("db.action_keys_rotate", "rotate the field encryption keys"),
+    "retention.purge": Message("db.action_retention_purge", "erase identifying fields after the retention period"),
+    "disclosure.record": Message("db.action_disclosure_record", "record a release of a participant's information outside the programme"),
+    "disclosure.read": Message("db.action_disclosure_read", "read the register of releases outside the programme"),
 }
 
 C, M, A, R, D = "counselor", "committee", "analyst", "reviewer", "admin"
@@ -117,7 +117,9 @@ def require(ctx: Context, action: str) -> None:
         return
     ctx.record_denied(action, f"role {ctx.actor.role} may not {ACTIONS[action]}")
     raise PermissionDenied(
-        f"Access denied: the role '{ctx.actor.role}' may not {ACTIONS[action]} ({action})."
+        "db.access_denied_role_may",
+        "Access denied: the role '{role}' may not {actions} ({action}).",
+        role=ctx.actor.role, actions=ACTIONS[action], action=action
     )
 
 
@@ -159,7 +161,9 @@ def access_participant(ctx: Context, participant_id: int, action: str = "partici
         if in_caseload is None and not has_break_glass(ctx, participant_id):
             participant = None
     if participant is None:
-        raise NotFound(f"No participant {participant_id} in your caseload.")
+        raise NotFound("db.no_participant_your_caseload",
+                       "No participant {participant_id} in your caseload.",
+                       participant_id=participant_id)
     return participant
 
 

@@ -49,7 +49,9 @@ class Settings:
         check_threshold(self.suppression_threshold, "suppression_threshold")
         if not 1 <= self.retention_years <= 100:
             raise ConfigurationError(
-                f"the retention period must be 1..100 years, got {self.retention_years}.")
+                "db.retention_period_years",
+                "the retention period must be 1..100 years, got {retention_years}.",
+                retention_years=self.retention_years)
 
     @property
     def is_sqlite(self) -> bool:
@@ -64,8 +66,11 @@ class Settings:
 def check_threshold(value: object, where: str = "DSCR_SUPPRESSION_THRESHOLD") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < MIN_SUPPRESSION_THRESHOLD:
         raise ConfigurationError(
-            f"{where} must be a whole number of at least {MIN_SUPPRESSION_THRESHOLD} "
-            f"(default {DEFAULT_SUPPRESSION_THRESHOLD}), got {value!r}.")
+            "db.whole_number_least_default",
+            "{where} must be a whole number of at least {min_suppression_threshold} (default "
+            "{default_suppression_threshold}), got {value!r}.",
+            where=where, min_suppression_threshold=MIN_SUPPRESSION_THRESHOLD,
+            default_suppression_threshold=DEFAULT_SUPPRESSION_THRESHOLD, value=value)
     return value
 
 
@@ -78,7 +83,9 @@ def _whole(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) ->
     except ValueError:
         value = lo - 1
     if not lo <= value <= hi:
-        raise ConfigurationError(f"{name} must be a whole number {lo}..{hi}, got {raw!r}.")
+        raise ConfigurationError("db.whole_number",
+                                 "{name} must be a whole number {lo}..{hi}, got {raw!r}.",
+                                 name=name, lo=lo, hi=hi, raw=raw)
     return value
 
 

@@ -60,6 +60,7 @@ class Context:
             _safe_rollback(self.session)
             if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
                 raise StoreUnavailable(
+                    "db.database_could_not_reached",
                     "The database could not be reached while saving, so nothing of this action "
                     "was saved. Your input is kept: try again when the database is back."
                 ) from None
@@ -145,13 +146,16 @@ class Runtime:
         """A context acting as a named, active account (the CLI's --user / DSCR_USER)."""
         if not username:
             raise PermissionDenied(
+                "db.name_acting_account_user",
                 "Name the acting account with --user USERNAME or DSCR_USER; every action is "
                 "recorded under it."
             )
         with self.sessions() as s:
             acc = s.scalars(select(Account).where(Account.username == username)).one_or_none()
             if acc is None or not acc.active:
-                raise NotFound(f"No active account named {username!r}.")
+                raise NotFound("db.no_active_account_named",
+                               "No active account named {username!r}.",
+                               username=username)
             yield Context(s, Actor(acc.id, acc.username, acc.role), self, task=task)
 
     def dispose(self) -> None:
@@ -163,5 +167,6 @@ def require_schema(runtime: Runtime) -> None:
 
     if not inspect(runtime.engine).has_table("alembic_version"):
         raise ConfigurationError(
+            "db.database_no_dscr_schema",
             "The database has no dscr schema yet. Run `dscr db upgrade` first."
         )

@@ -31,17 +31,24 @@ def read_key_lines(path: Path, what: str = "DSCR_KEY_FILE") -> list[bytes]:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigurationError(
-            f"The key file {path} ({what}) does not exist. Point {what} at the key this "
-            "database was created with; without it the encrypted fields cannot be read."
+            "db.key_file_does_not",
+            "The key file {path} ({what}) does not exist. Point {what} at the key this database "
+            "was created with; without it the encrypted fields cannot be read.",
+            path=path, what=what
         ) from None
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         raise ConfigurationError(
-            f"The key file {path} can be read by other users (mode {mode:o}); run chmod 600 {path}."
+            "db.key_file_read_other",
+            "The key file {path} can be read by other users (mode {mode:o}); run chmod 600 "
+            "{path}.",
+            path=path, mode=mode
         )
     lines = [ln.strip() for ln in raw.splitlines() if ln.strip() and not ln.startswith(b"#")]
     if not lines:
-        raise ConfigurationError(f"The key file {path} ({what}) is empty.")
+        raise ConfigurationError("db.key_file_empty",
+                                 "The key file {path} ({what}) is empty.",
+                                 path=path, what=what)
     return lines
 
 
@@ -56,6 +63,7 @@ class Keyring:
             self._fernets = [Fernet(k) for k in self.keys]
         except (ValueError, TypeError):
             raise ConfigurationError(
+                "db.key_file_does_not_2",
                 "The key file does not hold a valid key (each line must be a 44-character "
                 "url-safe base64 Fernet key)."
             ) from None
@@ -83,6 +91,7 @@ class Keyring:
             return self._multi.decrypt(token.encode("ascii")).decode("utf-8")
         except InvalidToken:
             raise ConfigurationError(
+                "db.encrypted_field_decrypted_keys",
                 "An encrypted field cannot be decrypted with the keys in DSCR_KEY_FILE: the key "
                 "file belongs to another database, or the field was damaged."
             ) from None
@@ -97,7 +106,9 @@ class Keyring:
             ok = False
         if not ok:
             raise ConfigurationError(
-                f"The key in DSCR_KEY_FILE (key id {self.primary_id}) is not the key this database "
+                "db.key_dscr_key_file",
+                "The key in DSCR_KEY_FILE (key id {primary_id}) is not the key this database "
                 "was encrypted with. Point DSCR_KEY_FILE at the right key file; do not create a "
-                "new one, or the encrypted names, contacts and notes are lost."
+                "new one, or the encrypted names, contacts and notes are lost.",
+                primary_id=self.primary_id
             )

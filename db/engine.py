@@ -20,13 +20,17 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise ConfigurationError(
-            f"DSCR_DATABASE_URL is not a database URL ({exc}). Use sqlite:///PATH or "
-            "postgresql+psycopg://USER@HOST:PORT/DBNAME."
+            "db.dscr_database_url_not",
+            "DSCR_DATABASE_URL is not a database URL ({exc}). Use sqlite:///PATH or "
+            "postgresql+psycopg://USER@HOST:PORT/DBNAME.",
+            exc=exc
         ) from None
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
         raise ConfigurationError(
-            f"DSCR_DATABASE_URL names the backend {backend!r}; dscr runs on sqlite or postgresql."
+            "db.dscr_database_url_names",
+            "DSCR_DATABASE_URL names the backend {backend!r}; dscr runs on sqlite or postgresql.",
+            backend=backend
         )
     if backend == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -42,7 +46,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     try:
         engine = create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ArgumentError) as exc:
-        raise ConfigurationError(f"DSCR_DATABASE_URL cannot be used: {exc}") from None
+        raise ConfigurationError("db.dscr_database_url_used",
+                                 "DSCR_DATABASE_URL cannot be used: {exc}",
+                                 exc=exc) from None
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling begins too late for the audit chain; begin ourselves.
@@ -53,8 +59,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise ConfigurationError(
-            f"Cannot connect to the database at {parsed.render_as_string(hide_password=True)}: "
-            f"{reason}. Check DSCR_DATABASE_URL and that the server is running."
+            "db.connect_database_check_dscr",
+            "Cannot connect to the database at {render_as_string}: {reason}. Check "
+            "DSCR_DATABASE_URL and that the server is running.",
+            render_as_string=parsed.render_as_string(hide_password=True), reason=reason
         ) from None
     return engine
 

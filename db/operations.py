@@ -103,8 +103,10 @@ def _pg_bin(name: str, settings: Settings | None = None) -> str:
         return str(bindir / name)
     found = shutil.which(name)
     if found is None:
-        raise ConfigurationError(f"{name} was not found in {bindir} or on PATH; set DSCR_PG_BINDIR "
-                                 "to the PostgreSQL binaries' directory.")
+        raise ConfigurationError("db.not_found_path_set",
+                                 "{name} was not found in {bindir} or on PATH; set "
+                                 "DSCR_PG_BINDIR to the PostgreSQL binaries' directory.",
+                                 name=name, bindir=bindir)
     return found
 
 
@@ -122,7 +124,10 @@ def _run(cmd: list[str], env: dict[str, str] | None, what: str) -> subprocess.Co
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
     if res.returncode != 0:
         reason = (res.stderr or res.stdout).strip().splitlines()
-        raise DscrError(f"{what} failed: {reason[-1] if reason else 'exit ' + str(res.returncode)}")
+        raise DscrError("db.failed",
+                        "{what} failed: {last_reason}",
+                        what=what,
+                        last_reason=reason[-1] if reason else 'exit ' + str(res.returncode))
     return res
 
 
@@ -131,7 +136,9 @@ def backup(ctx: Context, path: Path | str) -> BackupReport:
     access.require(ctx, "operations.backup")
     path = Path(path).expanduser().resolve()
     if path.exists():
-        raise Conflict(f"{path} exists already; back up to a new file name.")
+        raise Conflict("db.exists_already_back_up",
+                       "{path} exists already; back up to a new file name.",
+                       path=path)
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = ctx.runtime.engine
     backend = engine.dialect.name
@@ -178,8 +185,10 @@ def _backup_backend(path: Path) -> str:
         return "sqlite"
     if head.startswith(PGDUMP_MAGIC):
         return "postgresql"
-    raise ValidationError(f"{path} is not a dscr backup: it is neither a SQLite database nor a "
-                          "pg_dump custom-format archive.")
+    raise ValidationError("db.not_dscr_backup_neither",
+                          "{path} is not a dscr backup: it is neither a SQLite database nor a "
+                          "pg_dump custom-format archive.",
+                          path=path)
 
 
 def _copy_rows(path: Path, backend: str, table: str) -> list[list[str | None]]:
@@ -211,29 +220,35 @@ def restore(ctx: Context, path: Path | str) -> RestoreReport:
     access.require(ctx, "operations.backup")
     path = Path(path).expanduser().resolve()
     if not path.is_file():
-        raise ValidationError(f"No backup file at {path}.")
+        raise ValidationError("db.no_backup_file", "No backup file at {path}.", path=path)
     engine = ctx.runtime.engine
     backend = engine.dialect.name
     kind = _backup_backend(path)
     if kind != backend:
-        raise ValidationError(f"{path} is a {kind} backup and this database is {backend}; restore "
-                              f"it into a {kind} database.")
+        raise ValidationError("db.backup_database_restore_into",
+                              "{path} is a {kind} backup and this database is {backend}; "
+                              "restore it into a {kind} database.",
+                              path=path, kind=kind, backend=backend)
     versions = _copy_rows(path, kind, "alembic_version")
     revision = versions[0][0] if versions else None
     head = migrate.head_revision(engine)
     if revision != head:
         raise ValidationError(
-            f"{path} was made at schema revision {revision or '(none)'} and this version of dscr "
-            f"needs revision {head}. Restore it with the dscr version that made it, or restore it "
-            "into a new database and run `dscr db upgrade` there.")
+            "db.made_schema_revision_version",
+            "{path} was made at schema revision {value} and this version of dscr needs revision "
+            "{head}. Restore it with the dscr version that made it, or restore it into a new "
+            "database and run `dscr db upgrade` there.",
+            path=path, value=revision or '(none)', head=head)
     check = dict((k, v) for k, v in _copy_rows(path, kind, "meta")).get("key_check")
     if check is not None:
         try:
             ctx.keyring.verify_check_value(check)
         except ConfigurationError:
             raise ConfigurationError(
-                f"{path} was encrypted with another key than DSCR_KEY_FILE ({ctx.keyring.primary_id}). "
-                "Point DSCR_KEY_FILE at the key file kept with that backup, then restore again."
+                "db.encrypted_another_key_dscr",
+                "{path} was encrypted with another key than DSCR_KEY_FILE ({primary_id}). Point "
+                "DSCR_KEY_FILE at the key file kept with that backup, then restore again.",
+                path=path, primary_id=ctx.keyring.primary_id
             ) from None
     actor = audit.AuditActor(ctx.actor.id, ctx.actor.username)
     ctx.session.close()
@@ -323,7 +338,7 @@ def rotate_keys(ctx: Context, *, batch_size: int = 200, new_key: bytes | None = 
     keys = read_key_lines(key_file)
     key = new_key or Fernet.generate_key()
     if key in keys:
-        raise Conflict("That key is in the key file already.")
+        raise Conflict("db.key_key_file_already", "That key is in the key file already.")
     keys = [key, *keys]
     write_key_file(key_file, keys)
     ring = _set_keyring(ctx, keys)
@@ -375,8 +390,9 @@ def _reencrypt_all(ctx: Context, keys: list[bytes], batch_size: int) -> tuple[in
                     # A counselor saved one of these rows meanwhile: read the batch again.
                     ctx.session.expunge_all()
                     if attempt == 4:
-                        raise Conflict("Records kept changing during key rotation; run "
-                                       "`dscr keys rotate --resume` again when it is quieter.") from None
+                        raise Conflict("db.records_kept_changing_during",
+                                       "Records kept changing during key rotation; run `dscr "
+                                       "keys rotate --resume` again when it is quieter.") from None
             if not batch:
                 break
             last = next_last
@@ -431,8 +447,10 @@ def retire_old_keys(ctx: Context) -> int:
     left = fields_not_under_newest_key(ctx)
     if left:
         where = ", ".join(f"{n} in {t}" for t, n in sorted(left.items()))
-        raise Conflict(f"Old keys are still needed ({where}); run `dscr keys rotate --resume` to "
-                       "re-encrypt them first.")
+        raise Conflict("db.old_keys_still_needed",
+                       "Old keys are still needed ({where}); run `dscr keys rotate --resume` to "
+                       "re-encrypt them first.",
+                       where=where)
     write_key_file(key_file, keys[:1])
     _set_keyring(ctx, keys[:1])
     with ctx.transaction() as s:
@@ -473,7 +491,9 @@ def purge_expired(ctx: Context, *, dry_run: bool, years: int | None = None) -> P
     access.require(ctx, "retention.purge")
     years = ctx.runtime.settings.retention_years if years is None else years
     if not 1 <= years <= 100:
-        raise ValidationError(f"The retention period must be 1..100 years, got {years}.")
+        raise ValidationError("db.retention_period_years_2",
+                              "The retention period must be 1..100 years, got {years}.",
+                              years=years)
     cutoff = _years_before(ctx.today, years)
     last_fu = (select(FollowUp.participant_id, func.max(FollowUp.end_date).label("fu_end"))
                .group_by(FollowUp.participant_id).subquery())

@@ -5,6 +5,8 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from errors import Message
+
 _hasher = PasswordHasher()  # argon2id, the library's current recommended parameters
 
 MIN_LENGTH = 10
@@ -32,10 +34,11 @@ def needs_rehash(stored_hash: str) -> bool:
     return _hasher.check_needs_rehash(stored_hash)
 
 
-def password_problem(password: str) -> str | None:
+def password_problem(password: str) -> Message | None:
     """Why a new password is refused, or None."""
     if len(password) < MIN_LENGTH:
-        return f"A password needs at least {MIN_LENGTH} characters."
+        return Message("db.password_too_short", "A password needs at least {min_length} characters.",
+                       min_length=MIN_LENGTH)
     if password.strip() != password:
-        return "A password must not start or end with spaces."
+        return Message("db.password_spaces", "A password must not start or end with spaces.")
     return None

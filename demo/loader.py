@@ -76,6 +76,7 @@ def load(runtime: Runtime, *, participants: int = 300, seed: int = 1,
     """Generate and store a synthetic programme. Refuses a database that holds anything already."""
     if not database_is_empty(runtime):
         raise Conflict(
+            "demo.database_not_empty_demo",
             "The database is not empty: demo data is loaded only into a new database. Use a new "
             "DSCR_DATA_DIR (or DSCR_DATABASE_URL), or keep the data that is there."
         )

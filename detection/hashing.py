@@ -104,16 +104,19 @@ class Hasher(ABC):
         """Return ``value`` as canonical lower-case hex, or raise ValidationError saying why not."""
         if not isinstance(value, str):
             raise ValidationError(
-                f"a {self.name} hash must be a hex string, got {type(value).__name__}"
+                "detection.hash_hex_string",
+                "a {name} hash must be a hex string, got {type_name}",
+                name=self.name, type_name=type(value).__name__
             )
         digits = self.bits // 4
         text = value.strip().lower()
         if not re.fullmatch(rf"[0-9a-f]{{{digits}}}", text):
             shown = value if len(value) <= 80 else value[:77] + "..."
             raise ValidationError(
-                f"a {self.name} hash must be {digits} hex digits ({self.bits} bits), "
-                f"got {len(text)} characters "
-                f"{shown!r}; check that it was made by the {self.name} hasher"
+                "detection.hash_hex_digits_bits",
+                "a {name} hash must be {digits} hex digits ({bits} bits), got {n_text} "
+                "characters {shown!r}; check that it was made by the {name} hasher",
+                name=self.name, digits=digits, bits=self.bits, n_text=len(text), shown=shown
             )
         return text
 
@@ -121,8 +124,10 @@ class Hasher(ABC):
         """Hamming distance in bits between two hex hashes of this algorithm."""
         if isinstance(a, str) and isinstance(b, str) and len(a.strip()) != len(b.strip()):
             raise ValidationError(
-                f"cannot compare {self.name} hashes of different lengths ({len(a.strip())} and "
-                f"{len(b.strip())} hex digits); compare hashes made by the same hasher"
+                "detection.compare_hashes_different_lengths",
+                "cannot compare {name} hashes of different lengths ({n_a} and {n_b} hex "
+                "digits); compare hashes made by the same hasher",
+                name=self.name, n_a=len(a.strip()), n_b=len(b.strip())
             )
         return hamming_hex(self.validate_hex(a), self.validate_hex(b))
 
@@ -131,7 +136,9 @@ class Hasher(ABC):
         limit = self.threshold if threshold is None else threshold
         if not 0 <= limit <= self.bits:
             raise ValidationError(
-                f"threshold for {self.name} must be 0..{self.bits} bits, got {limit}"
+                "detection.threshold_bits",
+                "threshold for {name} must be 0..{bits} bits, got {limit}",
+                name=self.name, bits=self.bits, limit=limit
             )
         d = self.distance(a, b)
         return HashComparison(d <= limit, d)
@@ -253,12 +260,15 @@ def build_registry(classes: Iterable[type[Hasher]]) -> dict[str, Hasher]:
     for cls in classes:
         name = cls.__dict__.get("name")
         if not isinstance(name, str) or not name:
-            raise ValidationError(f"hasher class {cls.__name__} must set its own constant `name`")
+            raise ValidationError("detection.hasher_class_set_own",
+                                  "hasher class {name} must set its own constant `name`",
+                                  name=cls.__name__)
         if name in registry:
             raise ValidationError(
-                f"hasher name {name!r} is used by both {type(registry[name]).__name__} "
-                f"and {cls.__name__}; "
-                "each hasher needs a unique name"
+                "detection.hasher_name_used_both",
+                "hasher name {name!r} is used by both {type_name} and {name_2}; each hasher "
+                "needs a unique name",
+                name=name, type_name=type(registry[name]).__name__, name_2=cls.__name__
             )
         role = getattr(cls, "role", None)
         if role not in ROLES:
@@ -302,5 +312,7 @@ def get_hasher(name: str) -> Hasher:
         return HASHERS[name]
     except (KeyError, TypeError):
         raise ValidationError(
-            f"unknown hasher {name!r}; choose one of {', '.join(sorted(HASHERS))}"
+            "detection.unknown_hasher_choose_one",
+            "unknown hasher {name!r}; choose one of {hashers}",
+            name=name, hashers=', '.join(sorted(HASHERS))
         ) from None

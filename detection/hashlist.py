@@ -17,7 +17,7 @@ from pathlib import PurePath
 
 from detection.hashing import HASHERS
 from detection.media import IMAGE, VIDEO
-from errors import ValidationError
+from errors import Message, ValidationError, joined
 from exports.csvfile import rows_bytes
 
 COLUMNS: tuple[str, ...] = ("algorithm", "hash", "case", "variant", "media_kind", "item")
@@ -50,8 +50,10 @@ def validate_case_ref(case_ref: str, where: str = "") -> str:
     # Printable only: a NUL or a line break in a reference would pass as a different case.
     if not ref or len(ref) > 32 or not ref.isprintable():
         raise ValidationError(
-            f"{where}case reference {case_ref!r} must be 1-32 printable characters "
-            "(for example SYN-CASE-1)"
+            "detection.case_reference_printable_characters",
+            "{where}case reference {case_ref!r} must be 1-32 printable characters (for example "
+            "SYN-CASE-1)",
+            where=where, case_ref=case_ref
         )
     return ref
 
@@ -65,22 +67,28 @@ def read_lines(text: str, path: PurePath) -> list[Line]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if reader.fieldnames is None:
         raise ValidationError(
-            f"hash list {path} is empty; it needs a header line: algorithm,hash,case"
+            "detection.hash_list_empty_needs",
+            "hash list {path} is empty; it needs a header line: algorithm,hash,case",
+            path=path
         )
     names = [ALIASES.get(n.strip().lower(), n.strip().lower()) for n in reader.fieldnames]
     missing = [c for c in REQUIRED if c not in names]
     if missing:
         raise ValidationError(
-            f"line 1 of {path.name}: the header lacks {', '.join(missing)}; it must name the "
-            "columns algorithm,hash,case (optionally variant,media_kind,item)"
+            "detection.line_header_lacks_name",
+            "line 1 of {path_name}: the header lacks {missing}; it must name the columns "
+            "algorithm,hash,case (optionally variant,media_kind,item)",
+            path_name=path.name, missing=', '.join(missing)
         )
     reader.fieldnames = names
     rows = []
     for raw in reader:
         if None in raw:
             raise ValidationError(
-                f"line {reader.line_num} of {path.name}: more fields than the header names; "
-                "check for an unquoted comma"
+                "detection.line_more_fields_header",
+                "line {reader_line_num} of {path_name}: more fields than the header names; "
+                "check for an unquoted comma",
+                reader_line_num=reader.line_num, path_name=path.name
             )
         rows.append((reader.line_num, {k: (v or "").strip() for k, v in raw.items()}))
     return rows
@@ -92,8 +100,9 @@ def check_line(line: int, row: dict[str, str]) -> HashListRow:
     hasher = HASHERS.get(alg)
     if hasher is None:
         raise ValidationError(
-            f"unknown algorithm {row['algorithm']!r}; "
-            f"use one of {', '.join(sorted(HASHERS))}"
+            "detection.unknown_algorithm_use_one",
+            "unknown algorithm {algorithm!r}; use one of {hashers}",
+            algorithm=row['algorithm'], hashers=', '.join(sorted(HASHERS))
         )
     hx = hasher.validate_hex(row["hash"])
     ref = validate_case_ref(row["case"])
@@ -101,17 +110,23 @@ def check_line(line: int, row: dict[str, str]) -> HashListRow:
     kind = row.get("media_kind") or IMAGE
     item = row.get("item") or f"import:{alg}:{hx[:16]}"
     if len(variant) > 16:
-        raise ValidationError(f"variant {variant!r} is longer than 16 characters")
+        raise ValidationError("detection.variant_longer_characters",
+                              "variant {variant!r} is longer than 16 characters",
+                              variant=variant)
     if kind not in MEDIA_KINDS:
-        raise ValidationError(f"media_kind must be image or video, got {kind!r}")
+        raise ValidationError("detection.media_kind_image_video",
+                              "media_kind must be image or video, got {kind!r}",
+                              kind=kind)
     if len(item) > 64:
-        raise ValidationError(f"item {item[:70]!r} is longer than 64 characters")
+        raise ValidationError("detection.item_longer_characters",
+                              "item {item!r} is longer than 64 characters",
+                              item=item[:70])
     return HashListRow(line, alg, hx, ref, variant, kind, item)
 
 
-def check_rows(lines: Iterable[Line]) -> tuple[list[HashListRow], list[str]]:
+def check_rows(lines: Iterable[Line]) -> tuple[list[HashListRow], list[Message]]:
     """The good rows and the problems (``line N: why``), at most MAX_PROBLEMS; blank lines skipped."""
-    problems: list[str] = []
+    problems: list[Message] = []
     parsed: list[HashListRow] = []
     for line, row in lines:
         if not any(row.values()):
@@ -119,7 +134,8 @@ def check_rows(lines: Iterable[Line]) -> tuple[list[HashListRow], list[str]]:
         try:
             parsed.append(check_line(line, row))
         except ValidationError as exc:
-            problems.append(f"line {line}: {exc}")
+            problems.append(Message("detection.hash_list_line", "line {line}: {problem}",
+                                    line=line, problem=exc.message))
             if len(problems) >= MAX_PROBLEMS:
                 break
     return parsed, problems
@@ -130,8 +146,9 @@ def parse(text: str, path: PurePath) -> list[HashListRow]:
     parsed, problems = check_rows(read_lines(text, path))
     if problems:
         raise ValidationError(
-            f"hash list {path.name} was not imported (nothing was written): " + "; ".join(problems)
-        )
+            "detection.hash_list_not_imported",
+            "hash list {name} was not imported (nothing was written): {problems}",
+            name=path.name, problems=joined(problems))
     return parsed
 
 

@@ -86,20 +86,28 @@ def _word_count(bits: int) -> int:
 def _validate_bits(bits: object) -> int:
     if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
         raise ValidationError(
-            f"bits must be an integer number of hash bits (64, 256), got {bits!r}"
+            "detection.bits_integer_number_hash",
+            "bits must be an integer number of hash bits (64, 256), got {bits!r}",
+            bits=bits
         )
     bits = int(bits)
     if bits <= 0 or bits % 8:
-        raise ValidationError(f"bits must be a positive multiple of 8 (64, 256), got {bits}")
+        raise ValidationError("detection.bits_positive_multiple",
+                              "bits must be a positive multiple of 8 (64, 256), got {bits}",
+                              bits=bits)
     return bits
 
 
 def _validate_radius(radius: object, bits: int) -> int:
     if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)):
-        raise ValidationError(f"radius must be an integer number of bits, got {radius!r}")
+        raise ValidationError("detection.radius_integer_number_bits",
+                              "radius must be an integer number of bits, got {radius!r}",
+                              radius=radius)
     radius = int(radius)
     if radius < 0 or radius > bits:
-        raise ValidationError(f"radius must be 0..{bits} for {bits}-bit hashes, got {radius}")
+        raise ValidationError("detection.radius_bit_hashes",
+                              "radius must be 0..{bits} for {bits}-bit hashes, got {radius}",
+                              bits=bits, radius=radius)
     return radius
 
 
@@ -107,18 +115,24 @@ def _hex_to_words(hexes: Sequence[str], bits: int) -> np.ndarray:
     n_hex = bits // 4
     for i, h in enumerate(hexes):
         if not isinstance(h, str):
-            raise ValidationError(f"hash #{i} must be a hex string, got {type(h).__name__} {h!r}")
+            raise ValidationError("detection.hash_hex_string_2",
+                                  "hash #{i} must be a hex string, got {type_name} {h!r}",
+                                  i=i, type_name=type(h).__name__, h=h)
         if len(h) != n_hex:
             raise ValidationError(
-                f"hash #{i} {h[:80]!r} must be {n_hex} hex digits for a {bits}-bit hash, "
-                f"got {len(h)} characters"
+                "detection.hash_hex_digits_bit",
+                "hash #{i} {h!r} must be {n_hex} hex digits for a {bits}-bit hash, got {n_h} "
+                "characters",
+                i=i, h=h[:80], n_hex=n_hex, bits=bits, n_h=len(h)
             )
     joined = "".join(hexes)
     if not _HEX.fullmatch(joined):
         for i, h in enumerate(hexes):
             if not _HEX.fullmatch(h):
                 raise ValidationError(
-                    f"hash #{i} {h!r} has characters that are not hex digits (0-9, a-f)"
+                    "detection.hash_characters_not_hex",
+                    "hash #{i} {h!r} has characters that are not hex digits (0-9, a-f)",
+                    i=i, h=h
                 )
     raw = np.frombuffer(bytes.fromhex(joined), dtype=np.uint8).reshape(len(hexes), bits // 8)
     return _bytes_to_words(raw, bits)
@@ -143,6 +157,7 @@ def pack_hashes(hashes: object, bits: int) -> np.ndarray:
     n_words = _word_count(bits)
     if isinstance(hashes, str):
         raise ValidationError(
+            "detection.hashes_list_hex_strings",
             "hashes must be a list of hex strings, not one string; wrap it in [ ]"
         )
     if isinstance(hashes, np.ndarray) and hashes.dtype.kind in "ui":
@@ -157,15 +172,19 @@ def pack_hashes(hashes: object, bits: int) -> np.ndarray:
                     low = np.uint64((1 << (64 - bits % 64)) - 1)
                     if np.any(arr[:, -1] & low):
                         raise ValidationError(
-                            f"uint64 words for {bits}-bit hashes must have the unused low "
-                            f"{64 - bits % 64} bits of the last word zero"
+                            "detection.uint64_words_bit_hashes",
+                            "uint64 words for {bits}-bit hashes must have the unused low "
+                            "{value} bits of the last word zero",
+                            bits=bits, value=64 - bits % 64
                         )
                 return np.ascontiguousarray(arr)
         if arr.size == 0:
             return np.zeros((0, n_words), dtype=np.uint64)
         raise ValidationError(
-            f"packed hashes for {bits}-bit hashes must be uint8 of shape (n, {bits // 8}) or "
-            f"uint64 of shape (n, {n_words}), got {arr.dtype} of shape {arr.shape}"
+            "detection.packed_hashes_bit_hashes",
+            "packed hashes for {bits}-bit hashes must be uint8 of shape (n, {bits_2}) or uint64 "
+            "of shape (n, {n_words}), got {arr_dtype} of shape {arr_shape}",
+            bits=bits, bits_2=bits // 8, n_words=n_words, arr_dtype=arr.dtype, arr_shape=arr.shape
         )
     hexes = list(hashes) if not isinstance(hashes, list) else hashes
     if not hexes:
@@ -184,8 +203,10 @@ def _pack_query(query: object, bits: int) -> np.ndarray:
         if query.dtype == np.uint64:
             return pack_hashes(query.reshape(1, -1), bits)[0]
     raise ValidationError(
-        f"a query must be a {bits // 4}-digit hex string or a packed uint8/uint64 array, "
-        f"got {type(query).__name__}"
+        "detection.query_digit_hex_string",
+        "a query must be a {bits}-digit hex string or a packed uint8/uint64 array, got "
+        "{type_name}",
+        bits=bits // 4, type_name=type(query).__name__
     )
 
 
@@ -203,15 +224,23 @@ def _validate_ids(ids: object, n: int, first_id: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     if arr.ndim != 1 or arr.dtype.kind not in "iu" or arr.dtype == np.bool_:
         raise ValidationError(
-            f"ids must be a flat list of integer registry row ids, got {arr.dtype} of shape {arr.shape}"
+            "detection.ids_flat_list_integer",
+            "ids must be a flat list of integer registry row ids, got {arr_dtype} of shape "
+            "{arr_shape}",
+            arr_dtype=arr.dtype, arr_shape=arr.shape
         )
     if arr.shape[0] != n:
-        raise ValidationError(f"ids must give one row id per hash: {n} hashes, {arr.shape[0]} ids")
+        raise ValidationError("detection.ids_give_one_row",
+                              "ids must give one row id per hash: {n} hashes, {first_arr_shape} "
+                              "ids",
+                              n=n, first_arr_shape=arr.shape[0])
     arr = arr.astype(np.int64)
     if np.unique(arr).shape[0] != n:
         uniq, counts = np.unique(arr, return_counts=True)
         raise ValidationError(
-            f"registry row id {int(uniq[counts > 1][0])} appears more than once in ids"
+            "detection.registry_row_id_appears",
+            "registry row id {first_uniq} appears more than once in ids",
+            first_uniq=int(uniq[counts > 1][0])
         )
     return arr
 
@@ -252,7 +281,9 @@ class _Store:
     def append(self, words: np.ndarray, ids: np.ndarray) -> None:
         if np.isin(ids, self.ids).any():
             dup = ids[np.isin(ids, self.ids)][0]
-            raise ValidationError(f"registry row id {int(dup)} is already in the index")
+            raise ValidationError("detection.registry_row_id_already",
+                                  "registry row id {dup} is already in the index",
+                                  dup=int(dup))
         need = self.n + words.shape[0]
         if need > self._words.shape[0]:
             cap = max(need, 2 * self._words.shape[0], 1024)
@@ -472,7 +503,9 @@ class HammingIndex:
             or not isinstance(chunks_per_word, (int, np.integer))
             or not 1 <= chunks_per_word <= 8
         ):
-            raise ValidationError(f"chunks_per_word must be 1..8 or None, got {chunks_per_word!r}")
+            raise ValidationError("detection.chunks_per_word_none",
+                                  "chunks_per_word must be 1..8 or None, got {chunks_per_word!r}",
+                                  chunks_per_word=chunks_per_word)
         self.chunks_per_word = chunks_per_word
         self.radius_hint = _validate_radius(
             DEFAULT_RADIUS.get(self.bits, max(1, self.bits // 8))

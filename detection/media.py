@@ -109,17 +109,23 @@ def _read_header(source: Source, name: str | None) -> bytes:
         path = Path(source)
         if not path.is_file():
             raise ValidationError(
-                f"file {label} does not exist or is not a regular file; check the path"
+                "detection.file_does_not_exist",
+                "file {label} does not exist or is not a regular file; check the path",
+                label=label
             )
         try:
             with path.open("rb") as fh:
                 header = fh.read(max(_HEADER_BYTES, 189))
         except OSError as exc:
             raise ValidationError(
-                f"file {label} cannot be read ({exc.strerror or exc}); check its permissions"
+                "detection.file_read_check_permissions",
+                "file {label} cannot be read ({value}); check its permissions",
+                label=label, value=exc.strerror or exc
             ) from exc
     if not header:
-        raise ValidationError(f"file {label} is empty (0 bytes); it cannot be hashed, skip it")
+        raise ValidationError("detection.file_empty_bytes_hashed",
+                              "file {label} is empty (0 bytes); it cannot be hashed, skip it",
+                              label=label)
     return header
 
 
@@ -130,7 +136,9 @@ def _read_all(source: Source, label: str) -> bytes:
         return Path(source).read_bytes()
     except OSError as exc:
         raise ValidationError(
-            f"file {label} cannot be read ({exc.strerror or exc}); check its permissions"
+            "detection.file_read_check_permissions",
+            "file {label} cannot be read ({value}); check its permissions",
+            label=label, value=exc.strerror or exc
         ) from exc
 
 
@@ -154,17 +162,23 @@ def open_image(
     """
     label = _label(source, name)
     if max_pixels <= 0:
-        raise ValidationError(f"max_pixels must be a positive pixel count, got {max_pixels}")
+        raise ValidationError("detection.max_pixels_positive_pixel",
+                              "max_pixels must be a positive pixel count, got {max_pixels}",
+                              max_pixels=max_pixels)
     header = _read_header(source, name)
     kind = _kind_from_header(header)
     if kind == VIDEO:
         raise ValidationError(
-            f"file {label} is a video, not an image; sample its frames with sample_frames()"
+            "detection.file_video_not_image",
+            "file {label} is a video, not an image; sample its frames with sample_frames()",
+            label=label
         )
     if kind == UNSUPPORTED:
         raise ValidationError(
-            f"file {label} is not a supported image (unknown content starting {header[:8].hex()}); "
-            "supported kinds are JPEG, PNG, GIF, BMP, TIFF and WebP, whatever the file name says"
+            "detection.file_not_supported_image",
+            "file {label} is not a supported image (unknown content starting {hex}); supported "
+            "kinds are JPEG, PNG, GIF, BMP, TIFF and WebP, whatever the file name says",
+            label=label, hex=header[:8].hex()
         )
     data = _read_all(source, label)
     try:
@@ -174,13 +188,18 @@ def open_image(
             width, height = img.size
             if width <= 0 or height <= 0:
                 raise ValidationError(
-                    f"file {label} declares an empty size {width}x{height}; it is corrupt"
+                    "detection.file_declares_empty_size",
+                    "file {label} declares an empty size {width}x{height}; it is corrupt",
+                    label=label, width=width, height=height
                 )
             if width * height > max_pixels:
                 raise ValidationError(
-                    f"file {label} declares {width}x{height} = {width * height:,} pixels, "
-                    "above the limit of "
-                    f"{max_pixels:,}; it may be a decompression bomb, so it was not decoded"
+                    "detection.file_declares_x_pixels",
+                    "file {label} declares {width}x{height} = {width_2:,} pixels, above the "
+                    "limit of {max_pixels:,}; it may be a decompression bomb, so it was not "
+                    "decoded",
+                    label=label, width=width, height=height, width_2=width * height,
+                    max_pixels=max_pixels
                 )
             if min_side is not None and img.format == "JPEG":
                 scale = min_side / min(width, height)
@@ -192,18 +211,24 @@ def open_image(
     except Image.DecompressionBombError as exc:
         # Pillow refuses sizes above twice its own limit before our check can run.
         raise ValidationError(
-            f"file {label} declares more pixels than can be decoded safely ({exc}); "
-            "it may be a decompression bomb, so it was not decoded"
+            "detection.file_declares_more_pixels",
+            "file {label} declares more pixels than can be decoded safely ({exc}); it may be a "
+            "decompression bomb, so it was not decoded",
+            label=label, exc=exc
         ) from exc
     except UnidentifiedImageError as exc:
         raise ValidationError(
-            f"file {label} looks like an image but Pillow cannot identify it; it is corrupt"
+            "detection.file_looks_like_image",
+            "file {label} looks like an image but Pillow cannot identify it; it is corrupt",
+            label=label
         ) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         reason = str(exc) or type(exc).__name__
         if "truncated" in reason:
             reason = "the file is truncated (an incomplete download or copy)"
-        raise ValidationError(f"file {label} cannot be decoded: {reason}") from exc
+        raise ValidationError("detection.file_decoded",
+                              "file {label} cannot be decoded: {reason}",
+                              label=label, reason=reason) from exc
     return to_rgb(img)
 
 
@@ -243,11 +268,17 @@ def trim_borders(
     cut the same way on both sides.
     """
     if not 0 <= tolerance <= 255:
-        raise ValidationError(f"tolerance must be 0..255, got {tolerance}")
+        raise ValidationError("detection.tolerance",
+                              "tolerance must be 0..255, got {tolerance}",
+                              tolerance=tolerance)
     if not 0 < min_fraction <= 1:
-        raise ValidationError(f"min_fraction must be in (0, 1], got {min_fraction}")
+        raise ValidationError("detection.min_fraction",
+                              "min_fraction must be in (0, 1], got {min_fraction}",
+                              min_fraction=min_fraction)
     if not 0 <= max_trim < 0.5:
-        raise ValidationError(f"max_trim must be in [0, 0.5), got {max_trim}")
+        raise ValidationError("detection.max_trim",
+                              "max_trim must be in [0, 0.5), got {max_trim}",
+                              max_trim=max_trim)
     rgb = to_rgb(img)
     arr = np.asarray(rgb, dtype=np.int16)
     height, width = arr.shape[:2]
@@ -315,23 +346,35 @@ def sample_frames(
 
     label = os.fspath(path)
     if every_seconds <= 0:
-        raise ValidationError(f"every_seconds must be positive, got {every_seconds}")
+        raise ValidationError("detection.every_seconds_positive",
+                              "every_seconds must be positive, got {every_seconds}",
+                              every_seconds=every_seconds)
     if scene_threshold is not None and not 0 < scene_threshold < 1:
-        raise ValidationError(f"scene_threshold must be in (0, 1), got {scene_threshold}")
+        raise ValidationError("detection.scene_threshold",
+                              "scene_threshold must be in (0, 1), got {scene_threshold}",
+                              scene_threshold=scene_threshold)
     if max_frames < 1:
-        raise ValidationError(f"max_frames must be at least 1, got {max_frames}")
+        raise ValidationError("detection.max_frames_least",
+                              "max_frames must be at least 1, got {max_frames}",
+                              max_frames=max_frames)
     kind = classify_file(path)
     if kind != VIDEO:
         raise ValidationError(
-            f"file {label} is not a video (its content says {kind}); hash it with open_image()"
+            "detection.file_not_video_content",
+            "file {label} is not a video (its content says {kind}); hash it with open_image()",
+            label=label, kind=kind
         )
     try:
         container = av.open(label)
     except (av.error.FFmpegError, OSError) as exc:
-        raise ValidationError(f"video {label} cannot be opened: {exc}") from exc
+        raise ValidationError("detection.video_opened",
+                              "video {label} cannot be opened: {exc}",
+                              label=label, exc=exc) from exc
     with container:
         if not container.streams.video:
-            raise ValidationError(f"file {label} has no video stream; nothing to sample")
+            raise ValidationError("detection.file_no_video_stream",
+                                  "file {label} has no video stream; nothing to sample",
+                                  label=label)
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         yielded = 0
@@ -365,7 +408,9 @@ def sample_frames(
                     return
         except av.error.FFmpegError as exc:
             if yielded == 0:
-                raise ValidationError(f"video {label} cannot be decoded: {exc}") from exc
+                raise ValidationError("detection.video_decoded",
+                                      "video {label} cannot be decoded: {exc}",
+                                      label=label, exc=exc) from exc
             # A truncated tail still gave usable frames; stop there rather than lose them.
             return
 

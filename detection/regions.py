@@ -67,19 +67,25 @@ class RegionSignature:
         """Read back what ``to_bytes`` wrote, refusing anything else with a reason."""
         if len(data) < _HEADER.size:
             raise ValidationError(
-                f"region signature is {len(data)} bytes, too short to hold its header"
+                "detection.region_signature_bytes_too",
+                "region signature is {n_data} bytes, too short to hold its header",
+                n_data=len(data)
             )
         magic, version, width, height, count = _HEADER.unpack_from(data)
         if magic != _MAGIC or version != _VERSION:
             raise ValidationError(
-                f"not a version {_VERSION} region signature (header {data[:5]!r}); "
-                "recompute it with region_signature()"
+                "detection.not_version_region_signature",
+                "not a version {version} region signature (header {data!r}); recompute it with "
+                "region_signature()",
+                version=_VERSION, data=data[:5]
             )
         expected = _HEADER.size + count * (8 + 32)
         if len(data) != expected:
             raise ValidationError(
-                f"region signature declares {count} keypoints ({expected} bytes) "
-                f"but holds {len(data)} bytes; it is corrupt"
+                "detection.region_signature_declares_keypoints",
+                "region signature declares {count} keypoints ({expected} bytes) but holds "
+                "{n_data} bytes; it is corrupt",
+                count=count, expected=expected, n_data=len(data)
             )
         offset = _HEADER.size
         points = (
@@ -101,6 +107,7 @@ class RegionSignature:
             data = bytes.fromhex(text)
         except (TypeError, ValueError) as exc:
             raise ValidationError(
+                "detection.region_signature_hex_non",
                 "region signature hex has non-hex characters or an odd length"
             ) from exc
         return cls.from_bytes(data)
@@ -134,7 +141,9 @@ def region_signature(
 
     if n_features < 8:
         raise ValidationError(
-            f"n_features must be at least 8 for a transform to be verified, got {n_features}"
+            "detection.n_features_least_transform",
+            "n_features must be at least 8 for a transform to be verified, got {n_features}",
+            n_features=n_features
         )
     rgb = trim_borders(img) if trim else to_rgb(img)
     grey = np.asarray(rgb.convert("L"))
@@ -168,13 +177,17 @@ def match_regions(
 
     if min_inliers < 3:
         raise ValidationError(
-            f"min_inliers must be at least 3 (a similarity needs 2 points), got {min_inliers}"
+            "detection.min_inliers_least_similarity",
+            "min_inliers must be at least 3 (a similarity needs 2 points), got {min_inliers}",
+            min_inliers=min_inliers
         )
     for role, sig in (("query", query_sig), ("registry", registry_sig)):
         if sig.algorithm != ALGORITHM:
             raise ValidationError(
-                f"{role} signature was made by {sig.algorithm!r}, this stage compares "
-                f"{ALGORITHM!r}; recompute it"
+                "detection.signature_made_stage_compares",
+                "{role} signature was made by {sig_algorithm!r}, this stage compares "
+                "{algorithm!r}; recompute it",
+                role=role, sig_algorithm=sig.algorithm, algorithm=ALGORITHM
             )
     detail: dict = {"query_keypoints": len(query_sig), "registry_keypoints": len(registry_sig)}
     if len(query_sig) < 2 or len(registry_sig) < 2:

@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from db import access
 from db.context import Context
-from casework.notes_guard import check_note
+from casework.notes_guard import FIELDS, check_note
 from db.schema import (
     Account,
     Case,
@@ -45,7 +45,7 @@ from detection.hashlist import validate_case_ref
 from detection.matching import Match, Matcher, RegistryEntry
 from detection.media import VIDEO
 from detection.sources import DEFAULT_LIMITS, Item, Limits, list_source, list_upload
-from errors import Conflict, NotFound, ValidationError
+from errors import Conflict, Message, NotFound, ValidationError
 
 Progress = Callable[[int, int], None]
 
@@ -54,21 +54,27 @@ Progress = Callable[[int, int], None]
 # --- shared helpers ---------------------------------------------------------------------------
 
 
-def _who(ctx: Context, account_id: int | None) -> str:
+def _who(ctx: Context, account_id: int | None) -> str | Message:
     if account_id is None:
-        return "someone else"
+        return Message("detection.someone_else", "someone else")
     acc = ctx.session.get(Account, account_id)
-    return acc.username if acc is not None else f"account {account_id}"
+    if acc is not None:
+        return acc.username
+    return Message("detection.account_id", "account {account_id}", account_id=account_id)
 
 
-def _when(at: dt.datetime | None) -> str:
-    return f" at {at:%Y-%m-%d %H:%M} UTC" if at is not None else ""
+def _when(at: dt.datetime | None) -> str | Message:
+    if at is None:
+        return ""
+    return Message("detection.at_time", " at {at} UTC", at=f"{at:%Y-%m-%d %H:%M}")
 
 
 def _check_text(value: str | None, what: str, *, required: bool) -> str | None:
     text = (value or "").strip()
     if required and not text:
-        raise ValidationError(f"a {what} is required; say why, in a sentence")
+        raise ValidationError("detection.required_say_why_sentence",
+                              "a {what} is required; say why, in a sentence",
+                              what=FIELDS.get(what, what))
     if text:
         check_note(text, field=what)
     return text or None
@@ -146,7 +152,8 @@ def add_to_registry(
     access.require(ctx, "registry.manage")
     ref = validate_case_ref(case_ref)
     if not paths:
-        raise ValidationError("give at least one file or folder to add to the registry")
+        raise ValidationError("detection.give_least_one_file",
+                              "give at least one file or folder to add to the registry")
     _registry_case_known(ctx, ref, new_case)
     items: list[Item] = []
     problems: list[Problem] = []
@@ -178,7 +185,8 @@ def add_uploads_to_registry(
     access.require(ctx, "registry.manage")
     ref = validate_case_ref(case_ref)
     if not uploads:
-        raise ValidationError("choose at least one image, video or zip to add to the registry")
+        raise ValidationError("detection.choose_least_one_image",
+                              "choose at least one image, video or zip to add to the registry")
     _registry_case_known(ctx, ref, new_case)
     items: list[Item] = []
     problems: list[Problem] = []
@@ -203,8 +211,10 @@ def _registry_case_known(ctx: Context, ref: str, new_case: bool) -> None:
         case = _case_by_ref(ctx, ref)
         if case is None and not new_case:
             raise NotFound(
-                f"No case {ref!r}. Check the reference, or pass --new-case to register it as a "
-                "case of no programme participant."
+                "detection.no_case_check_reference",
+                "No case {ref!r}. Check the reference, or pass --new-case to register it as a "
+                "case of no programme participant.",
+                ref=ref
             )
 
 
@@ -296,7 +306,9 @@ def _read_hash_csv(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"hash list {path} cannot be read as UTF-8 text ({exc})") from exc
+        raise ValidationError("detection.hash_list_read_utf",
+                              "hash list {path} cannot be read as UTF-8 text ({exc})",
+                              path=path, exc=exc) from exc
 
 
 def import_hash_list(
@@ -324,7 +336,9 @@ def import_hash_list_bytes(
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValidationError(
-            f"hash list {path.name} cannot be read as UTF-8 text ({exc}); save it as UTF-8 CSV"
+            "detection.hash_list_read_utf_2",
+            "hash list {path_name} cannot be read as UTF-8 text ({exc}); save it as UTF-8 CSV",
+            path_name=path.name, exc=exc
         ) from exc
     return _import_rows(ctx, hashlist.parse(text, path), path, new_cases=new_cases)
 
@@ -342,9 +356,11 @@ def _import_rows(
             first_line = {p.case_ref: p.line for p in reversed(parsed)}
             shown = "; ".join(f"line {first_line[r]}: case {r!r}" for r in unknown[:5])
             raise NotFound(
-                f"hash list {path.name} names cases dscr does not hold ({shown}); nothing was "
+                "detection.hash_list_names_cases",
+                "hash list {path_name} names cases dscr does not hold ({shown}); nothing was "
                 "written. Check the references, or import with --new-cases to register them as "
-                "cases of no programme participant."
+                "cases of no programme participant.",
+                path_name=path.name, shown=shown
             )
         for r in unknown:
             cases[r] = _new_registry_case(ctx, r)
@@ -530,9 +546,10 @@ def _inside_scan_folders(ctx: Context, source: str | os.PathLike) -> Path:
     roots = [p.resolve() for p in ctx.runtime.settings.scan_folders]
     if not any(path == root or path.is_relative_to(root) for root in roots):
         raise ValidationError(
-            f"{path} is outside the folders scans may read ({', '.join(map(os.fspath, roots))}); "
-            "put the files in one of them, upload a zip instead, or have the administrator "
-            "set DSCR_SCAN_ROOT")
+            "detection.outside_folders_scans_may",
+            "{path} is outside the folders scans may read ({os_fspath}); put the files in one "
+            "of them, upload a zip instead, or have the administrator set DSCR_SCAN_ROOT",
+            path=path, os_fspath=', '.join(map(os.fspath, roots)))
     return path
 
 
@@ -599,11 +616,16 @@ def _scan(
         if resume_scan_id is not None:
             scan = s.get(Scan, resume_scan_id)
             if scan is None:
-                raise NotFound(f"No scan {resume_scan_id}; `dscr scan` lists none by that id.")
+                raise NotFound("detection.no_scan_dscr_scan",
+                               "No scan {resume_scan_id}; `dscr scan` lists none by that id.",
+                               resume_scan_id=resume_scan_id)
             if scan.source_label != label:
                 raise ValidationError(
-                    f"scan {resume_scan_id} scanned {scan.source_label}, not {label}; resume it "
-                    "with the same folder or zip"
+                    "detection.scan_scanned_not_resume",
+                    "scan {resume_scan_id} scanned {scan_source_label}, not {label}; resume it "
+                    "with the same folder or zip",
+                    resume_scan_id=resume_scan_id, scan_source_label=scan.source_label,
+                    label=label
                 )
             if scan.status == "finished":
                 return _report(ctx, scan.id)  # nothing left to do
@@ -711,7 +733,7 @@ def _report(ctx: Context, scan_id: int) -> ScanReport:
     with ctx.transaction() as s:
         scan = s.get(Scan, scan_id)
         if scan is None:
-            raise NotFound(f"No scan {scan_id}.")
+            raise NotFound("detection.no_scan", "No scan {scan_id}.", scan_id=scan_id)
         items = s.scalars(
             select(ScanItem).where(ScanItem.scan_id == scan_id).order_by(ScanItem.path)
         ).all()
@@ -849,23 +871,32 @@ def review_flag(
     """
     access.require(ctx, "flag.review")
     if decision not in ("confirm", "reject"):
-        raise ValidationError(f"decision must be confirm or reject, got {decision!r}")
+        raise ValidationError("detection.decision_confirm_reject",
+                              "decision must be confirm or reject, got {decision!r}",
+                              decision=decision)
     why = _check_text(reason, "reason", required=True)
     s = ctx.session
     try:
         with ctx.transaction():
             flag = s.get(Flag, flag_id)
             if flag is None:
-                raise NotFound(f"No flag {flag_id}; `dscr flags list` shows the pending ones.")
+                raise NotFound("detection.no_flag_dscr_flags",
+                               "No flag {flag_id}; `dscr flags list` shows the pending ones.",
+                               flag_id=flag_id)
             if flag.version != expected_version or flag.status != "pending":
+                if flag.status != "pending":
+                    raise Conflict(
+                        "detection.flag_reviewed_already",
+                        "flag {flag_id} was {status} by {who}{when} (version {version}, you had "
+                        "version {expected}); reload the queue before reviewing it",
+                        flag_id=flag_id, status=flag.status, who=_who(ctx, flag.reviewed_by),
+                        when=_when(flag.reviewed_at), version=flag.version,
+                        expected=expected_version)
                 raise Conflict(
-                    f"flag {flag_id} was {flag.status} by {_who(ctx, flag.reviewed_by)}"
-                    f"{_when(flag.reviewed_at)} (version {flag.version}, you had version "
-                    f"{expected_version}); reload the queue before reviewing it"
-                    if flag.status != "pending"
-                    else f"flag {flag_id} changed since you opened it (version {flag.version}, "
-                    f"you had {expected_version}); reload it and review again"
-                )
+                    "detection.flag_changed",
+                    "flag {flag_id} changed since you opened it (version {version}, you had "
+                    "{expected}); reload it and review again",
+                    flag_id=flag_id, version=flag.version, expected=expected_version)
             now = utcnow()
             flag.status = "confirmed" if decision == "confirm" else "rejected"
             flag.reviewed_by = ctx.actor.id
@@ -901,8 +932,10 @@ def review_flag(
     except StaleDataError:
         flag = s.get(Flag, flag_id)
         raise Conflict(
-            f"flag {flag_id} was reviewed by {_who(ctx, flag.reviewed_by if flag else None)}"
-            f"{_when(flag.reviewed_at if flag else None)} while you were reviewing it; reload it"
+            "detection.flag_reviewed_while_you",
+            "flag {flag_id} was reviewed by {who}{when} while you were reviewing it; reload it",
+            flag_id=flag_id, who=_who(ctx, flag.reviewed_by if flag else None),
+            when=_when(flag.reviewed_at if flag else None)
         ) from None
     return outcome
 
@@ -950,18 +983,23 @@ def update_takedown(
     takedown_states.check_status(status)
     text = _check_text(note, "note", required=False)
     if platform is not None and len(platform) > 128:
-        raise ValidationError("platform must be at most 128 characters")
+        raise ValidationError("detection.platform_most_characters",
+                              "platform must be at most 128 characters")
     s = ctx.session
     try:
         with ctx.transaction():
             t = s.get(TakedownRequest, takedown_id)
             if t is None:
-                raise NotFound(f"No takedown request {takedown_id}.")
+                raise NotFound("detection.no_takedown_request",
+                               "No takedown request {takedown_id}.",
+                               takedown_id=takedown_id)
             if t.version != expected_version:
                 raise Conflict(
-                    f"takedown {takedown_id} was changed by {_who(ctx, t.updated_by)}"
-                    f"{_when(t.updated_at)} (version {t.version}, you had {expected_version}); "
-                    "reload it and try again"
+                    "detection.takedown_changed_version_you",
+                    "takedown {takedown_id} was changed by {who}{when} (version {t_version}, "
+                    "you had {expected_version}); reload it and try again",
+                    takedown_id=takedown_id, who=_who(ctx, t.updated_by), when=_when(t.updated_at),
+                    t_version=t.version, expected_version=expected_version
                 )
             takedown_states.check_transition(takedown_id, t.status, status)
             now = max(utcnow(), t.updated_at)
@@ -981,8 +1019,11 @@ def update_takedown(
     except StaleDataError:
         t = s.get(TakedownRequest, takedown_id)
         raise Conflict(
-            f"takedown {takedown_id} was changed by {_who(ctx, t.updated_by if t else None)}"
-            f"{_when(t.updated_at if t else None)} while you were editing it; reload it"
+            "detection.takedown_changed_while_you",
+            "takedown {takedown_id} was changed by {who}{when} while you were editing it; "
+            "reload it",
+            takedown_id=takedown_id, who=_who(ctx, t.updated_by if t else None),
+            when=_when(t.updated_at if t else None)
         ) from None
     return view
 

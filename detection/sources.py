@@ -67,13 +67,17 @@ def list_source(
     """
     root = Path(source)
     if not root.exists():
-        raise ValidationError(f"{os.fspath(source)} does not exist; give a folder, a zip or a file")
+        raise ValidationError("detection.does_not_exist_give",
+                              "{fspath} does not exist; give a folder, a zip or a file",
+                              fspath=os.fspath(source))
     if root.is_dir():
         return _list_folder(root, limits)
     if zipfile.is_zipfile(root):
         return _list_zip(root, limits)
     if not root.is_file():
-        raise ValidationError(f"{os.fspath(source)} is not a regular file, folder or zip")
+        raise ValidationError("detection.not_regular_file_folder",
+                              "{fspath} is not a regular file, folder or zip",
+                              fspath=os.fspath(source))
     size = root.stat().st_size
     if size > limits.max_file_bytes:
         return [], [Refused(root.name, _too_big(size, limits))]
@@ -132,8 +136,11 @@ def _list_folder(root: Path, limits: Limits) -> tuple[list[Item], list[Refused]]
             items.append(Item(rel, full))
     if len(items) + len(refused) > limits.max_members:
         raise ValidationError(
-            f"{os.fspath(root)} holds {len(items) + len(refused):,} files, above the limit of "
-            f"{limits.max_members:,}; scan it in parts"
+            "detection.holds_files_above_limit",
+            "{fspath} holds {n_items:,} files, above the limit of {limits_max_members:,}; scan "
+            "it in parts",
+            fspath=os.fspath(root), n_items=len(items) + len(refused),
+            limits_max_members=limits.max_members
         )
     items.sort(key=lambda i: i.path)
     return items, refused
@@ -171,12 +178,16 @@ def _list_zip(
         with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
-        raise ValidationError(f"{label} is not a readable zip archive ({exc})") from exc
+        raise ValidationError("detection.not_readable_zip_archive",
+                              "{label} is not a readable zip archive ({exc})",
+                              label=label, exc=exc) from exc
     files = [i for i in infos if not i.is_dir()]
     if len(files) > limits.max_members:
         raise ValidationError(
-            f"{label} holds {len(files):,} members, above the limit of {limits.max_members:,}; "
-            "it was refused (split it into smaller archives)"
+            "detection.holds_members_above_limit",
+            "{label} holds {n_files:,} members, above the limit of {limits_max_members:,}; it "
+            "was refused (split it into smaller archives)",
+            label=label, n_files=len(files), limits_max_members=limits.max_members
         )
     declared = sum(i.file_size for i in files)
     packed = sum(i.compress_size for i in files)
@@ -184,9 +195,12 @@ def _list_zip(
         declared > 2**20 and declared > limits.max_ratio * max(packed, 1)
     ):
         raise ValidationError(
-            f"{label} declares {declared:,} bytes uncompressed from {packed:,} packed "
-            f"(limit {limits.max_total_bytes:,} bytes, ratio {limits.max_ratio:g}); "
-            "it looks like a zip bomb and was refused"
+            "detection.declares_bytes_uncompressed_packed",
+            "{label} declares {declared:,} bytes uncompressed from {packed:,} packed (limit "
+            "{limits_max_total_bytes:,} bytes, ratio {limits_max_ratio:g}); it looks like a zip "
+            "bomb and was refused",
+            label=label, declared=declared, packed=packed,
+            limits_max_total_bytes=limits.max_total_bytes, limits_max_ratio=limits.max_ratio
         )
     items: list[Item] = []
     refused: list[Refused] = []
@@ -233,9 +247,13 @@ def read_item(item: Item, limits: Limits = DEFAULT_LIMITS) -> bytes:
             with zipfile.ZipFile(archive) as zf, zf.open(item.member) as fh:
                 data = fh.read(cap + 1)
     except (OSError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
-        raise ValidationError(f"{item.path} cannot be read ({exc})") from exc
+        raise ValidationError("detection.read",
+                              "{item_path} cannot be read ({exc})",
+                              item_path=item.path, exc=exc) from exc
     if len(data) > cap:
         raise ValidationError(
-            f"{item.path} holds more than {cap:,} bytes (more than it declared); it was not read"
+            "detection.holds_more_bytes_more",
+            "{item_path} holds more than {cap:,} bytes (more than it declared); it was not read",
+            item_path=item.path, cap=cap
         )
     return data

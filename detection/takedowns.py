@@ -31,7 +31,9 @@ def check_status(status: str) -> str:
     """The status, if it is a takedown state; ValidationError otherwise."""
     if status not in vocab.TAKEDOWN_STATES:
         raise ValidationError(
-            f"takedown status must be one of {', '.join(vocab.TAKEDOWN_STATES)}, got {status!r}"
+            "detection.takedown_status_one",
+            "takedown status must be one of {vocab_takedown_states}, got {status!r}",
+            vocab_takedown_states=', '.join(vocab.TAKEDOWN_STATES), status=status
         )
     return status
 
@@ -45,6 +47,8 @@ def check_transition(takedown_id: int, current: str, status: str) -> None:
     check_status(status)
     if status not in NEXT[current]:
         raise Conflict(
-            f"takedown {takedown_id} is {current}; it can move to "
-            f"{' or '.join(NEXT[current])}, not {status}"
+            "detection.takedown_move_not",
+            "takedown {takedown_id} is {current}; it can move to {next}, not {status}",
+            takedown_id=takedown_id, current=current, next=' or '.join(NEXT[current]),
+            status=status
         )

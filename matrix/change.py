@@ -38,10 +38,14 @@ class ChangeNorms:
 
 def _check_sd_reliability(sd: float, reliability: float) -> None:
     if not _is_finite_number(sd) or sd <= 0:
-        raise ValidationError(f"sd must be a positive number (the norm sample's SD), got {sd!r}")
+        raise ValidationError("matrix.sd_positive_number_norm",
+                              "sd must be a positive number (the norm sample's SD), got {sd!r}",
+                              sd=sd)
     if not _is_finite_number(reliability) or not 0 <= reliability < 1:
         raise ValidationError(
-            f"reliability must be in [0, 1) (e.g. Cronbach's alpha 0.85), got {reliability!r}"
+            "matrix.reliability_cronbach_alpha",
+            "reliability must be in [0, 1) (e.g. Cronbach's alpha 0.85), got {reliability!r}",
+            reliability=reliability
         )
 
 
@@ -58,7 +62,9 @@ def _to_float_array(x: Any, name: str) -> np.ndarray:
     try:
         arr = np.asarray(x, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{name} must be numbers (missing as None/NaN): {exc}") from None
+        raise ValidationError("matrix.numbers_missing_none_nan",
+                              "{name} must be numbers (missing as None/NaN): {exc}",
+                              name=name, exc=exc) from None
     return arr
 
 
@@ -71,6 +77,7 @@ def _paired_inputs(pre: Any, post: Any) -> tuple[np.ndarray, np.ndarray, pd.Inde
                 index = side.index
             elif not side.index.equals(index):
                 raise ValidationError(
+                    "matrix.pre_post_same_index",
                     "pre and post must have the same index (one row per participant in the same "
                     "order); align them first, e.g. post = post.reindex(pre.index)"
                 )
@@ -79,7 +86,9 @@ def _paired_inputs(pre: Any, post: Any) -> tuple[np.ndarray, np.ndarray, pd.Inde
     b = _to_float_array(post, "post")
     if a.shape != b.shape and a.ndim and b.ndim:
         raise ValidationError(
-            f"pre and post must have the same length, got {a.shape} and {b.shape}"
+            "matrix.pre_post_same_length",
+            "pre and post must have the same length, got {a_shape} and {b_shape}",
+            a_shape=a.shape, b_shape=b.shape
         )
     return a, b, index, scalar
 
@@ -134,9 +143,13 @@ def classify_change(
     Returns a str/None for scalars, an object array for arrays, a Series for a Series.
     """
     if not _is_finite_number(z) or z <= 0:
-        raise ValidationError(f"z must be a positive critical value such as 1.96, got {z!r}")
+        raise ValidationError("matrix.z_positive_critical_value",
+                              "z must be a positive critical value such as 1.96, got {z!r}",
+                              z=z)
     if cutoff is not None and not _is_finite_number(cutoff):
-        raise ValidationError(f"cutoff must be a number or None, got {cutoff!r}")
+        raise ValidationError("matrix.cutoff_number_none",
+                              "cutoff must be a number or None, got {cutoff!r}",
+                              cutoff=cutoff)
     rci = reliable_change_index(pre, post, sd, reliability)
     a, b, index, scalar = _paired_inputs(pre, post)
     rci_arr = np.atleast_1d(np.asarray(rci, dtype=float))
@@ -179,10 +192,14 @@ def jacobson_truax_cutoff(
         ("mean_functional", mean_functional),
     ):
         if not _is_finite_number(value):
-            raise ValidationError(f"{name} must be a number, got {value!r}")
+            raise ValidationError("matrix.number",
+                                  "{name} must be a number, got {value!r}",
+                                  name=name, value=value)
     for name, value in (("sd_dysfunctional", sd_dysfunctional), ("sd_functional", sd_functional)):
         if not _is_finite_number(value) or value <= 0:
-            raise ValidationError(f"{name} must be a positive number, got {value!r}")
+            raise ValidationError("matrix.positive_number",
+                                  "{name} must be a positive number, got {value!r}",
+                                  name=name, value=value)
     return (sd_dysfunctional * mean_functional + sd_functional * mean_dysfunctional) / (
         sd_dysfunctional + sd_functional
     )

@@ -31,7 +31,9 @@ MIN_PAIRS = 3
 
 def _check_ci(ci: float) -> float:
     if not isinstance(ci, (int, float)) or not 0 < ci < 1:
-        raise ValidationError(f"ci must be a level between 0 and 1 such as 0.95, got {ci!r}")
+        raise ValidationError("matrix.ci_level_between_such",
+                              "ci must be a level between 0 and 1 such as 0.95, got {ci!r}",
+                              ci=ci)
     return float(ci)
 
 
@@ -128,7 +130,9 @@ def paired_change(pre: Any, post: Any, ci: float = 0.95) -> PairedChange:
     b = pd.Series(post).to_numpy(dtype=float, na_value=np.nan)
     if a.shape != b.shape:
         raise ValidationError(
-            f"pre and post must have one score per participant, got {a.size} and {b.size} scores"
+            "matrix.pre_post_one_score",
+            "pre and post must have one score per participant, got {a_size} and {b_size} scores",
+            a_size=a.size, b_size=b.size
         )
     keep = ~(np.isnan(a) | np.isnan(b))
     a, b = a[keep], b[keep]
@@ -227,17 +231,23 @@ def outcomes_table(
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise ValidationError(
-            f"outcomes table needs columns {missing}; the data has {list(df.columns)}"
+            "matrix.outcomes_table_needs_columns",
+            "outcomes table needs columns {missing}; the data has {df_columns}",
+            missing=missing, df_columns=list(df.columns)
         )
     bad_steps = sorted(set(df[step].dropna().astype(str)) - set(STEPS))
     if bad_steps:
-        raise ValidationError(f"unknown step(s) {bad_steps}; steps are {list(STEPS)}")
+        raise ValidationError("matrix.unknown_step_steps",
+                              "unknown step(s) {bad_steps}; steps are {steps}",
+                              bad_steps=bad_steps, steps=list(STEPS))
     dup = df.duplicated([participant, step, domain])
     if dup.any():
         first = df.loc[dup, [participant, step, domain]].iloc[0].tolist()
         raise ValidationError(
-            f"participant {first[0]} has more than one {first[2]} score at {first[1]}; keep one "
-            "score per participant, step and domain"
+            "matrix.participant_more_one_score",
+            "participant {first_first} has more than one {first} score at {first_2}; keep one "
+            "score per participant, step and domain",
+            first_first=first[0], first=first[2], first_2=first[1]
         )
     norms = dict(norms or {})
     columns = [
@@ -633,12 +643,17 @@ def step_means(
     needed = [participant, step, domain, score, *by_cols]
     missing = [c for c in needed if c not in df.columns]
     if missing:
-        raise ValidationError(f"step means need columns {missing}; the data has {list(df.columns)}")
+        raise ValidationError("matrix.step_means_need_columns",
+                              "step means need columns {missing}; the data has {df_columns}",
+                              missing=missing, df_columns=list(df.columns))
     bad_steps = sorted(set(df[step].dropna().astype(str)) - set(STEPS))
     if bad_steps:
-        raise ValidationError(f"unknown step(s) {bad_steps}; steps are {list(STEPS)}")
+        raise ValidationError("matrix.unknown_step_steps",
+                              "unknown step(s) {bad_steps}; steps are {steps}",
+                              bad_steps=bad_steps, steps=list(STEPS))
     if df.duplicated([participant, step, domain]).any():
-        raise ValidationError("more than one score per participant, step and domain; keep one")
+        raise ValidationError("matrix.more_one_score_per",
+                              "more than one score per participant, step and domain; keep one")
     columns = [*by_cols, "domain", "step", *STEP_MEAN_COLUMNS]
     levels = _groups(df, by_cols, domain, margins, total_label).levels
     keys = [key for level_keys, _ in levels for key in level_keys]
@@ -761,14 +776,19 @@ def _design(
     missing = [c for c in (score, step, participant, *covariates) if c not in df.columns]
     if missing:
         raise ValidationError(
-            f"three-step model needs columns {missing}; the data has {list(df.columns)}"
+            "matrix.three_step_model_needs",
+            "three-step model needs columns {missing}; the data has {df_columns}",
+            missing=missing, df_columns=list(df.columns)
         )
     data = df[[score, step, participant, *covariates]].dropna()
     bad = sorted(set(data[step].astype(str)) - set(STEPS))
     if bad:
-        raise ValidationError(f"unknown step(s) {bad}; steps are {list(STEPS)}")
+        raise ValidationError("matrix.unknown_step_steps_2",
+                              "unknown step(s) {bad}; steps are {steps}",
+                              bad=bad, steps=list(STEPS))
     if data[participant].nunique() < 3:
-        raise ValidationError("the three-step model needs at least 3 participants with scores")
+        raise ValidationError("matrix.three_step_model_needs_2",
+                              "the three-step model needs at least 3 participants with scores")
     steps = data[step].astype(str)
     exog = pd.DataFrame({"Intercept": 1.0}, index=data.index)
     for s in STEPS[1:]:

@@ -24,25 +24,33 @@ def _validate_ratings(
 ) -> pd.DataFrame:
     if not isinstance(ratings, pd.DataFrame):
         raise ValidationError(
+            "matrix.ratings_dataframe_one_row",
             "ratings must be a DataFrame with one row per programme, rater and indicator"
         )
     missing = [c for c in (programme, rater, indicator, score) if c not in ratings.columns]
     if missing:
-        raise ValidationError(f"ratings need columns {missing}; they have {list(ratings.columns)}")
+        raise ValidationError("matrix.ratings_need_columns_they",
+                              "ratings need columns {missing}; they have {ratings_columns}",
+                              missing=missing, ratings_columns=list(ratings.columns))
     if not indicators:
         raise ValidationError(
+            "matrix.pass_configured_indicator_names",
             "pass the configured indicator names (e.g. the four gender-sensitivity indicators)"
         )
     low, high = scale
     if low >= high:
         raise ValidationError(
-            f"scale must be (lowest, highest) with lowest < highest, got {scale!r}"
+            "matrix.scale_lowest_highest_lowest",
+            "scale must be (lowest, highest) with lowest < highest, got {scale!r}",
+            scale=scale
         )
     data = ratings[[programme, rater, indicator, score]].copy()
     unknown = sorted(set(data[indicator].dropna().astype(str)) - {str(i) for i in indicators})
     if unknown:
         raise ValidationError(
-            f"unknown indicator(s) {unknown}; configured indicators are {list(indicators)}"
+            "matrix.unknown_indicator_configured_indicators",
+            "unknown indicator(s) {unknown}; configured indicators are {indicators}",
+            unknown=unknown, indicators=list(indicators)
         )
     data[score] = pd.to_numeric(data[score], errors="coerce")
     scored = data[score].dropna()
@@ -50,17 +58,20 @@ def _validate_ratings(
     if not bad.empty:
         row = data.loc[bad.index[0]]
         raise ValidationError(
-            f"rater {row[rater]} gave programme {row[programme]} "
-            f"{row[indicator]} = {row[score]:g}; "
-            f"scores must be whole numbers {low}..{high}"
+            "matrix.rater_gave_programme_scores",
+            "rater {row} gave programme {row_2} {row_3} = {row_4:g}; scores must be whole "
+            "numbers {low}..{high}",
+            row=row[rater], row_2=row[programme], row_3=row[indicator], row_4=row[score], low=low,
+            high=high
         )
     dup = data.duplicated([programme, rater, indicator])
     if dup.any():
         row = data.loc[dup].iloc[0]
         raise ValidationError(
-            f"rater {row[rater]} rated programme {row[programme]} on {row[indicator]} "
-            "more than once; "
-            "keep one rating (the latest) per programme, rater and indicator"
+            "matrix.rater_rated_programme_more",
+            "rater {row} rated programme {row_2} on {row_3} more than once; keep one rating "
+            "(the latest) per programme, rater and indicator",
+            row=row[rater], row_2=row[programme], row_3=row[indicator]
         )
     return data
 
@@ -154,7 +165,9 @@ def rater_agreement(
     ICC(A,k).
     """
     if not 0 < ci < 1:
-        raise ValidationError(f"ci must be between 0 and 1 such as 0.95, got {ci!r}")
+        raise ValidationError("matrix.ci_between_such",
+                              "ci must be between 0 and 1 such as 0.95, got {ci!r}",
+                              ci=ci)
     data = _validate_ratings(ratings, indicators, scale, programme, rater, indicator, score)
     data = data.dropna(subset=[score])
     data["_ind"] = data[indicator].astype(str)
@@ -171,9 +184,11 @@ def rater_agreement(
         wide = wide.dropna(axis=0, how="any")
         if wide.shape[0] < 2 or wide.shape[1] < 2:
             raise ValidationError(
-                f"indicator {name}: agreement needs at least 2 programmes scored by the same 2 "
-                f"or more raters; found {wide.shape[0]} programme(s) rated by all of "
-                f"{wide.shape[1]} rater(s)"
+                "matrix.indicator_agreement_needs_least",
+                "indicator {name}: agreement needs at least 2 programmes scored by the same 2 "
+                "or more raters; found {first_wide_shape} programme(s) rated by all of "
+                "{wide_shape} rater(s)",
+                name=name, first_wide_shape=wide.shape[0], wide_shape=wide.shape[1]
             )
         for row in _icc2(wide, ci):
             rows.append({"indicator": name, **row})

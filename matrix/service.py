@@ -31,7 +31,7 @@ from db.schema import (
     utcnow,
 )
 import vocab
-from errors import Conflict, NotFound, ValidationError
+from errors import Conflict, Message, NotFound, ValidationError
 from matrix import change, outcomes, reviews, stages
 from matrix.steps import (
     converting_stale,
@@ -84,7 +84,9 @@ def step_action(ctx: Context, *, participant_id: int, stage: str, action: str,
     signed version and its locked assessments stay as they were.
     """
     if action not in stages.ACTIONS:
-        raise ValidationError(f"unknown action {action!r}; actions are {list(stages.ACTIONS)}")
+        raise ValidationError("matrix.unknown_action_actions",
+                              "unknown action {action!r}; actions are {stages_actions}",
+                              action=action, stages_actions=list(stages.ACTIONS))
     permission = "assessment.sign" if action in _SIGN_ACTIONS else "assessment.record"
     part = access.access_participant(ctx, participant_id, permission)
     with converting_stale(ctx, "stage_steps", f"The {stage} step", expected_version) as target:
@@ -110,12 +112,16 @@ def _transition(ctx: Context, part: Participant, stage: str, action: str, reason
         .order_by(Assessment.id)))
     if action == "submit":
         if not step_assessments:
-            raise Conflict(f"cannot submit {stage}: no assessment was recorded at this step; "
-                           "record and finalise its instruments first")
+            raise Conflict("matrix.submit_no_assessment_recorded",
+                           "cannot submit {stage}: no assessment was recorded at this step; "
+                           "record and finalise its instruments first",
+                           stage=stage)
         drafts = [a.instrument_id for a in step_assessments if a.status == "draft"]
         if drafts:
-            raise Conflict(f"cannot submit {stage}: {', '.join(drafts)} is still a draft; "
-                           "finalise it (or correct it) first")
+            raise Conflict("matrix.submit_still_draft_finalise",
+                           "cannot submit {stage}: {drafts} is still a draft; finalise it (or "
+                           "correct it) first",
+                           stage=stage, drafts=', '.join(drafts))
     if action == "unlock":
         row.superseded_at, row.updated_by, row.updated_at = now, ctx.actor.id, now
         fresh = StageStep(participant_id=part.id, stage=stage, step_version=new.version,
@@ -207,7 +213,7 @@ def caseload_overview(ctx: Context, as_of: dt.date) -> CaseloadOverview:
     from matrix import completion
 
     if isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date):
-        raise ValidationError(f"as_of must be a date, got {as_of!r}")
+        raise ValidationError("matrix.date", "as_of must be a date, got {as_of!r}", as_of=as_of)
     scoped = access.scoped_participants(ctx, "assessment.read")
     access.require(ctx, "session.read")
     s = ctx.session
@@ -395,13 +401,18 @@ def _change(cells: pd.DataFrame) -> pd.DataFrame:
 
 # --- goals ---------------------------------------------------------------------------------------
 
-def _require_draft_step(s: Session, participant_id: int, stage: str, what: str) -> None:
+def _require_draft_step(s: Session, participant_id: int, stage: str, what: Message) -> None:
     row = current_steps(s, participant_id).get(stage)
     status = row.status if row is not None else stages.NOT_STARTED
     if status != stages.DRAFT:
-        raise Conflict(f"{what} only while {stage} is a draft; {stage} is '{status}'"
-                       + ("; record its first assessment to start it" if status == stages.NOT_STARTED
-                          else ""))
+        if status == stages.NOT_STARTED:
+            raise Conflict("matrix.goal_step_not_started",
+                           "{what} only while {stage} is a draft; {stage} is '{status}'; record "
+                           "its first assessment to start it",
+                           what=what, stage=stage, status=status)
+        raise Conflict("matrix.goal_step_not_draft",
+                       "{what} only while {stage} is a draft; {stage} is '{status}'",
+                       what=what, stage=stage, status=status)
 
 
 def set_goal(ctx: Context, *, participant_id: int, text: str, set_on: dt.date) -> int:
@@ -409,12 +420,17 @@ def set_goal(ctx: Context, *, participant_id: int, text: str, set_on: dt.date) -
     part = access.access_participant(ctx, participant_id, "assessment.record")
     text = (text or "").strip()
     if not text:
-        raise ValidationError("The goal text is empty; write the goal as agreed with the young person.")
+        raise ValidationError("matrix.goal_text_empty_write",
+                              "The goal text is empty; write the goal as agreed with the young "
+                              "person.")
     if set_on > ctx.today:
-        raise ValidationError(f"The goal date {set_on} is in the future (today is {ctx.today}).")
+        raise ValidationError("matrix.goal_date_future_today",
+                              "The goal date {set_on} is in the future (today is {today}).",
+                              set_on=set_on, today=ctx.today)
     check_note(text, field="goal")
     with ctx.transaction() as s:
-        _require_draft_step(s, part.id, "planning", "goals are set")
+        _require_draft_step(s, part.id, "planning",
+                            Message("matrix.goals_are_set", "goals are set"))
         g = Goal(participant_id=part.id, text_enc=ctx.keyring.encrypt(text), set_on=set_on,
                  created_by=ctx.actor.id)
         s.add(g)
@@ -426,20 +442,29 @@ def review_goal(ctx: Context, *, goal_id: int, stage: str, progress: int, note: 
                 expected_version: int | None = None) -> int:
     """Rate a goal's progress (1..5) at midterm or conclusion, while that step is a draft."""
     if stage not in ("midterm", "conclusion"):
-        raise ValidationError(f"goals are reviewed at midterm or conclusion, not {stage!r}")
+        raise ValidationError("matrix.goals_reviewed_midterm_conclusion",
+                              "goals are reviewed at midterm or conclusion, not {stage!r}",
+                              stage=stage)
     if isinstance(progress, bool) or not isinstance(progress, int) or not 1 <= progress <= 5:
-        raise ValidationError(f"goal progress must be a whole number 1..5, got {progress!r}")
+        raise ValidationError("matrix.goal_progress_whole_number",
+                              "goal progress must be a whole number 1..5, got {progress!r}",
+                              progress=progress)
     access.require(ctx, "assessment.record")
     check_note(note, field="goal review note")
     goal = ctx.session.get(Goal, goal_id)
     if goal is None:
-        raise NotFound(f"No goal {goal_id} in your caseload.")
+        raise NotFound("matrix.no_goal_your_caseload",
+                       "No goal {goal_id} in your caseload.",
+                       goal_id=goal_id)
     try:
         part = access.access_participant(ctx, goal.participant_id, "assessment.record")
     except NotFound:
-        raise NotFound(f"No goal {goal_id} in your caseload.") from None
+        raise NotFound("matrix.no_goal_your_caseload",
+                       "No goal {goal_id} in your caseload.",
+                       goal_id=goal_id) from None
     with ctx.transaction() as s:
-        _require_draft_step(s, part.id, stage, "goals are reviewed")
+        _require_draft_step(s, part.id, stage,
+                            Message("matrix.goals_are_reviewed", "goals are reviewed"))
         rv = s.scalars(select(GoalReview).where(GoalReview.goal_id == goal_id,
                                                 GoalReview.stage == stage)).one_or_none()
         if rv is None:
@@ -526,7 +551,9 @@ def programme_outcomes(ctx: Context, *, by: str | None = None) -> pd.DataFrame:
     """
     access.require(ctx, "outcomes.read")
     if by is not None and by not in GROUPINGS:
-        raise ValidationError(f"outcomes can be grouped by {', '.join(GROUPINGS)}; got {by!r}")
+        raise ValidationError("matrix.outcomes_grouped",
+                              "outcomes can be grouped by {groupings}; got {by!r}",
+                              groupings=', '.join(GROUPINGS), by=by)
     long = _outcome_rows(ctx, [by] if by else [])
     ctx.session.rollback()  # read only: end the read transaction
     return _suppressed_outcomes(long, by, suppression_threshold(ctx))
@@ -567,18 +594,24 @@ def three_step_model(ctx: Context, *, domain: str, covariates: Sequence[str] = (
     threshold = suppression_threshold(ctx)
     bad = [c for c in covariates if c not in GROUPINGS]
     if bad:
-        raise ValidationError(f"covariates must be among {', '.join(GROUPINGS)}; got {bad}")
+        raise ValidationError("matrix.covariates_among",
+                              "covariates must be among {groupings}; got {bad}",
+                              groupings=', '.join(GROUPINGS), bad=bad)
     long = _outcome_rows(ctx, covariates)
     ctx.session.rollback()
     known = sorted(long["domain"].unique())
     if domain not in known:
-        raise ValidationError(f"no signed scores in domain {domain!r}; domains: {', '.join(known)}")
+        raise ValidationError("matrix.no_signed_scores_domain",
+                              "no signed scores in domain {domain!r}; domains: {known}",
+                              domain=domain, known=', '.join(known))
     data = long[long["domain"] == domain]
     n = data["participant"].nunique()
     if n < threshold:
         raise ValidationError(
-            f"the model of {domain} needs at least {threshold} participants with signed scores; "
-            f"there are fewer, so it is not shown")
+            "matrix.model_needs_least_participants",
+            "the model of {domain} needs at least {threshold} participants with signed scores; "
+            "there are fewer, so it is not shown",
+            domain=domain, threshold=threshold)
     return outcomes.three_step_model(data, score="score", step="step", participant="participant",
                                      covariates=tuple(covariates))
 
@@ -592,17 +625,27 @@ def record_programme_review(ctx: Context, *, programme_id: int, indicator: str, 
     the member's earlier one for the same programme, indicator and period."""
     access.require(ctx, "review.record")
     if indicator not in indicators:
-        raise ValidationError(f"unknown indicator {indicator!r}; the rubric has {', '.join(indicators)}")
+        raise ValidationError("matrix.unknown_indicator_rubric",
+                              "unknown indicator {indicator!r}; the rubric has {indicators}",
+                              indicator=indicator, indicators=', '.join(indicators))
     lo, hi = REVIEW_SCALE
     if isinstance(score, bool) or not isinstance(score, int) or not lo <= score <= hi:
-        raise ValidationError(f"{indicator}: the score must be a whole number {lo}..{hi}, got {score!r}")
+        raise ValidationError("matrix.score_whole_number",
+                              "{indicator}: the score must be a whole number {lo}..{hi}, got "
+                              "{score!r}",
+                              indicator=indicator, lo=lo, hi=hi, score=score)
     period = (period or "").strip()
     if not period or len(period) > 16:
-        raise ValidationError(f"name the review period in 1-16 characters (e.g. 2026-H2), got {period!r}")
+        raise ValidationError("matrix.name_review_period_characters",
+                              "name the review period in 1-16 characters (e.g. 2026-H2), got "
+                              "{period!r}",
+                              period=period)
     check_note(comment, field="review comment")
     with ctx.transaction() as s:
         if s.get(Programme, programme_id) is None:
-            raise NotFound(f"No programme {programme_id}.")
+            raise NotFound("matrix.no_programme",
+                           "No programme {programme_id}.",
+                           programme_id=programme_id)
         row = s.scalars(select(ProgrammeReview).where(
             ProgrammeReview.programme_id == programme_id, ProgrammeReview.rater_id == ctx.actor.id,
             ProgrammeReview.indicator == indicator, ProgrammeReview.period == period)).one_or_none()
@@ -621,7 +664,7 @@ class ReviewSummary:
 
     programmes: pd.DataFrame
     agreement: pd.DataFrame
-    note: str = ""
+    note: Message | str = ""  # why there is no agreement table, or ""
 
 
 def programme_review_summary(ctx: Context, *, period: str | None = None,
@@ -637,9 +680,11 @@ def programme_review_summary(ctx: Context, *, period: str | None = None,
     ctx.session.rollback()
     if ratings.empty:
         empty = reviews.programme_summary(ratings, indicators)
-        return ReviewSummary(empty, pd.DataFrame(), "no ratings yet")
+        return ReviewSummary(empty, pd.DataFrame(),
+                             Message("matrix.no_ratings_yet", "no ratings yet"))
     if period is None and ratings.duplicated(["programme", "rater", "indicator"]).any():
-        raise ValidationError("ratings from several periods: choose one period to summarise")
+        raise ValidationError("matrix.ratings_several_periods_choose",
+                              "ratings from several periods: choose one period to summarise")
     # Raters are committee members; the summary shows only how many rated, never who.
     ratings["rater"] = ratings["rater"].astype("category").cat.codes
     summary = reviews.programme_summary(ratings, indicators, REVIEW_SCALE)
@@ -647,7 +692,7 @@ def programme_review_summary(ctx: Context, *, period: str | None = None,
         agreement = reviews.rater_agreement(ratings, indicators, REVIEW_SCALE)
         note = ""
     except ValidationError as exc:
-        agreement, note = pd.DataFrame(), str(exc)
+        agreement, note = pd.DataFrame(), exc.message
     return ReviewSummary(summary, agreement, note)
 
 
@@ -710,7 +755,9 @@ def committee_outcomes(ctx: Context, *, by: str | None = None,
     access.require(ctx, "outcomes.read")
     threshold = suppression_threshold(ctx)
     if by is not None and by not in GROUPINGS:
-        raise ValidationError(f"outcomes can be grouped by {', '.join(GROUPINGS)}; got {by!r}")
+        raise ValidationError("matrix.outcomes_grouped",
+                              "outcomes can be grouped by {groupings}; got {by!r}",
+                              groupings=', '.join(GROUPINGS), by=by)
     long = _outcome_rows(ctx, [by] if by else [])
     ctx.session.rollback()
     coded = _coded(long)
@@ -809,10 +856,14 @@ def sign_off_cohort(ctx: Context, cohort: str, *, as_of: dt.datetime, decision: 
     access.require(ctx, "outcomes.read")
     access.require(ctx, "assessment.sign")
     if not isinstance(as_of, dt.datetime):
-        raise ValidationError(f"as_of must be the date and time the counts were read, got {as_of!r}")
+        raise ValidationError("matrix.date_time_counts_were",
+                              "as_of must be the date and time the counts were read, got "
+                              "{as_of!r}",
+                              as_of=as_of)
     decision = (decision or "").strip()
     if len(decision) < 5:
-        raise ValidationError("Write the committee's decision (at least 5 characters), e.g. the "
+        raise ValidationError("matrix.write_committee_decision_least",
+                              "Write the committee's decision (at least 5 characters), e.g. the "
                               "meeting and what was agreed; it is kept with the sign-off.")
     check_note(decision, field="sign-off decision")
     from db import audit
@@ -821,7 +872,9 @@ def sign_off_cohort(ctx: Context, cohort: str, *, as_of: dt.datetime, decision: 
     cid = _cohort_labels(s).get((cohort or "").strip())
     if cid is None:
         s.rollback()
-        raise NotFound(f"No cohort named {cohort!r}; choose one from the list.")
+        raise NotFound("matrix.no_cohort_named_choose",
+                       "No cohort named {cohort!r}; choose one from the list.",
+                       cohort=cohort)
     with converting_stale(ctx, "stage_steps", f"The conclusion steps of {cohort}", None) as target:
         due = s.execute(
             select(StageStep.participant_id, StageStep.version)
@@ -831,8 +884,11 @@ def sign_off_cohort(ctx: Context, cohort: str, *, as_of: dt.datetime, decision: 
                    StageStep.reviewed_at <= as_of)
             .order_by(StageStep.participant_id)).all()
         if not due:
-            raise Conflict(f"No conclusion step of {cohort} was reviewed and awaiting sign-off "
-                           f"at {as_of:%Y-%m-%d %H:%M}; reload the page to see the current counts.")
+            raise Conflict("matrix.no_conclusion_step_reviewed",
+                           "No conclusion step of {cohort} was reviewed and awaiting sign-off "
+                           "at {as_of:%Y-%m-%d %H:%M}; reload the page to see the current "
+                           "counts.",
+                           cohort=cohort, as_of=as_of)
         for participant_id, version in due:
             part = access.access_participant(ctx, participant_id, "assessment.sign")
             _transition(ctx, part, "conclusion", "sign", None, version, target)

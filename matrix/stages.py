@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 
 import vocab
-from errors import Conflict, ValidationError
+from errors import Conflict, Message, ValidationError
 from vocab import DRAFT, NOT_STARTED, REVIEWED, SIGNED, SKIPPED, SUBMITTED
 
 STAGES = vocab.STEPS
@@ -53,12 +53,12 @@ REASON_REQUIRED = ("return", "unlock", "reopen")
 
 # What a counselor should do instead, by status, when an action does not fit it.
 _NEXT_STEP = {
-    NOT_STARTED: "start it first",
-    DRAFT: "submit it first",
-    SUBMITTED: "it must be reviewed first",
-    REVIEWED: "sign it, or return it for changes with a reason",
-    SIGNED: "it is locked; unlock it with a reason to change it",
-    SKIPPED: "reopen it with a reason first",
+    NOT_STARTED: Message("matrix.next_start", "start it first"),
+    DRAFT: Message("matrix.next_submit", "submit it first"),
+    SUBMITTED: Message("matrix.next_review", "it must be reviewed first"),
+    REVIEWED: Message("matrix.next_sign", "sign it, or return it for changes with a reason"),
+    SIGNED: Message("matrix.next_unlock", "it is locked; unlock it with a reason to change it"),
+    SKIPPED: Message("matrix.next_reopen", "reopen it with a reason first"),
 }
 
 DEFAULT_SCHEDULE: Mapping[str, timedelta] = {
@@ -86,15 +86,21 @@ def _state(value: str | StepState | None) -> StepState:
     elif isinstance(value, str):
         state = StepState(status=value)
     else:
-        raise ValidationError(f"a step status must be a status name or StepState, got {value!r}")
+        raise ValidationError("matrix.step_status_status_name",
+                              "a step status must be a status name or StepState, got {value!r}",
+                              value=value)
     if state.status not in STATUSES:
-        raise ValidationError(f"unknown status {state.status!r}; statuses are {list(STATUSES)}")
+        raise ValidationError("matrix.unknown_status_statuses",
+                              "unknown status {state_status!r}; statuses are {statuses}",
+                              state_status=state.status, statuses=list(STATUSES))
     return state
 
 
 def _check_stage(stage: str) -> None:
     if stage not in STAGES:
-        raise ValidationError(f"unknown step {stage!r}; steps are {list(STAGES)}")
+        raise ValidationError("matrix.unknown_step_steps_3",
+                              "unknown step {stage!r}; steps are {stages}",
+                              stage=stage, stages=list(STAGES))
 
 
 def _gate(states: Mapping[str, StepState], stage: str) -> None:
@@ -108,20 +114,27 @@ def _gate(states: Mapping[str, StepState], stage: str) -> None:
                 return
             why = planning.skip_reason or "no recorded reason"
             raise Conflict(
-                f"midterm cannot start: planning was skipped ({why}); only a planning skipped for "
-                "transfer lets midterm start. Reopen planning and complete it, or record the "
-                "transfer as the skip reason if the young person joined from another programme"
+                "matrix.midterm_start_planning_skipped",
+                "midterm cannot start: planning was skipped ({why}); only a planning skipped "
+                "for transfer lets midterm start. Reopen planning and complete it, or record "
+                "the transfer as the skip reason if the young person joined from another "
+                "programme",
+                why=why
             )
         raise Conflict(
-            f"midterm cannot start: planning is '{planning.status}', it must be signed first"
+            "matrix.midterm_start_planning_signed",
+            "midterm cannot start: planning is '{planning_status}', it must be signed first",
+            planning_status=planning.status
         )
     if stage == "conclusion":
         midterm = states["midterm"]
         if midterm.status in (SIGNED, SKIPPED):
             return
         raise Conflict(
-            f"conclusion cannot start: midterm is '{midterm.status}', it must be signed or "
-            "skipped first"
+            "matrix.conclusion_start_midterm_signed",
+            "conclusion cannot start: midterm is '{midterm_status}', it must be signed or "
+            "skipped first",
+            midterm_status=midterm.status
         )
 
 
@@ -139,25 +152,36 @@ def apply_transition(
     """
     _check_stage(stage)
     if action not in TRANSITIONS:
-        raise ValidationError(f"unknown action {action!r}; actions are {list(ACTIONS)}")
+        raise ValidationError("matrix.unknown_action_actions_2",
+                              "unknown action {action!r}; actions are {actions}",
+                              action=action, actions=list(ACTIONS))
     unknown = [s for s in current_statuses if s not in STAGES]
     if unknown:
-        raise ValidationError(f"unknown step(s) {unknown}; steps are {list(STAGES)}")
+        raise ValidationError("matrix.unknown_step_steps_4",
+                              "unknown step(s) {unknown}; steps are {stages}",
+                              unknown=unknown, stages=list(STAGES))
     states = {s: _state(current_statuses.get(s)) for s in STAGES}
     state = states[stage]
     sources, target = TRANSITIONS[action]
     if state.status not in sources:
         allowed = " or ".join(f"'{s}'" for s in sources)
         raise Conflict(
-            f"cannot {action} {stage}: it is '{state.status}' and {action} needs {allowed}; "
-            f"{_NEXT_STEP[state.status]}"
+            "matrix.needs",
+            "cannot {action} {stage}: it is '{state_status}' and {action} needs {allowed}; "
+            "{next_step}",
+            action=action, stage=stage, state_status=state.status, allowed=allowed,
+            next_step=_NEXT_STEP[state.status]
         )
     reason = reason.strip() if isinstance(reason, str) else reason
     if action in REASON_REQUIRED and not reason:
-        raise ValidationError(f"to {action} {stage}, give a reason (it is kept in the record)")
+        raise ValidationError("matrix.give_reason_kept_record",
+                              "to {action} {stage}, give a reason (it is kept in the record)",
+                              action=action, stage=stage)
     if action == "skip" and reason not in SKIP_REASONS:
         raise ValidationError(
-            f"to skip {stage}, give the reason as one of {list(SKIP_REASONS)}, got {reason!r}"
+            "matrix.skip_give_reason_one",
+            "to skip {stage}, give the reason as one of {skip_reasons}, got {reason!r}",
+            stage=stage, skip_reasons=list(SKIP_REASONS), reason=reason
         )
     if action == "start":
         _gate(states, stage)
@@ -165,9 +189,10 @@ def apply_transition(
         later = [s for s in STAGES[STAGES.index(stage) + 1 :] if states[s].status != NOT_STARTED]
         if later:
             raise Conflict(
-                f"cannot reopen {stage}: {later[0]} has already started "
-                f"('{states[later[0]].status}'); "
-                f"a skipped {stage} can only be reopened before later steps begin"
+                "matrix.reopen_already_started_skipped",
+                "cannot reopen {stage}: {first_later} has already started ('{states_status}'); "
+                "a skipped {stage} can only be reopened before later steps begin",
+                stage=stage, first_later=later[0], states_status=states[later[0]].status
             )
     if action == "skip":
         return replace(state, status=SKIPPED, skip_reason=reason)
@@ -192,7 +217,9 @@ def check_editable(current_statuses: Mapping[str, str | StepState], stage: str) 
     state = _state(current_statuses.get(stage))
     if state.status != DRAFT:
         raise Conflict(
-            f"{stage} cannot be edited: it is '{state.status}'; {_NEXT_STEP[state.status]}"
+            "matrix.edited",
+            "{stage} cannot be edited: it is '{state_status}'; {next_step}",
+            stage=stage, state_status=state.status, next_step=_NEXT_STEP[state.status]
         )
 
 
@@ -204,11 +231,15 @@ def due_dates(
     Default: planning 14 days after enrolment, midterm at 8 weeks, conclusion at 16 weeks.
     """
     if isinstance(enrolled_on, datetime) or not isinstance(enrolled_on, date):
-        raise ValidationError(f"enrolled_on must be a date (no time), got {enrolled_on!r}")
+        raise ValidationError("matrix.enrolled_date_no_time",
+                              "enrolled_on must be a date (no time), got {enrolled_on!r}",
+                              enrolled_on=enrolled_on)
     missing = [s for s in STAGES if s not in schedule]
     if missing or set(schedule) - set(STAGES):
         raise ValidationError(
-            f"the schedule must give exactly the steps {list(STAGES)}, got {list(schedule)}"
+            "matrix.schedule_give_exactly_steps",
+            "the schedule must give exactly the steps {stages}, got {schedule}",
+            stages=list(STAGES), schedule=list(schedule)
         )
     offsets = {}
     for stage in STAGES:
@@ -220,13 +251,16 @@ def due_dates(
         )
         if not isinstance(offset, timedelta) or offset < timedelta(0):
             raise ValidationError(
-                f"the {stage} offset must be days >= 0 or a timedelta, got {value!r}"
+                "matrix.offset_days_timedelta",
+                "the {stage} offset must be days >= 0 or a timedelta, got {value!r}",
+                stage=stage, value=value
             )
         offsets[stage] = offset
     if not offsets["planning"] <= offsets["midterm"] <= offsets["conclusion"]:
         raise ValidationError(
-            f"the schedule must put planning <= midterm <= conclusion, got "
-            f"{[offsets[s].days for s in STAGES]} days"
+            "matrix.schedule_put_planning_midterm",
+            "the schedule must put planning <= midterm <= conclusion, got {offsets_days} days",
+            offsets_days=[offsets[s].days for s in STAGES]
         )
     return {stage: enrolled_on + offsets[stage] for stage in STAGES}
 
@@ -244,23 +278,28 @@ def overdue(
     `done_statuses` to change that. A step due today is not overdue. Adds `days_overdue`.
     """
     if isinstance(as_of, datetime) or not isinstance(as_of, date):
-        raise ValidationError(f"as_of must be a date, got {as_of!r}")
+        raise ValidationError("matrix.date", "as_of must be a date, got {as_of!r}", as_of=as_of)
     frame = steps.copy() if isinstance(steps, pd.DataFrame) else pd.DataFrame(list(steps))
     columns = ["participant", "stage", "status", "due_on"]
     missing = [c for c in columns if c not in frame.columns]
     if missing and not frame.empty:
-        raise ValidationError(f"steps need columns {missing}; they have {list(frame.columns)}")
+        raise ValidationError("matrix.steps_need_columns_they",
+                              "steps need columns {missing}; they have {frame_columns}",
+                              missing=missing, frame_columns=list(frame.columns))
     if frame.empty:
         return pd.DataFrame(columns=[*columns, "days_overdue"])
     bad = sorted(set(frame["status"]) - set(STATUSES))
     if bad:
-        raise ValidationError(f"unknown status(es) {bad}; statuses are {list(STATUSES)}")
+        raise ValidationError("matrix.unknown_status_es_statuses",
+                              "unknown status(es) {bad}; statuses are {statuses}",
+                              bad=bad, statuses=list(STATUSES))
     due = pd.to_datetime(frame["due_on"], errors="coerce")
     if due.isna().any():
         row = frame.loc[due.isna()].iloc[0]
         raise ValidationError(
-            f"participant {row['participant']} {row['stage']} has no valid due date "
-            f"({row['due_on']!r})"
+            "matrix.participant_no_valid_due",
+            "participant {participant} {stage} has no valid due date ({due_on!r})",
+            participant=row['participant'], stage=row['stage'], due_on=row['due_on']
         )
     days = (pd.Timestamp(as_of) - due.dt.normalize()).dt.days
     late = (~frame["status"].isin(list(done_statuses))) & (days > 0)

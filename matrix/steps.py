@@ -18,13 +18,13 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from db.context import Context
 from db.schema import Account, AuditLog, Participant, StageStep, utcnow
-from errors import Conflict
+from errors import Conflict, Message
 from matrix import stages
 
 
 # --- "changed by someone else" conflicts -------------------------------------------------------
 
-def last_change(session: Session, table: str, row_id: object) -> str:
+def last_change(session: Session, table: str, row_id: object) -> Message:
     """'name at time' of the last write to a row, from the audit log, for a Conflict message."""
     entry = session.scalars(
         select(AuditLog).where(AuditLog.table_name == table, AuditLog.row_id == str(row_id),
@@ -32,26 +32,30 @@ def last_change(session: Session, table: str, row_id: object) -> str:
         .order_by(AuditLog.id.desc()).limit(1)
     ).first()
     if entry is None:
-        return "someone else"
+        return Message("matrix.someone_else", "someone else")
     name = entry.actor
     if entry.account_id is not None:
         acc = session.get(Account, entry.account_id)
         if acc is not None and acc.display_name and acc.display_name != acc.username:
             name = f"{acc.display_name} ({acc.username})"
-    return f"{name} at {entry.at:%Y-%m-%d %H:%M} UTC"
+    return Message("matrix.changed_by_at", "{name} at {at} UTC", name=name,
+                   at=f"{entry.at:%Y-%m-%d %H:%M}")
 
 
-def stale(session: Session, table: str, row_id: object, what: str, expected: int,
+def stale(session: Session, table: str, row_id: object, what: str | Message, expected: int,
           actual: int | None) -> Conflict:
-    now = f" (now version {actual})" if actual is not None else ""
+    now: Message | str = (Message("matrix.now_version", " (now version {actual})", actual=actual)
+                          if actual is not None else "")
     return Conflict(
-        f"{what} was changed by {last_change(session, table, row_id)} after you opened it: you "
-        f"have version {expected}{now}. Reload it, check the changes, and save again."
+        "matrix.changed_after_you_opened",
+        "{what} was changed by {last_change} after you opened it: you have version "
+        "{expected}{now}. Reload it, check the changes, and save again.",
+        what=what, last_change=last_change(session, table, row_id), expected=expected, now=now
     )
 
 
 @contextmanager
-def converting_stale(ctx: Context, table: str, what: str, expected: int | None
+def converting_stale(ctx: Context, table: str, what: str | Message, expected: int | None
                      ) -> Iterator[dict[str, object]]:
     """A transaction whose concurrent-save failure (StaleDataError) becomes a Conflict naming who
     saved in between. The block puts the id of the row it changes in the yielded dict's "row_id"."""
@@ -67,8 +71,10 @@ def converting_stale(ctx: Context, table: str, what: str, expected: int | None
         if "unique" not in str(exc.orig).lower() and "duplicate" not in str(exc.orig).lower():
             raise
         raise Conflict(
-            f"{what} were saved by someone else at the same moment. Nothing of yours was saved: "
-            "reload, compare and save again.") from None
+            "matrix.were_saved_someone_else",
+            "{what} were saved by someone else at the same moment. Nothing of yours was saved: "
+            "reload, compare and save again.",
+            what=what) from None
 
 
 # --- step rows ----------------------------------------------------------------------------------

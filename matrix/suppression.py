@@ -54,12 +54,16 @@ class SuppressionResult:
 def _check_threshold(threshold: int) -> int:
     if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)):
         raise ValidationError(
-            f"threshold must be a whole number (10, or 5 at least), got {threshold!r}"
+            "matrix.threshold_whole_number_least",
+            "threshold must be a whole number (10, or 5 at least), got {threshold!r}",
+            threshold=threshold
         )
     if threshold < MIN_THRESHOLD:
         raise ValidationError(
-            f"threshold must be at least {MIN_THRESHOLD}: a smaller one would publish counts that "
-            f"identify young people; got {threshold}"
+            "matrix.threshold_least_smaller_one",
+            "threshold must be at least {min_threshold}: a smaller one would publish counts "
+            "that identify young people; got {threshold}",
+            min_threshold=MIN_THRESHOLD, threshold=threshold
         )
     return int(threshold)
 
@@ -68,13 +72,17 @@ def _check_counts(counts: pd.Series, name: str) -> np.ndarray:
     values = pd.to_numeric(counts, errors="coerce")
     if values.isna().any():
         raise ValidationError(
-            f"count column {name!r} has missing or non-numeric values; every row needs a count "
-            "(write 0 for an empty cell)"
+            "matrix.count_column_missing_non",
+            "count column {name!r} has missing or non-numeric values; every row needs a count "
+            "(write 0 for an empty cell)",
+            name=name
         )
     arr = values.to_numpy(dtype=float)
     if (arr < 0).any() or (arr != np.round(arr)).any():
         bad = arr[(arr < 0) | (arr != np.round(arr))][0]
-        raise ValidationError(f"count column {name!r} must hold whole numbers >= 0, got {bad}")
+        raise ValidationError("matrix.count_column_hold_whole",
+                              "count column {name!r} must hold whole numbers >= 0, got {bad}",
+                              name=name, bad=bad)
     return arr.astype(np.int64)
 
 
@@ -137,12 +145,15 @@ def suppress(
     """
     threshold = _check_threshold(threshold)
     if not isinstance(table, pd.DataFrame):
-        raise ValidationError("suppress needs a pandas DataFrame with one row per cell")
+        raise ValidationError("matrix.suppress_needs_pandas_dataframe",
+                              "suppress needs a pandas DataFrame with one row per cell")
     group_cols, key_cols = list(group_cols), list(key_cols)
     for name in (count_col, *group_cols, *key_cols):
         if name not in table.columns:
             raise ValidationError(
-                f"column {name!r} is not in the table; it has {list(table.columns)}"
+                "matrix.column_not_table",
+                "column {name!r} is not in the table; it has {table_columns}",
+                name=name, table_columns=list(table.columns)
             )
     counts = _check_counts(table[count_col], count_col)
     labels = set(group_cols) | set(key_cols)
@@ -152,13 +163,18 @@ def suppress(
         derived_cols = list(derived_cols)
         unknown = [c for c in derived_cols if c not in table.columns]
         if unknown:
-            raise ValidationError(f"derived column(s) {unknown} are not in the table")
+            raise ValidationError("matrix.derived_column_not_table",
+                                  "derived column(s) {unknown} are not in the table",
+                                  unknown=unknown)
         if count_col in derived_cols or labels & set(derived_cols):
-            raise ValidationError("derived_cols must not include the count, group or key columns")
+            raise ValidationError("matrix.derived_cols_not_include",
+                                  "derived_cols must not include the count, group or key columns")
     if group_cols and table.duplicated([*key_cols, *group_cols]).any():
         raise ValidationError(
-            f"rows repeat the same {[*key_cols, *group_cols]}; name in key_cols every column that "
-            "separates tables (e.g. domain, from_step, to_step) so that margins add up correctly"
+            "matrix.rows_repeat_same_name",
+            "rows repeat the same {value}; name in key_cols every column that separates tables "
+            "(e.g. domain, from_step, to_step) so that margins add up correctly",
+            value=[*key_cols, *group_cols]
         )
 
     primary = (counts > 0) & (counts < threshold)
@@ -213,11 +229,14 @@ def suppress_crosstab(
     `total_label` hold the sums. Returns the table in the same shape and masks shaped like it.
     """
     if not isinstance(table, pd.DataFrame) or table.empty:
-        raise ValidationError("suppress_crosstab needs a non-empty DataFrame of counts")
+        raise ValidationError("matrix.suppress_crosstab_needs_non",
+                              "suppress_crosstab needs a non-empty DataFrame of counts")
     if total_label not in table.index and total_label not in table.columns:
         raise ValidationError(
-            f"no margin labelled {total_label!r}; build the table with margins=True, "
-            f"margins_name={total_label!r} or pass total_label"
+            "matrix.no_margin_labelled_build",
+            "no margin labelled {total_label!r}; build the table with margins=True, "
+            "margins_name={total_label!r} or pass total_label",
+            total_label=total_label
         )
     long = table.rename_axis(index="_row", columns="_col").stack(future_stack=True)
     long = long.rename("_n").reset_index()

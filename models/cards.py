@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from errors import ValidationError
+from errors import Message, ValidationError
 from models.labels import STATUS_EVENT, horizon_labels
 from models.risk import RiskModel, ValidationResult
 
@@ -21,7 +21,13 @@ CARD_VERSION = 1
 
 
 def _plain(value: Any) -> Any:
-    """JSON-safe plain value: numpy scalars unwrapped, NaN and infinities as None."""
+    """JSON-safe plain value: numpy scalars unwrapped, NaN and infinities as None.
+
+    A Message (a warning, the censoring and explanation texts) is kept as its code, English
+    template and params, so that the dashboard can show it in the reader's language.
+    """
+    if isinstance(value, Message):
+        return {"code": value.code, "template": value.template, "params": _plain(value.params)}
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -32,6 +38,14 @@ def _plain(value: Any) -> Any:
         return None
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
+    return value
+
+
+def message_of(value: Any) -> Message | Any:
+    """A Message read back from a card's JSON; a plain sentence (a card written before) as it is."""
+    if isinstance(value, Mapping) and {"code", "template"} <= set(value):
+        params = {k: message_of(v) for k, v in (value.get("params") or {}).items()}
+        return Message(value["code"], value["template"], **params)
     return value
 
 
@@ -59,11 +73,15 @@ def data_fingerprint(frame: pd.DataFrame, columns: Sequence[str] | None = None) 
     fingerprint says nothing about any participant.
     """
     if not isinstance(frame, pd.DataFrame):
-        raise ValidationError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+        raise ValidationError("models.frame_pandas_dataframe",
+                              "frame must be a pandas DataFrame, got {type_name}",
+                              type_name=type(frame).__name__)
     chosen = sorted(map(str, frame.columns if columns is None else columns))
     missing = [c for c in chosen if c not in frame.columns.astype(str)]
     if missing:
-        raise ValidationError(f"cannot fingerprint: the frame has no column {', '.join(missing)}")
+        raise ValidationError("models.fingerprint_frame_no_column",
+                              "cannot fingerprint: the frame has no column {missing}",
+                              missing=', '.join(missing))
     subset = frame.rename(columns=str)[chosen]
     rows = sorted(
         json.dumps([_token(v) for v in row], ensure_ascii=False)
@@ -94,14 +112,14 @@ class ModelCard:
     subgroups: dict[str, dict[str, dict[str, Any]]]
     threshold: float | None
     validation_settings: dict[str, Any]
-    censoring: str
-    explanation: str
+    censoring: Message | str  # a str in cards written before messages had codes
+    explanation: Message | str
     model_params: dict[str, Any]
     terms: dict[str, dict[str, Any]]
     created: str
     code_version: str
     data_fingerprint: str
-    warnings: list[str]
+    warnings: list[Message | str]
     card_version: int = CARD_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,26 +137,28 @@ class ModelCard:
         unknown = sorted(set(data) - names)
         missing = sorted(required - set(data))
         if unknown or missing:
-            raise ValidationError(
-                "not a dscr model card: "
-                + "; ".join(
-                    part
-                    for part in (
-                        f"missing {', '.join(missing)}" if missing else "",
-                        f"unknown {', '.join(unknown)}" if unknown else "",
-                    )
-                    if part
-                )
-            )
+            if missing and unknown:
+                raise ValidationError("models.card_missing_and_unknown",
+                                      "not a dscr model card: missing {missing}; unknown {unknown}",
+                                      missing=", ".join(missing), unknown=", ".join(unknown))
+            if missing:
+                raise ValidationError("models.card_missing", "not a dscr model card: missing {missing}",
+                                      missing=", ".join(missing))
+            raise ValidationError("models.card_unknown", "not a dscr model card: unknown {unknown}",
+                                  unknown=", ".join(unknown))
         if data.get("card_version", CARD_VERSION) > CARD_VERSION:
             raise ValidationError(
-                f"model card version {data['card_version']} is newer than this code reads "
-                f"({CARD_VERSION}); update dscr"
+                "models.model_card_version_newer",
+                "model card version {card_version} is newer than this code reads "
+                "({card_version_2}); update dscr",
+                card_version=data['card_version'], card_version_2=CARD_VERSION
             )
         values = dict(data)
         values["data_window"] = tuple(values["data_window"])
         values["features"] = list(values["features"])
-        values["warnings"] = list(values["warnings"])
+        values["warnings"] = [message_of(w) for w in values["warnings"]]
+        values["censoring"] = message_of(values["censoring"])
+        values["explanation"] = message_of(values["explanation"])
         return cls(**values)
 
     @classmethod
@@ -146,7 +166,9 @@ class ModelCard:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValidationError(f"model card is not valid JSON: {exc}") from exc
+            raise ValidationError("models.model_card_not_valid",
+                                  "model card is not valid JSON: {exc}",
+                                  exc=exc) from exc
         return cls.from_dict(data)
 
     @property
@@ -161,7 +183,9 @@ def _date_text(value: dt.date | str, what: str) -> str:
         return value.isoformat()
     if isinstance(value, str) and value:
         return value
-    raise ValidationError(f"{what} must be a date or an ISO date string, got {value!r}")
+    raise ValidationError("models.date_iso_date_string",
+                          "{what} must be a date or an ISO date string, got {value!r}",
+                          what=what, value=value)
 
 
 def build_card(
@@ -180,15 +204,20 @@ def build_card(
     model._check_fitted()
     created_text = _date_text(created, "created")
     if not (isinstance(code_version, str) and code_version.strip()):
-        raise ValidationError("code_version must name the code that fitted the model")
+        raise ValidationError("models.code_version_name_code",
+                              "code_version must name the code that fitted the model")
     if not (isinstance(data_window, Sequence) and len(data_window) == 2):
-        raise ValidationError(f"data_window must be (first day, last day), got {data_window!r}")
+        raise ValidationError("models.data_window_day_last",
+                              "data_window must be (first day, last day), got {data_window!r}",
+                              data_window=data_window)
     window = (
         _date_text(data_window[0], "data_window start"),
         _date_text(data_window[1], "data_window end"),
     )
     if window[0] > window[1]:
-        raise ValidationError(f"data_window starts after it ends: {window[0]} > {window[1]}")
+        raise ValidationError("models.data_window_starts_after",
+                              "data_window starts after it ends: {first_window} > {window}",
+                              first_window=window[0], window=window[1])
     labels = horizon_labels(
         frame[model.duration_col_],
         frame[model.event_col_],
@@ -198,8 +227,10 @@ def build_card(
     events = int((labels["status"] == STATUS_EVENT).sum())
     if len(frame) != model.n_ or events != model.n_events_:
         raise ValidationError(
-            f"this frame has {len(frame)} participants and {events} events but the model was "
-            f"fitted on {model.n_} and {model.n_events_}; pass the frame it was fitted on"
+            "models.frame_participants_events_but",
+            "this frame has {n_frame} participants and {events} events but the model was fitted "
+            "on {model_n} and {model_n_events}; pass the frame it was fitted on",
+            n_frame=len(frame), events=events, model_n=model.n_, model_n_events=model.n_events_
         )
     notes = list(model.warnings_)
     metrics: dict[str, dict[str, float | None]] = {}
@@ -207,12 +238,16 @@ def build_card(
     threshold = None
     settings: dict[str, Any] = {}
     if validation is None:
-        notes.append("Not validated: no performance figures. Run validate() before use.")
+        notes.append(Message("models.not_validated",
+                             "Not validated: no performance figures. Run validate() before use."))
     else:
         if validation.model_name != model.name or validation.horizon != model.horizon_:
             raise ValidationError(
-                f"the validation is of {validation.model_name} at {validation.horizon:g} days, "
-                f"the model is {model.name} at {model.horizon_:g} days; validate this model"
+                "models.validation_days_model_days",
+                "the validation is of {validation_model_name} at {validation_horizon:g} days, "
+                "the model is {model_name} at {model_horizon:g} days; validate this model",
+                validation_model_name=validation.model_name, validation_horizon=validation.horizon,
+                model_name=model.name, model_horizon=model.horizon_
             )
         metrics = _table(validation.summary)
         subgroups = {column: _table(table) for column, table in validation.subgroups.items()}

@@ -19,18 +19,24 @@ def _check_event_types(values: object, name: str) -> np.ndarray:
     s = pd.Series(values)
     if s.isna().any():
         raise ValidationError(
-            f"column '{name}' has {int(s.isna().sum())} missing value(s); code censored rows as 0"
+            "models.column_missing_value_code",
+            "column '{name}' has {sum} missing value(s); code censored rows as 0",
+            name=name, sum=int(s.isna().sum())
         )
     try:
         num = s.to_numpy(dtype=float)
     except (TypeError, ValueError) as exc:
         raise ValidationError(
-            f"column '{name}' must hold integer event types (0 = censored), got {s.dtype}"
+            "models.column_hold_integer_event",
+            "column '{name}' must hold integer event types (0 = censored), got {s_dtype}",
+            name=name, s_dtype=s.dtype
         ) from exc
     if (num != np.round(num)).any() or (num < 0).any():
         bad = sorted(set(num[(num != np.round(num)) | (num < 0)]))[:5]
         raise ValidationError(
-            f"column '{name}' must hold 0 (censored) or positive integer event types, got {bad}"
+            "models.column_hold_censored_positive",
+            "column '{name}' must hold 0 (censored) or positive integer event types, got {bad}",
+            name=name, bad=bad
         )
     return num.astype(int)
 
@@ -67,7 +73,9 @@ class CumulativeIncidenceResult:
     ) -> go.Figure:
         """Step curves with CI bands, one per event type."""
         if time_unit not in TIME_UNITS:
-            raise ValidationError(f"time_unit must be one of {list(TIME_UNITS)}, got {time_unit!r}")
+            raise ValidationError("models.time_unit_one",
+                                  "time_unit must be one of {time_units}, got {time_unit!r}",
+                                  time_units=list(TIME_UNITS), time_unit=time_unit)
         scale = TIME_UNITS[time_unit]
         labels = labels or {}
         fig = go.Figure()
@@ -121,14 +129,18 @@ def cumulative_incidence(
     by the estimator). R: cmprsk::cuminc gives the same point estimates.
     """
     if not 0 < ci < 1:
-        raise ValidationError(f"ci must be between 0 and 1 (for example 0.95), got {ci}")
+        raise ValidationError("models.ci_between_example",
+                              "ci must be between 0 and 1 (for example 0.95), got {ci}",
+                              ci=ci)
     z = float(stats.norm.ppf(1 - (1 - ci) / 2))
     check_columns(df, [duration, event_type])
     t = check_durations(df[duration], duration)
     k = _check_event_types(df[event_type], event_type)
     types = sorted(int(v) for v in np.unique(k[k > 0]))
     if not types:
-        raise ValidationError(f"column '{event_type}' has no events (every row is 0 = censored)")
+        raise ValidationError("models.column_no_events_every",
+                              "column '{event_type}' has no events (every row is 0 = censored)",
+                              event_type=event_type)
 
     grid = np.unique(np.r_[0.0, t])
     n = len(t) - np.searchsorted(np.sort(t), grid, side="left")

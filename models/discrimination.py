@@ -24,14 +24,16 @@ def _inputs(duration: object, event: object, risk_score: object) -> tuple[np.nda
     r = pd.Series(risk_score)
     if r.isna().any():
         raise ValidationError(
-            f"risk_score has {int(r.isna().sum())} missing value(s); "
-            "score every person or drop them"
+            "models.risk_score_missing_value",
+            "risk_score has {sum} missing value(s); score every person or drop them",
+            sum=int(r.isna().sum())
         )
     r = r.to_numpy(dtype=float)
     if not (len(t) == len(e) == len(r)):
         raise ValidationError(
-            "duration, event and risk_score must have the same length, "
-            f"got {len(t)}, {len(e)}, {len(r)}"
+            "models.duration_event_risk_score",
+            "duration, event and risk_score must have the same length, got {n_t}, {n_e}, {n_r}",
+            n_t=len(t), n_e=len(e), n_r=len(r)
         )
     return t, e, r
 
@@ -105,7 +107,9 @@ def uno_c(duration: object, event: object, risk_score: object, horizon: float) -
     horizon = float(horizon)
     last = float(t.max()) if len(t) else float("nan")
     if not horizon > 0:
-        raise ValidationError(f"horizon must be a positive number of days, got {horizon}")
+        raise ValidationError("models.horizon_positive_number_days",
+                              "horizon must be a positive number of days, got {horizon}",
+                              horizon=horizon)
     if horizon > last:
         return Concordance(
             float("nan"),

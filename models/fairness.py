@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from errors import ValidationError
+from errors import Message, ValidationError
 
 MIN_GROUP_EVENTS = 10
 
@@ -104,34 +104,46 @@ def _check_inputs(
     n = len(y)
     if not (len(s) == n and len(g) == n):
         raise ValidationError(
-            f"y_true, score and group must have the same length, got {n}, {len(s)} and {len(g)}"
+            "models.y_true_score_group",
+            "y_true, score and group must have the same length, got {n}, {n_s} and {n_g}",
+            n=n, n_s=len(s), n_g=len(g)
         )
     if n == 0:
-        raise ValidationError("y_true is empty: fairness metrics need at least one participant")
+        raise ValidationError("models.y_true_empty_fairness",
+                              "y_true is empty: fairness metrics need at least one participant")
     bad = ~np.isin(y, (0.0, 1.0))
     if bad.any():
         raise ValidationError(
-            f"y_true must be 0 or 1, got {int(bad.sum())} other values "
-            f"(first at position {int(np.flatnonzero(bad)[0])})"
+            "models.y_true_other_values",
+            "y_true must be 0 or 1, got {sum} other values (first at position "
+            "{first_flatnonzero})",
+            sum=int(bad.sum()), first_flatnonzero=int(np.flatnonzero(bad)[0])
         )
     if not np.isfinite(s).all():
         raise ValidationError(
-            f"score has {int((~np.isfinite(s)).sum())} missing or infinite values; "
-            "score every participant before comparing groups"
+            "models.score_missing_infinite_values",
+            "score has {sum} missing or infinite values; score every participant before "
+            "comparing groups",
+            sum=int((~np.isfinite(s)).sum())
         )
     if g.isna().any():
         raise ValidationError(
-            f"group has {int(g.isna().sum())} missing labels; give them an explicit label "
-            "such as 'unknown' so they are counted rather than silently dropped"
+            "models.group_missing_labels_give",
+            "group has {sum} missing labels; give them an explicit label such as 'unknown' so "
+            "they are counted rather than silently dropped",
+            sum=int(g.isna().sum())
         )
     if sample_weight is None:
         w = np.ones(n)
     else:
         w = np.asarray(sample_weight, dtype=float)
         if len(w) != n:
-            raise ValidationError(f"sample_weight has {len(w)} values, expected {n}")
+            raise ValidationError("models.sample_weight_values_expected",
+                                  "sample_weight has {n_w} values, expected {n}",
+                                  n_w=len(w), n=n)
         if not np.isfinite(w).all() or (w < 0).any():
-            raise ValidationError("sample_weight must be finite and >= 0")
+            raise ValidationError("models.sample_weight_finite",
+                                  "sample_weight must be finite and >= 0")
     return y, s, g.to_numpy(), w
 
 
@@ -163,9 +175,11 @@ def group_metrics(
     flagged, `eo_ratio` when the base rate is 0.
     """
     if not np.isfinite(threshold):
-        raise ValidationError(f"threshold must be a finite number, got {threshold!r}")
+        raise ValidationError("models.threshold_finite_number",
+                              "threshold must be a finite number, got {threshold!r}",
+                              threshold=threshold)
     if not 0 < ci < 1:
-        raise ValidationError(f"ci must be between 0 and 1, got {ci}")
+        raise ValidationError("models.ci_between", "ci must be between 0 and 1, got {ci}", ci=ci)
     y, s, g, w = _check_inputs(y_true, score, group, sample_weight)
     flagged = (s >= threshold).astype(float)
     rows = {}
@@ -213,14 +227,15 @@ def group_metrics(
 
 def small_group_warnings(
     table: pd.DataFrame, *, label: str = "group", min_events: int = MIN_GROUP_EVENTS
-) -> list[str]:
+) -> list[Message]:
     """Plain-language warnings for groups of a `group_metrics` table with too few events."""
     messages = []
     for level, row in table.iterrows():
         if row["events"] < min_events:
-            messages.append(
-                f"{label} = {level!r} has {int(row['events'])} events (under {min_events}): "
-                "its AUC, error rates and calibration are too uncertain to compare with "
-                "other groups; read them as indicative only."
-            )
+            messages.append(Message(
+                "models.small_group",
+                "{label} = {level!r} has {events} events (under {min_events}): its AUC, error "
+                "rates and calibration are too uncertain to compare with other groups; read them "
+                "as indicative only.",
+                label=label, level=level, events=int(row["events"]), min_events=min_events))
     return messages

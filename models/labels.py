@@ -7,14 +7,15 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from errors import ValidationError
+from errors import Message, ValidationError
 from models.validation import positions
 
 DEFAULT_HORIZON = 730
 
 CENSORING_METHODS = ("ipcw", "exclude")
 CENSORING_TEXT = {
-    "ipcw": (
+    "ipcw": Message(
+        "models.censoring_ipcw",
         "Label = reoffence within the horizon. Participants followed past the horizon without "
         "a reoffence are negatives. Participants censored before the horizon carry weight 0, and "
         "everyone else is weighted by 1 / G, the Kaplan-Meier probability of remaining under "
@@ -22,7 +23,8 @@ CENSORING_TEXT = {
         "probability of censoring weighting (IPCW). This assumes censoring does not depend on "
         "the predictors or on the risk of reoffending."
     ),
-    "exclude": (
+    "exclude": Message(
+        "models.censoring_exclude",
         "Label = reoffence within the horizon. Participants censored before the horizon are "
         "excluded and the rest weigh 1. This over-states the risk when early censoring is common "
         "(a reoffence before censoring is kept, the event-free years of those censored are not); "
@@ -43,37 +45,53 @@ def _check_follow_up(
     d_name = getattr(duration, "name", None) or "duration"
     e_name = getattr(event, "name", None) or "event"
     if isinstance(horizon, bool) or not isinstance(horizon, int | float | np.number):
-        raise ValidationError(f"horizon must be a number of days, got {horizon!r}")
+        raise ValidationError("models.horizon_number_days",
+                              "horizon must be a number of days, got {horizon!r}",
+                              horizon=horizon)
     if not (np.isfinite(horizon) and horizon > 0):
-        raise ValidationError(f"horizon must be a positive number of days, got {horizon}")
+        raise ValidationError("models.horizon_positive_number_days",
+                              "horizon must be a positive number of days, got {horizon}",
+                              horizon=horizon)
     try:
         d = np.asarray(duration, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{d_name} must be numbers of days followed") from exc
+        raise ValidationError("models.numbers_days_followed",
+                              "{d_name} must be numbers of days followed",
+                              d_name=d_name) from exc
     try:
         e = np.asarray(event, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{e_name} must be 0 (no reoffence) or 1 (reoffence)") from exc
+        raise ValidationError("models.no_reoffence_reoffence",
+                              "{e_name} must be 0 (no reoffence) or 1 (reoffence)",
+                              e_name=e_name) from exc
     if len(d) != len(e):
-        raise ValidationError(f"{d_name} has {len(d)} rows but {e_name} has {len(e)}")
+        raise ValidationError("models.rows_but",
+                              "{d_name} has {n_d} rows but {e_name} has {n_e}",
+                              d_name=d_name, n_d=len(d), e_name=e_name, n_e=len(e))
     if len(d) == 0:
-        raise ValidationError("the frame has no participants")
+        raise ValidationError("models.frame_no_participants", "the frame has no participants")
     if np.isnan(d).any():
         raise ValidationError(
-            f"{d_name} is missing for {int(np.isnan(d).sum())} participants "
-            f"(row positions {positions(np.isnan(d))}); record the days followed"
+            "models.missing_participants_row_positions",
+            "{d_name} is missing for {sum} participants (row positions {positions}); record the "
+            "days followed",
+            d_name=d_name, sum=int(np.isnan(d).sum()), positions=positions(np.isnan(d))
         )
     if (d < 0).any() or np.isinf(d).any():
         bad = (d < 0) | np.isinf(d)
         raise ValidationError(
-            f"{d_name} must be finite days >= 0, got {int(bad.sum())} bad values "
-            f"(row positions {positions(bad)}, first {d[bad][0]}); check the follow-up dates"
+            "models.finite_days_bad_values",
+            "{d_name} must be finite days >= 0, got {sum} bad values (row positions "
+            "{positions}, first {first_d}); check the follow-up dates",
+            d_name=d_name, sum=int(bad.sum()), positions=positions(bad), first_d=d[bad][0]
         )
     bad = ~np.isin(e, (0.0, 1.0))
     if bad.any():
         raise ValidationError(
-            f"{e_name} must be 0 (no reoffence) or 1 (reoffence), got {int(bad.sum())} other "
-            f"values (row positions {positions(bad)}, first {e[bad][0]})"
+            "models.no_reoffence_reoffence_other",
+            "{e_name} must be 0 (no reoffence) or 1 (reoffence), got {sum} other values (row "
+            "positions {positions}, first {first_e})",
+            e_name=e_name, sum=int(bad.sum()), positions=positions(bad), first_e=e[bad][0]
         )
     return d, e
 
@@ -143,7 +161,9 @@ def horizon_labels(
     """
     if censoring not in CENSORING_METHODS:
         raise ValidationError(
-            f"censoring must be one of {', '.join(CENSORING_METHODS)}, got {censoring!r}"
+            "models.censoring_one",
+            "censoring must be one of {censoring_methods}, got {censoring!r}",
+            censoring_methods=', '.join(CENSORING_METHODS), censoring=censoring
         )
     d, e = _check_follow_up(duration, event, horizon)
     is_event = (e == 1) & (d <= horizon)

@@ -25,7 +25,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from errors import ValidationError
+from errors import Message, ValidationError
 from models.fairness import group_metrics, small_group_warnings, wilson_interval
 from models.labels import (
     CENSORING_TEXT,
@@ -58,25 +58,35 @@ def _check_frame(
     frame: pd.DataFrame, features: Sequence[str], duration_col: str, event_col: str
 ) -> list[str]:
     if not isinstance(frame, pd.DataFrame):
-        raise ValidationError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+        raise ValidationError("models.frame_pandas_dataframe",
+                              "frame must be a pandas DataFrame, got {type_name}",
+                              type_name=type(frame).__name__)
     if isinstance(features, str) or not isinstance(features, Iterable):
-        raise ValidationError(f"features must be a list of column names, got {features!r}")
+        raise ValidationError("models.features_list_column_names",
+                              "features must be a list of column names, got {features!r}",
+                              features=features)
     features = list(features)
     if not features:
-        raise ValidationError("features is empty: name at least one baseline column")
+        raise ValidationError("models.features_empty_name_least",
+                              "features is empty: name at least one baseline column")
     if len(set(features)) != len(features):
-        raise ValidationError(f"features lists a column twice: {features}")
+        raise ValidationError("models.features_lists_column_twice",
+                              "features lists a column twice: {features}",
+                              features=features)
     missing = [c for c in [duration_col, event_col, *features] if c not in frame.columns]
     if missing:
         raise ValidationError(
-            f"the frame has no column {', '.join(map(repr, missing))}; "
-            f"it has {', '.join(map(str, frame.columns))}"
+            "models.frame_no_column",
+            "the frame has no column {missing}; it has {frame_columns}",
+            missing=', '.join(map(repr, missing)),
+            frame_columns=', '.join(map(str, frame.columns))
         )
     leaking = [c for c in features if c in (duration_col, event_col)]
     if leaking:
         raise ValidationError(
-            f"{', '.join(leaking)} describes the outcome and cannot be a predictor; "
-            "remove it from features"
+            "models.describes_outcome_predictor_remove",
+            "{leaking} describes the outcome and cannot be a predictor; remove it from features",
+            leaking=', '.join(leaking)
         )
     return features
 
@@ -86,9 +96,11 @@ def _check_feature_values(frame: pd.DataFrame, features: Sequence[str]) -> None:
         missing = frame[column].isna()
         if missing.any():
             raise ValidationError(
-                f"feature {column} is missing for {int(missing.sum())} participants "
-                f"(row positions {positions(missing.to_numpy())}); impute or drop them "
-                "before modelling, and say which in the analysis notes"
+                "models.feature_missing_participants_row",
+                "feature {column} is missing for {sum} participants (row positions "
+                "{positions}); impute or drop them before modelling, and say which in the "
+                "analysis notes",
+                column=column, sum=int(missing.sum()), positions=positions(missing.to_numpy())
             )
 
 
@@ -119,25 +131,28 @@ def count_predictors(frame: pd.DataFrame, features: Sequence[str]) -> int:
     return total
 
 
-def _epv_warning(events: int, predictors: int) -> list[str]:
+def _epv_warning(events: int, predictors: int) -> list[Message]:
     if predictors == 0:
         return []
     epv = events / predictors
     if epv >= MIN_EPV:
         return []
-    return [
-        f"Only {epv:.1f} events per predictor ({events} events for {predictors} predictors); "
-        f"at least {MIN_EPV} are advised. The model may be overfitted: expect predicted risks "
+    return [Message(
+        "models.few_events_per_predictor",
+        "Only {epv:.1f} events per predictor ({events} events for {predictors} predictors); "
+        "at least {min_epv} are advised. The model may be overfitted: expect predicted risks "
         "that are too extreme (a calibration slope below 1). Use fewer predictors or stronger "
-        "regularisation, and read the validation before the predictions."
-    ]
+        "regularisation, and read the validation before the predictions.",
+        epv=epv, events=events, predictors=predictors, min_epv=MIN_EPV)]
 
 
 def _too_few(count: int, what: str, horizon: float, n: int, where: str = "") -> ValidationError:
     return ValidationError(
-        f"only {count} {what} within {horizon:g} days among {n} participants{where}; at least "
-        f"{MIN_EVENTS} are needed to fit a risk model. Pool more cohorts, use a longer horizon, "
-        "or report the Kaplan-Meier estimate of the event rate instead."
+        "models.within_days_among_participants",
+        "only {count} {what} within {horizon:g} days among {n} participants{where}; at least "
+        "{min_events} are needed to fit a risk model. Pool more cohorts, use a longer horizon, "
+        "or report the Kaplan-Meier estimate of the event rate instead.",
+        count=count, what=what, horizon=horizon, n=n, where=where, min_events=MIN_EVENTS
     )
 
 
@@ -152,7 +167,7 @@ class RiskModel(BaseEstimator, ABC):
     """
 
     name: ClassVar[str]
-    explanation_method: ClassVar[str]
+    explanation_method: ClassVar[Message]
 
     @abstractmethod
     def _make_pipeline(self, numeric: list[str], categorical: list[str]) -> Pipeline: ...
@@ -233,33 +248,42 @@ class RiskModel(BaseEstimator, ABC):
             check_is_fitted(self, "pipeline_")
         except NotFittedError as exc:
             raise ValidationError(
-                f"the {self.name} risk model is not fitted yet; call fit(frame, features) first"
+                "models.risk_model_not_fitted",
+                "the {name} risk model is not fitted yet; call fit(frame, features) first",
+                name=self.name
             ) from exc
 
     def _prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
         self._check_fitted()
         if not isinstance(frame, pd.DataFrame):
-            raise ValidationError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+            raise ValidationError("models.frame_pandas_dataframe",
+                                  "frame must be a pandas DataFrame, got {type_name}",
+                                  type_name=type(frame).__name__)
         missing = [c for c in self.features_ if c not in frame.columns]
         if missing:
             raise ValidationError(
-                f"the frame has no column {', '.join(map(repr, missing))}, which the model "
-                "was fitted with"
+                "models.frame_no_column_model",
+                "the frame has no column {missing}, which the model was fitted with",
+                missing=', '.join(map(repr, missing))
             )
         _check_feature_values(frame, self.features_)
         for column in self.numeric_features_:
             if not _is_numeric(frame[column]):
                 raise ValidationError(
-                    f"feature {column} was numeric when the model was fitted, got "
-                    f"{frame[column].dtype}"
+                    "models.feature_numeric_when_model",
+                    "feature {column} was numeric when the model was fitted, got {frame_dtype}",
+                    column=column, frame_dtype=frame[column].dtype
                 )
         x = _design(frame, self.numeric_features_, self.categorical_features_)
         for column, levels in self.categories_.items():
             unknown = sorted(set(x[column]) - set(levels))
             if unknown:
                 raise ValidationError(
-                    f"feature {column} has level {', '.join(map(repr, unknown))} that the model "
-                    f"never saw (it knows {', '.join(map(repr, levels))}); refit with it"
+                    "models.feature_level_model_never",
+                    "feature {column} has level {unknown} that the model never saw (it knows "
+                    "{levels}); refit with it",
+                    column=column, unknown=', '.join(map(repr, unknown)),
+                    levels=', '.join(map(repr, levels))
                 )
         return x
 
@@ -285,7 +309,9 @@ class RiskModel(BaseEstimator, ABC):
         self._check_fitted()
         if not hasattr(self, "summary_"):
             raise ValidationError(
-                f"the {self.name} model was fitted with summarise=False; refit to get its summary"
+                "models.model_fitted_summarise_false",
+                "the {name} model was fitted with summarise=False; refit to get its summary",
+                name=self.name
             )
         return self.summary_
 
@@ -299,7 +325,8 @@ class LogisticRisk(RiskModel):
     """
 
     name = "logistic"
-    explanation_method = (
+    explanation_method = Message(
+        "models.explain_logistic",
         "Exact: coefficient x standardised value (numbers) or x 0/1 indicator (categories, "
         "against the first level), on the log-odds scale; with the intercept they sum to the "
         "predicted log-odds. A contribution of 0 means 'as the average participant' for numbers."
@@ -319,7 +346,9 @@ class LogisticRisk(RiskModel):
 
     def _make_pipeline(self, numeric: list[str], categorical: list[str]) -> Pipeline:
         if not (isinstance(self.C, int | float) and self.C > 0):
-            raise ValidationError(f"C must be a positive number, got {self.C!r}")
+            raise ValidationError("models.c_positive_number",
+                                  "C must be a positive number, got {c!r}",
+                                  c=self.C)
         encoder = OneHotEncoder(
             categories=[self.categories_[c] for c in categorical] or "auto",
             drop="first",
@@ -415,8 +444,10 @@ class LogisticRisk(RiskModel):
             unknown = [v for v in values if v not in levels]
             if unknown:
                 raise ValidationError(
-                    f"feature {column} is {unknown[0]!r}, a level the model never saw (it knows "
-                    f"{', '.join(map(repr, levels))}); fit a new model that includes it"
+                    "models.feature_level_model_never_2",
+                    "feature {column} is {first_unknown!r}, a level the model never saw (it "
+                    "knows {levels}); fit a new model that includes it",
+                    column=column, first_unknown=unknown[0], levels=', '.join(map(repr, levels))
                 )
             for level in levels[1:]:
                 out[column] += (values == level) * next(coef)
@@ -433,7 +464,8 @@ class GradientBoostingRisk(RiskModel):
     """Histogram gradient boosting with shallow trees and a slow learning rate, for few events."""
 
     name = "gradient_boosting"
-    explanation_method = (
+    explanation_method = Message(
+        "models.explain_shapley",
         "Approximate: baseline Shapley values (Sundararajan & Najmi 2020) against a reference "
         "participant (training means for numbers, most common level for categories), estimated "
         "from n_permutations feature orders (rounded down to antithetic pairs). Each row sums "
@@ -563,12 +595,16 @@ def get_model(name: str, **params: Any) -> RiskModel:
     """A new, unfitted risk model by registered name, with its parameters."""
     if name not in RISK_MODELS:
         raise ValidationError(
-            f"no risk model named {name!r}; choose one of {', '.join(sorted(RISK_MODELS))}"
+            "models.no_risk_model_named",
+            "no risk model named {name!r}; choose one of {risk_models}",
+            name=name, risk_models=', '.join(sorted(RISK_MODELS))
         )
     try:
         return RISK_MODELS[name](**params)
     except TypeError as exc:
-        raise ValidationError(f"risk model {name!r} does not take these parameters: {exc}") from exc
+        raise ValidationError("models.risk_model_does_not",
+                              "risk model {name!r} does not take these parameters: {exc}",
+                              name=name, exc=exc) from exc
 
 
 # ---------------------------------------------------------------- recalibration
@@ -680,7 +716,9 @@ def recalibrate(
     which also corrects risks that are too extreme. Uses the model's own columns and censoring.
     """
     if method not in ("in_the_large", "logistic"):
-        raise ValidationError(f"method must be 'in_the_large' or 'logistic', got {method!r}")
+        raise ValidationError("models.method_large_logistic",
+                              "method must be 'in_the_large' or 'logistic', got {method!r}",
+                              method=method)
     model._check_fitted()
     labels = horizon_labels(
         frame[model.duration_col_],
@@ -704,8 +742,9 @@ def recalibrate(
         )
     if not (np.isfinite(a) and np.isfinite(b)):
         raise ValidationError(
-            "the local cohort separates perfectly on the model's risk, so no recalibration can be "
-            "estimated; check the cohort or use method='in_the_large'"
+            "models.local_cohort_separates_perfectly",
+            "the local cohort separates perfectly on the model's risk, so no recalibration can "
+            "be estimated; check the cohort or use method='in_the_large'"
         )
     return RecalibratedRisk(model, float(a), float(b), method)
 
@@ -861,7 +900,7 @@ class ValidationResult:
     calibration: CalibrationTable
     subgroups: dict[str, pd.DataFrame]
     threshold: float
-    warnings: list[str]
+    warnings: list[Message]
     settings: dict[str, Any] = field(default_factory=dict)
 
     def plot(self) -> go.Figure:
@@ -907,13 +946,21 @@ def validate(
     features = _check_frame(frame, features, duration_col, event_col)
     for column in subgroups:
         if column not in frame.columns:
-            raise ValidationError(f"subgroup column {column!r} is not in the frame")
+            raise ValidationError("models.subgroup_column_not_frame",
+                                  "subgroup column {column!r} is not in the frame",
+                                  column=column)
     if not (isinstance(n_splits, int) and n_splits >= 2):
-        raise ValidationError(f"n_splits must be an integer >= 2, got {n_splits!r}")
+        raise ValidationError("models.n_splits_integer",
+                              "n_splits must be an integer >= 2, got {n_splits!r}",
+                              n_splits=n_splits)
     if not (isinstance(n_repeats, int) and n_repeats >= 1):
-        raise ValidationError(f"n_repeats must be an integer >= 1, got {n_repeats!r}")
+        raise ValidationError("models.n_repeats_integer",
+                              "n_repeats must be an integer >= 1, got {n_repeats!r}",
+                              n_repeats=n_repeats)
     if not (isinstance(n_bootstrap, int) and n_bootstrap >= 20):
-        raise ValidationError(f"n_bootstrap must be an integer >= 20, got {n_bootstrap!r}")
+        raise ValidationError("models.n_bootstrap_integer",
+                              "n_bootstrap must be an integer >= 20, got {n_bootstrap!r}",
+                              n_bootstrap=n_bootstrap)
     labels = horizon_labels(
         frame[duration_col], frame[event_col], horizon, censoring=model.censoring
     )
@@ -925,9 +972,12 @@ def validate(
     fold_events = events - math.ceil(events / n_splits)
     if fold_events < MIN_EVENTS:
         raise ValidationError(
-            f"only {events} events within {horizon:g} days among {n} participants, so a "
-            f"{n_splits}-fold training set has about {fold_events}; at least {MIN_EVENTS} are "
-            "needed to fit. Use fewer folds (n_splits), a longer horizon or more cohorts."
+            "models.events_within_days_among",
+            "only {events} events within {horizon:g} days among {n} participants, so a "
+            "{n_splits}-fold training set has about {fold_events}; at least {min_events} are "
+            "needed to fit. Use fewer folds (n_splits), a longer horizon or more cohorts.",
+            events=events, horizon=horizon, n=n, n_splits=n_splits, fold_events=fold_events,
+            min_events=MIN_EVENTS
         )
     predictors = count_predictors(frame, features)
     epv = events / predictors if predictors else float("inf")
@@ -977,16 +1027,18 @@ def validate(
 
     notes = _epv_warning(events, predictors)
     if undefined:
-        notes.append(
-            f"In {undefined} of {n_bootstrap} bootstrap resamples a metric could not be computed "
+        notes.append(Message(
+            "models.bootstrap_undefined",
+            "In {undefined} of {n_bootstrap} bootstrap resamples a metric could not be computed "
             "(no events, or perfect separation); the intervals leave those out and may be too "
-            "narrow."
-        )
+            "narrow.",
+            undefined=undefined, n_bootstrap=n_bootstrap))
     if censored > n / 2:
-        notes.append(
-            f"{censored} of {n} participants were censored before {horizon:g} days; the "
-            "censoring weights rest on the few followed that long, so figures are fragile."
-        )
+        notes.append(Message(
+            "models.censored_before_horizon",
+            "{censored} of {n} participants were censored before {horizon:g} days; the "
+            "censoring weights rest on the few followed that long, so figures are fragile.",
+            censored=censored, n=n, horizon=horizon))
     if threshold is None:
         threshold = float(np.average(y, weights=w))
     known = w > 0
@@ -1027,6 +1079,6 @@ def validate(
                 "percentile bootstrap over participants of the repeat-averaged out-of-fold "
                 "metric; fold models not refitted"
             ),
-            "censoring": CENSORING_TEXT[model.censoring],
+            "censoring": str(CENSORING_TEXT[model.censoring]),
         },
     )

@@ -55,9 +55,9 @@ from db.schema import (
     utcnow,
 )
 import vocab
-from errors import Conflict, NotFound, ValidationError
+from errors import Conflict, Message, NotFound, ValidationError
 from models import frames, survival
-from models.cards import ModelCard, build_card, data_fingerprint
+from models.cards import ModelCard, build_card, data_fingerprint, message_of
 from models.competing import CumulativeIncidenceResult, cumulative_incidence
 from models.risk import DEFAULT_HORIZON, CalibrationTable, LogisticRisk, get_model, validate
 from models.validation import check_columns
@@ -78,8 +78,9 @@ MIN_REASON = 5
 # ---------------------------------------------------------------- follow-up windows and events
 
 
-def _window_text(fu: FollowUp) -> str:
-    return f"{fu.start_date.isoformat()} to {fu.end_date.isoformat()}"
+def _window_text(fu: FollowUp) -> Message:
+    return Message("models.window", "{start} to {end}", start=fu.start_date.isoformat(),
+                   end=fu.end_date.isoformat())
 
 
 def _stale(ctx: Context, table: str, row_id: int, what: str) -> Conflict:
@@ -90,8 +91,11 @@ def _stale(ctx: Context, table: str, row_id: int, what: str) -> Conflict:
                AuditLog.action == "update")
         .order_by(AuditLog.id.desc()).limit(1)
     ).first()
-    who = f" by {last.actor} at {last.at:%Y-%m-%d %H:%M} UTC" if last else ""
-    return Conflict(f"{what} was changed{who} since you read it; reload it and try again.")
+    who: Message | str = Message("models.by_at", " by {actor} at {at} UTC", actor=last.actor,
+                                 at=f"{last.at:%Y-%m-%d %H:%M}") if last else ""
+    return Conflict("models.changed_since_you_read",
+                    "{what} was changed{who} since you read it; reload it and try again.",
+                    what=what, who=who)
 
 
 def record_follow_up(ctx: Context, *, participant_id: int, start_date: dt.date,
@@ -111,21 +115,29 @@ def record_follow_up(ctx: Context, *, participant_id: int, start_date: dt.date,
             code = part.study_code
             if end_date < start_date:
                 raise ValidationError(
-                    f"The follow-up of {code} would end on {end_date.isoformat()}, before it "
-                    f"starts on {start_date.isoformat()}; the end is the date of the last check.")
+                    "models.follow_up_would_end",
+                    "The follow-up of {code} would end on {end_date}, before it starts on "
+                    "{start_date}; the end is the date of the last check.",
+                    code=code, end_date=end_date.isoformat(), start_date=start_date.isoformat())
             if end_date > ctx.today:
                 raise ValidationError(
-                    f"The follow-up of {code} ends on {end_date.isoformat()}, after today "
-                    f"({ctx.today.isoformat()}); the end is the date of the last check made.")
+                    "models.follow_up_ends_after",
+                    "The follow-up of {code} ends on {end_date}, after today ({today}); the end "
+                    "is the date of the last check made.",
+                    code=code, end_date=end_date.isoformat(), today=ctx.today.isoformat())
             if part.ended_on is None:
                 raise ValidationError(
-                    f"{code} has not ended the programme (status {part.status}); follow-up "
-                    "starts at programme end or drop-out, so record that first.")
+                    "models.not_ended_programme_status",
+                    "{code} has not ended the programme (status {part_status}); follow-up "
+                    "starts at programme end or drop-out, so record that first.",
+                    code=code, part_status=part.status)
             if start_date < part.ended_on:
                 raise ValidationError(
-                    f"The follow-up of {code} would start on {start_date.isoformat()}, before "
-                    f"the programme ended for them on {part.ended_on.isoformat()}; start it on "
-                    "or after that date.")
+                    "models.follow_up_would_start",
+                    "The follow-up of {code} would start on {start_date}, before the programme "
+                    "ended for them on {part_ended_on}; start it on or after that date.",
+                    code=code, start_date=start_date.isoformat(),
+                    part_ended_on=part.ended_on.isoformat())
             fu = s.scalars(
                 select(FollowUp).where(FollowUp.participant_id == participant_id)).first()
             if fu is None:
@@ -137,14 +149,19 @@ def record_follow_up(ctx: Context, *, participant_id: int, start_date: dt.date,
             fu_id = fu.id
             if fu.start_date != start_date:
                 raise Conflict(
-                    f"{code} has a follow-up window already ({_window_text(fu)}); a new check "
-                    f"moves its end, so give its start {fu.start_date.isoformat()}.")
+                    "models.follow_up_window_already",
+                    "{code} has a follow-up window already ({window_text}); a new check moves "
+                    "its end, so give its start {fu_start_date}.",
+                    code=code, window_text=_window_text(fu),
+                    fu_start_date=fu.start_date.isoformat())
             last_event = s.scalar(select(func.max(RecidivismEvent.event_date))
                                   .where(RecidivismEvent.follow_up_id == fu.id))
             if last_event is not None and end_date < last_event:
                 raise ValidationError(
-                    f"The follow-up of {code} cannot end on {end_date.isoformat()}: an event is "
-                    f"recorded on {last_event.isoformat()}, inside the window.")
+                    "models.follow_up_end_event",
+                    "The follow-up of {code} cannot end on {end_date}: an event is recorded on "
+                    "{last_event}, inside the window.",
+                    code=code, end_date=end_date.isoformat(), last_event=last_event.isoformat())
             fu.end_date = end_date
             s.flush()
             return fu.id
@@ -155,9 +172,13 @@ def record_follow_up(ctx: Context, *, participant_id: int, start_date: dt.date,
 def _check_event_fields(event_type: str, source: str) -> None:
     if event_type not in RECIDIVISM_TYPES:
         raise ValidationError(
-            f"event type {event_type!r} is not one of {', '.join(RECIDIVISM_TYPES)}.")
+            "models.event_type_not_one",
+            "event type {event_type!r} is not one of {recidivism_types}.",
+            event_type=event_type, recidivism_types=', '.join(RECIDIVISM_TYPES))
     if source not in RECIDIVISM_SOURCES:
-        raise ValidationError(f"source {source!r} is not one of {', '.join(RECIDIVISM_SOURCES)}.")
+        raise ValidationError("models.source_not_one",
+                              "source {source!r} is not one of {recidivism_sources}.",
+                              source=source, recidivism_sources=', '.join(RECIDIVISM_SOURCES))
 
 
 def _add_event(ctx: Context, s: Session, part: Participant, event_date: dt.date, event_type: str,
@@ -166,18 +187,25 @@ def _add_event(ctx: Context, s: Session, part: Participant, event_date: dt.date,
     fu = s.scalars(select(FollowUp).where(FollowUp.participant_id == part.id)).first()
     if fu is None:
         raise ValidationError(
-            f"{part.study_code} has no follow-up window; record one (start at programme end or "
-            "drop-out) before recording an event.")
+            "models.no_follow_up_window",
+            "{part_study_code} has no follow-up window; record one (start at programme end or "
+            "drop-out) before recording an event.",
+            part_study_code=part.study_code)
     if event_date < fu.start_date:
         raise ValidationError(
-            f"The event of {part.study_code} on {event_date.isoformat()} is before the follow-up "
-            f"starts ({fu.start_date.isoformat()}); events during the programme are not "
-            "reoffending after it. Check the date.")
+            "models.event_before_follow_up",
+            "The event of {part_study_code} on {event_date} is before the follow-up starts "
+            "({fu_start_date}); events during the programme are not reoffending after it. Check "
+            "the date.",
+            part_study_code=part.study_code, event_date=event_date.isoformat(),
+            fu_start_date=fu.start_date.isoformat())
     if event_date > fu.end_date:
         raise ValidationError(
-            f"The event of {part.study_code} on {event_date.isoformat()} is after the follow-up "
-            f"window ends ({_window_text(fu)}); record the check that found it first, to move "
-            "the window's end.")
+            "models.event_after_follow_up",
+            "The event of {part_study_code} on {event_date} is after the follow-up window ends "
+            "({window_text}); record the check that found it first, to move the window's end.",
+            part_study_code=part.study_code, event_date=event_date.isoformat(),
+            window_text=_window_text(fu))
     event = RecidivismEvent(participant_id=part.id, follow_up_id=fu.id, event_date=event_date,
                             event_type=event_type, source=source, recorded_by=ctx.actor.id)
     s.add(event)
@@ -196,6 +224,7 @@ def record_event(ctx: Context, *, participant_id: int, event_date: dt.date, even
     _check_event_fields(event_type, source)
     if source == "detection_flag":
         raise ValidationError(
+            "models.events_confirmed_detection_flag",
             "Events from a confirmed detection flag are recorded by accepting their proposal "
             "(decide_event_proposal), so that the event keeps its flag.")
     with ctx.transaction() as s:
@@ -264,27 +293,38 @@ def decide_event_proposal(ctx: Context, *, proposal_id: int, accept: bool,
     reason = (reason or "").strip() or None
     if not accept and (reason is None or len(reason) < MIN_REASON):
         raise ValidationError(
-            f"Give the reason for rejecting proposal {proposal_id} (at least {MIN_REASON} "
-            "characters); it is kept with the proposal.")
+            "models.give_reason_rejecting_proposal",
+            "Give the reason for rejecting proposal {proposal_id} (at least {min_reason} "
+            "characters); it is kept with the proposal.",
+            proposal_id=proposal_id, min_reason=MIN_REASON)
     _check_event_fields(event_type, "detection_flag")
     try:
         with ctx.transaction() as s:
             proposal = s.get(EventProposal, proposal_id)
             if proposal is None:
-                raise NotFound(f"No event proposal {proposal_id}.")
+                raise NotFound("models.no_event_proposal",
+                               "No event proposal {proposal_id}.",
+                               proposal_id=proposal_id)
             if proposal.status != "proposed":
                 who = s.get(Account, proposal.decided_by) if proposal.decided_by else None
-                when = (f" on {proposal.decided_at:%Y-%m-%d %H:%M} UTC"
+                when = (Message("models.on_time", " on {at} UTC",
+                                at=f"{proposal.decided_at:%Y-%m-%d %H:%M}")
                         if proposal.decided_at else "")
                 raise Conflict(
-                    f"Proposal {proposal_id} was {proposal.status} already"
-                    f"{' by ' + who.username if who else ''}{when}; it is not decided twice.")
+                    "models.proposal_already_not_decided",
+                    "Proposal {proposal_id} was {proposal_status} already{value}{when}; it is "
+                    "not decided twice.",
+                    proposal_id=proposal_id, proposal_status=proposal.status,
+                    value=Message("models.by", " by {username}", username=who.username)
+                    if who else "", when=when)
             flag = s.get(Flag, proposal.flag_id)
             if accept and (flag is None or flag.status != "confirmed"):
                 raise Conflict(
-                    f"Flag {proposal.flag_id} of proposal {proposal_id} is "
-                    f"{flag.status if flag else 'missing'}, not confirmed; only a confirmed "
-                    "flag's proposal becomes an event.")
+                    "models.flag_proposal_not_confirmed",
+                    "Flag {proposal_flag_id} of proposal {proposal_id} is {flag_status}, not "
+                    "confirmed; only a confirmed flag's proposal becomes an event.",
+                    proposal_flag_id=proposal.flag_id, proposal_id=proposal_id,
+                    flag_status=flag.status if flag else Message("models.flag_missing", "missing"))
             part = access.access_participant(ctx, proposal.participant_id, "followup.record")
             event_id = None
             if accept:
@@ -383,6 +423,7 @@ def _outcomes(s: Session, ids: Ids | None, as_of: dt.date | None) -> pd.DataFram
 def _frame(s: Session, as_of: dt.date | None, matrix: bool = True) -> pd.DataFrame:
     if s.execute(select(FollowUp.id).limit(1)).first() is None:
         raise ValidationError(
+            "models.no_follow_up_windows",
             "No follow-up windows are recorded yet, so there is nothing to analyse; record them "
             "with record_follow_up (start at programme end or drop-out).")
     # Everyone is read and the inner join keeps those with a window: at a programme's scale a
@@ -390,7 +431,9 @@ def _frame(s: Session, as_of: dt.date | None, matrix: bool = True) -> pd.DataFra
     outcomes = _outcomes(s, None, as_of)
     if outcomes.empty:
         raise ValidationError(
-            f"No follow-up window starts on or before {as_of}; choose a later as_of date.")
+            "models.no_follow_up_window_2",
+            "No follow-up window starts on or before {as_of}; choose a later as_of date.",
+            as_of=as_of)
     base = _baseline(s, None, as_of, matrix=matrix)
     return frames.analysis_frame(base, outcomes, as_of=as_of, matrix=matrix)
 
@@ -464,8 +507,10 @@ def _given_frame(ctx: Context, frame: pd.DataFrame | None, as_of: dt.date | None
         return analysis_frame(ctx, as_of=as_of)
     access.require(ctx, "recidivism.read")
     if as_of is not None and frame.attrs.get("as_of") != as_of.isoformat():
-        raise ValidationError(f"the frame given was read as of {frame.attrs.get('as_of')}, "
-                              f"not {as_of}; read it again with analysis_frame(as_of=...)")
+        raise ValidationError("models.frame_given_read_not",
+                              "the frame given was read as of {get}, not {as_of}; read it again "
+                              "with analysis_frame(as_of=...)",
+                              get=frame.attrs.get('as_of'), as_of=as_of)
     return frame
 
 
@@ -477,7 +522,9 @@ def km(ctx: Context, *, by: str | None = None, as_of: dt.date | None = None,
     analyses reads the store once; by default it is read here.
     """
     if by is not None and by not in KM_GROUPS:
-        raise ValidationError(f"cannot group by {by!r}; choose one of {', '.join(KM_GROUPS)}.")
+        raise ValidationError("models.group_choose_one",
+                              "cannot group by {by!r}; choose one of {km_groups}.",
+                              by=by, km_groups=', '.join(KM_GROUPS))
     frame = _given_frame(ctx, frame, as_of)
     return survival.kaplan_meier(frame, "duration", "event", group=by)
 
@@ -496,8 +543,9 @@ def cox_fit(ctx: Context, covariates: Sequence[str], *, ties: str = "efron",
     covariates = list(covariates)
     if frame.attrs.get("matrix") is False and any(c.startswith(("score_", "change_"))
                                                    for c in covariates):
-        raise ValidationError("the frame given was read without the matrix columns; read it with "
-                              "analysis_frame(matrix=True) to use scores or changes")
+        raise ValidationError("models.frame_given_read_without",
+                              "the frame given was read without the matrix columns; read it "
+                              "with analysis_frame(matrix=True) to use scores or changes")
     check_columns(frame, covariates, "the analysis frame")
     if complete_cases:
         frame = frame.dropna(subset=covariates)
@@ -550,7 +598,9 @@ def fit_risk_model(ctx: Context, *, model: str = "logistic", horizon: int = DEFA
     """
     access.require(ctx, "model.fit")
     if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon <= 0:
-        raise ValidationError(f"horizon must be a positive whole number of days, got {horizon!r}")
+        raise ValidationError("models.horizon_positive_whole_number",
+                              "horizon must be a positive whole number of days, got {horizon!r}",
+                              horizon=horizon)
     get_model(model)  # an unknown name fails here, before the data are read
     features = list(DEFAULT_FEATURES if features is None else features)
     # The data are cut at a date (today by default) so that the frame can be rebuilt later.
@@ -560,14 +610,18 @@ def fit_risk_model(ctx: Context, *, model: str = "logistic", horizon: int = DEFA
     unknown = [f for f in features if f not in frame.columns]
     if unknown:
         raise ValidationError(
-            f"feature(s) {', '.join(unknown)} are not columns of the analysis frame; choose from "
-            f"{', '.join(c for c in frame.columns if c not in _NOT_FEATURES)}")
+            "models.feature_not_columns_analysis",
+            "feature(s) {unknown} are not columns of the analysis frame; choose from {c}",
+            unknown=', '.join(unknown),
+            c=', '.join(c for c in frame.columns if c not in _NOT_FEATURES))
     outcome_like = [f for f in features if f.startswith(("event", "first_event"))
                     or f in _NOT_FEATURES]
     if outcome_like:
         raise ValidationError(
-            f"{', '.join(outcome_like)} describe the follow-up or the outcome, not the baseline; "
-            "remove them from the features")
+            "models.describe_follow_up_outcome",
+            "{outcome_like} describe the follow-up or the outcome, not the baseline; remove "
+            "them from the features",
+            outcome_like=', '.join(outcome_like))
     fitted = get_model(model, random_state=random_state).fit(frame, features, horizon)
     validation = validate(model, frame, features, horizon, n_splits=n_splits, n_repeats=n_repeats,
                           random_state=random_state, n_bootstrap=n_bootstrap,
@@ -652,7 +706,9 @@ def list_models(ctx: Context) -> list[ModelInfo]:
 def _model_row(s: Session, model_id: int) -> RiskModel:
     row = s.get(RiskModel, model_id)
     if row is None:
-        raise NotFound(f"No risk model {model_id}; `dscr models list` shows the stored ones.")
+        raise NotFound("models.no_risk_model_dscr",
+                       "No risk model {model_id}; `dscr models list` shows the stored ones.",
+                       model_id=model_id)
     return row
 
 
@@ -692,7 +748,7 @@ class Prediction:
     explanation: str
     method: str
     metrics: dict[str, dict[str, float | None]]
-    warnings: tuple[str, ...] = field(default_factory=tuple)
+    warnings: tuple[Message | str, ...] = field(default_factory=tuple)
 
 
 def predict_for(ctx: Context, participant_id: int, model_id: int) -> Prediction:
@@ -715,13 +771,17 @@ def predict_for(ctx: Context, participant_id: int, model_id: int) -> Prediction:
     missing = [f for f in features if pd.isna(person[f].iloc[0])]
     if missing:
         raise ValidationError(
-            f"{code} has no value for {', '.join(missing)}, which the model needs; "
-            "record it, or use a model without it.")
-    notes = list(card.get("warnings", []))
+            "models.no_value_model_needs",
+            "{code} has no value for {missing}, which the model needs; record it, or use a "
+            "model without it.",
+            code=code, missing=', '.join(missing))
+    notes = [message_of(w) for w in card.get("warnings", [])]
     if still_in:
-        notes.append(
-            f"{code} is still in the programme: completion counts as 0 and the "
-            "sessions attended so far are used, so this is the risk if they left now.")
+        notes.append(Message(
+            "models.still_in_programme",
+            "{code} is still in the programme: completion counts as 0 and the sessions attended "
+            "so far are used, so this is the risk if they left now.",
+            code=code))
     if "logistic" in params:
         contrib = LogisticRisk.explain_stored(params["logistic"], features, person).iloc[0]
         method = "stored coefficients"
@@ -729,9 +789,11 @@ def predict_for(ctx: Context, participant_id: int, model_id: int) -> Prediction:
         check = data_fingerprint(frame, params["fingerprint_columns"])
         if check != stored_fingerprint:
             raise Conflict(
-                f"The follow-up data as of {params['as_of']} have changed since "
-                f"model {model_id} was fitted (the data fingerprint differs), so it cannot be "
-                "rebuilt; fit a new model.")
+                "models.follow_up_data_changed",
+                "The follow-up data as of {as_of} have changed since model {model_id} was "
+                "fitted (the data fingerprint differs), so it cannot be rebuilt; fit a new "
+                "model.",
+                as_of=params['as_of'], model_id=model_id)
         fitted = get_model(name, **params["model_params"]).fit(frame, features, horizon)
         contrib = fitted.explain(person.reset_index(drop=True)).iloc[0]
         method = "deterministic refit with the stored settings (fingerprint checked)"

@@ -31,35 +31,48 @@ MIN_EVENTS_PER_COVARIATE = 5
 
 def _z(ci: float) -> float:
     if not 0 < ci < 1:
-        raise ValidationError(f"ci must be between 0 and 1 (for example 0.95), got {ci}")
+        raise ValidationError("models.ci_between_example",
+                              "ci must be between 0 and 1 (for example 0.95), got {ci}",
+                              ci=ci)
     return float(stats.norm.ppf(1 - (1 - ci) / 2))
 
 
 def _check_covariates(df: pd.DataFrame, covariates: Sequence[str]) -> np.ndarray:
     covariates = list(covariates)
     if not covariates:
-        raise ValidationError("covariates is empty; name at least one column to model")
+        raise ValidationError("models.covariates_empty_name_least",
+                              "covariates is empty; name at least one column to model")
     if len(set(covariates)) != len(covariates):
-        raise ValidationError(f"covariates lists a column twice: {covariates}")
+        raise ValidationError("models.covariates_lists_column_twice",
+                              "covariates lists a column twice: {covariates}",
+                              covariates=covariates)
     for c in covariates:
         col = df[c]
         if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
             raise ValidationError(
-                f"covariate '{c}' is {col.dtype}, not numeric; encode categories as 0/1 "
-                "indicator columns (pandas.get_dummies with drop_first=True)"
+                "models.covariate_not_numeric_encode",
+                "covariate '{c}' is {col_dtype}, not numeric; encode categories as 0/1 "
+                "indicator columns (pandas.get_dummies with drop_first=True)",
+                c=c, col_dtype=col.dtype
             )
         if col.isna().any():
             raise ValidationError(
-                f"covariate '{c}' has {int(col.isna().sum())} missing value(s); impute them or "
-                "drop those rows before fitting (a Cox model cannot use incomplete rows)"
+                "models.covariate_missing_value_impute",
+                "covariate '{c}' has {sum} missing value(s); impute them or drop those rows "
+                "before fitting (a Cox model cannot use incomplete rows)",
+                c=c, sum=int(col.isna().sum())
             )
         values = col.to_numpy(dtype=float)
         if not np.isfinite(values).all():
-            raise ValidationError(f"covariate '{c}' has infinite values; fix or drop those rows")
+            raise ValidationError("models.covariate_infinite_values_fix",
+                                  "covariate '{c}' has infinite values; fix or drop those rows",
+                                  c=c)
         if np.ptp(values) == 0:
             raise ValidationError(
-                f"covariate '{c}' is constant (every row is {values[0]}); a constant has no "
-                "hazard ratio, drop it from covariates"
+                "models.covariate_constant_every_row",
+                "covariate '{c}' is constant (every row is {first_values}); a constant has no "
+                "hazard ratio, drop it from covariates",
+                c=c, first_values=values[0]
             )
     return df[covariates].to_numpy(dtype=float)
 
@@ -68,9 +81,12 @@ def _check_enough_events(n_events: int, n_covariates: int, min_per_covariate: fl
     needed = max(1, int(np.ceil(min_per_covariate * n_covariates)))
     if n_events < needed:
         raise ValidationError(
-            f"only {n_events} event(s) for {n_covariates} covariate(s); at least {needed} are "
-            f"needed ({min_per_covariate:g} per covariate). Drop covariates, lengthen follow-up, "
-            "or pass a smaller min_events_per_covariate knowing the estimates will be unstable"
+            "models.event_covariate_least_needed",
+            "only {n_events} event(s) for {n_covariates} covariate(s); at least {needed} are "
+            "needed ({min_per_covariate:g} per covariate). Drop covariates, lengthen follow-up, "
+            "or pass a smaller min_events_per_covariate knowing the estimates will be unstable",
+            n_events=n_events, n_covariates=n_covariates, needed=needed,
+            min_per_covariate=min_per_covariate
         )
 
 
@@ -142,7 +158,8 @@ def logrank_test(time: np.ndarray, event: np.ndarray, groups: np.ndarray) -> Log
     labels, g = np.unique(groups, return_inverse=True)
     k = len(labels)
     if k < 2:
-        raise ValidationError("the log-rank test needs at least two groups, got one")
+        raise ValidationError("models.log_rank_test_needs",
+                              "the log-rank test needs at least two groups, got one")
     event_times = np.unique(time[event == 1])
     observed = np.zeros(k)
     expected = np.zeros(k)
@@ -206,7 +223,9 @@ class KaplanMeierResult:
     ) -> go.Figure:
         """Step curves with CI bands and a number-at-risk table under the plot."""
         if time_unit not in TIME_UNITS:
-            raise ValidationError(f"time_unit must be one of {list(TIME_UNITS)}, got {time_unit!r}")
+            raise ValidationError("models.time_unit_one",
+                                  "time_unit must be one of {time_units}, got {time_unit!r}",
+                                  time_units=list(TIME_UNITS), time_unit=time_unit)
         scale = TIME_UNITS[time_unit]
         keys = [None] if self.groups is None else list(self.groups)
         fig = make_subplots(
@@ -296,15 +315,18 @@ def kaplan_meier(
     time = check_durations(df[duration], duration)
     ev = check_events(df[event], event)
     if len(time) == 0:
-        raise ValidationError("the data frame is empty; nothing to estimate")
+        raise ValidationError("models.data_frame_empty_nothing",
+                              "the data frame is empty; nothing to estimate")
     if group is None:
         tab = _km_table(time, ev, z)
         return KaplanMeierResult(table=tab, groups=None, ci=ci, _tables={None: tab})
     g = df[group]
     if g.isna().any():
         raise ValidationError(
-            f"group column '{group}' has {int(g.isna().sum())} missing value(s); "
-            "label them (for example 'unknown') or drop them"
+            "models.group_column_missing_value",
+            "group column '{group}' has {sum} missing value(s); label them (for example "
+            "'unknown') or drop them",
+            group=group, sum=int(g.isna().sum())
         )
     g = g.to_numpy()
     labels = sorted(pd.unique(g).tolist(), key=str)
@@ -362,9 +384,10 @@ def _fit_phreg(model: PHReg, names: Sequence[str], x: np.ndarray):
         bad = np.ones(len(params), dtype=bool)
     if bad.any():
         raise ValidationError(
-            f"the Cox model did not converge (covariate(s) {[n for n, b in zip(names, bad) if b]} "
-            "have no finite hazard ratio); usually every event falls in one category: merge "
-            "categories or drop the covariate"
+            "models.cox_model_did_not",
+            "the Cox model did not converge (covariate(s) {n} have no finite hazard ratio); "
+            "usually every event falls in one category: merge categories or drop the covariate",
+            n=[n for n, b in zip(names, bad) if b]
         )
     return res, params, cov
 
@@ -412,7 +435,9 @@ class CoxResult:
         """
         if transform not in self._ph_tests:
             raise ValidationError(
-                f"transform must be one of {sorted(self._ph_tests)}, got {transform!r}"
+                "models.transform_one",
+                "transform must be one of {ph_tests}, got {transform!r}",
+                ph_tests=sorted(self._ph_tests), transform=transform
             )
         return self._ph_tests[transform].copy()
 
@@ -448,11 +473,15 @@ def _check_covariates_for_prediction(df: pd.DataFrame, covariates: Sequence[str]
     x = df[list(covariates)]
     if x.isna().any().any():
         col = x.columns[x.isna().any()][0]
-        raise ValidationError(f"covariate '{col}' has missing values; cannot predict those rows")
+        raise ValidationError("models.covariate_missing_values_predict",
+                              "covariate '{col}' has missing values; cannot predict those rows",
+                              col=col)
     try:
         return x.to_numpy(dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"covariates {list(covariates)} must be numeric") from exc
+        raise ValidationError("models.covariates_numeric",
+                              "covariates {covariates} must be numeric",
+                              covariates=list(covariates)) from exc
 
 
 def cox(
@@ -472,7 +501,9 @@ def cox(
     """
     z_crit = _z(ci)
     if ties not in ("efron", "breslow"):
-        raise ValidationError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+        raise ValidationError("models.ties_efron_breslow",
+                              "ties must be 'efron' or 'breslow', got {ties!r}",
+                              ties=ties)
     covariates = list(covariates)
     check_columns(df, [duration, event] + covariates + ([strata] if strata else []))
     time = check_durations(df[duration], duration)
@@ -484,7 +515,9 @@ def cox(
     if strata is not None:
         if df[strata].isna().any():
             raise ValidationError(
-                f"strata column '{strata}' has missing values; label or drop them"
+                "models.strata_column_missing_values",
+                "strata column '{strata}' has missing values; label or drop them",
+                strata=strata
             )
         strata_values = pd.factorize(df[strata])[0]
     model = PHReg(time, x, status=ev, ties=ties, strata=strata_values)
@@ -552,7 +585,9 @@ def check_counting_process(
     check_columns(df, [id, start, stop, event])
     if df[id].isna().any():
         raise ValidationError(
-            f"id column '{id}' has missing values; every interval needs its person"
+            "models.id_column_missing_values",
+            "id column '{id}' has missing values; every interval needs its person",
+            id=id
         )
     t0 = check_durations(df[start], start)
     t1 = check_durations(df[stop], stop)
@@ -562,9 +597,11 @@ def check_counting_process(
     if len(bad):
         r = bad.iloc[0]
         raise ValidationError(
-            f"id {show_id(bad['id'].iloc[0])} has an interval ({r['start']}, {r['stop']}] "
-            "that is zero-length or "
-            f"reversed; '{stop}' must be after '{start}': drop or merge that row"
+            "models.id_interval_zero_length",
+            "id {show_id} has an interval ({start}, {stop}] that is zero-length or reversed; "
+            "'{stop_2}' must be after '{start_2}': drop or merge that row",
+            show_id=show_id(bad['id'].iloc[0]), start=r['start'], stop=r['stop'], stop_2=stop,
+            start_2=start
         )
     frame = frame.sort_values(["id", "start", "stop"], kind="stable")
     prev_stop = frame.groupby("id", sort=False)["stop"].shift()
@@ -572,18 +609,21 @@ def check_counting_process(
     if overlap.any():
         r = frame[overlap].iloc[0]
         raise ValidationError(
-            f"id {show_id(frame.loc[overlap, 'id'].iloc[0])} has overlapping intervals "
-            f"(one starts at {r['start']} before the "
-            f"previous ends at {prev_stop[overlap].iloc[0]}); each day may be in one row only"
+            "models.id_overlapping_intervals_one",
+            "id {show_id} has overlapping intervals (one starts at {start} before the previous "
+            "ends at {first_prev_stop_iloc}); each day may be in one row only",
+            show_id=show_id(frame.loc[overlap, 'id'].iloc[0]), start=r['start'],
+            first_prev_stop_iloc=prev_stop[overlap].iloc[0]
         )
     is_last = ~frame["id"].duplicated(keep="last")
     early = (frame["event"] == 1) & ~is_last
     if early.any():
         r = frame[early].iloc[0]
         raise ValidationError(
-            f"id {show_id(frame.loc[early, 'id'].iloc[0])} has an event at {r['stop']} "
-            "on an interval that is not its last; "
-            "follow-up ends at the first reoffence, so drop that person's later rows"
+            "models.id_event_interval_not",
+            "id {show_id} has an event at {stop} on an interval that is not its last; follow-up "
+            "ends at the first reoffence, so drop that person's later rows",
+            show_id=show_id(frame.loc[early, 'id'].iloc[0]), stop=r['stop']
         )
     return t0, t1, ev
 
@@ -620,7 +660,9 @@ def cox_time_varying(
     """
     z_crit = _z(ci)
     if ties not in ("efron", "breslow"):
-        raise ValidationError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+        raise ValidationError("models.ties_efron_breslow",
+                              "ties must be 'efron' or 'breslow', got {ties!r}",
+                              ties=ties)
     covariates = list(covariates)
     check_columns(df, [id, start, stop, event] + covariates)
     t0, t1, ev = check_counting_process(df, id, start, stop, event)
@@ -674,29 +716,36 @@ def split_episodes(
     dup = pd.Series(ids).duplicated()
     if dup.any():
         raise ValidationError(
-            f"id {show_id(ids[dup.to_numpy()][0])} appears more than once in base; "
-            "give one row per person"
+            "models.id_appears_more_once",
+            "id {show_id} appears more than once in base; give one row per person",
+            show_id=show_id(ids[dup.to_numpy()][0])
         )
     zero = dur == 0
     if zero.any():
         raise ValidationError(
-            f"id {show_id(ids[zero][0])} has zero follow-up ('{duration}' = 0), which would make a "
-            "zero-length interval; drop that person or correct the dates"
+            "models.id_zero_follow_up",
+            "id {show_id} has zero follow-up ('{duration}' = 0), which would make a zero-length "
+            "interval; drop that person or correct the dates",
+            show_id=show_id(ids[zero][0]), duration=duration
         )
     unknown = ~changes[id].isin(set(ids))
     if unknown.any():
         raise ValidationError(
-            f"changes has id {show_id(changes[id][unknown].iloc[0])} that is not in base; "
-            "add the person to base or drop the change"
+            "models.changes_id_not_base",
+            "changes has id {show_id} that is not in base; add the person to base or drop the "
+            "change",
+            show_id=show_id(changes[id][unknown].iloc[0])
         )
     change_times = check_durations(changes[time], time)
     ch = changes.assign(**{time: change_times})
     same = ch.duplicated([id, time], keep=False)
     if same.any():
         raise ValidationError(
-            f"id {show_id(ch.loc[same, id].iloc[0])} has two changes at {time} = "
-            f"{ch.loc[same, time].iloc[0]}, which would make overlapping or "
-            "zero-length intervals; keep one row per person and time"
+            "models.id_two_changes_would",
+            "id {show_id} has two changes at {time} = {first_ch_iloc}, which would make "
+            "overlapping or zero-length intervals; keep one row per person and time",
+            show_id=show_id(ch.loc[same, id].iloc[0]), time=time,
+            first_ch_iloc=ch.loc[same, time].iloc[0]
         )
     baseline_cols = [v for v in values if v in base.columns]
     rows = []
@@ -723,9 +772,10 @@ def split_episodes(
             missing = [v for v in values if pd.isna(current[v])]
             if missing:
                 raise ValidationError(
-                    f"id {show_id(pid)} has no value for {missing} on ({a}, {b}]; "
-                    "give a baseline value "
-                    "in base or a change at time 0"
+                    "models.id_no_value_give",
+                    "id {show_id} has no value for {missing} on ({a}, {b}]; give a baseline "
+                    "value in base or a change at time 0",
+                    show_id=show_id(pid), missing=missing, a=a, b=b
                 )
             rows.append(
                 {

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from errors import ValidationError
+from errors import Message, ValidationError
 
 
 def show_id(value: object) -> str:
@@ -22,11 +22,15 @@ def show_id(value: object) -> str:
 def check_columns(df: pd.DataFrame, columns: Sequence[str], what: str = "data") -> None:
     """Raise a ValidationError naming every column of `columns` that `df` lacks."""
     if not isinstance(df, pd.DataFrame):
-        raise ValidationError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
+        raise ValidationError("models.pandas_dataframe",
+                              "{what} must be a pandas DataFrame, got {type_name}",
+                              what=what, type_name=type(df).__name__)
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ValidationError(
-            f"{what} has no column(s) {missing}; columns present are {list(df.columns)}"
+            "models.no_column_columns_present",
+            "{what} has no column(s) {missing}; columns present are {df_columns}",
+            what=what, missing=missing, df_columns=list(df.columns)
         )
 
 
@@ -36,23 +40,32 @@ def check_durations(values: object, name: str = "duration", allow_zero: bool = T
     if s.isna().any():
         bad = s.index[s.isna()][:5].tolist()
         raise ValidationError(
-            f"column '{name}' has {int(s.isna().sum())} missing value(s) (rows {bad}); "
-            "fill in the follow-up time or drop those rows before fitting"
+            "models.column_missing_value_rows",
+            "column '{name}' has {sum} missing value(s) (rows {bad}); fill in the follow-up "
+            "time or drop those rows before fitting",
+            name=name, sum=int(s.isna().sum()), bad=bad
         )
     try:
         arr = s.to_numpy(dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"column '{name}' must be numeric (days), got {s.dtype}") from exc
+        raise ValidationError("models.column_numeric_days",
+                              "column '{name}' must be numeric (days), got {s_dtype}",
+                              name=name, s_dtype=s.dtype) from exc
     if not np.isfinite(arr).all():
-        raise ValidationError(f"column '{name}' has infinite values; durations must be finite days")
+        raise ValidationError("models.column_infinite_values_durations",
+                              "column '{name}' has infinite values; durations must be finite "
+                              "days",
+                              name=name)
     low = arr < 0 if allow_zero else arr <= 0
     if low.any():
         i = int(np.flatnonzero(low)[0])
-        rule = "negative" if allow_zero else "zero or negative"
+        rule = (Message("models.rule_negative", "negative") if allow_zero
+                else Message("models.rule_zero_or_negative", "zero or negative"))
         raise ValidationError(
-            f"column '{name}' has {int(low.sum())} {rule} duration(s) "
-            f"(first: row {show_id(s.index[i])} = "
-            f"{arr[i]}); follow-up ends after it starts, so check the start and end dates"
+            "models.column_duration_row_follow",
+            "column '{name}' has {sum} {rule} duration(s) (first: row {show_id} = {arr}); "
+            "follow-up ends after it starts, so check the start and end dates",
+            name=name, sum=int(low.sum()), rule=rule, show_id=show_id(s.index[i]), arr=arr[i]
         )
     return arr
 
@@ -62,8 +75,10 @@ def check_events(values: object, name: str = "event") -> np.ndarray:
     s = pd.Series(values)
     if s.isna().any():
         raise ValidationError(
-            f"column '{name}' has {int(s.isna().sum())} missing value(s); "
-            "code each row 1 (reoffended) or 0 (censored)"
+            "models.column_missing_value_code_2",
+            "column '{name}' has {sum} missing value(s); code each row 1 (reoffended) or 0 "
+            "(censored)",
+            name=name, sum=int(s.isna().sum())
         )
     arr = s.to_numpy()
     if arr.dtype == bool:
@@ -71,12 +86,16 @@ def check_events(values: object, name: str = "event") -> np.ndarray:
     try:
         num = arr.astype(float)
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"column '{name}' must be 0 or 1, got {s.dtype} values") from exc
+        raise ValidationError("models.column_values",
+                              "column '{name}' must be 0 or 1, got {s_dtype} values",
+                              name=name, s_dtype=s.dtype) from exc
     bad = ~np.isin(num, (0.0, 1.0))
     if bad.any():
         raise ValidationError(
-            f"column '{name}' must be 0 (censored) or 1 (event), got {sorted(set(num[bad]))[:5]}; "
-            "for several event types use models.competing.cumulative_incidence"
+            "models.column_censored_event_several",
+            "column '{name}' must be 0 (censored) or 1 (event), got {num}; for several event "
+            "types use models.competing.cumulative_incidence",
+            name=name, num=sorted(set(num[bad]))[:5]
         )
     return num.astype(int)
 

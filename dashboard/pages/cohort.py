@@ -186,7 +186,8 @@ else:
     if decide:
         with service_errors(), state.context(actor, "cohort page: decide proposal") as ctx:
             if pid not in pending:
-                raise ValidationError("Choose a proposal to decide.")
+                raise ValidationError("dashboard.choose_proposal_decide",
+                                      "Choose a proposal to decide.")
             ms.decide_event_proposal(ctx, proposal_id=pid, accept=decision == "accept",
                                      reason=reason or None, event_type=pr_type)
             st.session_state.pop("an_pr_reason", None)

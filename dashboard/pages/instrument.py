@@ -95,7 +95,7 @@ elif status_of[stage] == stages.NOT_STARTED:
     try:
         stages.apply_transition({s: status_of[s] for s in stages.STAGES}, stage, "start")
     except DscrError as exc:
-        st.warning(t("co_in_gate", lang, why=localise(str(exc), lang)))
+        st.warning(t("co_in_gate", lang, why=localise(exc, lang)))
         editable = False
 
 st.subheader(f"{inst.id} · {getattr(inst.title, lang)}")
@@ -142,7 +142,7 @@ if save or finalise:
                     assessment_service.finalise(ctx, saved_id, version)
                     done = True
                 except DscrError as exc:
-                    message.error(f"{t('co_in_saved_not_final', lang)} {localise(str(exc), lang)}")
+                    message.error(f"{t('co_in_saved_not_final', lang)} {localise(exc, lang)}")
         if done:
             st.toast(t("co_in_finalised" if finalise else "co_in_saved", lang))
             st.session_state["co_in_reload_now"] = True

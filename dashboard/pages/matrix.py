@@ -10,6 +10,7 @@ from dashboard import state
 from dashboard.components import service_errors
 from dashboard.counselor import caseload_codes, choose_participant, stage_label, status_label
 from dashboard.i18n import label, t
+from dashboard.messages import localise
 from db import access
 from matrix import service as matrix_service
 from matrix import stages
@@ -270,4 +271,4 @@ if access.is_allowed(actor.role, "model.read") and st.toggle(t("co_risk_show", l
             if p.warnings:
                 with st.expander(t("co_risk_warnings", lang, n=len(p.warnings))):
                     for w in p.warnings:
-                        st.caption(w)
+                        st.caption(localise(w, lang))

@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import state
 from dashboard.components import service_errors
 from dashboard.i18n import TEXT, t
+from dashboard.messages import localise
 from dashboard.text_analyst import covariate_label, value_label
 from db import access
 from models import service as ms
@@ -103,10 +104,10 @@ if card.warnings:
     # subgroup) one click away, so the box stays readable.
     first, rest = card.warnings[:3], card.warnings[3:]
     st.warning(f"**{t('an_card_warnings', lang)} ({len(card.warnings)})**\n\n"
-               + "\n".join(f"- {w}" for w in first), icon=":material/warning:")
+               + "\n".join(f"- {localise(w, lang)}" for w in first), icon=":material/warning:")
     if rest:
         with st.expander(t("an_more_warnings", lang, n=len(rest)), expanded=False):
-            st.markdown("\n".join(f"- {w}" for w in rest))
+            st.markdown("\n".join(f"- {localise(w, lang)}" for w in rest))
 st.markdown(f"**{t('an_data_window', lang)}:** {card.data_window[0]} – {card.data_window[1]}")
 c2, c3, c4, c5 = st.columns(4)
 c2.metric(t("an_participants", lang), card.n)
@@ -173,9 +174,9 @@ if groups_available:
     st.plotly_chart(fig, key="an_subgroup_chart")
 
 st.subheader(t("an_censoring", lang))
-st.markdown(card.censoring)
+st.markdown(localise(card.censoring, lang))
 with st.expander(t("an_explanation", lang)):
-    st.markdown(card.explanation)
+    st.markdown(localise(card.explanation, lang))
 with st.expander(t("an_card_details", lang)):
     st.markdown(f"**{t('an_features', lang)}:** "
                 + ", ".join(covariate_label(f, lang) for f in card.features))

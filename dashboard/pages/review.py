@@ -29,7 +29,7 @@ def _attempt(task: str, action) -> str | None:
     except PermissionDenied:
         return t("access_denied", lang)
     except DscrError as exc:
-        return localise(str(exc), state.lang())
+        return localise(exc, state.lang())
     return None
 
 

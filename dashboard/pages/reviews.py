@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import state
 from dashboard.components import service_errors
 from dashboard.i18n import label, t
+from dashboard.messages import localise
 from matrix import service as matrix
 
 actor = state.require_page("review.record")
@@ -108,7 +109,7 @@ if not progs.empty:
 st.subheader(t("cm_agreement", lang))
 st.caption(t("cm_agreement_note", lang))
 if summary.agreement.empty:
-    st.info(t("cm_no_agreement", lang, why=summary.note or "-"))
+    st.info(t("cm_no_agreement", lang, why=localise(summary.note, lang) or "-"))
 else:
     st.dataframe(pd.DataFrame([{
         t("cm_col_indicator", lang): ind(r["indicator"]), t("cm_col_type", lang): r["type"],

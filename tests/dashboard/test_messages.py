@@ -1,153 +1,205 @@
-"""The service's error messages in Korean: the catalogue against the source, real errors, one page."""
+"""Messages are data: every code in the source has its Korean, the catalogue compiles, localise() reads it."""
 
 from __future__ import annotations
 
+import ast
 import re
 import string
+from collections import defaultdict
 
 import pytest
 
+import errors
 from assessment.instruments import default_instruments
 from assessment.scoring import score_responses
+from casework.notes_guard import check_note
 from dashboard import messages
 from dashboard.messages import localise
-from dashboard.text_messages import FRAGMENTS, MESSAGES, WORDS
-from casework.notes_guard import check_note
-from errors import DscrError
+from errors import DscrError, Message
 from matrix import stages
 from matrix.outcomes import paired_change
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
-# What a reader acts on: ids, codes, numbers (GS-12, CR-01, 1..5, 24-37, 0.95).
-DETAIL = re.compile(r"[A-Z]{2,}-\d+|\d+(?:\.\d+)?")
 
 
 @pytest.fixture(scope="module")
-def extracted() -> messages.Catalogue:
-    return messages.extract()
+def extracted() -> list[tuple[str, str, str, int]]:
+    return list(messages.extract())
 
 
-def placeholders(template: str) -> list[int]:
-    return sorted(int(f) for _, f, _, _ in string.Formatter().parse(template) if f is not None)
+@pytest.fixture(scope="module")
+def catalog():
+    return messages._read_po()
 
 
-def test_every_message_the_source_raises_has_korean_and_no_entry_is_stale(extracted):
-    found = {t.key for t in extracted.messages}
-    assert len(found) > 350  # ~400 raise sites; far fewer means the extraction broke
-    assert sorted(found - set(MESSAGES)) == [], "templates without Korean"
-    assert sorted(set(MESSAGES) - found) == [], "Korean for messages the code no longer raises"
+def entries(catalog) -> dict[tuple[str, str], object]:
+    return {(m.context, m.id): m for m in catalog if m.id}
 
 
-def test_every_fragment_has_korean_and_no_fragment_is_stale(extracted):
-    found = {t.key for t in extracted.fragments}
-    assert sorted(found - set(FRAGMENTS)) == [] and sorted(set(FRAGMENTS) - found) == []
-    assert not set(FRAGMENTS) & set(MESSAGES)
+def fields(template: str) -> list[str]:
+    """The placeholders as written, conversion and format spec included: ['item', 'value!r']."""
+    out = []
+    for _, name, spec, conv in string.Formatter().parse(template):
+        if name is not None:
+            out.append(name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else ""))
+    return sorted(set(out))
 
 
-@pytest.mark.parametrize("table", [MESSAGES, FRAGMENTS], ids=["messages", "fragments"])
-def test_korean_uses_exactly_the_placeholders_of_its_template(table):
-    wrong = {en: ko for en, ko in table.items() if placeholders(en) != placeholders(ko)}
+# ------------------------------------------------------------------ source, .po and .mo agree
+
+
+def test_every_message_in_the_source_has_a_catalogue_entry_and_no_entry_is_stale(extracted, catalog):
+    found = {(code, template) for code, template, _, _ in extracted}
+    assert len({code for code, _ in found}) > 450  # ~440 raise sites and their pieces
+    known = set(entries(catalog))
+    assert sorted(found - known) == [], "codes without a catalogue entry: run extract"
+    assert sorted(known - found) == [], "catalogue entries no code in the source has"
+
+
+def test_every_entry_has_korean_and_none_is_fuzzy(catalog):
+    missing = [m.context for m in catalog if m.id and (not m.string or m.fuzzy)]
+    assert missing == []
+    # An English sentence copied as its own Korean ("{first}; {rest}" has no words to translate).
+    untranslated = [m.context for m in catalog if m.id and m.string == m.id
+                    and re.search(r"[a-z]{3,} [a-z]{3,}", m.id)]
+    assert untranslated == [], "entries whose Korean is the English sentence"
+
+
+def test_each_korean_entry_uses_exactly_the_placeholders_of_its_template(catalog):
+    wrong = {m.context: (m.id, m.string) for m in catalog
+             if m.id and fields(m.id) != fields(m.string)}
     assert wrong == {}
 
 
-def test_templates_are_read_with_their_fixed_text_and_numbered_placeholders(extracted):
-    by_key = {t.key: t for t in extracted.messages}
-    tpl = by_key["minutes must be 1..480, got {0}."]
-    assert tpl.where.startswith("casework/service.py:") and tpl.fixed == len("minutes must be 1..480, got .")
-    # `+` and `a if c else b` give one template per outcome (matrix/service.py, goal editing).
-    assert {k for k in by_key if k.startswith("{0} only while {1} is a draft")} == {
-        "{0} only while {1} is a draft; {2} is '{3}'",
-        "{0} only while {1} is a draft; {2} is '{3}'; record its first assessment to start it",
-    }
+def test_every_entry_is_python_brace_format_and_its_code_is_well_formed(catalog):
+    # Babel keeps the flag only on templates that have a placeholder.
+    bad = [m.context for m in catalog if m.id and (
+        ("python-brace-format" not in m.flags and errors.placeholders(m.id))
+        or not errors.CODE.match(m.context or ""))]
+    assert bad == []
 
 
-def test_anchored_lazy_groups_capture_everything_and_the_most_specific_template_wins():
-    # "{0}, got {1}" (assessment/scoring.py) would also match; the longer template must win.
-    msg = "sample_weight must be numbers (missing as None/NaN): [1, 'a']"
-    assert localise(msg, "ko") == "sample_weight은(는) 숫자여야 합니다(결측은 None/NaN): [1, 'a']"
-    assert localise("No participant 12 in your caseload.", "ko") == "담당 사례에 참여자 12이(가) 없습니다."
+def test_the_checked_in_mo_is_the_po_compiled(catalog):
+    assert messages.MO.read_bytes() == messages.compiled(), (
+        "run: python -m dashboard.messages compile")
 
 
-def korean_keeps_detail(english: str) -> str:
-    korean = localise(english, "ko")
-    assert HANGUL.search(korean), korean
-    for detail in DETAIL.findall(english):
-        assert detail in korean, (detail, korean)
-    assert localise(english, "en") == english
-    return korean
+def test_one_code_has_one_template(extracted):
+    templates: dict[str, set[str]] = defaultdict(set)
+    for code, template, _, _ in extracted:
+        templates[code].add(template)
+    assert {c: t for c, t in templates.items() if len(t) > 1} == {}
 
 
-def raised(call) -> str:
+# Where a message is rebuilt from stored data (its code and template were literal where it was made).
+DATA_DRIVEN = {("cards.py", "message_of")}
+
+
+def test_no_dscr_error_or_message_is_made_without_a_literal_code_and_template():
+    names = messages.error_class_names() | {"Message"}
+    loose = []
+    for path in messages.source_files():
+        if path.name == "errors.py" and path.parent == messages.ROOT:
+            continue  # the family itself passes codes on (`of`, `message`)
+        tree = ast.parse(path.read_bytes())
+        fn_of = {id(n): f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
+                 for n in ast.walk(f)}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name not in names:
+                continue
+            literal = (len(node.args) >= 2 and all(
+                isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args[:2]))
+            if not literal and (path.name, fn_of.get(id(node))) not in DATA_DRIVEN:
+                loose.append(f"{path.relative_to(messages.ROOT)}:{node.lineno}")
+    assert loose == []
+
+
+def test_the_one_argument_form_is_refused():
+    with pytest.raises(TypeError):
+        errors.ValidationError("a sentence with no code")  # type: ignore[call-arg]
+
+
+# ------------------------------------------------------------------ localise()
+
+
+def raised(call) -> DscrError:
     with pytest.raises(DscrError) as info:
         call()
-    return str(info.value)
+    return info.value
 
 
 def test_an_answer_out_of_range_reads_korean_with_the_item_and_value():
     registry = default_instruments()
     inst = registry[sorted(registry)[0]]
     first = inst.items[0].id
-    english = raised(lambda: score_responses(inst, {first: 9}))
-    assert f"item {first} must be a whole number" in english
-    korean = korean_keeps_detail(english)
-    assert korean == (f"{inst.id} v{inst.version}: 문항 {first}의 응답은 "
-                      f"{inst.scale.min}..{inst.scale.max}의 정수여야 합니다. 입력값: 9")
+    err = raised(lambda: score_responses(inst, {first: 9}))
+    assert err.code == "assessment.answer_range"
+    assert f"item {first} must be a whole number" in str(err)  # the English is as it was
+    assert localise(err, "ko") == (f"{inst.id} v{inst.version}: 문항 {first}의 응답은 "
+                                   f"{inst.scale.min}..{inst.scale.max}의 정수여야 합니다. 입력값: 9")
+    assert localise(err, "en") == str(err)
 
 
 def test_a_confidence_level_given_as_a_percentage_reads_korean():
-    english = raised(lambda: paired_change([1, 2, 3, 4], [2, 3, 3, 5], ci=95))
-    assert korean_keeps_detail(english) == "ci는 0.95처럼 0과 1 사이의 수준이어야 합니다. 입력값: 95"
+    err = raised(lambda: paired_change([1, 2, 3, 4], [2, 3, 3, 5], ci=95))
+    assert localise(err, "ko") == "ci는 0.95처럼 0과 1 사이의 수준이어야 합니다. 입력값: 95"
 
 
 def test_a_note_naming_a_victim_reads_korean_finding_by_finding():
-    english = raised(lambda: check_note("피해자 김민지의 학교는 서울중학교이고 전화 010-1234-5678"))
-    korean = korean_keeps_detail(english)
-    # The field, each finding's kind and the joined findings are translated too.
+    err = raised(lambda: check_note("피해자 김민지의 학교는 서울중학교이고 전화 010-1234-5678"))
+    korean = localise(err, "ko")
+    # The field, each finding (a nested Message) and its kind are translated too.
     assert korean.startswith("상담 메모에 사람을 식별할 수 있는 정보가 있는 것 같습니다(")
     assert "전화번호: " in korean and "at characters" not in korean and "청소년성보호법 제31조" in korean
+    assert "note" not in korean and "notes" not in korean
 
 
-def test_a_step_that_cannot_start_or_change_reads_korean_with_its_next_step():
-    english = raised(lambda: stages.apply_transition({"planning": "draft"}, "midterm", "start"))
-    assert korean_keeps_detail(english) == (
-        "중간 평가를 시작할 수 없습니다. 계획 단계가 'draft' 상태입니다. 먼저 승인되어야 합니다.")
-    english = raised(lambda: stages.check_editable({"planning": "signed"}, "planning"))
-    assert korean_keeps_detail(english) == (
-        "계획 단계은(는) 'signed' 상태여서 수정할 수 없습니다. "
-        "잠겨 있습니다. 바꾸려면 사유를 적어 잠금을 해제하십시오.")
+def test_steps_and_statuses_are_shown_by_their_labels():
+    err = raised(lambda: stages.apply_transition({"planning": "draft"}, "midterm", "start"))
+    korean = localise(err, "ko")
+    assert "중간 평가" in korean and "계획 단계" in korean and "작성 중" in korean, korean
+    assert "planning" not in korean and "draft" not in korean and "first" not in korean
+    err = raised(lambda: stages.check_editable({"planning": "signed"}, "planning"))
+    korean = localise(err, "ko")
+    assert "승인·잠김" in korean and "잠금을 해제하십시오" in korean, korean
 
 
-def test_an_optional_piece_left_empty_still_matches():
-    # models/risk.py `_too_few(..., where="")`: the placeholder after "participants" is empty.
-    english = ("only 3 events within 365 days among 40 participants; at least 10 are needed to "
-               "fit a risk model. Pool more cohorts, use a longer horizon, or report the "
-               "Kaplan-Meier estimate of the event rate instead.")
-    assert korean_keeps_detail(english).startswith("참여자 40명 중 365일 안의 사건이(가) 3건뿐입니다.")
+def test_a_nested_message_is_translated():
+    inner = Message("matrix.next_submit", "submit it first")
+    outer = Message("errors.joined", "{first}; {rest}", first=inner,
+                    rest=Message("matrix.next_start", "start it first"))
+    assert localise(outer, "ko") == "먼저 제출하십시오.; 먼저 시작하십시오."
+    assert localise(outer, "en") == "submit it first; start it first"
 
 
-def test_two_values_side_by_side_are_cut_where_the_known_pieces_are():
-    # matrix/steps.py `stale`: "... you have version {expected}{now}." with now = " (now version 4)".
-    english = ("The GS-12 answers at planning was changed by counselor2 at 2026-01-02 10:00 UTC after "
-               "you opened it: you have version 3 (now version 4). Reload it, check the changes, and "
-               "save again.")
-    korean = korean_keeps_detail(english)
-    assert korean.startswith("계획 단계의 GS-12 응답을(를) 연 뒤에 counselor2(2026-01-02 10:00 UTC)")
-    assert "보고 있는 버전은 3입니다 (현재 버전 4)." in korean
+def test_an_unknown_code_falls_back_to_english_with_every_detail():
+    msg = Message("nowhere.nothing", "Something nobody wrote in dscr happened (code {n}).", n=7)
+    assert localise(msg, "ko") == "Something nobody wrote in dscr happened (code 7)."
+    err = errors.Conflict("nowhere.else", "row {row} clashes", row=3)
+    assert localise(err, "ko") == "row 3 clashes"
+    assert localise("a plain sentence", "ko") == "a plain sentence"
 
 
-@pytest.mark.parametrize("message", [
-    "Something nobody wrote in dscr happened (code 7).",
-    "",
-    "must be 1..5, got",
-])
-def test_an_unknown_message_comes_back_unchanged(message):
-    assert localise(message, "ko") == message and localise(message, "en") == message
+def test_a_vocabulary_code_in_two_lists_is_left_alone_unless_the_param_names_its_list():
+    assert messages.vocabulary_label("value", "other") == "other"  # an event type? a sex?
+    assert messages.vocabulary_label("event_type", "other") == "기타 범죄"
+    assert messages.vocabulary_label("stage", "planning") == "계획 단계 (사전 평가)"
+    assert messages.vocabulary_label("what", "planning") == "계획 단계 (사전 평가)"  # one list only
+    assert messages.vocabulary_label("stage", "not a code") == "not a code"
 
 
-def test_code_words_are_only_whole_values():
-    assert {"planning", "note"} <= set(WORDS)
-    # A code word inside a longer value is left as it is.
-    assert localise("No participant planning 7.", "ko") == "참여자 planning 7이(가) 없습니다."
+def test_a_model_card_keeps_its_warnings_as_messages_and_reads_old_cards():
+    from models.cards import message_of
+
+    warning = Message("models.not_validated",
+                      "Not validated: no performance figures. Run validate() before use.")
+    assert message_of({"code": warning.code, "template": warning.template, "params": {}}) == warning
+    assert message_of("an old card's sentence") == "an old card's sentence"
+    assert HANGUL.search(localise(warning, "ko"))
 
 
 # ------------------------------------------------------------------ through a page
@@ -157,7 +209,12 @@ pytestmark_backend = pytest.mark.parametrize("backend", ["sqlite"], indirect=Tru
 
 @pytestmark_backend
 def test_the_download_form_shows_the_services_message_in_the_readers_language(demo, signed_in):
-    korean = MESSAGES["State the purpose of this download (at least {0} characters); it is kept with the export record."].format(5)
+    template = ("State the purpose of this download (at least {min} characters); it is kept with "
+                "the export record.")
+    english = template.format(min=5)
+    code = next(c for c, t, _, _ in messages.extract() if t == template)
+    korean = messages._translations().pgettext(code, template).format(min=5)
+    assert HANGUL.search(korean) and "5자" in korean
     at = signed_in("committee1", "pages/outcomes.py")
     at.button(key="FormSubmitter:dl_cm_csv_none-내려받기 준비").click().run()
     assert [e.value for e in at.error] == [korean]
@@ -165,5 +222,4 @@ def test_the_download_form_shows_the_services_message_in_the_readers_language(de
     at.session_state["lang"] = "en"
     at.switch_page("pages/outcomes.py").run()
     at.button(key="FormSubmitter:dl_cm_csv_none-Prepare the download").click().run()
-    assert [e.value for e in at.error] == [
-        "State the purpose of this download (at least 5 characters); it is kept with the export record."]
+    assert [e.value for e in at.error] == [english]

@@ -132,7 +132,7 @@ def test_a_malformed_hash_list_names_the_line_and_adds_nothing(demo, signed_in):
     at.file_uploader(key="rv_import_file_0").set_value(("list.csv", text.encode(), "text/csv"))
     at.checkbox(key="rv_import_new_cases").check()
     at.button(key=IMPORT).click().run()
-    assert any("line 3:" in e.value and "아무것도 기록되지 않음" in e.value for e in at.error)
+    assert any("3번째 줄:" in e.value and "아무것도 기록되지 않음" in e.value for e in at.error)
     assert hash_entries(demo) == before
     at.file_uploader(key="rv_import_file_0").set_value(
         ("list.csv", f"algorithm,hash,case\npdq,{good},CASE-L\n".encode(), "text/csv"))
@@ -260,7 +260,7 @@ def test_a_flag_reviewed_meanwhile_by_someone_else_gives_the_conflict(demo, sign
                             expected_version=flag.version)
     at.text_input(key=f"rv_reason_{flag.id}").input("다른 사진으로 보임")
     at.button(key=f"rv_reject_{flag.id}").click().run()
-    assert any(f"탐지 {flag.id}은(는) 이미 confirmed 상태입니다(처리: reviewer2" in e.value for e in at.error)
+    assert any(f"탐지 {flag.id}은(는) 이미 확인됨 상태입니다(처리: reviewer2" in e.value for e in at.error)
     with demo.context(actor(demo, "reviewer1")) as ctx:
         (confirmed,) = service.review_queue(ctx, status="confirmed")
     assert confirmed.reviewed_by == "reviewer2"

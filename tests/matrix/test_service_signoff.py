@@ -144,7 +144,8 @@ def test_a_failure_part_way_signs_nothing(demo_rt, member, monkeypatch):
     def second_fails(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
-            raise Conflict("The conclusion step was changed by someone else after you opened it")
+            raise Conflict("tests.changed_meanwhile",
+                           "The conclusion step was changed by someone else after you opened it")
         return real(*args, **kwargs)
 
     monkeypatch.setattr(service, "_transition", second_fails)

@@ -52,7 +52,7 @@ def test_card_records_what_a_reader_needs(card, frame):
     assert card.epv == pytest.approx(card.events / card.n_predictors)
     assert card.created == "2026-03-02T09:30:00+00:00"
     assert card.code_version == "abc1234"
-    assert "inverse probability of censoring weighting" in card.censoring
+    assert "inverse probability of censoring weighting" in str(card.censoring)
     assert card.model_params["C"] == 0.5
     assert set(card.metrics) == {
         "auc",
@@ -120,7 +120,7 @@ def test_card_without_validation_says_it_has_no_metrics(frame):
         model, frame, None, created="2026-03-02", code_version="x", data_window=WINDOW
     )
     assert card.metrics == {}
-    assert any("Not validated" in w for w in card.warnings)
+    assert any("Not validated" in str(w) for w in card.warnings)
 
 
 def test_unknown_card_fields_are_refused(card):

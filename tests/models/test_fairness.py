@@ -108,7 +108,7 @@ def test_undefined_figures_are_nan_not_zero():
 def test_small_groups_get_a_plain_warning(scored):
     table = group_metrics(scored["y"], scored["score"], scored["group"], THRESHOLD)
     table.loc["unknown", "events"] = 6
-    messages = small_group_warnings(table, label="sex")
+    messages = [str(m) for m in small_group_warnings(table, label="sex")]
     assert messages == [
         "sex = 'unknown' has 6 events (under 10): its AUC, error rates and calibration are too "
         "uncertain to compare with other groups; read them as indicative only."
