@@ -60,14 +60,14 @@ def cmd_db(args: argparse.Namespace) -> int:
         if _holds_no_encrypted_data(rt):
             # A new installation: create the key files (0600) beside the data, or use the given ones.
             rt = _runtime(create_keys=True, need_schema=False)
-            rt.keyring, rt.study_coder  # noqa: B018 - creates the files when missing
+            rt.keyring, rt.study_coder, rt.audit_chain.key  # noqa: B018 - creates the files when missing
         before = migrate.current_revision(rt.engine)
         migrate.upgrade(rt.engine, args.revision)
         after = migrate.current_revision(rt.engine)
         rt.check_key()
     else:
         before = migrate.current_revision(rt.engine)
-        migrate.downgrade(rt.engine, args.revision)
+        _guarded_downgrade(rt, args, before)
         after = migrate.current_revision(rt.engine)
     if after is not None and inspect(rt.engine).has_table("audit_log"):
         with rt.sessions() as s:
@@ -85,6 +85,41 @@ def cmd_db(args: argparse.Namespace) -> int:
                 audit.record(s, "schema_" + args.db_command, detail=f"{before} -> {after}")
     print(f"database at revision {after} (was {before or 'empty'})")
     return 0
+
+
+def _guarded_downgrade(rt, args: argparse.Namespace, before: str | None) -> None:
+    """A downgrade drops tables and columns: an admin's act, confirmed, backed up first, audited."""
+    import datetime as dt
+
+    from sqlalchemy import func, inspect, select
+
+    from db import access, audit, migrate, operations
+    from db.schema import Account, Participant
+    from errors import ValidationError
+
+    with rt.context_for(args.user, task="cli db downgrade") as ctx:
+        access.require(ctx, "schema.downgrade")
+        if not args.yes:
+            raise ValidationError(
+                "cli.downgrade_unconfirmed",
+                "A downgrade to {revision} removes what later revisions added. Add --yes to "
+                "confirm; a backup is taken first.", revision=args.revision)
+        has_data = inspect(ctx.session.connection()).has_table("participants") and bool(
+            ctx.session.scalar(select(func.count()).select_from(Participant))
+            or ctx.session.scalar(select(func.count()).select_from(Account)) > 1)
+        if args.revision == "base" and has_data and not args.force:
+            raise ValidationError(
+                "cli.downgrade_base_with_data",
+                "`downgrade base` would delete every table of a database that holds data. "
+                "Restore a backup into a new database instead, or add --force.")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        target = rt.settings.data_dir / "backups" / f"before-downgrade-{before}-to-{args.revision}-{stamp}.backup"
+        report = operations.backup(ctx, target)
+        with ctx.transaction() as s:
+            audit.record(s, "schema_downgrade_started", detail=(
+                f"{before} -> {args.revision}; backup {report.path.name}"))
+        print(f"backup taken first: {report.path}")
+    migrate.downgrade(rt.engine, args.revision)
 
 
 def cmd_users(args: argparse.Namespace) -> int:
@@ -181,8 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
     dbs = db.add_subparsers(dest="db_command", required=True)
     up = dbs.add_parser("upgrade", help="migrate to a revision (default: the newest)")
     up.add_argument("revision", nargs="?", default="head")
-    down = dbs.add_parser("downgrade", help="migrate back to a revision (e.g. base)")
+    down = dbs.add_parser("downgrade", help="migrate back to a revision (admin; backed up first)")
     down.add_argument("revision")
+    down.add_argument("--yes", action="store_true", help="confirm: later revisions' data is lost")
+    down.add_argument("--force", action="store_true",
+                      help="allow `downgrade base` on a database that holds data")
     dbs.add_parser("current", help="print the schema revision")
     db.set_defaults(func=cmd_db)
 

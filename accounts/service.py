@@ -269,7 +269,7 @@ def data_version(ctx: Context) -> str:
 
 def verify_audit(ctx: Context) -> audit.ChainReport:
     access.require(ctx, "audit.verify")
-    report = audit.verify_chain(ctx.session.connection())
+    report = audit.verify_chain(ctx.session.connection(), ctx.runtime.audit_chain)
     with ctx.transaction() as s:
         audit.record(s, "audit_verify", detail=report.message())
     return report

@@ -300,7 +300,7 @@ def verify(rt: Runtime, tally: Tally) -> dict:
                     stored[t[len(TOKEN_TOPIC):]] += 1
         rows = {a.id: a for a in s.scalars(select(Assessment))}
         with rt.engine.connect() as conn:
-            chain = audit.verify_chain(conn)
+            chain = audit.verify_chain(conn, rt.audit_chain)
     lost = sum(1 for t in tally.sessions if stored[t] == 0)
     dup = sum(1 for t in tally.sessions if stored[t] > 1)
     # Assessment saves: each acknowledged save made one version; the newest must be what is stored

@@ -1,20 +1,116 @@
-"""The audit log: written by the store itself on every flush, hash-chained, verifiable."""
+"""The audit log: written by the store itself on every flush, chained under a key, checkpointed outside.
+
+Each entry's `row_hash` is an HMAC-SHA256, under a key kept with the other key files (never in
+the database), of the previous entry's hash and the entry's content. Whoever can write to the
+database but does not hold the key cannot forge an entry, rewrite one and re-hash the rest, or
+append one that verifies. After every commit that appended, the newest entry's id and hash are
+written to a checkpoint sink outside the database (by default an append-only file beside the
+keys; a deployment may plug in another store): truncating the log, emptying it or rewinding it
+to a backup then shows as entries that a checkpoint names and the log no longer holds.
+
+What it cannot promise: whoever holds the audit key AND can rewrite the checkpoint sink can
+rewrite history; keep the sink on another machine or write-once storage for that.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, event, insert, inspect, select, text
+from sqlalchemy import Connection, event, func, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
 from db.schema import AuditLog, LoginSession, Participant, utcnow
+from errors import Message
 
 GENESIS = "0" * 64
 _PG_LOCK_KEY = 0x64736372  # "dscr": serialises appends to the chain across connections
+
+
+# --- the key and the checkpoints ----------------------------------------------------------------
+
+def create_audit_key(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_hex(32).encode("ascii") + b"\n")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    entry_id: int
+    row_hash: str
+    at: str
+
+
+class CheckpointSink(Protocol):
+    """Where the chain's length and head are kept outside the database."""
+
+    def write(self, entry_id: int, row_hash: str) -> None: ...
+
+    def read(self) -> list[Checkpoint]: ...
+
+
+class FileCheckpoints:
+    """An append-only file of `id<TAB>hash<TAB>time` lines (mode 600), one per committed append."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write(self, entry_id: int, row_hash: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = f"{entry_id}\t{row_hash}\t{utcnow().isoformat(timespec='seconds')}\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, line.encode("ascii"))
+        finally:
+            os.close(fd)
+
+    def read(self) -> list[Checkpoint]:
+        if not self.path.exists():
+            return []
+        out = []
+        for number, line in enumerate(self.path.read_text("ascii").splitlines(), start=1):
+            parts = line.split("\t")
+            if len(parts) != 3 or not parts[0].isdigit():
+                raise ValueError(f"{self.path} line {number} is not a checkpoint: {line[:80]!r}")
+            out.append(Checkpoint(int(parts[0]), parts[1], parts[2]))
+        return out
+
+
+class Chain:
+    """The chain's key and checkpoint sink of one Runtime, handed to each of its sessions."""
+
+    def __init__(self, key_file: Path, sink: CheckpointSink, *, create: bool = False) -> None:
+        self.key_file, self.sink, self._create = key_file, sink, create
+        self._key: bytes | None = None
+
+    @property
+    def key(self) -> bytes:
+        if self._key is None:
+            from db.crypto import read_key_lines
+
+            if self._create and not self.key_file.exists():
+                create_audit_key(self.key_file)
+            key = read_key_lines(self.key_file, "DSCR_AUDIT_KEY_FILE")[0]
+            if len(key) < 32:
+                raise ValueError("the audit key must be at least 32 bytes")
+            self._key = key
+        return self._key
+
+
+def _chain_of(session: Session) -> Chain:
+    chain = session.info.get("audit_chain")
+    if chain is None:
+        raise RuntimeError("A session without the audit chain's key: take sessions from a Runtime.")
+    return chain
 
 
 @dataclass(frozen=True)
@@ -27,11 +123,11 @@ def _canonical(values: dict[str, Any]) -> bytes:
     return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def row_hash(prev_hash: str, entry: dict[str, Any]) -> str:
+def row_hash(prev_hash: str, entry: dict[str, Any], key: bytes) -> str:
     body = {k: entry.get(k) for k in _HASHED}
     at = body["at"]
     body["at"] = at.isoformat(timespec="microseconds") if at is not None else None
-    return hashlib.sha256(prev_hash.encode() + _canonical(body)).hexdigest()
+    return hmac.new(key, prev_hash.encode() + _canonical(body), hashlib.sha256).hexdigest()
 
 
 _HASHED = (
@@ -40,11 +136,13 @@ _HASHED = (
 )
 
 
-def append(conn: Connection, entries: Iterable[dict[str, Any]]) -> None:
-    """Append entries to the chain inside the caller's transaction."""
+def append(session: Session, entries: Iterable[dict[str, Any]]) -> None:
+    """Append entries to the chain inside the session's transaction; checkpointed at its commit."""
     entries = list(entries)
     if not entries:
         return
+    key = _chain_of(session).key
+    conn = session.connection()
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
     # SQLite: every transaction is BEGIN IMMEDIATE (db.engine), so this one already holds the lock.
@@ -58,9 +156,23 @@ def append(conn: Connection, entries: Iterable[dict[str, Any]]) -> None:
         for k in _HASHED:
             e.setdefault(k, None)
         e["prev_hash"] = prev
-        e["row_hash"] = prev = row_hash(prev, e)
+        e["row_hash"] = prev = row_hash(prev, e, key)
         rows.append(e)
     conn.execute(insert(AuditLog), rows)
+    # This transaction holds the chain's lock, so the newest id is this append's last entry.
+    session.info["audit_head"] = (conn.execute(select(func.max(AuditLog.id))).scalar_one(), prev)
+
+
+@event.listens_for(Session, "after_commit")
+def _checkpoint(session: Session) -> None:
+    head = session.info.pop("audit_head", None)
+    if head is not None:
+        _chain_of(session).sink.write(*head)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_head(session: Session) -> None:
+    session.info.pop("audit_head", None)
 
 
 def record(
@@ -79,7 +191,7 @@ def record(
     if who is None:
         raise RuntimeError("audit.record needs an actor: use a Context")
     append(
-        session.connection(),
+        session,
         [{
             "account_id": who.account_id,
             "actor": who.username,
@@ -165,7 +277,7 @@ def _audit_flush(session: Session, _ctx) -> None:
                 "fields": sorted(fields) if fields else fields,
                 "detail": session.info.get("audit_task"),
             })
-    append(session.connection(), entries)
+    append(session, entries)
 
 
 @dataclass(frozen=True)
@@ -173,31 +285,61 @@ class ChainReport:
     ok: bool
     rows_checked: int
     first_broken_id: int | None = None
-    reason: str | None = None
+    reason: Message | None = None
+    checkpoints_checked: int = 0
 
     def message(self) -> str:
         if self.ok:
-            return f"audit chain verified: {self.rows_checked} entries, no broken link"
-        return (
-            f"audit chain BROKEN at entry {self.first_broken_id}: {self.reason} "
-            f"({self.rows_checked} entries checked before it)"
-        )
+            return (f"audit chain verified: {self.rows_checked} entries, no broken link, "
+                    f"{self.checkpoints_checked} checkpoints held")
+        where = f" at entry {self.first_broken_id}" if self.first_broken_id is not None else ""
+        return (f"audit chain BROKEN{where}: {self.reason} "
+                f"({self.rows_checked} entries checked before it)")
 
 
-def verify_chain(conn: Connection, batch: int = 5000) -> ChainReport:
+def verify_chain(conn: Connection, chain: Chain, batch: int = 5000) -> ChainReport:
+    """Check every link under the key, then that every checkpoint's entry is still there, unchanged."""
     prev = GENESIS
     checked = 0
+    key = chain.key
+    try:
+        points = sorted(chain.sink.read(), key=lambda c: c.entry_id)
+    except ValueError as exc:
+        return ChainReport(False, 0, None, Message(
+            "audit.checkpoints_unreadable", "the checkpoints cannot be read ({problem})",
+            problem=str(exc)))
+    wanted = {c.entry_id: c for c in points}
+    held = 0
+    last_id = 0
     cols = [getattr(AuditLog, k) for k in _HASHED] + [AuditLog.id, AuditLog.prev_hash, AuditLog.row_hash]
     # Per statement: Connection.execution_options() would change the caller's connection for good.
     result = conn.execute(select(*cols).order_by(AuditLog.id), execution_options={"yield_per": batch})
     for row in result:
         entry = row._asdict()
         if entry["prev_hash"] != prev:
-            return ChainReport(False, checked, entry["id"], "it does not point to the entry before it "
-                               "(an entry was removed or inserted)")
-        if row_hash(prev, entry) != entry["row_hash"]:
-            return ChainReport(False, checked, entry["id"], "its content does not match its hash "
-                               "(the entry was changed)")
+            return ChainReport(False, checked, entry["id"], Message(
+                "audit.link_broken",
+                "it does not point to the entry before it (an entry was removed or inserted)"))
+        if not hmac.compare_digest(row_hash(prev, entry, key), entry["row_hash"]):
+            return ChainReport(False, checked, entry["id"], Message(
+                "audit.entry_changed",
+                "its content does not match its keyed hash (the entry was changed or forged)"))
+        point = wanted.get(entry["id"])
+        if point is not None:
+            if point.row_hash != entry["row_hash"]:
+                return ChainReport(False, checked, entry["id"], Message(
+                    "audit.checkpoint_differs",
+                    "the checkpoint of {at} names another entry {entry}: the log was rewound or "
+                    "rewritten from there on", at=point.at, entry=entry["id"]))
+            held += 1
         prev = entry["row_hash"]
+        last_id = entry["id"]
         checked += 1
-    return ChainReport(True, checked)
+    if points and points[-1].entry_id > last_id:
+        newest = points[-1]
+        return ChainReport(False, checked, None, Message(
+            "audit.entries_missing",
+            "the log ends at entry {last} but the checkpoint of {at} names entry {named}: entries "
+            "{first}-{named} are missing (removed, or the log was emptied or restored from an "
+            "older copy)", last=last_id, at=newest.at, named=newest.entry_id, first=last_id + 1))
+    return ChainReport(True, checked, checkpoints_checked=held)

@@ -25,6 +25,8 @@ VARIABLES: dict[str, str] = {
     "DSCR_DATABASE_URL": "the database",
     "DSCR_KEY_FILE": "the field encryption keys",
     "DSCR_STUDY_KEY_FILE": "the HMAC key of the study codes",
+    "DSCR_AUDIT_KEY_FILE": "the HMAC key of the audit chain",
+    "DSCR_AUDIT_CHECKPOINTS": "the append-only file of the audit chain's checkpoints",
     "DSCR_USER": "the account the dscr command acts as",
     "DSCR_SCAN_ROOT": "the server folders a scan may read",
     "DSCR_PG_BINDIR": "PostgreSQL's binaries, for backups and restores",
@@ -44,6 +46,18 @@ class Settings:
     pg_bindir: Path = DEFAULT_PG_BINDIR
     retention_years: int = DEFAULT_RETENTION_YEARS
     suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD
+    # None: beside the field key (the audit key and its checkpoints are kept with the keys,
+    # never in the database they protect).
+    audit_key: Path | None = None
+    audit_checkpoints: Path | None = None
+
+    @property
+    def audit_key_file(self) -> Path:
+        return self.audit_key or self.key_file.with_name("audit-chain.key")
+
+    @property
+    def audit_checkpoint_file(self) -> Path:
+        return self.audit_checkpoints or self.key_file.with_name("audit-checkpoints.log")
 
     def __post_init__(self) -> None:
         check_threshold(self.suppression_threshold, "suppression_threshold")
@@ -89,6 +103,11 @@ def _whole(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) ->
     return value
 
 
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    return Path(raw).expanduser().resolve() if raw else None
+
+
 def _threshold(env: Mapping[str, str]) -> int:
     raw = env.get("DSCR_SUPPRESSION_THRESHOLD", "").strip()
     if not raw:
@@ -122,4 +141,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         pg_bindir=Path(env.get("DSCR_PG_BINDIR") or DEFAULT_PG_BINDIR),
         retention_years=_whole(env, "DSCR_RETENTION_YEARS", DEFAULT_RETENTION_YEARS, 1, 100),
         suppression_threshold=_threshold(env),
+        audit_key=_path(env, "DSCR_AUDIT_KEY_FILE"),
+        audit_checkpoints=_path(env, "DSCR_AUDIT_CHECKPOINTS"),
     )

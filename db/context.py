@@ -104,6 +104,11 @@ class Runtime:
         self._keyring: Keyring | None = None
         self._key_stamp: int | None = None
         self._study_coder: StudyCoder | None = None
+        self.audit_chain = audit.Chain(
+            self.settings.audit_key_file,
+            audit.FileCheckpoints(self.settings.audit_checkpoint_file), create=create_keys)
+        # Every session of this runtime chains its audit entries under this key.
+        self.sessions.configure(info={"audit_chain": self.audit_chain})
 
     @property
     def keyring(self) -> Keyring:

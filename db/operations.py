@@ -19,7 +19,7 @@ from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
 from db import access, audit, migrate
@@ -28,6 +28,7 @@ from db.config import Settings, load_settings
 from db.crypto import Keyring, read_key_lines
 from db.schema import (
     Assessment,
+    AuditLog,
     Base,
     CounselingSession,
     FollowUp,
@@ -95,6 +96,7 @@ class RestoreReport:
     revision: str | None
     fingerprints: dict[str, tuple[int, str]]
     note: str = KEY_FILES_NOTE
+    kept_entries: int = 0
 
 
 def _pg_bin(name: str, settings: Settings | None = None) -> str:
@@ -215,8 +217,51 @@ def _copy_rows(path: Path, backend: str, table: str) -> list[list[str | None]]:
     return rows
 
 
+_SQLITE_GUARDS = {"audit_log_no_update", "audit_log_no_delete"}
+_PG_GUARD = "TRIGGER public audit_log audit_log_append_only"
+
+
+def _backup_audit(path: Path, backend: str) -> tuple[int | None, str | None, bool]:
+    """The backup's newest audit entry (id, hash), and whether its log is still append-only."""
+    if backend == "sqlite":
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            head = con.execute("SELECT id, row_hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+            triggers = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        except sqlite3.DatabaseError:
+            return None, None, False
+        finally:
+            con.close()
+        guarded = _SQLITE_GUARDS <= triggers
+        return (head[0], head[1], guarded) if head else (None, None, guarded)
+    listing = _run([_pg_bin("pg_restore"), "--list", str(path)], None, "reading the backup").stdout
+    guarded = any(_PG_GUARD in line for line in listing.splitlines() if not line.startswith(";"))
+    res = _run([_pg_bin("pg_restore"), "--data-only", "-t", "audit_log", "-f", "-", str(path)], None,
+               "reading the backup")
+    columns: list[str] = []
+    last: list[str] | None = None
+    for line in res.stdout.splitlines():
+        if line.startswith("COPY "):
+            columns = [c.strip().strip('"') for c in line[line.index("(") + 1:line.index(")")].split(",")]
+            continue
+        if columns:
+            if line == "\\.":
+                break
+            last = line.split("\t")
+    if not last:
+        return None, None, guarded
+    row = dict(zip(columns, last, strict=True))
+    return int(row["id"]), row["row_hash"], guarded
+
+
 def restore(ctx: Context, path: Path | str) -> RestoreReport:
-    """Replace the database with a backup of the same backend, schema revision and key."""
+    """Replace the database with a backup of the same backend, schema revision and key.
+
+    The audit log is not rewound: the entries made since the backup (a re-identification, a
+    download) are carried over into the restored database as they were, so the chain and its
+    checkpoints still verify, and the restore itself is the next entry. A backup whose log is
+    not the beginning of this database's log, or whose append-only guard was dropped, is refused.
+    """
     access.require(ctx, "operations.backup")
     path = Path(path).expanduser().resolve()
     if not path.is_file():
@@ -250,6 +295,25 @@ def restore(ctx: Context, path: Path | str) -> RestoreReport:
                 "DSCR_KEY_FILE at the key file kept with that backup, then restore again.",
                 path=path, primary_id=ctx.keyring.primary_id
             ) from None
+    head_id, head_hash, guarded = _backup_audit(path, kind)
+    if not guarded:
+        raise ValidationError(
+            "db.backup_unguarded",
+            "{path} holds an audit log without its append-only guard (the triggers were dropped): "
+            "its history may have been rewritten, so it is not restored. Restore a backup made by "
+            "`dscr backup`.", path=path)
+    here = ctx.session.scalar(select(AuditLog.row_hash).where(AuditLog.id == head_id)) \
+        if head_id is not None else None
+    if head_id is not None and here != head_hash:
+        raise ValidationError(
+            "db.backup_other_history",
+            "{path} does not hold the beginning of this database's audit log (its entry {entry} "
+            "differs or is missing here): it is a backup of another database, or of a rewritten "
+            "log. Restoring it would lose this log's history, so it is refused.",
+            path=path, entry=head_id)
+    columns = [c for c in AuditLog.__table__.columns]
+    kept = [dict(r._mapping) for r in ctx.session.execute(
+        select(*columns).where(AuditLog.id > (head_id or 0)).order_by(AuditLog.id))]
     actor = audit.AuditActor(ctx.actor.id, ctx.actor.username)
     ctx.session.close()
     engine.dispose()
@@ -270,9 +334,17 @@ def restore(ctx: Context, path: Path | str) -> RestoreReport:
     fingerprints = table_fingerprints(engine)
     with ctx.runtime.sessions() as s:
         s.info["audit_actor"] = actor
-        audit.record(s, "restore", detail=f"restored {kind} backup {path.name} at revision {revision}")
+        if kept:
+            # The entries made after the backup, as they were: their links and hashes still hold.
+            s.execute(insert(AuditLog), kept)
+            if backend == "postgresql":
+                s.execute(text("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), "
+                               "(SELECT max(id) FROM audit_log))"))
+        audit.record(s, "restore", detail=(
+            f"restored {kind} backup {path.name} at revision {revision}; "
+            f"{len(kept)} later audit entries kept"))
         s.commit()
-    return RestoreReport(path, backend, revision, fingerprints)
+    return RestoreReport(path, backend, revision, fingerprints, kept_entries=len(kept))
 
 
 # --- key rotation -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import state
 from dashboard.components import service_errors
 from dashboard.i18n import t
+from dashboard.messages import localise
 
 from accounts import service as accounts
 
@@ -19,9 +20,12 @@ if st.button(t("verify_chain", lang), key="verify"):
     with service_errors(), state.context(actor, "audit page: verify") as ctx:
         report = accounts.verify_audit(ctx)
         if report.ok:
-            st.success(t("chain_ok", lang, n=report.rows_checked))
+            st.success(t("chain_ok", lang, n=report.rows_checked, points=report.checkpoints_checked))
+        elif report.first_broken_id is None:
+            st.error(t("chain_incomplete", lang, reason=localise(report.reason, lang)))
         else:
-            st.error(t("chain_broken", lang, id=report.first_broken_id, reason=report.reason))
+            st.error(t("chain_broken", lang, id=report.first_broken_id,
+                       reason=localise(report.reason, lang)))
 
 log_tab, review_tab = st.tabs([t("audit_log", lang), t("access_review", lang)])
 with log_tab:

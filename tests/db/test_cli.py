@@ -40,7 +40,7 @@ def run(capsys, monkeypatch, *argv, stdin=""):
 def test_a_new_installation_from_the_command_line(env, capsys, monkeypatch):
     code, out, _ = run(capsys, monkeypatch, "db", "upgrade")
     assert code == 0 and "database at revision 0001" in out
-    for key in ("field.key", "study-code.key"):
+    for key in ("field.key", "study-code.key", "audit-chain.key"):
         assert stat.S_IMODE(os.stat(env / key).st_mode) == 0o600
     code, out, _ = run(capsys, monkeypatch, "users", "add", "boss", "--role", "admin",
                        "--password-stdin", stdin="a long password 1\n")
@@ -107,3 +107,29 @@ def test_a_bad_database_url_gets_one_clear_line(env, tmp_path, url, expected):
         env={**os.environ, "DSCR_DATABASE_URL": url, "DSCR_DATA_DIR": str(env)}, timeout=120)
     assert proc.returncode == 2
     assert expected in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_downgrade_is_an_admins_confirmed_act_taken_after_a_backup(env, capsys, monkeypatch):
+    assert run(capsys, monkeypatch, "db", "upgrade")[0] == 0
+    run(capsys, monkeypatch, "users", "add", "boss", "--role", "admin", "--password-stdin",
+        stdin="a long password 1\n")
+    run(capsys, monkeypatch, "--user", "boss", "users", "add", "kim", "--role", "counselor",
+        "--password-stdin", stdin="a long password 2\n")
+    code, _, err = run(capsys, monkeypatch, "db", "downgrade", "base", "--yes")
+    assert code == 2 and "--user" in err
+    code, _, err = run(capsys, monkeypatch, "--user", "kim", "db", "downgrade", "base", "--yes")
+    assert code == 2 and "may not downgrade" in err
+    code, _, err = run(capsys, monkeypatch, "--user", "boss", "db", "downgrade", "base")
+    assert code == 2 and "--yes" in err
+    code, _, err = run(capsys, monkeypatch, "--user", "boss", "db", "downgrade", "base", "--yes")
+    assert code == 2 and "holds data" in err
+    code, out, _ = run(capsys, monkeypatch, "--user", "boss", "db", "current")
+    assert out.strip() != "(empty database)"  # nothing was dropped by the refusals
+    backups = env / "backups"
+    assert not backups.exists() or not list(backups.iterdir())
+    code, out, err = run(capsys, monkeypatch, "--user", "boss", "db", "downgrade", "base",
+                         "--yes", "--force")
+    assert code == 0, err
+    assert "backup taken first" in out and "database at revision None" in out
+    (taken,) = list(backups.iterdir())
+    assert taken.name.startswith("before-downgrade-") and stat.S_IMODE(taken.stat().st_mode) == 0o600

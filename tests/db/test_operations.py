@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 import cli
 from db import audit, operations
@@ -27,7 +27,7 @@ from errors import ConfigurationError, Conflict, NotFound, ValidationError
 
 def _chain_ok(rt) -> bool:
     with rt.engine.connect() as conn:
-        return audit.verify_chain(conn).ok
+        return audit.verify_chain(conn, rt.audit_chain).ok
 
 
 # --- backup and restore ---------------------------------------------------------------------
@@ -52,13 +52,48 @@ def test_backup_then_restore_gives_back_every_table_and_a_verifying_chain(demo_r
     after = operations.table_fingerprints(rt.engine)
     assert {k: v for k, v in after.items() if k != "audit_log"} == \
         {k: v for k, v in before.items() if k != "audit_log"}
-    assert after["audit_log"][0] == before["audit_log"][0] + 1  # the restore's own entry
-    assert _chain_ok(rt)
+    # The log is not rewound: what was done after the backup stays on record, then the restore.
+    assert restored.kept_entries >= 1
+    assert after["audit_log"][0] == before["audit_log"][0] + restored.kept_entries + 1
+    with rt.sessions() as s:
+        kept = s.scalars(select(AuditLog).where(AuditLog.table_name == "accounts",
+                                                AuditLog.action == "insert")
+                         .order_by(AuditLog.id.desc()).limit(1)).one()
+    assert kept.actor == admin.username and "username" in kept.fields
+    assert _chain_ok(rt)  # the chain and its outside checkpoints still verify
     with rt.sessions() as s:
         last = s.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(1)).one()
     assert (last.action, last.actor) == ("restore", admin.username)
     # The restored database is usable with the same key.
     rt.check_key()
+
+
+def test_restore_refuses_a_backup_whose_log_lost_its_guard_or_is_another_history(
+        rt, make_account, tmp_path, backend):
+    admin = make_account("admin")
+    with rt.context(admin) as ctx:
+        good = operations.backup(ctx, tmp_path / "good.backup").path
+    # A copy of the database whose append-only triggers were dropped before it was backed up.
+    with rt.engine.begin() as conn:
+        if backend == "postgresql":
+            conn.execute(text("DROP TRIGGER audit_log_append_only ON audit_log"))
+        else:
+            conn.execute(text("DROP TRIGGER audit_log_no_update"))
+    with rt.context(admin) as ctx:
+        bad = operations.backup(ctx, tmp_path / "unguarded.backup").path
+    before = operations.table_fingerprints(rt.engine)
+    with rt.context(admin) as ctx, pytest.raises(ValidationError, match="append-only guard"):
+        operations.restore(ctx, bad)
+    assert operations.table_fingerprints(rt.engine) == before
+    # A backup whose newest entry this database's log does not hold as it is (another database,
+    # or this log was rewritten since): restoring it would replace a history it does not share.
+    with rt.engine.begin() as conn:
+        head = conn.execute(select(AuditLog.id).where(AuditLog.action == "backup")
+                            .order_by(AuditLog.id).limit(1)).scalar_one()
+        conn.execute(text("UPDATE audit_log SET row_hash = 'f' || substr(row_hash, 2) "
+                          "WHERE id = :i"), {"i": head})
+    with rt.context(admin) as ctx, pytest.raises(ValidationError, match="beginning of this"):
+        operations.restore(ctx, good)
 
 
 def test_backup_refuses_to_overwrite_and_restore_refuses_a_foreign_file(rt, make_account, tmp_path):
