@@ -214,6 +214,52 @@ def test_an_uploaded_zip_is_scanned_and_an_interrupted_scan_resumes(demo, signed
     assert not at.get("imgs")
 
 
+def test_a_zip_that_would_dodge_the_scan_is_scanned_or_refused_in_one_line(demo, signed_in,
+                                                                          tmp_path):
+    import os
+    import warnings
+    import zipfile
+
+    folder = registered_and_scanned(demo, tmp_path)
+    with open(os.path.join(os.fsencode(folder), b"copy\xff.jpg"), "wb") as fh:
+        fh.write(jpeg("astronaut", 40))
+    at = signed_in("reviewer1", "pages/scans.py")
+    at.text_input(key="rv_scan_path").input(str(folder))
+    at.number_input(key="rv_scan_workers").set_value(1)
+    at.button(key=SCAN).click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    items = table_with(at, "일치 (사례 · 알고리즘 · 거리)").set_index("경로")
+    assert items.loc["copy\\xff.jpg", "결과"] == "탐지"  # scanned, its name shown escaped
+
+    # Two members of one name: both are scanned, and the registered one is flagged.
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buf, "w") as zf:
+        warnings.simplefilter("ignore")
+        zf.writestr("photo.jpg", jpeg("china"))
+        zf.writestr("photo.jpg", jpeg("astronaut", 45))
+    gen = at.session_state["rv_scan_gen"]
+    at.file_uploader(key=f"rv_scan_zip_{gen}").set_value(("dup.zip", buf.getvalue(), "application/zip"))
+    at.button(key="FormSubmitter:rv_scan_zip_form-검사 시작").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    items = table_with(at, "일치 (사례 · 알고리즘 · 거리)")
+    assert sorted(items["결과"]) == ["이상 없음", "탐지"]
+
+    # A member flagged UTF-8 that is not: one line in place, no traceback, no scan stored.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("b\u00e9.jpg", b"x")
+    bad = buf.getvalue().replace("\u00e9".encode(), b"\xff\xfe")
+    gen = at.session_state["rv_scan_gen"]
+    at.file_uploader(key=f"rv_scan_zip_{gen}").set_value(("odd.zip", bad, "application/zip"))
+    at.button(key="FormSubmitter:rv_scan_zip_form-검사 시작").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "member 1 of odd.zip has a name that is not valid UTF-8 although the archive says it "
+        "is; it is shown as b\\xff\\xfe.jpg"]
+    with demo.context(actor(demo, "reviewer1")) as ctx:
+        assert len(service.list_scans(ctx)) == 2
+
+
 def test_a_reason_is_required_and_a_confirmation_opens_a_takedown(demo, signed_in, tmp_path):
     folder = registered_and_scanned(demo, tmp_path)
     reviewer = actor(demo, "reviewer1")
