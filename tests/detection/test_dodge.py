@@ -288,3 +288,27 @@ def test_a_member_named_like_a_folder_that_holds_bytes_is_scanned(rt, reviewer, 
     with rt.context(reviewer) as ctx:
         report = service.run_scan_upload(ctx, "u.zip", buf.getvalue())
     assert [(i.path, i.status) for i in report.items] == [("hidden/", "flagged")]
+
+
+HEADER = "algorithm,hash,case\n"
+
+
+def test_a_hash_list_field_over_the_csv_limit_is_refused_in_one_line(rt, reviewer, tmp_path):
+    big = HEADER + "pdq," + "0" * (128 * 1024 + 1) + ",CASE-1\n"
+    with rt.context(reviewer) as ctx, pytest.raises(ValidationError) as err:
+        service.import_hash_list_bytes(ctx, big.encode(), name="list.csv")
+    assert err.value.code == "detection.hashlist_field_size"
+    assert "line 2 of list.csv" in str(err.value) and "131,072" in str(err.value)
+    path = tmp_path / "big.csv"
+    path.write_text(big)
+    with rt.context(reviewer) as ctx, pytest.raises(ValidationError, match="line 2 of big.csv"):
+        service.import_hash_list(ctx, path)
+    head = tmp_path / "head.csv"
+    head.write_text("x" * (128 * 1024 + 1) + ",hash,case\n")
+    with rt.context(reviewer) as ctx, pytest.raises(ValidationError, match="line 1 of head.csv"):
+        service.import_hash_list(ctx, head)
+
+
+def test_a_hash_list_that_is_a_folder_is_refused_in_one_line(rt, reviewer, tmp_path):
+    with rt.context(reviewer) as ctx, pytest.raises(ValidationError, match="cannot be read"):
+        service.import_hash_list(ctx, tmp_path)
