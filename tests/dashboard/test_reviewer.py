@@ -350,3 +350,21 @@ def test_every_reviewer_status_has_a_label_in_both_languages(backend):
                            ("rv_td_", TAKEDOWN_STATUSES), ("rv_ev_", (*PROPOSAL_STATUSES, "none"))):
         for value in values:
             assert set(TEXT[prefix + value]) == {"ko", "en"}, prefix + value
+
+
+def test_a_key_file_that_is_a_folder_is_one_line_on_the_login_page(app_env, make_account,
+                                                                   monkeypatch, tmp_path):
+    from tests.dashboard.conftest import APP
+
+    make_account("reviewer", "reviewer_k", "right password 1")
+    monkeypatch.setenv("DSCR_KEY_FILE", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.text_input(key="login_username").input("reviewer_k")
+    at.text_input(key="login_password").input("right password 1")
+    at.checkbox(key="login_ack").check()
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        f"The key file {tmp_path} (DSCR_KEY_FILE) is a folder, not a file; point DSCR_KEY_FILE "
+        "at the key file itself."]

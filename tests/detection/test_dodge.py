@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from db.schema import Flag, Scan, ScanItem
 from detection import service
 from detection.sources import list_source, list_upload, read_item
-from errors import Conflict, ValidationError
+from errors import ConfigurationError, Conflict, ValidationError
 from tests.detection.test_service import TODAY, jpeg, photo
 
 BAD_NAME = b"bad\xffname.jpg"
@@ -312,3 +312,18 @@ def test_a_hash_list_field_over_the_csv_limit_is_refused_in_one_line(rt, reviewe
 def test_a_hash_list_that_is_a_folder_is_refused_in_one_line(rt, reviewer, tmp_path):
     with rt.context(reviewer) as ctx, pytest.raises(ValidationError, match="cannot be read"):
         service.import_hash_list(ctx, tmp_path)
+
+
+def test_a_key_file_that_is_a_folder_is_a_configuration_error(tmp_path):
+    from db.crypto import Keyring
+    from db.pseudonym import StudyCoder
+
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    with pytest.raises(ConfigurationError) as err:
+        Keyring.from_file(folder, create=True)
+    assert err.value.code == "db.key_file_folder"
+    assert str(err.value) == (f"The key file {folder} (DSCR_KEY_FILE) is a folder, not a file; "
+                              "point DSCR_KEY_FILE at the key file itself.")
+    with pytest.raises(ConfigurationError, match="DSCR_STUDY_KEY_FILE"):
+        StudyCoder.from_file(folder, create=True)
