@@ -27,6 +27,12 @@ def create_key_file(path: Path) -> None:
 
 
 def read_key_lines(path: Path, what: str = "DSCR_KEY_FILE") -> list[bytes]:
+    if path.is_dir():
+        raise ConfigurationError(
+            "db.key_file_folder",
+            "The key file {path} ({what}) is a folder, not a file; point {what} at the key "
+            "file itself.",
+            path=path, what=what)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -36,6 +42,12 @@ def read_key_lines(path: Path, what: str = "DSCR_KEY_FILE") -> list[bytes]:
             "was created with; without it the encrypted fields cannot be read.",
             path=path, what=what
         ) from None
+    except OSError as exc:
+        raise ConfigurationError(
+            "db.key_file_unreadable",
+            "The key file {path} ({what}) cannot be read ({reason}); check that {what} names "
+            "a file this account may read.",
+            path=path, what=what, reason=exc.strerror or type(exc).__name__) from None
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         raise ConfigurationError(

@@ -545,16 +545,22 @@ class RiskModel(Base):
 
 
 class ScanItem(Base):
-    """One file of a scan: what a resumed scan skips, and what the report lists."""
+    """One file of a scan: what a resumed scan skips, and what the report lists.
+
+    A file is its path and, inside an archive, its member index (1 for the first entry of the
+    archive; 0 for a file that is no archive member): an archive may hold two members of one name.
+    """
 
     __tablename__ = "scan_items"
     __table_args__ = (
-        UniqueConstraint("scan_id", "path", name="scan_path"),
+        UniqueConstraint("scan_id", "path", "member", name="scan_path_member"),
         CheckConstraint(_in("status", SCAN_ITEM_STATUSES), name="status"),
+        CheckConstraint("member >= 0", name="member"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), index=True)
     path: Mapped[str] = mapped_column(String(1024))
+    member: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     item_digest: Mapped[str | None] = mapped_column(String(64))
     media_kind: Mapped[str | None] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(8))

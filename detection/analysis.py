@@ -10,6 +10,7 @@ with a bounded number of files in flight.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import multiprocessing
@@ -99,6 +100,7 @@ class Analysis:
     kind: str | None = None
     frames: tuple[FrameHashes, ...] = ()
     error: str | None = None
+    index: int = 0  # the item's member index (Item.index): path and index say which file it is
 
     @property
     def ok(self) -> bool:
@@ -112,13 +114,14 @@ def analyse(task: tuple[Item, AnalysisOptions]) -> Analysis:
     """Read and hash one file; never raises (the reason comes back in ``error``)."""
     item, options = task
     try:
-        return _analyse(item, options)
+        result = _analyse(item, options)
     except ValidationError as exc:
-        return Analysis(item.path, error=str(exc))
+        result = Analysis(item.path, error=str(exc))
     except MemoryError:
-        return Analysis(item.path, error="not enough memory to decode it; skipped")
+        result = Analysis(item.path, error="not enough memory to decode it; skipped")
     except Exception as exc:  # a scan never stops on one file; the reason is kept
-        return Analysis(item.path, error=f"cannot be hashed ({type(exc).__name__}: {exc})")
+        result = Analysis(item.path, error=f"cannot be hashed ({type(exc).__name__}: {exc})")
+    return dataclasses.replace(result, index=item.index)
 
 
 def _analyse(item: Item, options: AnalysisOptions) -> Analysis:

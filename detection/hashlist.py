@@ -65,13 +65,17 @@ def read_lines(text: str, path: PurePath) -> list[Line]:
     column after it, so nothing on that line can be trusted).
     """
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    if reader.fieldnames is None:
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise _csv_error(exc, reader.reader.line_num or 1, path) from None
+    if fieldnames is None:
         raise ValidationError(
             "detection.hash_list_empty_needs",
             "hash list {path} is empty; it needs a header line: algorithm,hash,case",
             path=path
         )
-    names = [ALIASES.get(n.strip().lower(), n.strip().lower()) for n in reader.fieldnames]
+    names = [ALIASES.get(n.strip().lower(), n.strip().lower()) for n in fieldnames]
     missing = [c for c in REQUIRED if c not in names]
     if missing:
         raise ValidationError(
@@ -82,16 +86,34 @@ def read_lines(text: str, path: PurePath) -> list[Line]:
         )
     reader.fieldnames = names
     rows = []
-    for raw in reader:
-        if None in raw:
-            raise ValidationError(
-                "detection.line_more_fields_header",
-                "line {reader_line_num} of {path_name}: more fields than the header names; "
-                "check for an unquoted comma",
-                reader_line_num=reader.line_num, path_name=path.name
-            )
-        rows.append((reader.line_num, {k: (v or "").strip() for k, v in raw.items()}))
+    try:
+        for raw in reader:
+            if None in raw:
+                raise ValidationError(
+                    "detection.line_more_fields_header",
+                    "line {reader_line_num} of {path_name}: more fields than the header names; "
+                    "check for an unquoted comma",
+                    reader_line_num=reader.line_num, path_name=path.name
+                )
+            rows.append((reader.line_num, {k: (v or "").strip() for k, v in raw.items()}))
+    except csv.Error as exc:
+        raise _csv_error(exc, reader.reader.line_num, path) from None
     return rows
+
+
+def _csv_error(exc: csv.Error, line: int, path: PurePath) -> ValidationError:
+    """The one-line refusal of a line Python's csv module cannot read."""
+    limit = csv.field_size_limit()
+    if "field larger than field limit" in str(exc):
+        # Most often a quote that is never closed: the rest of the file reads as one field.
+        return ValidationError(
+            "detection.hashlist_field_size",
+            "line {line} of {file} has a field longer than {limit} characters, more than a "
+            "hash list holds; check for a quote that is never closed",
+            line=line, file=path.name, limit=f"{limit:,}")
+    return ValidationError(
+        "detection.hashlist_csv", "line {line} of {file} is not valid CSV ({reason})",
+        line=line, file=path.name, reason=str(exc))
 
 
 def check_line(line: int, row: dict[str, str]) -> HashListRow:

@@ -10,9 +10,11 @@ rules live in pure modules this one calls: where files come from (detection.sour
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,7 +46,16 @@ from detection.hashing import HASHERS
 from detection.hashlist import validate_case_ref
 from detection.matching import Match, Matcher, RegistryEntry
 from detection.media import VIDEO
-from detection.sources import DEFAULT_LIMITS, Item, Limits, list_source, list_upload
+from detection.sources import (
+    DEFAULT_LIMITS,
+    MAX_LABEL,
+    Item,
+    Limits,
+    Refused,
+    list_source,
+    list_upload,
+    shown_name,
+)
 from errors import Conflict, Message, NotFound, ValidationError
 
 Progress = Callable[[int, int], None]
@@ -159,8 +170,9 @@ def add_to_registry(
     problems: list[Problem] = []
     for p in paths:
         found, refused = list_source(p)
-        prefix = Path(p).name + "/" if Path(p).is_dir() or len(found) + len(refused) > 1 else ""
-        items += [Item(prefix + i.path if prefix else i.path, i.file, i.member) for i in found]
+        many = Path(p).is_dir() or len(found) + len(refused) > 1
+        prefix = shown_name(Path(p).name) + "/" if many else ""
+        items += [dataclasses.replace(i, path=prefix + i.path) for i in found]
         problems += [Problem(prefix + r.path, r.reason) for r in refused]
     return _register(ctx, ref, items, problems, workers=workers, progress=progress)
 
@@ -194,7 +206,7 @@ def add_uploads_to_registry(
         found, refused = list_upload(name, data)
         zipped = any(i.member is not None for i in found) or len(found) + len(refused) > 1
         prefix = _upload_label(name) + "/" if zipped else ""
-        items += [Item(prefix + i.path, i.file, i.member, data=i.data) for i in found]
+        items += [dataclasses.replace(i, path=prefix + i.path) for i in found]
         problems += [Problem(prefix + r.path, r.reason) for r in refused]
     # In this process: an upload is at most the server's upload limit, and handing its bytes to
     # worker processes would copy the whole archive once per member.
@@ -490,6 +502,8 @@ class ItemReport:
     media_kind: str | None
     matches: tuple[MatchReport, ...]
     error: str | None
+    # The member's place in its archive when two members may share the path; None for a file.
+    member: int | None = None
 
 
 @dataclass(frozen=True)
@@ -511,6 +525,7 @@ class ScanReport:
 
 
 def _flag_for(ctx: Context, scan_id: int, item_path: str, digest: str, match: Match) -> None:
+    # item_path: the item's label (_item_labels), which tells two members of one name apart
     s = ctx.session
     exists = s.scalar(
         select(Flag.id).where(Flag.item_digest == digest, Flag.hash_entry_id == match.entry_id)
@@ -571,7 +586,7 @@ def run_scan(
     """
     access.require(ctx, "scan.run")
     source = _inside_scan_folders(ctx, source)
-    label = os.fspath(source)[:256]
+    label = shown_name(os.fspath(source))[:256]
     items, refused = list_source(source, limits)
     return _scan(ctx, label, items, refused, workers=workers, resume_scan_id=resume_scan_id,
                  progress=progress)
@@ -601,17 +616,38 @@ def run_scan_upload(
                  progress=progress)
 
 
+def _item_labels(keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """How a flag and a message name each item: its path, and its member index when the archive
+    holds another member of that path."""
+    shared = Counter(path for path, _ in keys)
+    return {
+        (path, index): (f"{path} (member {index})" if shared[path] > 1 else path)[:MAX_LABEL]
+        for path, index in keys
+    }
+
+
+def _stored_keys(ctx: Context, scan_id: int) -> set[tuple[str, int]]:
+    return {
+        (path, member)
+        for path, member in ctx.session.execute(
+            select(ScanItem.path, ScanItem.member).where(ScanItem.scan_id == scan_id)
+        )
+    }
+
+
 def _scan(
     ctx: Context,
     label: str,
     items: list[Item],
-    refused: list,
+    refused: list[Refused],
     *,
     workers: int,
     resume_scan_id: int | None,
     progress: Progress | None,
 ) -> ScanReport:
     s = ctx.session
+    keys = [r.key for r in refused] + [i.key for i in items]
+    labels = _item_labels(keys)
     with ctx.transaction():
         if resume_scan_id is not None:
             scan = s.get(Scan, resume_scan_id)
@@ -627,16 +663,19 @@ def _scan(
                     resume_scan_id=resume_scan_id, scan_source_label=scan.source_label,
                     label=label
                 )
-            if scan.status == "finished":
+            done = _stored_keys(ctx, scan.id)
+            if scan.status == "finished" and done.issuperset(keys):
                 return _report(ctx, scan.id)  # nothing left to do
-            done = set(s.scalars(select(ScanItem.path).where(ScanItem.scan_id == scan.id)))
+            # A scan marked finished with a file it never analysed (as an older dscr could)
+            # is opened again: it is finished only when every file is.
             scan.status = "running"
-            scan.items_total = max(scan.items_total, len(items) + len(refused), len(done))
+            scan.finished_at = None
+            scan.items_total = max(scan.items_total, len(keys), len(done))
         else:
             scan = Scan(
                 source_label=label,
                 status="running",
-                items_total=len(items) + len(refused),
+                items_total=len(keys),
                 items_done=0,
                 started_by=ctx.actor.id,
             )
@@ -645,19 +684,20 @@ def _scan(
         s.flush()
         scan_id = scan.id
     matcher, _case_refs = _load_matcher(ctx)
-    total = len(items) + len(refused)
+    total = len(keys)
     count = len(done)
     try:
         for r in refused:
-            if r.path in done:
+            if r.key in done:
                 continue
             with ctx.transaction():
-                s.add(ScanItem(scan_id=scan_id, path=r.path[:1024], status="error", error=r.reason))
+                s.add(ScanItem(scan_id=scan_id, path=r.path, member=r.index, status="error",
+                               error=r.reason))
                 count += 1
-                s.get(Scan, scan_id).items_done = count
+                s.get(Scan, scan_id).items_done = min(count, s.get(Scan, scan_id).items_total)
             if progress is not None:
                 progress(count, total)
-        todo = [(i, AnalysisOptions()) for i in items if i.path not in done]
+        todo = [(i, AnalysisOptions()) for i in items if i.key not in done]
         for a in run_parallel(analyse, todo, workers=workers):
             matches = matcher.match(a) if a.ok else []
             with ctx.transaction():
@@ -665,7 +705,8 @@ def _scan(
                 s.add(
                     ScanItem(
                         scan_id=scan_id,
-                        path=a.path[:1024],
+                        path=a.path,
+                        member=a.index,
                         item_digest=a.digest,
                         media_kind=a.kind if a.kind in ("image", VIDEO) else None,
                         status=status,
@@ -673,9 +714,9 @@ def _scan(
                     )
                 )
                 for m in matches:
-                    _flag_for(ctx, scan_id, a.path, a.digest or "", m)
+                    _flag_for(ctx, scan_id, labels[(a.path, a.index)], a.digest or "", m)
                 count += 1
-                s.get(Scan, scan_id).items_done = count
+                s.get(Scan, scan_id).items_done = min(count, s.get(Scan, scan_id).items_total)
             if progress is not None:
                 progress(count, total)
     except BaseException as exc:
@@ -684,12 +725,38 @@ def _scan(
             scan = s.get(Scan, scan_id)
             scan.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         raise
-    with ctx.transaction():
-        scan = s.get(Scan, scan_id)
-        scan.status = "finished"
-        scan.items_done = min(count, scan.items_total)
-        scan.finished_at = utcnow()
+    _finish_scan(ctx, scan_id, keys, labels)
     return _report(ctx, scan_id)
+
+
+def _finish_scan(
+    ctx: Context,
+    scan_id: int,
+    keys: Sequence[tuple[str, int]],
+    labels: dict[tuple[str, int], str],
+) -> None:
+    """Mark the scan finished, or failed (to be resumed) when a file of it has no stored result.
+
+    Every listed file must be analysed or listed as an error first: a scan that says
+    "finished" while a file was never looked at would let that file dodge detection.
+    """
+    with ctx.transaction():
+        scan = ctx.session.get(Scan, scan_id)
+        stored = _stored_keys(ctx, scan_id)
+        missing = [k for k in keys if k not in stored]
+        if missing:
+            scan.status = "failed"
+        else:
+            scan.status = "finished"
+            scan.items_done = min(len(stored), scan.items_total)
+            scan.finished_at = utcnow()
+    if missing:
+        raise Conflict(
+            "detection.scan_incomplete",
+            "scan {scan_id} is not finished: {missing} of its {total} files were neither "
+            "analysed nor listed as errors (the first is {first}); resume the scan to scan them",
+            scan_id=scan_id, missing=len(missing), total=len(keys), first=labels[missing[0]],
+        )
 
 
 def scan_report(ctx: Context, scan_id: int) -> ScanReport:
@@ -735,7 +802,9 @@ def _report(ctx: Context, scan_id: int) -> ScanReport:
         if scan is None:
             raise NotFound("detection.no_scan", "No scan {scan_id}.", scan_id=scan_id)
         items = s.scalars(
-            select(ScanItem).where(ScanItem.scan_id == scan_id).order_by(ScanItem.path)
+            select(ScanItem)
+            .where(ScanItem.scan_id == scan_id)
+            .order_by(ScanItem.path, ScanItem.member)
         ).all()
         digests = {i.item_digest for i in items if i.item_digest and i.status == "flagged"}
         flags = []
@@ -774,6 +843,7 @@ def _report(ctx: Context, scan_id: int) -> ScanReport:
                 i.media_kind,
                 tuple(by_digest.get(i.item_digest, ())) if i.status == "flagged" else (),
                 i.error,
+                i.member or None,
             )
             for i in items
         )

@@ -4,14 +4,19 @@
 an upload held in memory), refusing what must not be read (paths that climb out of the archive,
 links that leave the folder, oversized members, zip bombs) with a reason per file, or for the
 whole archive when it is a bomb. ``read_item`` reads one listed file, never past the limit.
-Plain data in, plain data out: no database, no worker processes.
+Every file gets a label that a report can show and a database can store: names that are not
+UTF-8 are shown with their bytes escaped, every label is at most MAX_LABEL characters and no two
+files of one listing share a label and member index (``Item.key``), so none can hide behind
+another. Plain data in, plain data out: no database, no worker processes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import stat
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -33,6 +38,8 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+# The longest label a scan stores (scan_items.path, flags.item_path).
+MAX_LABEL = 1024
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,13 @@ class Item:
     file: str  # a file on disk, or the zip archive holding the member (for an upload, its name)
     member: str | None = None
     data: bytes | None = field(default=None, repr=False, compare=False)
+    # The member's place in the archive (1 for its first entry), 0 for a file that is no member:
+    # two members may have one name, and each is read and reported as itself.
+    index: int = 0
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.path, self.index)
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,52 @@ class Refused:
 
     path: str
     reason: str
+    index: int = 0
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.path, self.index)
+
+
+def shown_name(name: str) -> str:
+    """A file name as text a person, a terminal and a database can take.
+
+    Names that are not UTF-8 reach Python with their bytes as lone surrogates
+    (``os.fsdecode``); they are shown with those bytes escaped (``bad\\xffname.jpg``).
+    """
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        pass
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _fit(label: str) -> str:
+    """The label, or a shortened one ending in a digest of the whole when it is too long."""
+    if len(label) <= MAX_LABEL:
+        return label
+    digest = hashlib.sha256(label.encode("utf-8")).hexdigest()[:16]
+    return f"{label[: MAX_LABEL - 20]}...#{digest}"
+
+
+class _Labels:
+    """Labels for the files of one folder, each shown safely, fitted, and used once."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def __call__(self, rel: str) -> str:
+        label = _fit(shown_name(rel))
+        n = 1
+        while label in self.used:  # an escaped name may read like another file's real name
+            n += 1
+            label = _fit(f"{shown_name(rel)} ({n})")
+        self.used.add(label)
+        return label
 
 
 def list_source(
@@ -80,8 +140,8 @@ def list_source(
                               fspath=os.fspath(source))
     size = root.stat().st_size
     if size > limits.max_file_bytes:
-        return [], [Refused(root.name, _too_big(size, limits))]
-    return [Item(root.name, os.fspath(root))], []
+        return [], [Refused(_fit(shown_name(root.name)), _too_big(size, limits))]
+    return [Item(_fit(shown_name(root.name)), os.fspath(root))], []
 
 
 def _too_big(size: int, limits: Limits) -> str:
@@ -95,6 +155,7 @@ def _list_folder(root: Path, limits: Limits) -> tuple[list[Item], list[Refused]]
     real_root = root.resolve()
     items: list[Item] = []
     refused: list[Refused] = []
+    label = _Labels()
 
     def inside(p: str) -> bool:
         try:
@@ -107,7 +168,7 @@ def _list_folder(root: Path, limits: Limits) -> tuple[list[Item], list[Refused]]
         for d in sorted(dirnames):
             full = os.path.join(dirpath, d)
             if os.path.islink(full):
-                rel = Path(full).relative_to(root).as_posix()
+                rel = label(Path(full).relative_to(root).as_posix())
                 reason = (
                     "a link to a folder outside the scanned folder; not followed"
                     if not inside(full)
@@ -118,7 +179,7 @@ def _list_folder(root: Path, limits: Limits) -> tuple[list[Item], list[Refused]]
         dirnames.sort()
         for name in sorted(filenames):
             full = os.path.join(dirpath, name)
-            rel = Path(full).relative_to(root).as_posix()
+            rel = label(Path(full).relative_to(root).as_posix())
             if os.path.islink(full) and not inside(full):
                 refused.append(Refused(rel, "a link to a file outside the scanned folder; skipped"))
                 continue
@@ -173,7 +234,7 @@ def list_upload(
 def _list_zip(
     path: Path, limits: Limits, data: bytes | None = None
 ) -> tuple[list[Item], list[Refused]]:
-    label = path.name
+    label = shown_name(path.name)
     try:
         with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as zf:
             infos = zf.infolist()
@@ -181,7 +242,21 @@ def _list_zip(
         raise ValidationError("detection.not_readable_zip_archive",
                               "{label} is not a readable zip archive ({exc})",
                               label=label, exc=exc) from exc
-    files = [i for i in infos if not i.is_dir()]
+    except UnicodeDecodeError as exc:
+        # The member says its name is UTF-8 (general purpose bit 11) and it is not: zipfile
+        # cannot list the archive at all.
+        raise ValidationError(
+            "detection.member_name",
+            "member {index} of {archive} has a name that is not valid UTF-8 although the "
+            "archive says it is; it is shown as {shown}",
+            index=_undecodable_member(path if data is None else io.BytesIO(data)) or "?",
+            archive=label,
+            shown=bytes(exc.object).decode("utf-8", "backslashreplace"),
+        ) from None
+    # Entries are numbered by their place in the archive, directories included. A "directory"
+    # that holds bytes is content under a folder's name: it is scanned like any member.
+    numbered = [(n, i) for n, i in enumerate(infos, start=1) if not i.is_dir() or i.file_size]
+    files = [i for _, i in numbered]
     if len(files) > limits.max_members:
         raise ValidationError(
             "detection.holds_members_above_limit",
@@ -204,8 +279,7 @@ def _list_zip(
         )
     items: list[Item] = []
     refused: list[Refused] = []
-    seen: set[str] = set()
-    for info in files:
+    for index, info in numbered:
         name = info.filename
         reason = unsafe_member_name(name)
         mode = info.external_attr >> 16
@@ -222,15 +296,63 @@ def _list_zip(
                 f"inflates {info.file_size / max(info.compress_size, 1):,.0f} times; "
                 "a decompression bomb, refused"
             )
-        if reason is None and name in seen:
-            reason = "a second member with the same name; refused"
-        seen.add(name)
+        shown = _fit(name)
         if reason is not None:
-            refused.append(Refused(name, reason))
+            refused.append(Refused(shown, reason, index))
         else:
-            items.append(Item(name, os.fspath(path), name, data=data))
-    items.sort(key=lambda i: i.path)
+            items.append(Item(shown, os.fspath(path), name, data=data, index=index))
+    items.sort(key=lambda i: i.key)
     return items, refused
+
+
+_EOCD = struct.Struct("<4s4H2LH")  # end of central directory
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")  # its zip64 form, just before the zip64 locator
+_CENTRAL = struct.Struct("<4s6H3L5H2L")  # one central directory header
+
+
+def _undecodable_member(archive) -> int | None:
+    """The place (1-based) of the first member flagged UTF-8 whose name is not, or None."""
+    try:
+        with archive if isinstance(archive, io.BytesIO) else open(archive, "rb") as fh:
+            fh.seek(0, io.SEEK_END)
+            size = fh.tell()
+            start = max(0, size - _EOCD.size - 0xFFFF)
+            fh.seek(start)
+            tail = fh.read()
+            at = tail.rfind(b"PK\x05\x06")
+            if at < 0:
+                return None
+            eocd = start + at
+            _, _, _, _, entries, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, at)
+            end = eocd
+            if entries == 0xFFFF or 0xFFFFFFFF in (cd_size, cd_offset):
+                end = eocd - 20 - _EOCD64.size
+                fh.seek(end)
+                record = _EOCD64.unpack(fh.read(_EOCD64.size))
+                if record[0] != b"PK\x06\x06":
+                    return None
+                entries, cd_size = record[7], record[8]
+            fh.seek(end - cd_size)
+            directory = fh.read(cd_size)
+    except (OSError, struct.error):
+        return None
+    pos = 0
+    for n in range(1, entries + 1):
+        try:
+            head = _CENTRAL.unpack_from(directory, pos)
+        except struct.error:
+            return None
+        if head[0] != b"PK\x01\x02":
+            return None
+        flags, name_len, extra_len, comment_len = head[3], head[10], head[11], head[12]
+        name = directory[pos + _CENTRAL.size: pos + _CENTRAL.size + name_len]
+        if flags & 0x800:
+            try:
+                name.decode("utf-8")
+            except UnicodeDecodeError:
+                return n
+        pos += _CENTRAL.size + name_len + extra_len + comment_len
+    return None
 
 
 def read_item(item: Item, limits: Limits = DEFAULT_LIMITS) -> bytes:
@@ -244,7 +366,7 @@ def read_item(item: Item, limits: Limits = DEFAULT_LIMITS) -> bytes:
                 data = fh.read(cap + 1)
         else:
             archive = item.file if item.data is None else io.BytesIO(item.data)
-            with zipfile.ZipFile(archive) as zf, zf.open(item.member) as fh:
+            with zipfile.ZipFile(archive) as zf, zf.open(_member_info(zf, item)) as fh:
                 data = fh.read(cap + 1)
     except (OSError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
         raise ValidationError("detection.read",
@@ -257,3 +379,18 @@ def read_item(item: Item, limits: Limits = DEFAULT_LIMITS) -> bytes:
             item_path=item.path, cap=cap
         )
     return data
+
+
+def _member_info(zf: zipfile.ZipFile, item: Item) -> zipfile.ZipInfo:
+    # By its place, not its name: of two members with one name, zipfile's name lookup finds
+    # only the last.
+    if item.index == 0:
+        return zf.getinfo(item.member)
+    infos = zf.infolist()
+    if item.index > len(infos) or infos[item.index - 1].filename != item.member:
+        raise ValidationError(
+            "detection.member_moved",
+            "{path} is no longer member {index} of its archive (the archive changed since it "
+            "was listed); scan the archive again",
+            path=item.path, index=item.index)
+    return infos[item.index - 1]

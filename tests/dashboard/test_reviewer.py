@@ -214,6 +214,52 @@ def test_an_uploaded_zip_is_scanned_and_an_interrupted_scan_resumes(demo, signed
     assert not at.get("imgs")
 
 
+def test_a_zip_that_would_dodge_the_scan_is_scanned_or_refused_in_one_line(demo, signed_in,
+                                                                          tmp_path):
+    import os
+    import warnings
+    import zipfile
+
+    folder = registered_and_scanned(demo, tmp_path)
+    with open(os.path.join(os.fsencode(folder), b"copy\xff.jpg"), "wb") as fh:
+        fh.write(jpeg("astronaut", 40))
+    at = signed_in("reviewer1", "pages/scans.py")
+    at.text_input(key="rv_scan_path").input(str(folder))
+    at.number_input(key="rv_scan_workers").set_value(1)
+    at.button(key=SCAN).click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    items = table_with(at, "일치 (사례 · 알고리즘 · 거리)").set_index("경로")
+    assert items.loc["copy\\xff.jpg", "결과"] == "탐지"  # scanned, its name shown escaped
+
+    # Two members of one name: both are scanned, and the registered one is flagged.
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buf, "w") as zf:
+        warnings.simplefilter("ignore")
+        zf.writestr("photo.jpg", jpeg("china"))
+        zf.writestr("photo.jpg", jpeg("astronaut", 45))
+    gen = at.session_state["rv_scan_gen"]
+    at.file_uploader(key=f"rv_scan_zip_{gen}").set_value(("dup.zip", buf.getvalue(), "application/zip"))
+    at.button(key="FormSubmitter:rv_scan_zip_form-검사 시작").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    items = table_with(at, "일치 (사례 · 알고리즘 · 거리)")
+    assert sorted(items["결과"]) == ["이상 없음", "탐지"]
+
+    # A member flagged UTF-8 that is not: one line in place, no traceback, no scan stored.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("b\u00e9.jpg", b"x")
+    bad = buf.getvalue().replace("\u00e9".encode(), b"\xff\xfe")
+    gen = at.session_state["rv_scan_gen"]
+    at.file_uploader(key=f"rv_scan_zip_{gen}").set_value(("odd.zip", bad, "application/zip"))
+    at.button(key="FormSubmitter:rv_scan_zip_form-검사 시작").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "member 1 of odd.zip has a name that is not valid UTF-8 although the archive says it "
+        "is; it is shown as b\\xff\\xfe.jpg"]
+    with demo.context(actor(demo, "reviewer1")) as ctx:
+        assert len(service.list_scans(ctx)) == 2
+
+
 def test_a_reason_is_required_and_a_confirmation_opens_a_takedown(demo, signed_in, tmp_path):
     folder = registered_and_scanned(demo, tmp_path)
     reviewer = actor(demo, "reviewer1")
@@ -304,3 +350,21 @@ def test_every_reviewer_status_has_a_label_in_both_languages(backend):
                            ("rv_td_", TAKEDOWN_STATUSES), ("rv_ev_", (*PROPOSAL_STATUSES, "none"))):
         for value in values:
             assert set(TEXT[prefix + value]) == {"ko", "en"}, prefix + value
+
+
+def test_a_key_file_that_is_a_folder_is_one_line_on_the_login_page(app_env, make_account,
+                                                                   monkeypatch, tmp_path):
+    from tests.dashboard.conftest import APP
+
+    make_account("reviewer", "reviewer_k", "right password 1")
+    monkeypatch.setenv("DSCR_KEY_FILE", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.text_input(key="login_username").input("reviewer_k")
+    at.text_input(key="login_password").input("right password 1")
+    at.checkbox(key="login_ack").check()
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        f"The key file {tmp_path} (DSCR_KEY_FILE) is a folder, not a file; point DSCR_KEY_FILE "
+        "at the key file itself."]

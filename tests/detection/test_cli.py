@@ -79,3 +79,27 @@ def test_registry_scan_and_review_from_the_command_line(dscr, tmp_path):
     bad.write_text("algorithm,hash,case\npdq,123,CASE-A\n")
     code, _, err = dscr("registry", "import", bad)
     assert code == 2 and "line 2:" in err and "nothing was written" in err
+
+
+@SQLITE_ONLY
+def test_inputs_that_broke_a_scan_or_an_import_give_one_line(dscr, tmp_path, settings,
+                                                             monkeypatch):
+    from tests.detection.test_dodge import bad_utf8_member_zip
+
+    archive = settings.data_dir / "odd.zip"
+    archive.write_bytes(bad_utf8_member_zip())
+    code, _, err = dscr("scan", archive, "--json", tmp_path / "r.json", "--workers", "1")
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("dscr: error: member 2 of odd.zip has a name that is not valid UTF-8")
+
+    big = tmp_path / "big.csv"
+    big.write_text("algorithm,hash,case\npdq,\"" + "0" * (200 * 1024) + "\n")
+    code, _, err = dscr("registry", "import", big)
+    assert code == 2 and err.count("\n") == 1
+    assert "line 2 of big.csv has a field longer than 131,072 characters" in err
+
+    monkeypatch.setenv("DSCR_KEY_FILE", str(tmp_path))
+    code, _, err = dscr("flags", "list")
+    assert code == 2 and err == (f"dscr: configuration error: The key file {tmp_path} "
+                                 "(DSCR_KEY_FILE) is a folder, not a file; point DSCR_KEY_FILE "
+                                 "at the key file itself.\n")

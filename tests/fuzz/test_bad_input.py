@@ -169,6 +169,12 @@ def test_a_hostile_zip_lists_only_safe_members_and_refuses_the_rest(members):
         assert len(read_item(item, DEFAULT_LIMITS)) <= DEFAULT_LIMITS.max_file_bytes
     for r in refused:
         assert r.reason
+    # Every member is listed once, under a key no other member shares (a scan stores each).
+    keys = [x.key for x in [*items, *refused]]
+    assert len(keys) == len(set(keys)) == sum(1 for name, _ in members if name)
+    bodies = [body for name, body in members if name]
+    assert sorted(read_item(i, DEFAULT_LIMITS) for i in items) == sorted(
+        bodies[i.index - 1] for i in items)
 
 
 @FUZZ
