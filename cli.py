@@ -141,11 +141,11 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
           f"{summary.hash_entries} registry hashes")
     lines = [f"{a.username:<14} {a.role:<10} {a.password}" for a in summary.accounts]
     if args.accounts_file:
-        import os
-        fd = os.open(args.accounts_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write("# demo accounts (synthetic data only): username role password\n")
-            fh.write("\n".join(lines) + "\n")
+        from db.files import write_private
+
+        # O_TRUNC on an existing 0644 file would keep its mode: a new 0600 file replaces it.
+        write_private(args.accounts_file, "# demo accounts (synthetic data only): username role "
+                      "password\n" + "\n".join(lines) + "\n")
         print(f"demo accounts written to {args.accounts_file} (mode 600)")
     else:
         print("demo accounts (username role password):")
@@ -307,10 +307,10 @@ def _date(text: str):
 
 def _emit(text: str, path: str | None, what: str) -> None:
     if path:
-        from pathlib import Path
+        from db.files import write_private
 
-        Path(path).write_text(text, encoding="utf-8")
-        print(f"{what} written to {path}")
+        write_private(path, text)
+        print(f"{what} written to {path} (mode 600)")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
@@ -482,9 +482,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
             print("\nscan interrupted; resume it with `dscr scan PATH --json REPORT --resume "
                   "SCAN_ID` (the id is in `dscr flags list` or the scans table)", file=sys.stderr)
             raise
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    from db.files import write_private
+
+    # The report names files and cases: readable by its owner only, like every export.
+    out = write_private(Path(args.json), json.dumps(report.to_dict(), indent=2,
+                                                    ensure_ascii=False) + "\n")
     t = report.totals
     print(f"scan {report.scan_id}: {t['items']} files, {t['flagged']} flagged, {t['clear']} "
           f"clear, {t['error']} errors; report written to {out}")

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import audit
+from db import audit, files
 from db.config import Settings, load_settings
 from db.crypto import Keyring
 from db.engine import make_engine, session_factory
@@ -97,6 +97,9 @@ class Runtime:
     def __init__(self, settings: Settings | None = None, *, engine: Engine | None = None,
                  create_keys: bool = False) -> None:
         self.settings = settings or load_settings()
+        if self.settings.data_dir.is_dir():
+            # dscr's own folder: the database, the key files and reports live there (0700).
+            files.private_dir(self.settings.data_dir, tighten_existing=True)
         self.engine = engine or make_engine(self.settings.database_url)
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
         self._create_keys = create_keys

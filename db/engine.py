@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from db import files
 from errors import ConfigurationError
 
 
@@ -31,10 +32,14 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if backend == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     kwargs: dict = {"echo": echo, "future": True}
+    db_file: Path | None = None
     if backend == "sqlite":
         db_path = parsed.database
-        if db_path and db_path != ":memory:":
-            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        if db_path and db_path != ":memory:" and not db_path.startswith("file:"):
+            db_file = Path(db_path)
+            files.private_dir(db_file.parent)
+            # Created 0600 before SQLite opens it: SQLite gives -wal and -shm the same mode.
+            files.create_private_file(db_file)
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
@@ -45,6 +50,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         raise ConfigurationError(f"DSCR_DATABASE_URL cannot be used: {exc}") from None
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        if db_file is not None:
+            # Files left 0644 by an older dscr, or by a copy, are tightened at every connection.
+            event.listen(engine, "connect", lambda *_: _tighten_sqlite_files(db_file))
         # pysqlite's own transaction handling begins too late for the audit chain; begin ourselves.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     try:
@@ -57,6 +65,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             f"{reason}. Check DSCR_DATABASE_URL and that the server is running."
         ) from None
     return engine
+
+
+def _tighten_sqlite_files(db_file: Path) -> None:
+    for path in files.sqlite_files(db_file):
+        files.tighten(path)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

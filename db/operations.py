@@ -22,7 +22,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
-from db import access, audit, migrate
+from db import access, audit, files, migrate
 from db.context import Context
 from db.config import Settings, load_settings
 from db.crypto import Keyring, read_key_lines
@@ -132,7 +132,7 @@ def backup(ctx: Context, path: Path | str) -> BackupReport:
     path = Path(path).expanduser().resolve()
     if path.exists():
         raise Conflict(f"{path} exists already; back up to a new file name.")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    files.private_dir(path.parent)
     engine = ctx.runtime.engine
     backend = engine.dialect.name
     partial = path.with_name(path.name + ".partial")

@@ -8,13 +8,14 @@ import os
 import secrets
 from pathlib import Path
 
+from db import files
 from db.crypto import read_key_lines
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U to misread
 
 
 def create_study_key(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    files.private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(secrets.token_hex(32).encode("ascii") + b"\n")

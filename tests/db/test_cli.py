@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -67,10 +68,52 @@ def test_a_new_installation_from_the_command_line(env, capsys, monkeypatch):
     assert "a long password" not in out
 
 
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)  # the usual default, under which a plain open() makes 0644 files
+    yield
+    os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_database_its_side_files_and_the_data_folder_are_private(env, capsys, monkeypatch,
+                                                                       umask_022):
+    env.mkdir(mode=0o755)
+    code, _, _ = run(capsys, monkeypatch, "db", "upgrade")
+    assert code == 0
+    code, _, _ = run(capsys, monkeypatch, "users", "add", "boss", "--role", "admin",
+                     "--password-stdin", stdin="a long password 1\n")
+    assert code == 0
+    db = env / "dscr.sqlite3"
+    # A connection held open keeps the -wal and -shm files beside the database.
+    held = sqlite3.connect(db)
+    try:
+        held.execute("SELECT count(*) FROM accounts").fetchone()
+        wal, shm = Path(f"{db}-wal"), Path(f"{db}-shm")
+        assert wal.exists() and shm.exists()
+        assert {p.name: _mode(p) for p in (db, wal, shm)} == {
+            db.name: 0o600, wal.name: 0o600, shm.name: 0o600}
+        assert _mode(env) == 0o700
+        # Files left readable by an older version are tightened by the next command.
+        for p in (env, db, wal):
+            p.chmod(0o755 if p == env else 0o644)
+        code, _, _ = run(capsys, monkeypatch, "--user", "boss", "users", "list")
+        assert code == 0
+        assert (_mode(env), _mode(db), _mode(wal)) == (0o700, 0o600, 0o600)
+    finally:
+        held.close()
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_demo_data_loads_once_and_says_so_the_second_time(env, capsys, monkeypatch):
     run(capsys, monkeypatch, "db", "upgrade")
     accounts = env / "accounts.txt"
+    accounts.write_text("left by hand\n")
+    accounts.chmod(0o644)
     code, out, _ = run(capsys, monkeypatch, "demo-data", "--participants", "12", "--seed", "4",
                        "--accounts-file", str(accounts))
     assert code == 0 and "12 participants" in out
