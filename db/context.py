@@ -28,6 +28,8 @@ class Actor:
 
 
 SYSTEM = Actor(None, "system", "admin")
+# The meta row that recognises the study-code key (as "key_check" does the field key).
+STUDY_KEY_CHECK = "study_key_check"
 
 
 @dataclass
@@ -127,15 +129,23 @@ class Runtime:
         return self._study_coder
 
     def check_key(self) -> None:
-        """Refuse to run with a key that is not this database's, before any data is touched."""
+        """Refuse to run with a field key or a study-code key that is not this database's, before
+        any data is touched. A database without a check value yet gets one for the key in use."""
         with self.sessions() as s:
             row = s.get(Meta, "key_check")
-            if row is None:
+            study_row = s.get(Meta, STUDY_KEY_CHECK)
+            if row is not None:
+                self.keyring.verify_check_value(row.value)
+            if study_row is not None:
+                self.study_coder.verify_check_value(study_row.value,
+                                                    path=self.settings.study_key_file)
+            if row is None or study_row is None:
                 ctx = Context(s, SYSTEM, self, task="install key check")
                 with ctx.transaction():
-                    s.add(Meta(key="key_check", value=self.keyring.check_value()))
-            else:
-                self.keyring.verify_check_value(row.value)
+                    if row is None:
+                        s.add(Meta(key="key_check", value=self.keyring.check_value()))
+                    if study_row is None:
+                        s.add(Meta(key=STUDY_KEY_CHECK, value=self.study_coder.check_value()))
 
     @contextmanager
     def context(self, actor: Actor, *, today: dt.date | None = None, task: str | None = None

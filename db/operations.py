@@ -23,7 +23,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
 from db import access, audit, files, migrate
-from db.context import Context
+from db.context import STUDY_KEY_CHECK, Context
 from db.config import Settings, load_settings
 from db.crypto import Keyring, read_key_lines
 from db.schema import (
@@ -226,7 +226,15 @@ def restore(ctx: Context, path: Path | str) -> RestoreReport:
             f"{path} was made at schema revision {revision or '(none)'} and this version of dscr "
             f"needs revision {head}. Restore it with the dscr version that made it, or restore it "
             "into a new database and run `dscr db upgrade` there.")
-    check = dict((k, v) for k, v in _copy_rows(path, kind, "meta")).get("key_check")
+    meta_rows = dict((k, v) for k, v in _copy_rows(path, kind, "meta"))
+    check = meta_rows.get("key_check")
+    study_check = meta_rows.get(STUDY_KEY_CHECK)
+    if study_check is not None and study_check != ctx.study_coder.check_value():
+        raise ConfigurationError(
+            "operations.restore_study_key_mismatch",
+            "{path} was made with another study-code key than DSCR_STUDY_KEY_FILE ({key_file}). "
+            "Point DSCR_STUDY_KEY_FILE at the key file kept with that backup, then restore again.",
+            path=str(path), key_file=str(ctx.runtime.settings.study_key_file))
     if check is not None:
         try:
             ctx.keyring.verify_check_value(check)

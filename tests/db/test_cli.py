@@ -136,6 +136,13 @@ def test_a_wrong_key_is_refused_before_anything_is_read(env, capsys, monkeypatch
     code, _, err = run(capsys, monkeypatch, "users", "add", "x1", "--role", "admin",
                        "--password-stdin", stdin="a long password 1\n")
     assert code == 2 and "not the key this database was encrypted with" in err
+    monkeypatch.delenv("DSCR_KEY_FILE")
+    from db.pseudonym import create_study_key
+    create_study_key(tmp_path / "other-study.key")
+    monkeypatch.setenv("DSCR_STUDY_KEY_FILE", str(tmp_path / "other-study.key"))
+    code, _, err = run(capsys, monkeypatch, "users", "add", "x1", "--role", "admin",
+                       "--password-stdin", stdin="a long password 1\n")
+    assert code == 2 and "DSCR_STUDY_KEY_FILE" in err and "second study code" in err
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
