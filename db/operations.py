@@ -231,7 +231,7 @@ def restore(ctx: Context, path: Path | str) -> RestoreReport:
     study_check = meta_rows.get(STUDY_KEY_CHECK)
     if study_check is not None and study_check != ctx.study_coder.check_value():
         raise ConfigurationError(
-            "operations.restore_study_key_mismatch",
+            "restore.study_key_mismatch",
             "{path} was made with another study-code key than DSCR_STUDY_KEY_FILE ({key_file}). "
             "Point DSCR_STUDY_KEY_FILE at the key file kept with that backup, then restore again.",
             path=str(path), key_file=str(ctx.runtime.settings.study_key_file))

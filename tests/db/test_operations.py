@@ -106,7 +106,7 @@ def test_restore_refuses_another_schema_revision_or_another_key(rt, make_account
     con.close()
     with rt.context(admin) as ctx, pytest.raises(ConfigurationError) as err:
         operations.restore(ctx, third.path)
-    assert err.value.code == "operations.restore_study_key_mismatch"
+    assert err.value.code == "restore.study_key_mismatch"
     assert "DSCR_STUDY_KEY_FILE" in str(err.value)
     # No refusal touched the database (beyond the second backup's own log entry).
     now = operations.table_fingerprints(rt.engine)
