@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from db import access, audit
 from db.context import SYSTEM, Actor, Context, Runtime
+from db.engine import begin_writing
 from db.passwords import hash_password, needs_rehash, password_problem, verify_password
 from db.schema import (
     ROLES,
@@ -141,6 +142,7 @@ def authenticate(runtime: Runtime, username: str, password: str, *, now: dt.date
     """Check a password; lock the account after repeated failures. Every outcome is audited."""
     now = now or utcnow()
     with runtime.sessions() as s:
+        begin_writing(s)  # every outcome writes (the audit entry, the failure count)
         acc = s.scalars(select(Account).where(Account.username == username)).one_or_none()
         who = audit.AuditActor(acc.id if acc else None, username[:64])
         s.info["audit_actor"] = who
@@ -195,6 +197,7 @@ def resume_login_session(runtime: Runtime, token: str, *, now: dt.datetime | Non
     """The actor of a live session, or None when it ended, idled out, expired or was revoked."""
     now = now or utcnow()
     with runtime.sessions() as s:
+        begin_writing(s)  # a live session is written to (its last_seen_at) at every page view
         row = s.scalars(select(LoginSession).where(LoginSession.token_hash == _token_hash(token))
                         ).one_or_none()
         if row is None or row.ended_at is not None:

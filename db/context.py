@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import audit, files
 from db.config import Settings, load_settings
 from db.crypto import Keyring
-from db.engine import make_engine, session_factory
+from db.engine import begin_writing, make_engine, session_factory
 from db.pseudonym import StudyCoder
 from db.schema import Account, Meta
 from errors import ConfigurationError, NotFound, PermissionDenied, StoreUnavailable
@@ -54,8 +54,14 @@ class Context:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """Commit when the block ends normally; roll back on any error, so nothing is half-written."""
+        """Commit when the block ends normally; roll back on any error, so nothing is half-written.
+
+        The block is where a use case writes: on SQLite its transaction, when it begins here,
+        takes the write lock at once (`db.engine.begin_writing`). Reads outside such a block
+        begin deferred and take no lock.
+        """
         try:
+            begin_writing(self.session)
             yield self.session
             self.session.commit()
         except DBAPIError as exc:
