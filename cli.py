@@ -15,14 +15,22 @@ from collections.abc import Sequence
 from errors import ConfigurationError, DscrError
 
 
-def _read_password(args: argparse.Namespace) -> str:
+def _read_password(args: argparse.Namespace, prompt: str = "Password: ") -> str:
     if args.password_stdin:
         pw = sys.stdin.readline().rstrip("\r\n")
     else:
-        pw = getpass.getpass("Password: ")
+        pw = getpass.getpass(prompt)
         if getpass.getpass("Again: ") != pw:
             raise DscrError("The two passwords differ.")
     return pw
+
+
+def _read_current_password(args: argparse.Namespace) -> str:
+    """One's own current password: the first line of stdin with --password-stdin (the new one is
+    the second), else asked for without echo."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return getpass.getpass("Current password: ")
 
 
 def _runtime(create_keys: bool = False, *, need_schema: bool = True):
@@ -115,9 +123,11 @@ def cmd_users(args: argparse.Namespace) -> int:
             accounts_service.disable_account(ctx, args.username)
         print(f"account {args.username} disabled; its open sessions were ended")
     elif args.users_command == "passwd":
-        password = _read_password(args)
+        # Changing one's own password needs the current one; an admin resetting another's does not.
+        current = _read_current_password(args) if args.username == args.user else None
+        password = _read_password(args, "New password: ")
         with rt.context_for(args.user, task="cli users passwd") as ctx:
-            accounts_service.set_password(ctx, args.username, password)
+            accounts_service.set_password(ctx, args.username, password, current_password=current)
         print(f"password of {args.username} changed; its open sessions were ended")
     return 0
 
@@ -196,9 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     us.add_parser("list", help="list accounts")
     dis = us.add_parser("disable", help="disable an account and end its sessions")
     dis.add_argument("username")
-    pw = us.add_parser("passwd", help="set a password and end the account's sessions")
+    pw = us.add_parser("passwd", help="set a password and end the account's sessions (for your "
+                       "own account, give the current password first)")
     pw.add_argument("username")
-    pw.add_argument("--password-stdin", action="store_true")
+    pw.add_argument("--password-stdin", action="store_true",
+                    help="read the new password from stdin; for your own account the first line "
+                         "is the current password and the second the new one")
     users.set_defaults(func=cmd_users)
 
     demo = sub.add_parser("demo-data", help="load a synthetic programme into a new database")

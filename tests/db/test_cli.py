@@ -68,6 +68,37 @@ def test_a_new_installation_from_the_command_line(env, capsys, monkeypatch):
     assert "a long password" not in out
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_users_passwd_asks_for_ones_own_current_password_not_for_an_admin_reset(
+        env, capsys, monkeypatch):
+    run(capsys, monkeypatch, "db", "upgrade")
+    run(capsys, monkeypatch, "users", "add", "boss", "--role", "admin", "--password-stdin",
+        stdin="a long password 1\n")
+    run(capsys, monkeypatch, "--user", "boss", "users", "add", "kim", "--role", "counselor",
+        "--password-stdin", stdin="a long password 2\n")
+    # The admin resets kim's password: one line, the new password.
+    code, out, err = run(capsys, monkeypatch, "--user", "boss", "users", "passwd", "kim",
+                         "--password-stdin", stdin="kim was reset 3\n")
+    assert code == 0 and "password of kim changed" in out, err
+    # kim changes her own: the current password first, then the new one.
+    code, _, err = run(capsys, monkeypatch, "--user", "kim", "users", "passwd", "kim",
+                       "--password-stdin", stdin="not the password\nkim chose this 4\n")
+    assert code == 2 and "current password is not right" in err
+    code, _, err = run(capsys, monkeypatch, "--user", "kim", "users", "passwd", "kim",
+                       "--password-stdin", stdin="kim was reset 3\npassword1234\n")
+    assert code == 2 and "too easy to guess" in err
+    code, out, err = run(capsys, monkeypatch, "--user", "kim", "users", "passwd", "kim",
+                         "--password-stdin", stdin="kim was reset 3\nkim chose this 4\n")
+    assert code == 0 and "password of kim changed" in out, err
+    from accounts import service as accounts
+    from db.context import Runtime
+    rt = Runtime()
+    try:
+        assert accounts.authenticate(rt, "kim", "kim chose this 4").username == "kim"
+    finally:
+        rt.dispose()
+
+
 @pytest.fixture
 def umask_022():
     old = os.umask(0o022)  # the usual default, under which a plain open() makes 0644 files
