@@ -15,14 +15,22 @@ from collections.abc import Sequence
 from errors import ConfigurationError, DscrError
 
 
-def _read_password(args: argparse.Namespace) -> str:
+def _read_password(args: argparse.Namespace, prompt: str = "Password: ") -> str:
     if args.password_stdin:
         pw = sys.stdin.readline().rstrip("\r\n")
     else:
-        pw = getpass.getpass("Password: ")
+        pw = getpass.getpass(prompt)
         if getpass.getpass("Again: ") != pw:
             raise DscrError("cli.two_passwords_differ", "The two passwords differ.")
     return pw
+
+
+def _read_current_password(args: argparse.Namespace) -> str:
+    """One's own current password: the first line of stdin with --password-stdin (the new one is
+    the second), else asked for without echo."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return getpass.getpass("Current password: ")
 
 
 def _runtime(create_keys: bool = False, *, need_schema: bool = True):
@@ -150,9 +158,11 @@ def cmd_users(args: argparse.Namespace) -> int:
             accounts_service.disable_account(ctx, args.username)
         print(f"account {args.username} disabled; its open sessions were ended")
     elif args.users_command == "passwd":
-        password = _read_password(args)
+        # Changing one's own password needs the current one; an admin resetting another's does not.
+        current = _read_current_password(args) if args.username == args.user else None
+        password = _read_password(args, "New password: ")
         with rt.context_for(args.user, task="cli users passwd") as ctx:
-            accounts_service.set_password(ctx, args.username, password)
+            accounts_service.set_password(ctx, args.username, password, current_password=current)
         print(f"password of {args.username} changed; its open sessions were ended")
     return 0
 
@@ -177,11 +187,11 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
           f"{summary.hash_entries} registry hashes")
     lines = [f"{a.username:<14} {a.role:<10} {a.password}" for a in summary.accounts]
     if args.accounts_file:
-        import os
-        fd = os.open(args.accounts_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write("# demo accounts (synthetic data only): username role password\n")
-            fh.write("\n".join(lines) + "\n")
+        from db.files import write_private
+
+        # O_TRUNC on an existing 0644 file would keep its mode: a new 0600 file replaces it.
+        write_private(args.accounts_file, "# demo accounts (synthetic data only): username role "
+                      "password\n" + "\n".join(lines) + "\n")
         print(f"demo accounts written to {args.accounts_file} (mode 600)")
     else:
         print("demo accounts (username role password):")
@@ -235,9 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     us.add_parser("list", help="list accounts")
     dis = us.add_parser("disable", help="disable an account and end its sessions")
     dis.add_argument("username")
-    pw = us.add_parser("passwd", help="set a password and end the account's sessions")
+    pw = us.add_parser("passwd", help="set a password and end the account's sessions (for your "
+                       "own account, give the current password first)")
     pw.add_argument("username")
-    pw.add_argument("--password-stdin", action="store_true")
+    pw.add_argument("--password-stdin", action="store_true",
+                    help="read the new password from stdin; for your own account the first line "
+                         "is the current password and the second the new one")
     users.set_defaults(func=cmd_users)
 
     demo = sub.add_parser("demo-data", help="load a synthetic programme into a new database")
@@ -346,10 +359,10 @@ def _date(text: str):
 
 def _emit(text: str, path: str | None, what: str) -> None:
     if path:
-        from pathlib import Path
+        from db.files import write_private
 
-        Path(path).write_text(text, encoding="utf-8")
-        print(f"{what} written to {path}")
+        write_private(path, text)
+        print(f"{what} written to {path} (mode 600)")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
@@ -521,9 +534,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
             print("\nscan interrupted; resume it with `dscr scan PATH --json REPORT --resume "
                   "SCAN_ID` (the id is in `dscr flags list` or the scans table)", file=sys.stderr)
             raise
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    from db.files import write_private
+
+    # The report names files and cases: readable by its owner only, like every export.
+    out = write_private(Path(args.json), json.dumps(report.to_dict(), indent=2,
+                                                    ensure_ascii=False) + "\n")
     t = report.totals
     print(f"scan {report.scan_id}: {t['items']} files, {t['flagged']} flagged, {t['clear']} "
           f"clear, {t['error']} errors; report written to {out}")

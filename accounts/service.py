@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from db import access, audit
 from db.context import SYSTEM, Actor, Context, Runtime
+from db.engine import begin_writing
 from db.passwords import hash_password, needs_rehash, password_problem, verify_password
 from db.schema import (
     ROLES,
@@ -68,7 +69,7 @@ def add_account(ctx: Context, *, username: str, role: str, password: str,
         raise ValidationError("accounts.role_does_not_exist",
                               "Role {role!r} does not exist; choose one of {roles}.",
                               role=role, roles=', '.join(ROLES))
-    problem = password_problem(password)
+    problem = password_problem(password, (username, display_name))
     if problem:
         raise ValidationError.of(problem)
     with ctx.transaction() as s:
@@ -120,20 +121,49 @@ def disable_account(ctx: Context, username: str) -> None:
         _end_sessions(ctx, acc.id, "account disabled")
 
 
-def set_password(ctx: Context, username: str, new_password: str) -> None:
-    """Change a password (an admin, or the account itself); open sessions are revoked."""
-    if ctx.actor.username != username:
+def set_password(ctx: Context, username: str, new_password: str, *,
+                 current_password: str | None = None) -> None:
+    """Change a password; open sessions are revoked.
+
+    An account changing its own password gives its current one too (a dashboard left open, or a
+    stolen session, must not be enough to take the account over); a wrong one counts as a failed
+    log-in. An admin resetting another account's password does not need it.
+    """
+    own = ctx.actor.id is not None and ctx.actor.username == username
+    if not own:
         access.require(ctx, "account.manage")
-    problem = password_problem(new_password)
-    if problem:
-        raise ValidationError.of(problem)
+    wrong_current = False
     with ctx.transaction():
         acc = _account_by_name(ctx, username)
-        acc.password_hash = hash_password(new_password)
-        acc.password_changed_at = utcnow()
-        acc.failed_logins = 0
-        acc.locked_until = None
-        _end_sessions(ctx, acc.id, "password changed")
+        if own and not current_password:
+            raise ValidationError(
+                "accounts.current_password_needed",
+                "To change your own password, give your current password too.")
+        if own and not verify_password(acc.password_hash, current_password):
+            # Counted as a failed log-in: guessing through the change form locks the account alike.
+            wrong_current = True
+            acc.failed_logins += 1
+            if acc.failed_logins >= MAX_FAILED_LOGINS:
+                acc.locked_until = utcnow() + LOCKOUT
+                acc.failed_logins = 0
+                audit.record(ctx.session, "lockout", table_name="accounts", row_id=acc.id,
+                             detail=f"{MAX_FAILED_LOGINS} wrong current passwords")
+            audit.record(ctx.session, "password_change_refused", table_name="accounts",
+                         row_id=acc.id, detail="wrong current password")
+        else:
+            problem = password_problem(new_password, (acc.username, acc.display_name))
+            if problem:
+                raise ValidationError.of(problem)
+            acc.password_hash = hash_password(new_password)
+            acc.password_changed_at = utcnow()
+            acc.failed_logins = 0
+            acc.locked_until = None
+            _end_sessions(ctx, acc.id, "password changed")
+    if wrong_current:
+        raise PermissionDenied(
+            "accounts.current_password_wrong",
+            "The current password is not right, so the password of {username} was not changed.",
+            username=username)
 
 
 # --- log-in and server-side sessions -----------------------------------------------------------
@@ -155,6 +185,7 @@ def authenticate(runtime: Runtime, username: str, password: str, *, now: dt.date
     """Check a password; lock the account after repeated failures. Every outcome is audited."""
     now = now or utcnow()
     with runtime.sessions() as s:
+        begin_writing(s)  # every outcome writes (the audit entry, the failure count)
         acc = s.scalars(select(Account).where(Account.username == username)).one_or_none()
         who = audit.AuditActor(acc.id if acc else None, username[:64])
         s.info["audit_actor"] = who
@@ -209,6 +240,7 @@ def resume_login_session(runtime: Runtime, token: str, *, now: dt.datetime | Non
     """The actor of a live session, or None when it ended, idled out, expired or was revoked."""
     now = now or utcnow()
     with runtime.sessions() as s:
+        begin_writing(s)  # a live session is written to (its last_seen_at) at every page view
         row = s.scalars(select(LoginSession).where(LoginSession.token_hash == _token_hash(token))
                         ).one_or_none()
         if row is None or row.ended_at is not None:

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, event, func, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
+from db.engine import hold_write_lock
 from db.schema import AuditLog, LoginSession, Participant, utcnow
 from errors import Message
 
@@ -145,7 +146,10 @@ def append(session: Session, entries: Iterable[dict[str, Any]]) -> None:
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    # SQLite: every transaction is BEGIN IMMEDIATE (db.engine), so this one already holds the lock.
+    else:
+        # SQLite transactions begin deferred: take the write lock before reading the last hash,
+        # so that no other writer can append between the read and this transaction's commit.
+        hold_write_lock(conn)
     prev = conn.execute(
         select(AuditLog.row_hash).order_by(AuditLog.id.desc()).limit(1)
     ).scalar_one_or_none() or GENESIS

@@ -11,10 +11,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import audit
+from db import audit, files
 from db.config import Settings, load_settings
 from db.crypto import Keyring
-from db.engine import make_engine, session_factory
+from db.engine import begin_writing, make_engine, session_factory
 from db.pseudonym import StudyCoder
 from db.schema import Account, Meta
 from errors import ConfigurationError, NotFound, PermissionDenied, StoreUnavailable
@@ -28,6 +28,8 @@ class Actor:
 
 
 SYSTEM = Actor(None, "system", "admin")
+# The meta row that recognises the study-code key (as "key_check" does the field key).
+STUDY_KEY_CHECK = "study_key_check"
 
 
 @dataclass
@@ -52,8 +54,14 @@ class Context:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """Commit when the block ends normally; roll back on any error, so nothing is half-written."""
+        """Commit when the block ends normally; roll back on any error, so nothing is half-written.
+
+        The block is where a use case writes: on SQLite its transaction, when it begins here,
+        takes the write lock at once (`db.engine.begin_writing`). Reads outside such a block
+        begin deferred and take no lock.
+        """
         try:
+            begin_writing(self.session)
             yield self.session
             self.session.commit()
         except DBAPIError as exc:
@@ -98,6 +106,9 @@ class Runtime:
     def __init__(self, settings: Settings | None = None, *, engine: Engine | None = None,
                  create_keys: bool = False) -> None:
         self.settings = settings or load_settings()
+        if self.settings.data_dir.is_dir():
+            # dscr's own folder: the database, the key files and reports live there (0700).
+            files.private_dir(self.settings.data_dir, tighten_existing=True)
         self.engine = engine or make_engine(self.settings.database_url)
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
         self._create_keys = create_keys
@@ -130,15 +141,23 @@ class Runtime:
         return self._study_coder
 
     def check_key(self) -> None:
-        """Refuse to run with a key that is not this database's, before any data is touched."""
+        """Refuse to run with a field key or a study-code key that is not this database's, before
+        any data is touched. A database without a check value yet gets one for the key in use."""
         with self.sessions() as s:
             row = s.get(Meta, "key_check")
-            if row is None:
+            study_row = s.get(Meta, STUDY_KEY_CHECK)
+            if row is not None:
+                self.keyring.verify_check_value(row.value)
+            if study_row is not None:
+                self.study_coder.verify_check_value(study_row.value,
+                                                    path=self.settings.study_key_file)
+            if row is None or study_row is None:
                 ctx = Context(s, SYSTEM, self, task="install key check")
                 with ctx.transaction():
-                    s.add(Meta(key="key_check", value=self.keyring.check_value()))
-            else:
-                self.keyring.verify_check_value(row.value)
+                    if row is None:
+                        s.add(Meta(key="key_check", value=self.keyring.check_value()))
+                    if study_row is None:
+                        s.add(Meta(key=STUDY_KEY_CHECK, value=self.study_coder.check_value()))
 
     @contextmanager
     def context(self, actor: Actor, *, today: dt.date | None = None, task: str | None = None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from db import files
 from errors import ConfigurationError
 
 _CHECK_PLAINTEXT = b"dscr key check v1"
@@ -20,7 +21,7 @@ def _key_id(key: bytes) -> str:
 
 def create_key_file(path: Path) -> None:
     """Write a new key readable by its owner only (0600), refusing to overwrite one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    files.private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(Fernet.generate_key() + b"\n")

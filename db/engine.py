@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
+from contextvars import ContextVar
 from pathlib import Path
 
 import pandas as pd
@@ -11,11 +13,27 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from errors import ConfigurationError
+from db import files
+from errors import ConfigurationError, StoreUnavailable
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Build an engine and prove it connects; a bad URL gives a message that says which part is wrong."""
+# How long a SQLite connection waits for another's write lock before "busy, try again".
+DEFAULT_BUSY_TIMEOUT = 30.0
+SQLITE_BUSY = 5  # the primary result code; SQLITE_BUSY_SNAPSHOT (517) shares it
+_LOCK_HELD = "dscr_write_lock_held"
+_BEGIN_IMMEDIATE: ContextVar[bool] = ContextVar("dscr_begin_immediate", default=False)
+
+
+def make_engine(url: str, *, echo: bool = False,
+                busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
+    """Build an engine and prove it connects; a bad URL gives a message that says which part is wrong.
+
+    On SQLite a transaction begins deferred: reads take no lock (WAL lets them run beside a
+    writer), and only a transaction that writes takes the database's one write lock, at its first
+    write (`hold_write_lock`) or from its start (`begin_writing`, for a use case's write block).
+    A write lock that another connection holds longer than `busy_timeout` seconds gives
+    StoreUnavailable ("busy, try again"), never a raw "database is locked".
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -35,11 +53,15 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if backend == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     kwargs: dict = {"echo": echo, "future": True}
+    db_file: Path | None = None
     if backend == "sqlite":
         db_path = parsed.database
-        if db_path and db_path != ":memory:":
-            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30}
+        if db_path and db_path != ":memory:" and not db_path.startswith("file:"):
+            db_file = Path(db_path)
+            files.private_dir(db_file.parent)
+            # Created 0600 before SQLite opens it: SQLite gives -wal and -shm the same mode.
+            files.create_private_file(db_file)
+        kwargs["connect_args"] = {"timeout": busy_timeout}
     else:
         kwargs["pool_pre_ping"] = True
         kwargs["connect_args"] = {"connect_timeout": 10}
@@ -50,9 +72,14 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
                                  "DSCR_DATABASE_URL cannot be used: {exc}",
                                  exc=exc) from None
     if backend == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling begins too late for the audit chain; begin ourselves.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "connect",
+                     lambda dbapi_conn, _record: _sqlite_pragmas(dbapi_conn, busy_timeout))
+        if db_file is not None:
+            # Files left 0644 by an older dscr, or by a copy, are tightened at every connection.
+            event.listen(engine, "connect", lambda *_: _tighten_sqlite_files(db_file))
+        # pysqlite's own transaction handling is switched off (_sqlite_pragmas): begin ourselves.
+        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "handle_error", _sqlite_busy)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -67,15 +94,67 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return engine
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    # Autocommit at the driver level: SQLAlchemy's "begin" event issues BEGIN IMMEDIATE instead.
+def _tighten_sqlite_files(db_file: Path) -> None:
+    for path in files.sqlite_files(db_file):
+        files.tighten(path)
+
+
+def _sqlite_pragmas(dbapi_conn, busy_timeout: float) -> None:
+    # Autocommit at the driver level: SQLAlchemy's "begin" event issues BEGIN itself.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = _BEGIN_IMMEDIATE.get()
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    conn.info[_LOCK_HELD] = immediate
+
+
+def _sqlite_busy(context) -> None:
+    orig = context.original_exception
+    if isinstance(orig, sqlite3.OperationalError) and (
+            getattr(orig, "sqlite_errorcode", 0) & 0xFF == SQLITE_BUSY
+            or "database is locked" in str(orig)):
+        raise StoreUnavailable(
+            "store.busy",
+            "The database is busy with another user's change, so nothing of this action was "
+            "saved. Try again in a moment.") from None
+
+
+def hold_write_lock(conn: Connection) -> None:
+    """Make the connection's SQLite transaction hold the write lock from here to its end.
+
+    For a transaction that has not written yet (a deferred one): a write that changes nothing
+    takes the lock, waiting up to the busy timeout. If another connection committed since this
+    transaction first read, SQLite refuses (its reads would be stale) and the caller gets
+    "busy, try again". What the caller reads after this call is the newest committed data and
+    stays so until it commits: the audit chain reads its last hash this way (db.audit.append).
+    PostgreSQL needs nothing here (the audit chain takes an advisory lock there).
+    """
+    if conn.dialect.name != "sqlite" or conn.info.get(_LOCK_HELD):
+        return
+    conn.exec_driver_sql("UPDATE meta SET value = value WHERE 0")
+    conn.info[_LOCK_HELD] = True
+
+
+def begin_writing(session: Session) -> None:
+    """Begin the session's SQLite transaction with the write lock (BEGIN IMMEDIATE), for a block
+    that will write: it waits for another writer at the start instead of failing at its first
+    write when it read data another writer changed meanwhile. A transaction begun already (the
+    use case read first) keeps going deferred; it takes the lock at its first write."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    token = _BEGIN_IMMEDIATE.set(True)
+    try:
+        session.connection()
+    finally:
+        _BEGIN_IMMEDIATE.reset(token)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -22,8 +22,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
-from db import access, audit, migrate
-from db.context import Context
+from db import access, audit, files, migrate
+from db.context import STUDY_KEY_CHECK, Context
 from db.config import Settings, load_settings
 from db.crypto import Keyring, read_key_lines
 from db.schema import (
@@ -141,7 +141,7 @@ def backup(ctx: Context, path: Path | str) -> BackupReport:
         raise Conflict("db.exists_already_back_up",
                        "{path} exists already; back up to a new file name.",
                        path=path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    files.private_dir(path.parent)
     engine = ctx.runtime.engine
     backend = engine.dialect.name
     partial = path.with_name(path.name + ".partial")
@@ -284,7 +284,15 @@ def restore(ctx: Context, path: Path | str) -> RestoreReport:
             "{head}. Restore it with the dscr version that made it, or restore it into a new "
             "database and run `dscr db upgrade` there.",
             path=path, value=revision or '(none)', head=head)
-    check = dict((k, v) for k, v in _copy_rows(path, kind, "meta")).get("key_check")
+    meta_rows = dict((k, v) for k, v in _copy_rows(path, kind, "meta"))
+    check = meta_rows.get("key_check")
+    study_check = meta_rows.get(STUDY_KEY_CHECK)
+    if study_check is not None and study_check != ctx.study_coder.check_value():
+        raise ConfigurationError(
+            "restore.study_key_mismatch",
+            "{path} was made with another study-code key than DSCR_STUDY_KEY_FILE ({key_file}). "
+            "Point DSCR_STUDY_KEY_FILE at the key file kept with that backup, then restore again.",
+            path=str(path), key_file=str(ctx.runtime.settings.study_key_file))
     if check is not None:
         try:
             ctx.keyring.verify_check_value(check)

@@ -323,25 +323,37 @@ def _read_hash_csv(path: Path) -> str:
                               path=path, exc=exc) from exc
 
 
+IMPORT_BATCH = 2000  # hash-list rows written per transaction
+
+
 def import_hash_list(
-    ctx: Context, file: str | os.PathLike, *, new_cases: bool = False
+    ctx: Context, file: str | os.PathLike, *, new_cases: bool = False,
+    batch_size: int = IMPORT_BATCH,
 ) -> ImportResult:
     """Read a CSV hash list (algorithm, hash, case[, variant, media_kind, item]) into the registry.
 
-    Every row is checked first; any malformed row is reported with its line number and nothing
-    is written. Hashes already held for the case are merged. PDQ hashes are 64 hex digits, as
-    ThreatExchange and StopNCII exchange them.
+    Every row is checked first, and every case it names; any malformed row is reported with its
+    line number and nothing is written. Hashes already held for the case are merged. PDQ hashes
+    are 64 hex digits, as ThreatExchange and StopNCII exchange them.
+
+    The checked rows are then written `batch_size` at a time, each batch in a transaction of its
+    own, so that a list of 300,000 rows holds the database's write lock for one batch at a time
+    and other users' work goes on between batches. If the process dies (or the database goes
+    away) part-way, the batches committed before stay, each with its audit entries, and the rest
+    is not written; importing the same list again adds only what is missing (the rows held
+    already are merged), so a rerun finishes the import.
     """
     access.require(ctx, "registry.manage")
     path = Path(file)
     rows = hashlist.parse(_read_hash_csv(path), path)
-    return _import_rows(ctx, rows, path, new_cases=new_cases)
+    return _import_rows(ctx, rows, path, new_cases=new_cases, batch_size=batch_size)
 
 
 def import_hash_list_bytes(
-    ctx: Context, data: bytes, *, name: str = "hash-list.csv", new_cases: bool = False
+    ctx: Context, data: bytes, *, name: str = "hash-list.csv", new_cases: bool = False,
+    batch_size: int = IMPORT_BATCH,
 ) -> ImportResult:
-    """``import_hash_list`` for an uploaded CSV held in memory; the same checks, all or nothing."""
+    """``import_hash_list`` for an uploaded CSV held in memory; the same checks and batches."""
     access.require(ctx, "registry.manage")
     path = Path(_upload_label(name))
     try:
@@ -352,58 +364,78 @@ def import_hash_list_bytes(
             "hash list {path_name} cannot be read as UTF-8 text ({exc}); save it as UTF-8 CSV",
             path_name=path.name, exc=exc
         ) from exc
-    return _import_rows(ctx, hashlist.parse(text, path), path, new_cases=new_cases)
+    return _import_rows(ctx, hashlist.parse(text, path), path, new_cases=new_cases,
+                        batch_size=batch_size)
 
 
 def _import_rows(
-    ctx: Context, parsed: list[hashlist.HashListRow], path: Path, *, new_cases: bool
+    ctx: Context, parsed: list[hashlist.HashListRow], path: Path, *, new_cases: bool,
+    batch_size: int = IMPORT_BATCH,
 ) -> ImportResult:
+    if batch_size < 1:
+        raise ValidationError("hashlist.batch_size",
+                              "the import batch size must be at least 1, got {size}",
+                              size=batch_size)
     added = merged = 0
     created: list[str] = []
-    with ctx.transaction() as s:
-        refs = sorted({p.case_ref for p in parsed})
-        cases = {c.case_ref: c for c in s.scalars(select(Case).where(Case.case_ref.in_(refs)))}
-        unknown = [r for r in refs if r not in cases]
-        if unknown and not new_cases:
-            first_line = {p.case_ref: p.line for p in reversed(parsed)}
-            shown = "; ".join(f"line {first_line[r]}: case {r!r}" for r in unknown[:5])
-            raise NotFound(
-                "detection.hash_list_names_cases",
-                "hash list {path_name} names cases dscr does not hold ({shown}); nothing was "
-                "written. Check the references, or import with --new-cases to register them as "
-                "cases of no programme participant.",
-                path_name=path.name, shown=shown
-            )
-        for r in unknown:
-            cases[r] = _new_registry_case(ctx, r)
-            created.append(r)
-        case_ids = [c.id for c in cases.values()]
-        seen = set(
-            s.execute(
-                select(HashEntry.algorithm, HashEntry.hash_hex, HashEntry.case_id).where(
-                    HashEntry.case_id.in_(case_ids)
-                )
-            ).all()
+    s = ctx.session
+    # Checked before anything is written, in a read that takes no lock.
+    refs = sorted({p.case_ref for p in parsed})
+    cases = {c.case_ref: c.id for c in s.scalars(select(Case).where(Case.case_ref.in_(refs)))}
+    s.rollback()
+    unknown = [r for r in refs if r not in cases]
+    if unknown and not new_cases:
+        first_line = {p.case_ref: p.line for p in reversed(parsed)}
+        shown = "; ".join(f"line {first_line[r]}: case {r!r}" for r in unknown[:5])
+        raise NotFound(
+            "detection.hash_list_names_cases",
+            "hash list {path_name} names cases dscr does not hold ({shown}); nothing was "
+            "written. Check the references, or import with --new-cases to register them as "
+            "cases of no programme participant.",
+            path_name=path.name, shown=shown
         )
-        for p in parsed:
-            key = (p.algorithm, p.hash_hex, cases[p.case_ref].id)
-            if key in seen:
-                merged += 1
-                continue
-            seen.add(key)
-            s.add(
-                HashEntry(
-                    case_id=cases[p.case_ref].id,
-                    algorithm=p.algorithm,
-                    bits=HASHERS[p.algorithm].bits,
-                    hash_hex=p.hash_hex,
-                    variant=p.variant,
-                    media_kind=p.media_kind,
-                    source_label=p.item,
-                    added_by=ctx.actor.id,
-                )
+    if unknown:
+        with ctx.transaction():
+            for r in unknown:
+                # Another import may have registered it since the check.
+                held = s.scalar(select(Case.id).where(Case.case_ref == r))
+                if held is None:
+                    held = _new_registry_case(ctx, r).id
+                    created.append(r)
+                cases[r] = held
+    for start in range(0, len(parsed), batch_size):
+        batch = parsed[start:start + batch_size]
+        with ctx.transaction():
+            # Read again inside each batch's write transaction: what another import wrote
+            # meanwhile, or a rerun after a crash, is merged, not added twice.
+            hashes = sorted({p.hash_hex for p in batch})
+            seen = set(
+                s.execute(
+                    select(HashEntry.algorithm, HashEntry.hash_hex, HashEntry.case_id).where(
+                        HashEntry.hash_hex.in_(hashes),
+                        HashEntry.case_id.in_(sorted({cases[p.case_ref] for p in batch})),
+                    )
+                ).all()
             )
-            added += 1
+            for p in batch:
+                key = (p.algorithm, p.hash_hex, cases[p.case_ref])
+                if key in seen:
+                    merged += 1
+                    continue
+                seen.add(key)
+                s.add(
+                    HashEntry(
+                        case_id=cases[p.case_ref],
+                        algorithm=p.algorithm,
+                        bits=HASHERS[p.algorithm].bits,
+                        hash_hex=p.hash_hex,
+                        variant=p.variant,
+                        media_kind=p.media_kind,
+                        source_label=p.item,
+                        added_by=ctx.actor.id,
+                    )
+                )
+                added += 1
     return ImportResult(len(parsed), added, merged, tuple(created))
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from db import access
+from db.files import private_dir
 from db.context import Context
 from db.schema import ExportManifest
 from errors import ValidationError
@@ -261,7 +262,7 @@ def hash_list(ctx: Context, *, purpose: str, delivery: str = "dashboard download
 def write_file(export: Export, file: str | os.PathLike) -> Path:
     """Write an export whole or not at all, readable by its owner only (mode 600)."""
     out = Path(file)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(out.parent)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
     try:
         with os.fdopen(fd, "wb") as fh:

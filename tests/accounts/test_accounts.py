@@ -89,7 +89,7 @@ def test_disabling_or_changing_the_password_revokes_sessions(rt, make_account):
     actor = make_account("reviewer", "yoon", "right password 1")
     tok = accounts.start_login_session(rt, actor)
     with rt.context(actor) as ctx:
-        accounts.set_password(ctx, "yoon", "a new password 2")
+        accounts.set_password(ctx, "yoon", "a new password 2", current_password="right password 1")
     assert accounts.resume_login_session(rt, tok) is None
     tok = accounts.start_login_session(rt, actor)
     with rt.context(admin) as ctx:
@@ -103,15 +103,64 @@ def test_account_rules(rt, make_account):
     admin = make_account("admin", "root2")
     counselor = make_account("counselor", "kang")
     with rt.context(admin) as ctx:
-        with pytest.raises(ValidationError, match="at least 10"):
+        with pytest.raises(ValidationError, match="at least 12"):
             accounts.add_account(ctx, username="new1", role="analyst", password="short")
         with pytest.raises(ValidationError, match="Role 'boss'"):
-            accounts.add_account(ctx, username="new1", role="boss", password="long enough 1")
+            accounts.add_account(ctx, username="new1", role="boss", password="long enough 12")
         with pytest.raises(Conflict, match="exists already"):
-            accounts.add_account(ctx, username="kang", role="analyst", password="long enough 1")
+            accounts.add_account(ctx, username="kang", role="analyst", password="long enough 12")
         with pytest.raises(Conflict, match="acting as"):
             accounts.disable_account(ctx, "root2")
         names = [a.username for a in accounts.list_accounts(ctx)]
     assert names == sorted(names) and {"root2", "kang"} <= set(names)
     with rt.context(counselor) as ctx, pytest.raises(PermissionDenied, match="'counselor'"):
-        accounts.add_account(ctx, username="new2", role="admin", password="long enough 1")
+        accounts.add_account(ctx, username="new2", role="admin", password="long enough 12")
+
+
+@pytest.mark.parametrize("password, code, why", [
+    ("short pw 11", "accounts.password_short", "this one has 11"),
+    ("password1234", "accounts.password_weak", "very common password"),
+    ("qwertyuiopasdf", "accounts.password_weak", "commonly used password"),
+    ("abcdefghijklmn", "accounts.password_weak", "sequences"),
+    ("jiwoo.kim2026", "accounts.password_weak", "username or name"),
+    ("Kim Ji-woo 2026", "accounts.password_weak", "username or name"),
+    (" padded password ", "accounts.password_spaces", "start or end with spaces"),
+])
+def test_short_common_or_guessable_passwords_are_refused(rt, make_account, password, code, why):
+    admin = make_account("admin", "root3")
+    with rt.context(admin) as ctx, pytest.raises(ValidationError) as err:
+        accounts.add_account(ctx, username="jiwoo.kim", display_name="Kim Ji-woo", role="analyst",
+                             password=password)
+    assert err.value.code == code and why in str(err.value)
+    with rt.sessions() as s:
+        assert s.scalar(select(Account.id).where(Account.username == "jiwoo.kim")) is None
+
+
+def test_changing_ones_own_password_needs_the_current_one_and_an_admin_reset_does_not(
+        rt, make_account):
+    admin = make_account("admin", "root4")
+    actor = make_account("counselor", "seo", "right password 1")
+    with rt.context(actor) as ctx:
+        with pytest.raises(ValidationError) as err:
+            accounts.set_password(ctx, "seo", "a new password 2")
+        assert err.value.code == "accounts.current_password_needed"
+        with pytest.raises(PermissionDenied) as err:
+            accounts.set_password(ctx, "seo", "a new password 2", current_password="not it at all")
+        assert err.value.code == "accounts.current_password_wrong"
+        with pytest.raises(ValidationError) as err:
+            accounts.set_password(ctx, "seo", "seo seo seo seo",
+                                  current_password="right password 1")
+        assert err.value.code == "accounts.password_weak"
+    with rt.sessions() as s:
+        acc = s.scalar(select(Account).where(Account.username == "seo"))
+        assert acc.failed_logins == 1  # the wrong current password counts as a failed log-in
+    assert accounts.authenticate(rt, "seo", "right password 1").username == "seo"
+    with rt.context(actor) as ctx:
+        accounts.set_password(ctx, "seo", "a new password 2", current_password="right password 1")
+    assert accounts.authenticate(rt, "seo", "a new password 2").username == "seo"
+    # An admin resets another account's password without knowing it; a counselor may not.
+    with rt.context(admin) as ctx:
+        accounts.set_password(ctx, "seo", "an admin chose this 3")
+    assert accounts.authenticate(rt, "seo", "an admin chose this 3").username == "seo"
+    with rt.context(actor) as ctx, pytest.raises(PermissionDenied):
+        accounts.set_password(ctx, "root4", "a new password 4", current_password="x")

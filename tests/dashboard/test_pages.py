@@ -54,7 +54,7 @@ def test_admin_adds_an_account_and_a_bad_password_is_explained(demo, signed_in):
     at.text_input(key="aa_username").input("counselor99")
     at.text_input(key="aa_password").input("short")
     at.button(key="FormSubmitter:add_account_form-저장").click().run()
-    assert any("10자 이상" in e.value for e in at.error)  # the Korean of "at least 10 characters"
+    assert any("12자 이상" in e.value for e in at.error)  # the Korean of "at least 12 characters"
     assert at.text_input(key="aa_username").value == "counselor99"
     at.text_input(key="aa_password").input("a long enough password")
     at.button(key="FormSubmitter:add_account_form-저장").click().run()

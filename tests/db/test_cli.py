@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -68,9 +69,82 @@ def test_a_new_installation_from_the_command_line(env, capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_users_passwd_asks_for_ones_own_current_password_not_for_an_admin_reset(
+        env, capsys, monkeypatch):
+    run(capsys, monkeypatch, "db", "upgrade")
+    run(capsys, monkeypatch, "users", "add", "boss", "--role", "admin", "--password-stdin",
+        stdin="a long password 1\n")
+    run(capsys, monkeypatch, "--user", "boss", "users", "add", "kim", "--role", "counselor",
+        "--password-stdin", stdin="a long password 2\n")
+    # The admin resets kim's password: one line, the new password.
+    code, out, err = run(capsys, monkeypatch, "--user", "boss", "users", "passwd", "kim",
+                         "--password-stdin", stdin="kim was reset 3\n")
+    assert code == 0 and "password of kim changed" in out, err
+    # kim changes her own: the current password first, then the new one.
+    code, _, err = run(capsys, monkeypatch, "--user", "kim", "users", "passwd", "kim",
+                       "--password-stdin", stdin="not the password\nkim chose this 4\n")
+    assert code == 2 and "current password is not right" in err
+    code, _, err = run(capsys, monkeypatch, "--user", "kim", "users", "passwd", "kim",
+                       "--password-stdin", stdin="kim was reset 3\npassword1234\n")
+    assert code == 2 and "too easy to guess" in err
+    code, out, err = run(capsys, monkeypatch, "--user", "kim", "users", "passwd", "kim",
+                         "--password-stdin", stdin="kim was reset 3\nkim chose this 4\n")
+    assert code == 0 and "password of kim changed" in out, err
+    from accounts import service as accounts
+    from db.context import Runtime
+    rt = Runtime()
+    try:
+        assert accounts.authenticate(rt, "kim", "kim chose this 4").username == "kim"
+    finally:
+        rt.dispose()
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)  # the usual default, under which a plain open() makes 0644 files
+    yield
+    os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_database_its_side_files_and_the_data_folder_are_private(env, capsys, monkeypatch,
+                                                                       umask_022):
+    env.mkdir(mode=0o755)
+    code, _, _ = run(capsys, monkeypatch, "db", "upgrade")
+    assert code == 0
+    code, _, _ = run(capsys, monkeypatch, "users", "add", "boss", "--role", "admin",
+                     "--password-stdin", stdin="a long password 1\n")
+    assert code == 0
+    db = env / "dscr.sqlite3"
+    # A connection held open keeps the -wal and -shm files beside the database.
+    held = sqlite3.connect(db)
+    try:
+        held.execute("SELECT count(*) FROM accounts").fetchone()
+        wal, shm = Path(f"{db}-wal"), Path(f"{db}-shm")
+        assert wal.exists() and shm.exists()
+        assert {p.name: _mode(p) for p in (db, wal, shm)} == {
+            db.name: 0o600, wal.name: 0o600, shm.name: 0o600}
+        assert _mode(env) == 0o700
+        # Files left readable by an older version are tightened by the next command.
+        for p in (env, db, wal):
+            p.chmod(0o755 if p == env else 0o644)
+        code, _, _ = run(capsys, monkeypatch, "--user", "boss", "users", "list")
+        assert code == 0
+        assert (_mode(env), _mode(db), _mode(wal)) == (0o700, 0o600, 0o600)
+    finally:
+        held.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_demo_data_loads_once_and_says_so_the_second_time(env, capsys, monkeypatch):
     run(capsys, monkeypatch, "db", "upgrade")
     accounts = env / "accounts.txt"
+    accounts.write_text("left by hand\n")
+    accounts.chmod(0o644)
     code, out, _ = run(capsys, monkeypatch, "demo-data", "--participants", "12", "--seed", "4",
                        "--accounts-file", str(accounts))
     assert code == 0 and "12 participants" in out
@@ -93,6 +167,13 @@ def test_a_wrong_key_is_refused_before_anything_is_read(env, capsys, monkeypatch
     code, _, err = run(capsys, monkeypatch, "users", "add", "x1", "--role", "admin",
                        "--password-stdin", stdin="a long password 1\n")
     assert code == 2 and "not the key this database was encrypted with" in err
+    monkeypatch.delenv("DSCR_KEY_FILE")
+    from db.pseudonym import create_study_key
+    create_study_key(tmp_path / "other-study.key")
+    monkeypatch.setenv("DSCR_STUDY_KEY_FILE", str(tmp_path / "other-study.key"))
+    code, _, err = run(capsys, monkeypatch, "users", "add", "x1", "--role", "admin",
+                       "--password-stdin", stdin="a long password 1\n")
+    assert code == 2 and "DSCR_STUDY_KEY_FILE" in err and "second study code" in err
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from db.config import Settings
 from db.context import Runtime
 from db.crypto import Keyring
-from db.pseudonym import StudyCoder
+from db.pseudonym import StudyCoder, create_study_key
 from errors import ConfigurationError
 
 
@@ -29,6 +29,28 @@ def test_a_wrong_key_is_refused_with_a_message_not_garbage(rt, settings, tmp_pat
     wrong = Settings(settings.data_dir, settings.database_url, other, settings.study_key_file, None)
     with pytest.raises(ConfigurationError, match="not the key this database was encrypted with"):
         Runtime(wrong).check_key()
+
+
+def test_a_wrong_study_code_key_is_refused_at_start_up_naming_its_variable(rt, settings, tmp_path):
+    # Another key used to be taken silently, and the same intake was registered under a second code.
+    other = tmp_path / "other-study.key"
+    create_study_key(other)
+    wrong = Settings(settings.data_dir, settings.database_url, settings.key_file, other, None)
+    runtime = Runtime(wrong)
+    try:
+        with pytest.raises(ConfigurationError) as err:
+            runtime.check_key()
+        assert err.value.code == "config.study_key_mismatch"
+        assert "DSCR_STUDY_KEY_FILE" in str(err.value) and str(other) in str(err.value)
+    finally:
+        runtime.dispose()
+    # The right key still starts, and its codes are the ones the database holds.
+    right = Runtime(settings)
+    try:
+        right.check_key()
+        assert right.study_coder.code("REF-1") == rt.study_coder.code("REF-1")
+    finally:
+        right.dispose()
 
 
 def test_a_key_readable_by_others_is_refused(tmp_path):

@@ -15,6 +15,7 @@ from accounts import service as accounts_service
 from casework import service as casework
 from db.context import Actor, Runtime
 from db.crypto import Keyring, read_key_lines
+from db.pseudonym import StudyCoder
 from db.schema import (
     AuditLog,
     CounselingSession,
@@ -131,7 +132,18 @@ def test_restore_refuses_another_schema_revision_or_another_key(rt, make_account
     with rt.context(admin) as ctx, pytest.raises(ConfigurationError) as err:
         operations.restore(ctx, other.path)
     assert "another key" in str(err.value)
-    # Neither refusal touched the database (beyond the second backup's own log entry).
+    with rt.context(admin) as ctx:
+        third = operations.backup(ctx, tmp_path / "c.backup")
+    con = sqlite3.connect(third.path)
+    con.execute("UPDATE meta SET value = ? WHERE key = 'study_key_check'",
+                (StudyCoder(b"x" * 32).check_value(),))
+    con.commit()
+    con.close()
+    with rt.context(admin) as ctx, pytest.raises(ConfigurationError) as err:
+        operations.restore(ctx, third.path)
+    assert err.value.code == "restore.study_key_mismatch"
+    assert "DSCR_STUDY_KEY_FILE" in str(err.value)
+    # No refusal touched the database (beyond the second backup's own log entry).
     now = operations.table_fingerprints(rt.engine)
     assert {k: v for k, v in now.items() if k != "audit_log"} == \
         {k: v for k, v in before.items() if k != "audit_log"}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pytest
 
@@ -48,6 +50,9 @@ def test_registry_scan_and_review_from_the_command_line(dscr, tmp_path):
     report_path = tmp_path / "report" / "scan.json"
     code, out, _ = dscr("scan", uploads, "--json", report_path, "--workers", "1")
     assert code == 0 and "9 files, 4 flagged, 2 clear, 3 errors" in out
+    # The report names files and cases: its owner's only, in a folder created for it alike.
+    assert stat.S_IMODE(os.stat(report_path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(report_path.parent).st_mode) == 0o700
     report = json.loads(report_path.read_text())
     assert {i["path"]: i["status"] for i in report["items"]} == {
         p: s for p, (s, _) in EXPECTED.items()}

@@ -406,6 +406,41 @@ def test_export_then_import_round_trips_the_registry(rt, setup, reviewer, tmp_pa
     assert moved.set_index(["case", "algorithm"]).entries.to_dict() == hashes.entries.to_dict()
 
 
+def test_a_long_hash_list_is_written_in_batches_and_a_rerun_finishes_a_broken_import(
+        rt, setup, reviewer, tmp_path):
+    from sqlalchemy import event
+
+    listed = tmp_path / "list.csv"
+    listed.write_text("algorithm,hash,case\n"
+                      + "".join(f"pdq,{i:064x},CASE-NEW\n" for i in range(1, 8)))
+
+    def held() -> int:
+        with rt.sessions() as s:
+            return s.scalar(select(func.count()).select_from(HashEntry))
+
+    before = held()
+    flushes: list[int] = []
+
+    def die_at_the_third_batch(session, _ctx, _instances):
+        if any(isinstance(o, HashEntry) for o in session.new):
+            flushes.append(1)
+            if len(flushes) == 3:
+                raise KeyboardInterrupt  # the process is stopped while writing it
+
+    with rt.context(reviewer) as ctx, pytest.raises(KeyboardInterrupt):
+        event.listen(ctx.session, "before_flush", die_at_the_third_batch)
+        service.import_hash_list(ctx, listed, new_cases=True, batch_size=2)
+    # The two batches committed before stay; the third and fourth were not written.
+    assert held() == before + 4
+    # Every batch is a transaction of its own, so other users' work goes on between them.
+    after_commits: list[int] = []
+    with rt.context(reviewer) as ctx:
+        event.listen(ctx.session, "after_commit", lambda _s: after_commits.append(held()))
+        again = service.import_hash_list(ctx, listed, batch_size=2)
+    assert (again.rows, again.entries_added, again.entries_merged) == (7, 3, 4)
+    assert after_commits == [before + 4, before + 4, before + 6, before + 7]
+
+
 def test_a_malformed_hash_list_names_the_line_and_writes_nothing(rt, setup, reviewer, tmp_path):
     good_pdq = "f" * 64
     bad = tmp_path / "bad.csv"
