@@ -266,6 +266,10 @@ def decide_event_proposal(ctx: Context, *, proposal_id: int, accept: bool,
         raise ValidationError(
             f"Give the reason for rejecting proposal {proposal_id} (at least {MIN_REASON} "
             "characters); it is kept with the proposal.")
+    if reason is not None:
+        from casework.notes_guard import check_note
+
+        check_note(reason, field="proposal decision reason")
     _check_event_fields(event_type, "detection_flag")
     try:
         with ctx.transaction() as s:
