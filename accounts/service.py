@@ -172,6 +172,9 @@ class LoginFailed(PermissionDenied):
     """Wrong username or password, or a locked or disabled account: one message for all of them."""
 
 
+UNKNOWN_ACCOUNT = "unknown account"
+
+
 def _login_failed() -> LoginFailed:
     return LoginFailed("accounts.login_failed",
                        "The username or password is not right, or the account cannot log in now.")
@@ -187,12 +190,16 @@ def authenticate(runtime: Runtime, username: str, password: str, *, now: dt.date
     with runtime.sessions() as s:
         begin_writing(s)  # every outcome writes (the audit entry, the failure count)
         acc = s.scalars(select(Account).where(Account.username == username)).one_or_none()
-        who = audit.AuditActor(acc.id if acc else None, username[:64])
+        # What was typed into the username box is not logged unless it names an account: people
+        # type passwords, names and notes there by mistake, and the log can never be corrected.
+        who = audit.AuditActor(acc.id, acc.username) if acc else audit.AuditActor(None, UNKNOWN_ACCOUNT)
         s.info["audit_actor"] = who
         if acc is None or not acc.active:
             # Hash anyway so that a missing account takes as long as a wrong password.
             verify_password(_DUMMY_HASH, password)
-            audit.record(s, "login_failed", detail="unknown or disabled account")
+            audit.record(s, "login_failed", table_name="accounts" if acc else None,
+                         row_id=acc.id if acc else None,
+                         detail="disabled account" if acc else "unknown account")
             s.commit()
             raise _login_failed()
         if acc.locked_until is not None and acc.locked_until > now:

@@ -2,15 +2,23 @@
 
 Pure logic: text in, findings out. A note may speak of "피해자 A", "V1" or a study code such as
 "P-3F9K"; it may not carry a name, a phone number, a school, an account handle, an address or an
-e-mail. The guard is a heuristic tuned for precision on counselors' notes in Korean and English:
-a name is recognised by its context (a role word before it, a title or suffix after it), never
-by the syllables alone, so that ordinary words are not flagged.
+e-mail. The guard is a heuristic tuned on counselors' notes in Korean and English. A name is found by
+its context (a role word before it, a title or suffix after it) and by Kiwi, a Korean
+morphological analyser: a proper noun (NNP) shaped like a Korean name (a surname and a given
+name, or a given name before a particle) is a name, and a context match that Kiwi reads as an
+ordinary word is dropped. English names are found after role words, as a common given name
+before a capitalised word, and as romanised Korean names ("Kim Min-ji", "Minji Kim"). Kiwi is
+loaded once per process, on first use (a few seconds); a note then takes about a millisecond.
+The figures on an invented corpus are in the README; no such guard can promise to catch every
+way of naming a person.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
+from typing import Any
 
 from errors import Message, ValidationError, joined
 
@@ -98,10 +106,10 @@ _URL = re.compile(
 )
 _AT_HANDLE = re.compile(r"(?<![\w.@])@[A-Za-z0-9_][A-Za-z0-9_.]{1,29}")
 _PLATFORM_ID = re.compile(
-    r"(?:인스타(?:그램)?|instagram|insta|IG|카톡|카카오톡|카카오|kakao(?:talk)?|텔레그램|telegram|트위터|"
-    r"twitter|틱톡|tiktok|디스코드|discord|snapchat|스냅챗|라인|페이스북|facebook)"
-    r"\s*(?:아이디|계정|ID|id|닉네임|handle)?\s*(?:는|은|이|가)?\s*[:：]?\s*"
-    r"@?(?P<id>(?=[A-Za-z0-9_.]*[A-Za-z])[A-Za-z0-9_.]{3,30})(?![A-Za-z0-9_.])",
+    r"(?<![A-Za-z])(?:인스타(?:그램)?|instagram|insta|IG|카톡|카카오톡|카카오|kakao(?:talk)?|텔레그램|telegram|트위터|"
+    r"twitter|틱톡|tiktok|디스코드|discord|snapchat|스냅챗|라인|페이스북|facebook)(?![A-Za-z])"
+    r"\s*(?P<mark>아이디|계정|닉네임|(?<![A-Za-z])(?:ID|id|handle|account)(?![A-Za-z]))?\s*(?:는|은|이|가)?"
+    r"\s*(?P<colon>[:：])?\s*(?P<at>@)?(?P<id>(?=[A-Za-z0-9_.]*[A-Za-z])[A-Za-z0-9_.]{3,30})(?![A-Za-z0-9_.])",
     re.IGNORECASE,
 )
 _PHONE = re.compile(
@@ -111,6 +119,16 @@ _SCHOOL_KO = re.compile(
     rf"{_NOT_H}(?P<pre>{_H}{{1,10}}?)(?:여자)?(?:초등학교|중학교|고등학교|대학교|초교|여중|여고|공고|상고|외고|과학고|예고)"
     rf"(?![가-힣]*(?:생활|시절|과정))"
 )
+# Short forms: 강남고, 대치초, 해운대여중, 서울과고. "최고", "집중", "그리고" end the same way, so a
+# one-syllable level (초/중/고) counts only when Kiwi reads what comes before it as a proper noun
+# or the words after it speak of a school (a grade, 학생, 다니다).
+_SCHOOL_LEVEL_LONG = "여중|여고|남중|남고|과고|외고|예고|국제고|공고|상고|여초"
+_SCHOOL_SHORT = re.compile(
+    rf"{_NOT_H}(?P<pre>{_H}{{1,6}}?)(?P<lvl>{_SCHOOL_LEVEL_LONG}|초|중|고)"
+    rf"(?P<after>\s*\d\s*학년|\s*학생|(?:에|을|를|의|은|는|이|가|도|로|에서)?\s*(?:다니|다님|다녀|재학|졸업|전학|입학)"
+    rf"|(?:에|을|를|의|은|는|이|가|도|로|에서|생)?(?![가-힣]))"
+)
+_SCHOOL_SHORT_STOP = frozenset("그리 최 중 도 집 기 하 있 없 같 좋 많 싫 먹 보 가 오 되 이 저 그 여 남 소 제 어 요".split())
 _SCHOOL_EN = re.compile(
     r"\b(?:[A-Z][a-z]+\s+){1,3}(?:Middle|High|Elementary|Primary|Junior\s+High|Girls'?|Boys'?)\s+School\b"
 )
@@ -135,7 +153,7 @@ _NAME_WITH_I = re.compile(rf"{_NOT_H}(?P<name>{_H}{{2}})이(?:가|는|를|랑|�
 _EN_NAME = r"[A-Z][a-z]{2,}(?:[ -][A-Z][a-z]+)?"
 _NAME_EN = re.compile(
     rf"\b(?:named|called|name\s+is|name\s+was|victim|girlfriend|boyfriend|classmate|friend|girl|boy|"
-    rf"student|sister|brother)\s+(?P<name>{_EN_NAME})\b"
+    rf"student|sister|brother|complainant)\s*,?\s+(?P<name>{_EN_NAME})\b"
     rf"|\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+(?P<name2>{_EN_NAME})\b"
 )
 # Capitalised words after a role word that are not names.
@@ -145,8 +163,175 @@ _EN_STOP = frozenset(
 )
 
 
+# Romanised Korean surnames, and common English given names: "Jane Kim", "Kim Min-ji", "Minji Kim",
+# "Emily Carter". A capitalised word beside one of them is taken for the rest of the name.
+_ROMAN_SURNAMES = (
+    "Kim|Lee|Yi|Rhee|Park|Pak|Bak|Choi|Choe|Jung|Jeong|Chung|Kang|Cho|Jo|Yoon|Yun|Jang|Chang|Lim|Im|"
+    "Han|Oh|Seo|Suh|Shin|Sin|Kwon|Hwang|Ahn|Song|Ryu|Yoo|Yu|Jeon|Jun|Hong|Ko|Koh|Moon|Mun|Yang|Son|"
+    "Bae|Baek|Paik|Heo|Huh|Nam|Shim|Sim|Noh|Roh|Kwak|Sung|Seong|Cha|Joo|Ju|Woo|Koo|Min|Jin|"
+    "Eom|Um|Chae|Won|Cheon|Bang|Gong|Hyun|Ham|Byun|Yeom|Choo|Seok|Seol|Yeon|Pyo|Myung|Maeng|Tak|"
+    "Namgung|Hwangbo|Jegal|Seonwoo|Dokgo|Sagong"
+)
+_EN_GIVEN = (
+    "Emily|Emma|Olivia|Sophia|Sophie|Chloe|Hannah|Grace|Sarah|Sara|Jane|Jessica|Ashley|Amanda|Megan|"
+    "Lauren|Rachel|Rebecca|Laura|Anna|Julia|Lily|Ella|Mia|Ava|Isabella|Abigail|Madison|Charlotte|"
+    "Amelia|Harper|Evelyn|Elizabeth|Victoria|Natalie|Zoe|Nicole|Samantha|Kate|Katie|Alice|Lucy|Amy|"
+    "Mary|Linda|Susan|Karen|Lisa|Michelle|Kelly|Stephanie|Jennifer|Heather|Kayla|Alyssa|Jasmine|"
+    "Leah|Stella|Ruby|Ivy|Nora|Hailey|Claire|Audrey|Daniel|David|James|John|Michael|Chris|"
+    "Christopher|Matthew|Andrew|Joshua|Ryan|Tyler|Brandon|Jacob|Ethan|Noah|Liam|Mason|Lucas|Logan|"
+    "Alex|Alexander|Benjamin|William|Henry|Jack|Kevin|Brian|Justin|Eric|Jason|Kyle|Samuel|Thomas|"
+    "Peter|Paul|Steven|Jonathan|Nathan|Aaron|Adam|Sean|Jake|Luke|Owen|Dylan|Evan|Caleb|Leo|Oliver|"
+    "Harry|Charlie|George|Joseph|Anthony|Robert|Richard"
+)
+_GIVEN_THEN_ROMAN = re.compile(
+    rf"\b(?P<name>(?P<given>[A-Z][a-z]+(?:-[A-Za-z][a-z]+)?)\s+(?:{_ROMAN_SURNAMES}))\b(?!-)"
+)
+_ROMAN_THEN_GIVEN = re.compile(
+    rf"\b(?P<name>(?:{_ROMAN_SURNAMES})\s+(?P<given>[A-Z][a-z]+-[A-Za-z][a-z]+|[A-Z][a-z]{{3,}}))\b(?!-)"
+)
+_EN_GIVEN_THEN_NAME = re.compile(rf"\b(?P<name>(?:{_EN_GIVEN})\s+[A-Z][a-z]+)\b")
+# Capitalised words that may stand before or after a surname without being a given name.
+_EN_NOT_GIVEN = frozenset(
+    "The This That She He They Her His Him It We You Our Their Mr Mrs Ms Miss Dr Victim Support "
+    "Said Says Asked Told Called Met Saw Counselor Counsellor Teacher Mother Father Mom Dad Korea "
+    "Korean Seoul Busan Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February "
+    "March April May June July August September October November December Session Sessions Team "
+    "Center Centre School High Middle Police Court Office Group Step Stage Plan Note Case Study".split()
+)
+
+
 def _given_name_ok(name: str) -> bool:
     return name not in _STOP_BEFORE_SUFFIX
+
+# --- Kiwi: proper nouns shaped like Korean names ------------------------------------------------
+
+_kiwi: Any = None
+_kiwi_lock = threading.Lock()
+
+
+def _analyser() -> Any:
+    """The process's one Kiwi (the model ships in the kiwipiepy-model package: nothing is downloaded)."""
+    global _kiwi
+    if _kiwi is None:
+        with _kiwi_lock:
+            if _kiwi is None:
+                from kiwipiepy import Kiwi
+
+                kiwi = Kiwi()
+                kiwi.tokenize("상담 기록을 저장합니다.")  # the first analysis builds its tables
+                _kiwi = kiwi
+    return _kiwi
+
+
+def warm_up() -> None:
+    """Load Kiwi now (a few seconds) rather than on the first note saved."""
+    _analyser()
+
+
+def _tokens(text: str) -> list[Any]:
+    kiwi = _analyser()
+    with _kiwi_lock:  # one analysis at a time: dashboard sessions share the process
+        return list(kiwi.tokenize(text))
+
+
+_DOUBLE_SURNAMES = frozenset("남궁 황보 제갈 선우 독고 사공 서문 동방 어금 망절".split())
+# The last syllable of most Korean given names; "인스타", "유튜브", "캡처" end otherwise.
+_GIVEN_FINAL = frozenset(
+    "지 연 은 윤 아 호 훈 민 진 희 나 린 우 서 현 준 영 빈 원 수 혁 율 하 경 정 주 솔 별 담 람 미 혜 "
+    "숙 인 란 름 온 결 찬 석 성 철 용 기 환 규 균 재 태 한 도 섭 욱 완 웅 열 식 범 선 슬 채 유 예 "
+    "리 니 비 라 다 가 향 옥 순 자 덕 건 겸 헌 협 형 홍 화 효 후 휘 흠 상 승 시 신 안 애 양 언 엽 "
+    "오 요 운 혼 송 율 늘 봄 결 새 솜 찬".split()
+)
+# Proper nouns Kiwi knows that are shaped like a name but name no person a note would speak of.
+_NOT_PERSON = frozenset(
+    "서울 한국 대한민국 경기 부산 인천 대구 광주 대전 울산 세종 제주 강남 강북 서초 송파 마포 "
+    "유튜브 인스타 인스타그램 카카오 카카오톡 카톡 네이버 구글 트위터 페이스북 틱톡 디스코드 "
+    "텔레그램 라인 애플 삼성 캡처 한강 경찰 경찰청 법원 검찰 정부 국회 교육청 해바라기 "
+    "주니어 시니어 페이크 딥페이크".split()
+)
+_PERSON_PARTICLES = frozenset(
+    "가 이 는 은 를 을 와 과 랑 이랑 한테 에게 께 께서 도 의 만 하고 이라고 라고 이라는 라는 "
+    "이에게 이한테 이랑 이가 이는 이를 이도 이의 이와 이하고".split()
+)
+_PERSON_SUFFIXES = frozenset("씨 양 군 님 학생".split())
+
+
+def _full_name_shape(form: str) -> bool:
+    if len(form) in (3, 4) and form[:2] in _DOUBLE_SURNAMES:
+        return True
+    return len(form) == 3 and form[0] in _SURNAMES and form[2] in _GIVEN_FINAL
+
+
+def _before_person_word(toks: list[Any], i: int, text: str) -> bool:
+    """Whether what follows token i is a particle or a suffix that goes with a person."""
+    end = toks[i].start + toks[i].len
+    for t in toks[i + 1:i + 3]:
+        word = text[t.start:t.start + t.len]
+        if t.start == end and t.tag == "XSN" and word == "이":
+            end = t.start + t.len  # 수진 + 이 + 한테
+            continue
+        if t.start == end and (t.tag.startswith("J") or t.tag == "VCP") and word in _PERSON_PARTICLES | {"이"}:
+            return True
+        if t.start == end and t.tag == "SSO":
+            return True  # 민지(가명)
+        if t.start - end <= 1 and word in _PERSON_SUFFIXES:
+            return True
+        return False
+    return False
+
+
+def _kiwi_names(text: str) -> list[tuple[int, int]]:
+    """Spans Kiwi reads as a proper noun that is shaped like a Korean name."""
+    if not re.search(_H, text):
+        return []
+    toks = _tokens(text)
+    out: list[tuple[int, int]] = []
+    for i, t in enumerate(toks):
+        if t.tag not in ("NNP", "NNG"):
+            continue
+        form = text[t.start:t.start + t.len]
+        if not re.fullmatch(f"{_H}+", form) or form in _NOT_PERSON:
+            continue
+        known = t.id > 100  # ids below that stand for a word that is not in Kiwi's dictionary
+        if t.tag == "NNG" and known:
+            continue  # an ordinary word
+        if known and form[-1] in "시도구군동읍면역":
+            continue  # 경기도, 수원시: a place
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        nxt_form = text[nxt.start:nxt.start + nxt.len] if nxt is not None else ""
+        if (len(form) == 1 and form in _SURNAMES and nxt is not None and nxt.tag == "NNP"
+                and nxt.start == t.start + 1 and len(nxt_form) == 2 and nxt_form[1] in _GIVEN_FINAL):
+            out.append((t.start, nxt.start + nxt.len))  # 임 + 수빈
+            continue
+        if len(form) == 3 and form.endswith("이") and form[1] in _GIVEN_FINAL and _before_person_word(toks, i, text):
+            out.append((t.start, t.start + 2))  # 서연이가: the name is 서연
+            continue
+        if _full_name_shape(form):
+            out.append((t.start, t.start + t.len))
+            continue
+        if (t.tag == "NNP" and len(form) == 2 and form[1] in _GIVEN_FINAL
+                and _before_person_word(toks, i, text)):
+            out.append((t.start, t.start + t.len))  # 민지(가명), 유나가, 하윤 양
+    return out
+
+
+def _kiwi_reads_as_word(toks: list[Any], start: int, end: int, text: str) -> bool:
+    """Whether Kiwi reads text[start:end] as an ordinary dictionary word, not a proper noun."""
+    for t in toks:
+        if t.start == start:
+            word = text[t.start:t.start + t.len]
+            return (t.tag not in ("NNP",) and t.id > 100 and t.len >= 2
+                    and t.start + t.len >= min(end, start + 2)
+                    and word not in _PERSON_SUFFIXES)
+    return False
+
+
+def _school_by_kiwi(toks: list[Any], start: int, pre_end: int, text: str) -> bool:
+    """Whether Kiwi reads the part before 초/중/고 as a proper noun (or the whole as one)."""
+    for t in toks:
+        if t.start == start:
+            return t.tag == "NNP" and t.start + t.len >= pre_end
+    return False
 
 
 def find_identifiers(text: str) -> list[Finding]:
@@ -165,6 +350,10 @@ def find_identifiers(text: str) -> list[Finding]:
     for m in _AT_HANDLE.finditer(text):
         add("handle", m.start(), m.end())
     for m in _PLATFORM_ID.finditer(text):
+        # "Instagram and ...", "KakaoTalk less": an ordinary word after a platform's name is not
+        # an account; one is written after "아이디", "ID", a colon or an @, or has digits or _ in it.
+        if not (m.group("mark") or m.group("colon") or m.group("at") or re.search(r"[\d_.]", m.group("id"))):
+            continue
         add("handle", m.start("id"), m.end("id"))
     for m in _PHONE.finditer(text):
         add("phone", m.start(), m.end())
@@ -174,6 +363,20 @@ def find_identifiers(text: str) -> list[Finding]:
         if pre in _SCHOOL_STOP or pre.endswith("학년"):
             continue
         add("school", m.start(), m.end())
+    toks = _tokens(text) if re.search(_H, text) else []
+    for m in _SCHOOL_SHORT.finditer(text):
+        pre, lvl = m.group("pre"), m.group("lvl")
+        if pre in _SCHOOL_STOP or pre in _SCHOOL_SHORT_STOP or pre.endswith("학년"):
+            continue
+        if lvl in ("초", "중", "고"):
+            if len(pre) < 2:
+                continue
+            schooling = bool(re.search(r"학년|학생|다니|다님|다녀|재학|졸업|전학|입학", m.group("after")))
+            if _kiwi_reads_as_word(toks, m.start(), m.end("lvl"), text):
+                continue  # 최고, 집중, 그리고
+            if not (schooling or _school_by_kiwi(toks, m.start(), m.end("pre"), text)):
+                continue
+        add("school", m.start(), m.end("lvl"))
     for m in _SCHOOL_EN.finditer(text):
         add("school", m.start(), m.end())
     for m in _ROAD.finditer(text):
@@ -210,12 +413,24 @@ def find_identifiers(text: str) -> list[Finding]:
         if name in _STOP_BEFORE_I or name in _STOP or name in _STOP_BEFORE_SUFFIX:
             continue
         add("name", m.start("name"), m.end("name"))
+    # A context match that Kiwi reads as an ordinary word ("진행이 더딤") is not a name; a mask
+    # ("김OO") is one whatever Kiwi makes of it.
+    found = [f for f in found if f.kind != "name" or re.search(_MASK, f.excerpt)
+             or not _kiwi_reads_as_word(toks, f.start, f.end, text)]
+    for start, end in _kiwi_names(text):
+        add("name", start, end)
     for m in _NAME_EN.finditer(text):
         group = "name" if m.group("name") else "name2"
         first = m.group(group).split()[0].split("-")[0]
         if first in _EN_STOP:
             continue
         add("name", m.start(group), m.end(group))
+    for rule in (_GIVEN_THEN_ROMAN, _ROMAN_THEN_GIVEN, _EN_GIVEN_THEN_NAME):
+        for m in rule.finditer(text):
+            words = re.split(r"[\s-]+", m.group("name"))
+            if any(w in _EN_NOT_GIVEN for w in words):
+                continue
+            add("name", m.start("name"), m.end("name"))
     return _without_overlaps(found)
 
 

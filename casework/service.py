@@ -253,6 +253,7 @@ def reidentify(ctx: Context, study_code: str, *, reason: str) -> Identity:
         raise ValidationError("casework.give_reason_re_identification",
                               "Give the reason for re-identification (at least 10 characters); "
                               "it is kept in the audit log.")
+    _guard_text(reason, "re-identification reason")
     with ctx.transaction() as s:
         part = s.scalars(select(Participant).where(Participant.study_code == study_code)).one_or_none()
         if part is None:
@@ -265,7 +266,8 @@ def reidentify(ctx: Context, study_code: str, *, reason: str) -> Identity:
                            "The identity of {study_code} was erased.",
                            study_code=study_code)
         audit.record(s, "reidentify", table_name="participants", row_id=part.id,
-                     subject_participant_id=part.id, detail=reason.strip())
+                     subject_participant_id=part.id,
+                     detail=audit.about_text("reason", reason.strip()))
         dec = lambda tok, f: ctx.decrypt(tok, table="participant_identities",
                                          row_id=part.id, field_name=f, participant_id=part.id)
         return Identity(part.id, part.study_code, dec(ident.name_enc, "name"),
@@ -325,6 +327,7 @@ def break_glass(ctx: Context, participant_id: int, *, reason: str) -> int:
         raise ValidationError("casework.say_why_you_open",
                               "Say why you must open this record (at least 10 characters); the "
                               "reason goes to the monthly access review.")
+    _guard_text(reason, "break-glass reason")
     with ctx.transaction() as s:
         if s.get(Participant, participant_id) is None:
             raise NotFound("casework.no_participant_your_caseload",
@@ -336,8 +339,10 @@ def break_glass(ctx: Context, participant_id: int, *, reason: str) -> int:
                             expires_at=now + dt.timedelta(hours=BREAK_GLASS_HOURS))
         s.add(grant)
         s.flush()
+        # The reason is read from access_grants by the access review; the log keeps its hash.
         audit.record(s, "break_glass", table_name="participants", row_id=participant_id,
-                     subject_participant_id=participant_id, detail=reason.strip())
+                     subject_participant_id=participant_id,
+                     detail=audit.about_text("reason", reason.strip()))
         return grant.id
 
 
@@ -379,9 +384,13 @@ def _check_session(session_date: dt.date, minutes: int, modality: str, attendanc
 
 def _guard_notes(notes: str | None) -> None:
     """Victims' identities are never written down (Youth Sex Protection Act Art. 31)."""
+    _guard_text(notes, "note")
+
+
+def _guard_text(text: str | None, field: str) -> None:
     from casework.notes_guard import check_note
 
-    check_note(notes, field="note")
+    check_note(text, field=field)
 
 
 def record_session(ctx: Context, *, participant_id: int, session_date: dt.date, minutes: int,
@@ -580,6 +589,8 @@ def record_disclosure(ctx: Context, *, participant_id: int, recipient: str, lega
         raise ValidationError("casework.state_purpose_release_least",
                               "State the purpose of the release (at least 10 characters); it is "
                               "kept in the register.")
+    _guard_text(recipient, "disclosure recipient")
+    _guard_text(purpose, "disclosure purpose")
     if not isinstance(released_on, dt.date) or isinstance(released_on, dt.datetime):
         raise ValidationError("casework.released_date",
                               "released_on must be a date, got {released_on!r}.",

@@ -179,6 +179,16 @@ def _forget_head(session: Session) -> None:
     session.info.pop("audit_head", None)
 
 
+def about_text(what: str, text: str) -> str:
+    """What the log keeps of a free-text reason: that one was given, its length and a hash.
+
+    The text itself stays in its own table (where it can be corrected or erased); the log, which
+    nothing may change, never holds what a person typed (Youth Sex Protection Act Art. 31).
+    """
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return f"{what} given ({len(text)} characters, sha256 {digest})"
+
+
 def record(
     session: Session,
     action: str,

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from casework.notes_guard import check_note
 from db import access
 from db.files import private_dir
 from db.context import Context
@@ -68,6 +69,7 @@ def check_purpose(purpose: str | None) -> str:
             "exports.purpose_long",
             "The purpose is {length} characters long; say it in {max} at most.",
             length=len(text), max=MAX_PURPOSE)
+    check_note(text, field="export purpose")
     return text
 
 

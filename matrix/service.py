@@ -89,6 +89,8 @@ def step_action(ctx: Context, *, participant_id: int, stage: str, action: str,
                               action=action, stages_actions=list(stages.ACTIONS))
     permission = "assessment.sign" if action in _SIGN_ACTIONS else "assessment.record"
     part = access.access_participant(ctx, participant_id, permission)
+    if isinstance(reason, str):
+        check_note(reason, field=f"{action} reason")
     with converting_stale(ctx, "stage_steps", f"The {stage} step", expected_version) as target:
         return _transition(ctx, part, stage, action, reason, expected_version, target)
 
@@ -850,8 +852,9 @@ def sign_off_cohort(ctx: Context, cohort: str, *, as_of: dt.datetime, decision: 
     `cohort` is the label `conclusions_awaiting_signoff` shows; `as_of` is when the member saw the
     counts: a step reviewed after that waits for the next sign-off, so nobody signs what they were
     not shown. Each step goes through `step_action`'s "sign" rules (its assessments are locked), all
-    in one transaction: a step changed meanwhile gives a Conflict and nothing is signed. The
-    decision is kept in the audit log with the cohort and the number signed. Returns that number.
+    in one transaction: a step changed meanwhile gives a Conflict and nothing is signed. The audit
+    log keeps the cohort, the number signed and that a decision was given (its length and hash,
+    never its text). Returns that number.
     """
     access.require(ctx, "outcomes.read")
     access.require(ctx, "assessment.sign")
@@ -893,7 +896,8 @@ def sign_off_cohort(ctx: Context, cohort: str, *, as_of: dt.datetime, decision: 
             part = access.access_participant(ctx, participant_id, "assessment.sign")
             _transition(ctx, part, "conclusion", "sign", None, version, target)
         audit.record(s, "sign_off", table_name="cohorts", row_id=cid,
-                     detail=f"conclusion sign-off of {cohort}: {len(due)} step(s); decision: {decision}")
+                     detail=f"conclusion sign-off of {cohort}: {len(due)} step(s); "
+                            + audit.about_text("decision", decision))
     return len(due)
 
 

@@ -297,6 +297,10 @@ def decide_event_proposal(ctx: Context, *, proposal_id: int, accept: bool,
             "Give the reason for rejecting proposal {proposal_id} (at least {min_reason} "
             "characters); it is kept with the proposal.",
             proposal_id=proposal_id, min_reason=MIN_REASON)
+    if reason is not None:
+        from casework.notes_guard import check_note
+
+        check_note(reason, field="proposal decision reason")
     _check_event_fields(event_type, "detection_flag")
     try:
         with ctx.transaction() as s:

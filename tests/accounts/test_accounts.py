@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from db import passwords
 from accounts import service as accounts
-from db.schema import Account, utcnow
+from db.schema import Account, AuditLog, utcnow
 from errors import Conflict, PermissionDenied, ValidationError
 
 T0 = dt.datetime(2026, 11, 2, 9, 0)
@@ -164,3 +164,25 @@ def test_changing_ones_own_password_needs_the_current_one_and_an_admin_reset_doe
     assert accounts.authenticate(rt, "seo", "an admin chose this 3").username == "seo"
     with rt.context(actor) as ctx, pytest.raises(PermissionDenied):
         accounts.set_password(ctx, "root4", "a new password 4", current_password="x")
+
+
+def test_what_was_typed_for_an_unknown_account_is_not_logged_but_a_real_account_still_locks(
+        rt, make_account):
+    make_account("counselor", "seo", "right password 1")
+    typed = "피해자박서연 010-2468-1357"  # invented: typed into the username box by mistake
+    with pytest.raises(accounts.LoginFailed):
+        accounts.authenticate(rt, typed, "whatever", now=T0)
+    for _ in range(accounts.MAX_FAILED_LOGINS):
+        with pytest.raises(accounts.LoginFailed):
+            accounts.authenticate(rt, "seo", "wrong password", now=T0)
+    with rt.sessions() as s:
+        rows = s.scalars(select(AuditLog).order_by(AuditLog.id)).all()
+        locked_until = s.scalar(select(Account.locked_until).where(Account.username == "seo"))
+    logged = " ".join(f"{r.actor} {r.detail or ''} {r.row_id or ''}" for r in rows)
+    assert "박서연" not in logged and "2468" not in logged
+    unknown = [r for r in rows if r.action == "login_failed" and r.account_id is None]
+    assert [(r.actor, r.detail) for r in unknown] == [("unknown account", "unknown account")]
+    # The lock-out of a real account is unchanged, and its attempts name it.
+    assert locked_until is not None and locked_until > T0
+    assert any(r.action == "lockout" and r.actor == "seo" for r in rows)
+    assert sum(r.action == "login_failed" and r.actor == "seo" for r in rows) == accounts.MAX_FAILED_LOGINS

@@ -110,4 +110,5 @@ def test_reidentification_needs_a_reason_and_is_logged(rt, make_account):
         ident = casework.reidentify(ctx, code, reason="court order 2026-123 (Juvenile Act 70)")
         assert ident.name == "박서연"
         entry = ctx.session.scalars(select(AuditLog).where(AuditLog.action == "reidentify")).one()
-    assert entry.detail.startswith("court order") and entry.subject_participant_id == pid
+    assert entry.detail.startswith("reason given (") and entry.subject_participant_id == pid
+    assert "court order" not in entry.detail

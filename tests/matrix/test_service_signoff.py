@@ -108,7 +108,9 @@ def test_sign_off_signs_every_reviewed_conclusion_of_the_cohort_and_records_the_
         entry = s.scalars(select(AuditLog).where(AuditLog.action == "sign_off")).one()
     assert signers == {member.id} and locked == {"locked"}
     assert entry.actor == "committee1" and entry.row_id == str(cid)
-    assert "종결 평가 승인" in entry.detail and f"{len(pids)} step(s)" in entry.detail
+    # The log says a decision was given, never what it says (free text stays out of the log).
+    assert "decision given (" in entry.detail and f"{len(pids)} step(s)" in entry.detail
+    assert "종결 평가 승인" not in entry.detail
     # Nothing outside the cohort's conclusion steps changed.
     after = snapshot(demo_rt)
     changed = {sid for (sid, st, v), old in zip(after[0], others_before[0], strict=True) if (st, v) != old[1:]}
