@@ -14,16 +14,14 @@ from assessment.instruments import Instrument, get_instrument
 from assessment.scoring import score_responses
 from db import access
 from casework.notes_guard import check_note
+from db.conflicts import changed_since, converting_stale, last_change
 from db.context import Context
 from db.schema import Assessment, AssessmentScore, utcnow
 from errors import Conflict, Message, NotFound, ValidationError
 from matrix import stages
 from matrix.steps import (
-    converting_stale,
     current_steps,
-    last_change,
     open_step_for_editing,
-    stale,
 )
 
 
@@ -101,7 +99,8 @@ def _check_version(ctx: Context, a: Assessment, expected_version: int | None, wh
             what=what, a_id=a.id, a_version=a.version,
             last_change=last_change(ctx.session, 'assessments', a.id))
     if a.version != expected_version:
-        raise stale(ctx.session, "assessments", a.id, what, expected_version, a.version)
+        raise changed_since(ctx.session, "assessments", a.id, what, expected=expected_version,
+                            actual=a.version)
 
 
 def record_draft(ctx: Context, *, participant_id: int, stage: str, instrument_id: str,

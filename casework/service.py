@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from db import access, audit
+from db.conflicts import changed_since
 from db.context import Context
 from db.schema import (
     DISCLOSURE_BASES,
@@ -29,7 +30,7 @@ from db.schema import (
     Programme,
     utcnow,
 )
-from errors import Conflict, NotFound, ValidationError
+from errors import Conflict, Message, NotFound, ValidationError
 
 # --- programmes, participants and identities --------------------------------------------------
 
@@ -348,6 +349,9 @@ def break_glass(ctx: Context, participant_id: int, *, reason: str) -> int:
 
 # --- counseling sessions ---------------------------------------------------------------------
 
+_THIS_SESSION = Message("casework.this_session", "This session")
+
+
 @dataclass(frozen=True)
 class SessionRecord:
     id: int
@@ -484,7 +488,8 @@ def update_session(ctx: Context, session_id: int, *, expected_version: int, **ch
                            session_id=session_id)
         access.access_participant(ctx, row.participant_id, "session.record")
         if row.version != expected_version:
-            raise _conflict(s, row, "session")
+            raise changed_since(s, "counseling_sessions", row.id, _THIS_SESSION,
+                                expected=expected_version, actual=row.version)
         notes = changes.pop("notes", None)
         for key, value in changes.items():
             if key not in {"session_date", "minutes", "modality", "attendance", "topics"}:
@@ -501,18 +506,9 @@ def update_session(ctx: Context, session_id: int, *, expected_version: int, **ch
             s.flush()
         except StaleDataError:
             s.rollback()
-            raise _conflict(ctx.session, ctx.session.get(CounselingSession, session_id), "session") from None
+            raise changed_since(ctx.session, "counseling_sessions", session_id, _THIS_SESSION,
+                                expected=expected_version) from None
         return row.version
-
-
-def _conflict(s, row, what: str) -> Conflict:
-    who = s.get(Account, row.updated_by or row.created_by)
-    when = row.updated_at or row.created_at
-    return Conflict(
-        "casework.changed_after_you_opened",
-        "This {what} was changed by {who_username} at {when:%Y-%m-%d %H:%M} after you opened "
-        "it. Your input is kept: compare and save again.",
-        what=what, who_username=who.username if who else 'someone', when=when)
 
 
 def list_sessions(ctx: Context, participant_id: int) -> list[SessionRecord]:

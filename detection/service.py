@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from db import access
+from db.conflicts import account_name, at_time
 from db.context import Context
 from casework.notes_guard import FIELDS, check_note
 from db.schema import (
@@ -66,18 +67,7 @@ Progress = Callable[[int, int], None]
 
 
 def _who(ctx: Context, account_id: int | None) -> str | Message:
-    if account_id is None:
-        return Message("detection.someone_else", "someone else")
-    acc = ctx.session.get(Account, account_id)
-    if acc is not None:
-        return acc.username
-    return Message("detection.account_id", "account {account_id}", account_id=account_id)
-
-
-def _when(at: dt.datetime | None) -> str | Message:
-    if at is None:
-        return ""
-    return Message("detection.at_time", " at {at} UTC", at=f"{at:%Y-%m-%d %H:%M}")
+    return account_name(ctx.session, account_id)
 
 
 def _check_text(value: str | None, what: str, *, required: bool) -> str | None:
@@ -992,7 +982,7 @@ def review_flag(
                         "flag {flag_id} was {status} by {who}{when} (version {version}, you had "
                         "version {expected}); reload the queue before reviewing it",
                         flag_id=flag_id, status=flag.status, who=_who(ctx, flag.reviewed_by),
-                        when=_when(flag.reviewed_at), version=flag.version,
+                        when=at_time(flag.reviewed_at), version=flag.version,
                         expected=expected_version)
                 raise Conflict(
                     "detection.flag_changed",
@@ -1037,7 +1027,7 @@ def review_flag(
             "detection.flag_reviewed_while_you",
             "flag {flag_id} was reviewed by {who}{when} while you were reviewing it; reload it",
             flag_id=flag_id, who=_who(ctx, flag.reviewed_by if flag else None),
-            when=_when(flag.reviewed_at if flag else None)
+            when=at_time(flag.reviewed_at if flag else None)
         ) from None
     return outcome
 
@@ -1100,7 +1090,7 @@ def update_takedown(
                     "detection.takedown_changed_version_you",
                     "takedown {takedown_id} was changed by {who}{when} (version {t_version}, "
                     "you had {expected_version}); reload it and try again",
-                    takedown_id=takedown_id, who=_who(ctx, t.updated_by), when=_when(t.updated_at),
+                    takedown_id=takedown_id, who=_who(ctx, t.updated_by), when=at_time(t.updated_at),
                     t_version=t.version, expected_version=expected_version
                 )
             takedown_states.check_transition(takedown_id, t.status, status)
@@ -1125,7 +1115,7 @@ def update_takedown(
             "takedown {takedown_id} was changed by {who}{when} while you were editing it; "
             "reload it",
             takedown_id=takedown_id, who=_who(ctx, t.updated_by if t else None),
-            when=_when(t.updated_at if t else None)
+            when=at_time(t.updated_at if t else None)
         ) from None
     return view
 

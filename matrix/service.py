@@ -15,6 +15,7 @@ from assessment.instruments import Instrument, default_instruments, get_instrume
 from assessment.scoring import score_responses
 from db import access
 from casework.notes_guard import check_note
+from db.conflicts import changed_since, converting_stale
 from db.context import Context
 from db.engine import read_frame
 from db.schema import (
@@ -34,10 +35,8 @@ import vocab
 from errors import Conflict, Message, NotFound, ValidationError
 from matrix import change, outcomes, reviews, stages
 from matrix.steps import (
-    converting_stale,
     current_steps,
     new_step,
-    stale,
     step_states,
 )
 from matrix.suppression import suppress
@@ -104,7 +103,8 @@ def _transition(ctx: Context, part: Participant, stage: str, action: str, reason
     if row is not None:
         target["row_id"] = row.id
         if expected_version is not None and row.version != expected_version:
-            raise stale(s, "stage_steps", row.id, f"The {stage} step", expected_version, row.version)
+            raise changed_since(s, "stage_steps", row.id, f"The {stage} step",
+                                expected=expected_version, actual=row.version)
     new = stages.apply_transition(step_states(current), stage, action, reason)
     reason = reason.strip() if isinstance(reason, str) else reason
     now = utcnow()
@@ -473,8 +473,8 @@ def review_goal(ctx: Context, *, goal_id: int, stage: str, progress: int, note: 
             rv = GoalReview(goal_id=goal_id, stage=stage, reviewed_by=ctx.actor.id)
             s.add(rv)
         elif expected_version is None or rv.version != expected_version:
-            raise stale(s, "goal_reviews", rv.id, f"The {stage} review of goal {goal_id}",
-                        expected_version or 0, rv.version)
+            raise changed_since(s, "goal_reviews", rv.id, f"The {stage} review of goal {goal_id}",
+                                expected=expected_version or 0, actual=rv.version)
         rv.progress = progress
         rv.note_enc = ctx.keyring.encrypt(note.strip()) if note and note.strip() else None
         rv.reviewed_by, rv.reviewed_at = ctx.actor.id, utcnow()

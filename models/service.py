@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from db import access, audit
+from db.conflicts import changed_since
 from db.context import Context
 from db.engine import read_frame
 from db.schema import (
@@ -40,7 +41,6 @@ from db.schema import (
     Account,
     Assessment,
     AssessmentScore,
-    AuditLog,
     Case,
     CaseOffence,
     Cohort,
@@ -83,19 +83,7 @@ def _window_text(fu: FollowUp) -> Message:
                    end=fu.end_date.isoformat())
 
 
-def _stale(ctx: Context, table: str, row_id: int, what: str) -> Conflict:
-    """A Conflict naming who last changed the row and when (from the audit log)."""
-    last = ctx.session.execute(
-        select(AuditLog.actor, AuditLog.at)
-        .where(AuditLog.table_name == table, AuditLog.row_id == str(row_id),
-               AuditLog.action == "update")
-        .order_by(AuditLog.id.desc()).limit(1)
-    ).first()
-    who: Message | str = Message("models.by_at", " by {actor} at {at} UTC", actor=last.actor,
-                                 at=f"{last.at:%Y-%m-%d %H:%M}") if last else ""
-    return Conflict("models.changed_since_you_read",
-                    "{what} was changed{who} since you read it; reload it and try again.",
-                    what=what, who=who)
+_FOLLOW_UP_WINDOW = Message("models.the_follow_up_window", "The follow-up window")
 
 
 def record_follow_up(ctx: Context, *, participant_id: int, start_date: dt.date,
@@ -166,7 +154,7 @@ def record_follow_up(ctx: Context, *, participant_id: int, start_date: dt.date,
             s.flush()
             return fu.id
     except StaleDataError:
-        raise _stale(ctx, "follow_ups", fu_id, "The follow-up window") from None
+        raise changed_since(ctx.session, "follow_ups", fu_id, _FOLLOW_UP_WINDOW) from None
 
 
 def _check_event_fields(event_type: str, source: str) -> None:
@@ -343,7 +331,9 @@ def decide_event_proposal(ctx: Context, *, proposal_id: int, accept: bool,
             s.flush()
             return event_id
     except StaleDataError:
-        raise _stale(ctx, "event_proposals", proposal_id, f"Proposal {proposal_id}") from None
+        raise changed_since(ctx.session, "event_proposals", proposal_id,
+                            Message("models.proposal_n", "Proposal {proposal_id}",
+                                    proposal_id=proposal_id)) from None
 
 
 # ---------------------------------------------------------------- the analysis frames

@@ -116,7 +116,7 @@ def test_two_saves_racing_to_create_one_sheet_give_one_row_and_a_conflict(world)
     from sqlalchemy import func, select
 
     from db.schema import Assessment
-    from matrix.steps import converting_stale
+    from db.conflicts import converting_stale
 
     w, pid = world, world["pid"]
     with w["ctx"](w["a"]) as ctx:
