@@ -88,7 +88,7 @@ def test_a_writer_whose_reads_went_stale_is_refused_and_the_chain_stays_whole(rt
         audit.record(second.session, "note", detail="second, again")
         second.session.commit()
     with rt.engine.connect() as conn:
-        assert audit.verify_chain(conn).ok
+        assert audit.verify_chain(conn, rt.audit_chain).ok
 
 
 def test_writers_in_threads_keep_one_audit_chain(rt):
@@ -112,5 +112,5 @@ def test_writers_in_threads_keep_one_audit_chain(rt):
     with rt.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Account)) == 18
     with rt.engine.connect() as conn:
-        report = audit.verify_chain(conn)
+        report = audit.verify_chain(conn, rt.audit_chain)
     assert report.ok, report.message()
