@@ -113,14 +113,14 @@ def _transition(ctx: Context, part: Participant, stage: str, action: str, reason
         target["row_id"] = row.id
         if expected_version is not None and row.version != expected_version:
             raise stale(s, "stage_steps", row.id, f"The {stage} step", expected_version, row.version)
-        if (action in FOUR_EYES_ACTIONS and row.submitted_by is not None
-                and row.submitted_by == ctx.actor.id):
-            ctx.record_denied(f"step.{action}", f"{stage} step of participant {part.id} was "
-                              "submitted by the same account")
-            raise PermissionDenied("matrix.own_step",
-                                   "You submitted this {stage} step; another person must {action} it.",
-                                   stage=stage, action=action)
     new = stages.apply_transition(step_states(current), stage, action, reason)
+    # After the state rules, so that a step that cannot be reviewed anyway says why first.
+    if action in FOUR_EYES_ACTIONS and row.submitted_by is not None and row.submitted_by == ctx.actor.id:
+        ctx.record_denied(f"step.{action}", f"{stage} step of participant {part.id} was "
+                          "submitted by the same account")
+        raise PermissionDenied("matrix.own_step",
+                               "You submitted this {stage} step; another person must {action} it.",
+                               stage=stage, action=action)
     reason = reason.strip() if isinstance(reason, str) else reason
     now = utcnow()
     step_assessments = [] if row is None else list(s.scalars(
