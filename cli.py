@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+import vocab
 from errors import ConfigurationError, DscrError
 
 
@@ -141,11 +142,13 @@ def cmd_users(args: argparse.Namespace) -> int:
             # The first account of a new installation has nobody to act as: the system makes it.
             with rt.context(SYSTEM, task="bootstrap first account") as ctx:
                 acc_id = accounts_service.add_account(ctx, username=args.username, role=args.role,
-                                             password=password, display_name=args.display_name or "")
+                                             password=password, display_name=args.display_name or "",
+                                             supervisor=args.supervisor)
         else:
             with rt.context_for(args.user, task="cli users add") as ctx:
                 acc_id = accounts_service.add_account(ctx, username=args.username, role=args.role,
-                                             password=password, display_name=args.display_name or "")
+                                             password=password, display_name=args.display_name or "",
+                                             supervisor=args.supervisor)
         print(f"account {args.username} ({args.role}) created with id {acc_id}")
     elif args.users_command == "list":
         with rt.context_for(args.user, task="cli users list") as ctx:
@@ -157,6 +160,11 @@ def cmd_users(args: argparse.Namespace) -> int:
         with rt.context_for(args.user, task="cli users disable") as ctx:
             accounts_service.disable_account(ctx, args.username)
         print(f"account {args.username} disabled; its open sessions were ended")
+    elif args.users_command == "team":
+        with rt.context_for(args.user, task="cli users team") as ctx:
+            accounts_service.set_supervisor(ctx, args.username, args.supervisor)
+        print(f"{args.username} is now in the team of {args.supervisor}" if args.supervisor
+              else f"{args.username} is now in no supervisor's team")
     elif args.users_command == "passwd":
         # Changing one's own password needs the current one; an admin resetting another's does not.
         current = _read_current_password(args) if args.username == args.user else None
@@ -238,13 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
     us = users.add_subparsers(dest="users_command", required=True)
     add = us.add_parser("add", help="create an account")
     add.add_argument("username")
-    add.add_argument("--role", required=True,
-                     choices=["counselor", "committee", "analyst", "reviewer", "admin"])
+    add.add_argument("--role", required=True, choices=list(vocab.ROLES))
     add.add_argument("--display-name")
+    add.add_argument("--supervisor", help="a counselor's team lead (a supervisor's username)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     us.add_parser("list", help="list accounts")
     dis = us.add_parser("disable", help="disable an account and end its sessions")
     dis.add_argument("username")
+    team = us.add_parser("team", help="put a counselor in a supervisor's team (or none)")
+    team.add_argument("username")
+    team.add_argument("--supervisor", help="the supervisor's username; leave out to clear it")
     pw = us.add_parser("passwd", help="set a password and end the account's sessions (for your "
                        "own account, give the current password first)")
     pw.add_argument("username")

@@ -11,7 +11,9 @@ import math
 
 # --- people and roles ---------------------------------------------------------------------------
 
-ROLES = ("counselor", "committee", "analyst", "reviewer", "admin")
+# A supervisor leads a team of counselors (accounts.supervisor_id): reads the team's caseload,
+# reviews and countersigns its steps, never edits answers.
+ROLES = ("counselor", "supervisor", "committee", "analyst", "reviewer", "admin")
 SEXES = ("female", "male", "other", "unknown")
 PARTICIPANT_STATUSES = ("active", "completed", "dropped_out", "transferred")
 REFERRAL_SOURCES = ("police", "prosecution", "court", "probation", "school", "family", "self", "other")

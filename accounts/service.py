@@ -54,8 +54,11 @@ def count_accounts(runtime: Runtime) -> int:
 
 
 def add_account(ctx: Context, *, username: str, role: str, password: str,
-                display_name: str = "") -> int:
-    """Create an account. With no account in the database yet, the first one is made by the system."""
+                display_name: str = "", supervisor: str | None = None) -> int:
+    """Create an account. With no account in the database yet, the first one is made by the system.
+
+    `supervisor` puts a new counselor in that supervisor's team (see `set_supervisor`).
+    """
     if ctx.actor is not SYSTEM:
         access.require(ctx, "account.manage")
     username = username.strip()
@@ -79,9 +82,34 @@ def add_account(ctx: Context, *, username: str, role: str, password: str,
                            username=username)
         acc = Account(username=username, role=role, display_name=display_name or username,
                       password_hash=hash_password(password))
+        if supervisor is not None:
+            acc.supervisor_id = _team_lead(ctx, acc, supervisor)
         s.add(acc)
         s.flush()
         return acc.id
+
+
+def _team_lead(ctx: Context, member: Account, supervisor: str) -> int:
+    """The id of the supervisor who is to lead a counselor; only counselors are in a team."""
+    if member.role != "counselor":
+        raise ValidationError("accounts.team_member_role",
+                              "Only a counselor is in a supervisor's team; {username} is a {role}.",
+                              username=member.username, role=member.role)
+    lead = ctx.session.scalars(select(Account).where(Account.username == supervisor)).one_or_none()
+    if lead is None or lead.role != "supervisor" or not lead.active:
+        raise ValidationError("accounts.not_a_supervisor",
+                              "{supervisor} is not an active supervisor account; a counselor's "
+                              "team is led by one.", supervisor=supervisor)
+    return lead.id
+
+
+def set_supervisor(ctx: Context, username: str, supervisor: str | None) -> None:
+    """Put a counselor in a supervisor's team (None: in no team). The supervisor then reads the
+    counselor's caseload and reviews, countersigns and unlocks its steps."""
+    access.require(ctx, "account.manage")
+    with ctx.transaction():
+        acc = _account_by_name(ctx, username)
+        acc.supervisor_id = None if supervisor is None else _team_lead(ctx, acc, supervisor)
 
 
 def list_accounts(ctx: Context) -> list[AccountView]:
@@ -118,6 +146,10 @@ def disable_account(ctx: Context, username: str) -> None:
             raise Conflict("accounts.you_disable_account_you",
                            "You cannot disable the account you are acting as.")
         acc.active = False
+        if acc.role == "supervisor":
+            # A disabled lead leads nobody: the team waits for a new one, named by the admin.
+            for member in ctx.session.scalars(select(Account).where(Account.supervisor_id == acc.id)):
+                member.supervisor_id = None
         _end_sessions(ctx, acc.id, "account disabled")
 
 

@@ -76,18 +76,10 @@ def _check_date(administered_on: dt.date, ctx: Context) -> None:
 
 def _load(ctx: Context, assessment_id: int, action: str) -> Assessment:
     """An assessment of a participant the actor may see; the same NotFound otherwise."""
-    access.require(ctx, action)
-    a = ctx.session.get(Assessment, assessment_id)
-    missing = NotFound("assessment.no_assessment_your_caseload",
-                       "No assessment {assessment_id} in your caseload.",
-                       assessment_id=assessment_id)
-    if a is None:
-        raise missing
-    try:
-        access.access_participant(ctx, a.participant_id, action)
-    except NotFound:
-        raise missing from None
-    return a
+    return access.access_record(
+        ctx, Assessment, assessment_id, action,
+        NotFound("assessment.no_assessment", "No assessment {assessment_id} in your caseload.",
+                 assessment_id=assessment_id))
 
 
 def _check_version(ctx: Context, a: Assessment, expected_version: int | None, what: str) -> None:

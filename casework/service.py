@@ -480,13 +480,9 @@ def update_session(ctx: Context, session_id: int, *, expected_version: int, **ch
     """Edit a session; a save based on a stale version raises Conflict naming who changed it."""
     from sqlalchemy.orm.exc import StaleDataError
 
+    row = access.access_record(ctx, CounselingSession, session_id, "session.record",
+                               _no_session(session_id))
     with ctx.transaction() as s:
-        row = s.get(CounselingSession, session_id)
-        if row is None:
-            raise NotFound("casework.no_session",
-                           "No session {session_id}.",
-                           session_id=session_id)
-        access.access_participant(ctx, row.participant_id, "session.record")
         if row.version != expected_version:
             raise changed_since(s, "counseling_sessions", row.id, _THIS_SESSION,
                                 expected=expected_version, actual=row.version)
@@ -519,11 +515,15 @@ def list_sessions(ctx: Context, participant_id: int) -> list[SessionRecord]:
                           r.notes_enc is not None, r.version) for r in rows]
 
 
+def _no_session(session_id: int) -> NotFound:
+    # One error for a session that does not exist and one of a participant outside the caseload.
+    return NotFound("casework.no_session", "No session {session_id} in your caseload.",
+                    session_id=session_id)
+
+
 def session_notes(ctx: Context, session_id: int) -> str | None:
-    row = ctx.session.get(CounselingSession, session_id)
-    if row is None:
-        raise NotFound("casework.no_session", "No session {session_id}.", session_id=session_id)
-    access.access_participant(ctx, row.participant_id, "session.read")
+    row = access.access_record(ctx, CounselingSession, session_id, "session.read",
+                               _no_session(session_id))
     with ctx.transaction():
         return ctx.decrypt(row.notes_enc, table="counseling_sessions", row_id=session_id,
                            field_name="notes", participant_id=row.participant_id)

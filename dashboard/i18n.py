@@ -28,6 +28,7 @@ TEXT: dict[str, dict[str, str]] = {
     "home": {"ko": "홈", "en": "Home"},
     "signed_in_as": {"ko": "로그인 계정", "en": "Signed in as"},
     "role_counselor": {"ko": "상담사", "en": "Counselor"},
+    "role_supervisor": {"ko": "슈퍼바이저", "en": "Supervisor"},
     "role_committee": {"ko": "평가위원회", "en": "Evaluation committee"},
     "role_analyst": {"ko": "분석 담당자", "en": "Analyst"},
     "role_reviewer": {"ko": "탐지 검토자", "en": "Detection reviewer"},
@@ -119,7 +120,7 @@ def _merge_area_texts() -> None:
     """Each area of the dashboard keeps its labels in dashboard/text_<area>.py (a TEXT dict)."""
     import importlib
 
-    for area in ("counselor", "committee", "analyst", "reviewer", "admin"):
+    for area in ("counselor", "supervisor", "committee", "analyst", "reviewer", "admin"):
         try:
             module = importlib.import_module(f"dashboard.text_{area}")
         except ModuleNotFoundError:

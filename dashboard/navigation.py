@@ -17,7 +17,7 @@ PAGE_TABLE: tuple[tuple[str, str, str | None, frozenset[str] | None], ...] = (
     ("pages/audit.py", "audit_log", "audit.read", None),
     ("pages/outcomes.py", "cm_outcomes", "outcomes.read", None),
     ("pages/reviews.py", "cm_reviews", "review.record", None),
-    ("pages/signoff.py", "cm_signoff", "assessment.sign", frozenset({"committee"})),
+    ("pages/signoff.py", "cm_signoff", "conclusion.signoff", None),
     ("pages/registry.py", "rv_registry", "registry.read", None),
     ("pages/scans.py", "rv_scans", "scan.run", None),
     ("pages/review.py", "rv_review", "flag.review", None),

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, exists, or_, select
 
-from db.schema import ROLES, CounselorAssignment, Participant
+from db.schema import ROLES, Account, CounselorAssignment, Participant
 from errors import Message, NotFound, PermissionDenied
 
 if TYPE_CHECKING:
@@ -35,7 +35,13 @@ ACTIONS: dict[str, Message] = {
     "session.read": Message("db.action_session_read", "read counseling sessions and notes"),
     "assessment.record": Message("db.action_assessment_record", "record and finalise assessments"),
     "assessment.read": Message("db.action_assessment_read", "read assessments and the participant matrix"),
-    "assessment.sign": Message("db.action_assessment_sign", "sign off a step of the matrix"),
+    "step.review": Message("db.action_step_review",
+                           "review a submitted step of the matrix (one you did not submit)"),
+    "step.sign": Message("db.action_step_sign", "countersign a reviewed step, or return it for "
+                         "changes (one you did not submit)"),
+    "step.unlock": Message("db.action_step_unlock", "unlock a signed step of the matrix, with a reason"),
+    "conclusion.signoff": Message("db.action_conclusion_signoff",
+                                  "sign off a cohort's reviewed conclusion steps by their counts"),
     "outcomes.read": Message("db.action_outcomes_read", "read aggregate programme outcomes"),
     "review.record": Message("db.action_review_record", "rate programmes on the gender-sensitivity indicators"),
     "export.aggregate": Message("db.action_export_aggregate", "export suppressed aggregate tables"),
@@ -58,7 +64,7 @@ ACTIONS: dict[str, Message] = {
     "disclosure.read": Message("db.action_disclosure_read", "read the register of releases outside the programme"),
 }
 
-C, M, A, R, D = "counselor", "committee", "analyst", "reviewer", "admin"
+C, S, M, A, R, D = "counselor", "supervisor", "committee", "analyst", "reviewer", "admin"
 
 # The policy. Nothing else in dscr grants a permission.
 POLICY: dict[str, frozenset[str]] = {
@@ -70,15 +76,22 @@ POLICY: dict[str, frozenset[str]] = {
     "audit.read": frozenset({D}),
     "audit.verify": frozenset({D}),
     "participant.create": frozenset({C, D}),
-    "participant.read": frozenset({C, A}),
+    "participant.read": frozenset({C, S, A}),
     "participant.identify": frozenset({C}),
     "participant.reidentify": frozenset({D}),
     "participant.break_glass": frozenset({C}),
     "session.record": frozenset({C}),
     "session.read": frozenset({C}),
     "assessment.record": frozenset({C}),
-    "assessment.read": frozenset({C}),
-    "assessment.sign": frozenset({C, M}),
+    "assessment.read": frozenset({C, S}),
+    # Four eyes on a young person's record: whoever submitted a step neither reviews nor signs it
+    # (matrix.service checks the person); a colleague or the team's supervisor reviews, the
+    # supervisor countersigns, and only the supervisor or an admin unlocks a signed step.
+    "step.review": frozenset({C, S}),
+    "step.sign": frozenset({S}),
+    "step.unlock": frozenset({S, D}),
+    # The committee signs off conclusions by cohort, from counts: never one participant's step.
+    "conclusion.signoff": frozenset({M}),
     "outcomes.read": frozenset({M, A}),
     "review.record": frozenset({M}),
     "export.aggregate": frozenset({M, A}),
@@ -138,12 +151,35 @@ def caseload_filter(counselor_id: int, as_of: dt.date):
     )
 
 
+def team_caseload_filter(supervisor_id: int, as_of: dt.date):
+    """Participants assigned on a date to a counselor of the supervisor's team (the counselors
+    whose account names them as supervisor): the supervisor's whole world."""
+    return exists().where(
+        CounselorAssignment.participant_id == Participant.id,
+        CounselorAssignment.counselor_id == Account.id,
+        Account.supervisor_id == supervisor_id,
+        CounselorAssignment.start_date <= as_of,
+        or_(CounselorAssignment.end_date.is_(None), CounselorAssignment.end_date >= as_of),
+    )
+
+
+def scope_filter(ctx: Context):
+    """The actor's scope over participants, or None for the whole programme (roles whose
+    permissions already keep them to pseudonymised rows, aggregates or the admin's tasks)."""
+    if ctx.actor.role == C:
+        return caseload_filter(ctx.actor.id, ctx.today)
+    if ctx.actor.role == S:
+        return team_caseload_filter(ctx.actor.id, ctx.today)
+    return None
+
+
 def scoped_participants(ctx: Context, action: str = "participant.read") -> Select:
     """A select of the participants the actor may see for the action (after `require`)."""
     require(ctx, action)
     stmt = select(Participant)
-    if ctx.actor.role == C:
-        stmt = stmt.where(caseload_filter(ctx.actor.id, ctx.today))
+    scope = scope_filter(ctx)
+    if scope is not None:
+        stmt = stmt.where(scope)
     return stmt
 
 
@@ -151,23 +187,39 @@ def access_participant(ctx: Context, participant_id: int, action: str = "partici
     """Load a participant the actor may see; the same NotFound for missing and out of scope.
 
     A counselor sees their caseload, plus a participant opened by break-glass (with a reason,
-    logged, for the admin's monthly access review) until that grant expires.
+    logged, for the admin's monthly access review) until that grant expires; a supervisor sees
+    their team's caseload.
     """
     require(ctx, action)
     participant = ctx.session.get(Participant, participant_id)
-    if participant is not None and ctx.actor.role == C:
-        in_caseload = ctx.session.scalar(
-            select(Participant.id).where(
-                Participant.id == participant_id, caseload_filter(ctx.actor.id, ctx.today)
-            )
-        )
-        if in_caseload is None and not has_break_glass(ctx, participant_id):
+    scope = scope_filter(ctx)
+    if participant is not None and scope is not None:
+        in_scope = ctx.session.scalar(
+            select(Participant.id).where(Participant.id == participant_id, scope))
+        if in_scope is None and not (ctx.actor.role == C and has_break_glass(ctx, participant_id)):
             participant = None
     if participant is None:
         raise NotFound("db.no_participant_your_caseload",
                        "No participant {participant_id} in your caseload.",
                        participant_id=participant_id)
     return participant
+
+
+def access_record(ctx: Context, model: type, record_id: int, action: str, missing: NotFound,
+                  participant_of=lambda row: row.participant_id):
+    """Load a row that belongs to a participant (a session, an assessment, a goal) and authorise it
+    in one call: the permission first, then the same `missing` error whether the row does not
+    exist or its participant is outside the actor's scope, so that nothing says which."""
+    require(ctx, action)
+    row = ctx.session.get(model, record_id)
+    if row is not None:
+        try:
+            access_participant(ctx, participant_of(row), action)
+        except NotFound:
+            row = None
+    if row is None:
+        raise missing
+    return row
 
 
 def has_break_glass(ctx: Context, participant_id: int) -> bool:
@@ -187,9 +239,12 @@ __all__ = [
     "POLICY",
     "ROLES",
     "access_participant",
+    "access_record",
     "allowed_actions",
     "caseload_filter",
     "is_allowed",
     "require",
+    "scope_filter",
     "scoped_participants",
+    "team_caseload_filter",
 ]

@@ -89,6 +89,9 @@ class Account(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(128), default="")
     role: Mapped[str] = mapped_column(String(16))
+    # A counselor's team lead (a supervisor's account); the supervisor's team is the counselors
+    # who name them here.
+    supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)

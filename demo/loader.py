@@ -104,15 +104,20 @@ def load(runtime: Runtime, *, participants: int = 300, seed: int = 1,
     # Accounts, programmes, cohorts, participants and sessions go through the use cases users
     # call (as the admin who sets up, and as each counselor for their own caseload), so that the
     # demo obeys the same rules: names, taxonomies, dates, the notes guard, the caseload scope.
-    people = [(u, r, u) for u, r in DEMO_ROLES] + [
-        (u, "counselor", d) for u, d in zip(prog.counselors.username, prog.counselors.display_name,
-                                            strict=True)]
+    # Supervisors before the counselors of their teams.
+    people = [(u, r, u, None) for u, r in DEMO_ROLES] + [
+        (u, "supervisor", d, None)
+        for u, d in zip(prog.supervisors.username, prog.supervisors.display_name, strict=True)] + [
+        (u, "counselor", d, lead) for u, d, lead in zip(
+            prog.counselors.username, prog.counselors.display_name, prog.counselors.supervisor,
+            strict=True)]
     acc_ids: dict[str, int] = {}
     with runtime.context(SYSTEM, today=today, task=task) as ctx:
-        for username, role, display in people:
+        for username, role, display, lead in people:
             pw = passwords.get(username) or _password(username, display)
             acc_ids[username] = accounts_service.add_account(
-                ctx, username=username, role=role, password=pw, display_name=display)
+                ctx, username=username, role=role, password=pw, display_name=display,
+                supervisor=lead)
             accounts.append(DemoAccount(username, role, pw))
         prog_ids = {row.name: casework.add_programme(ctx, name=row.name, description=row.description)
                     for row in prog.programmes.itertuples()}
@@ -133,6 +138,9 @@ def load(runtime: Runtime, *, participants: int = 300, seed: int = 1,
             ctx, news, counselor_ids=[acc_ids[c] for c in prog.participants.counselor])
     pid = dict(zip(prog.participants.code, ids, strict=True))
     counselor_of = {row.code: acc_ids[row.counselor] for row in prog.participants.itertuples()}
+    lead_of = dict(zip(prog.counselors.username, prog.counselors.supervisor, strict=True))
+    supervisor_of = {row.code: acc_ids[lead_of[row.counselor]]
+                     for row in prog.participants.itertuples()}
     for username, rows in prog.sessions.assign(
             counselor=prog.sessions.code.map(prog.participants.set_index("code").counselor)
     ).groupby("counselor", sort=False):
@@ -178,7 +186,7 @@ def load(runtime: Runtime, *, participants: int = 300, seed: int = 1,
                         a.scores.append(AssessmentScore(domain=domain, score=score, scale_min=lo, scale_max=hi))
                     s.add(a)
                     n_assess += 1
-            _load_steps_and_goals(s, prog, pid, counselor_of, acc_ids["committee1"], live_status,
+            _load_steps_and_goals(s, prog, pid, counselor_of, supervisor_of, live_status,
                                   keyring, extra_rng)
             _load_programme_reviews(s, prog_ids, [acc_ids[u] for u, r in DEMO_ROLES if r == "committee"],
                                     extra_rng)
@@ -209,12 +217,12 @@ _GOALS = (
 
 
 def _load_steps_and_goals(s, prog: synthetic.SyntheticProgramme, pid: dict[str, int],
-                          counselor_of: dict[str, int], committee_id: int, live_status: dict[str, str],
-                          keyring, rng: np.random.Generator) -> None:
+                          counselor_of: dict[str, int], supervisor_of: dict[str, int],
+                          live_status: dict[str, str], keyring, rng: np.random.Generator) -> None:
     """Step rows consistent with the assessments, and 1-3 goals per participant with their reviews.
 
     Reached steps of finished participants and the earlier steps of active ones are signed (the
-    counselor submitted, a committee member reviewed and signed); an active participant's current
+    counselor submitted, the counselor's supervisor reviewed and countersigned); an active participant's current
     step is a draft or submitted; the steps a drop-out never reached are skipped for "dropout".
     """
     from matrix.stages import STAGES, due_dates
@@ -236,7 +244,7 @@ def _load_steps_and_goals(s, prog: synthetic.SyntheticProgramme, pid: dict[str, 
                 if step.status != "draft":
                     step.submitted_by, step.submitted_at = cid, done + dt.timedelta(hours=2)
                 if step.status == "signed":
-                    step.reviewed_by = step.signed_by = committee_id
+                    step.reviewed_by = step.signed_by = supervisor_of[row.code]
                     step.reviewed_at = done + dt.timedelta(days=3)
                     step.signed_at = done + dt.timedelta(days=3, hours=1)
             elif row.status == "dropped_out":

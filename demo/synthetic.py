@@ -73,7 +73,8 @@ _SYLLABLES = list("민서지하윤도현준우예진수아은채건영태연주�
 @dataclass
 class SyntheticProgramme:
     seed: int
-    counselors: pd.DataFrame
+    counselors: pd.DataFrame      # username, display_name, supervisor (the team lead's username)
+    supervisors: pd.DataFrame     # username, display_name: one team lead per 4-6 counselors
     programmes: pd.DataFrame
     cohorts: pd.DataFrame
     participants: pd.DataFrame
@@ -107,6 +108,16 @@ def generate(participants: int = 300, seed: int = 1) -> SyntheticProgramme:
         "username": [f"counselor{i + 1}" for i in range(n_counselors)],
         "display_name": [f"상담사 {_name(rng)}" for _ in range(n_counselors)],
     })
+    # Teams: one supervisor per five counselors or so, each leading a run of them. Their names
+    # come from a stream of their own, so that everything else stays as it was for a seed.
+    team_rng = np.random.default_rng(seed + 15485863)
+    n_supervisors = max(1, int(np.ceil(n_counselors / 5)))
+    supervisors = pd.DataFrame({
+        "username": [f"supervisor{i + 1}" for i in range(n_supervisors)],
+        "display_name": [f"슈퍼바이저 {_name(team_rng)}" for _ in range(n_supervisors)],
+    })
+    counselors["supervisor"] = [supervisors.username[i * n_supervisors // n_counselors]
+                                for i in range(n_counselors)]
     programmes = pd.DataFrame({
         "name": [p[0] for p in PROGRAMMES], "description": [p[1] for p in PROGRAMMES],
         "sessions_planned": [p[2] for p in PROGRAMMES],
@@ -217,7 +228,7 @@ def generate(participants: int = 300, seed: int = 1) -> SyntheticProgramme:
             cases.append({"case_ref": parts[-1]["case_ref"], "image_seed": int(rng.integers(0, 2**31))})
 
     return SyntheticProgramme(
-        seed=seed, counselors=counselors, programmes=programmes, cohorts=cohorts,
+        seed=seed, counselors=counselors, supervisors=supervisors, programmes=programmes, cohorts=cohorts,
         participants=pd.DataFrame(parts), sessions=pd.DataFrame(sessions),
         levels=pd.DataFrame(levels), follow_ups=pd.DataFrame(fups),
         events=pd.DataFrame(events, columns=["code", "event_date", "event_type", "source"]),

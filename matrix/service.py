@@ -32,7 +32,7 @@ from db.schema import (
     utcnow,
 )
 import vocab
-from errors import Conflict, Message, NotFound, ValidationError
+from errors import Conflict, Message, NotFound, PermissionDenied, ValidationError
 from matrix import change, outcomes, reviews, stages
 from matrix.steps import (
     current_steps,
@@ -50,8 +50,19 @@ REVIEW_INDICATORS: tuple[str, ...] = (
 )
 REVIEW_SCALE = (1, 5)
 GROUPINGS = ("cohort", "programme", "age_band", "offence_type")
-# Actions a reviewer takes (the committee's part of a step); the rest are the counselor's.
-_SIGN_ACTIONS = ("review", "sign", "return", "unlock")
+# The permission each step action needs (db.access has who holds it). Starting, submitting,
+# skipping and reopening are the counselor's work on the record; reviewing, countersigning,
+# returning and unlocking are the second pair of eyes.
+STEP_PERMISSIONS: dict[str, str] = {
+    "start": "assessment.record", "submit": "assessment.record", "skip": "assessment.record",
+    "reopen": "assessment.record", "review": "step.review", "sign": "step.sign",
+    "return": "step.sign", "unlock": "step.unlock",
+}
+# Whoever submitted a step may not take these on it.
+FOUR_EYES_ACTIONS = ("review", "sign", "return")
+if set(STEP_PERMISSIONS) != set(stages.ACTIONS):  # pragma: no cover - caught at import
+    raise RuntimeError(f"step permissions and step actions differ: "
+                       f"{set(STEP_PERMISSIONS) ^ set(stages.ACTIONS)}")
 
 
 # --- step actions ------------------------------------------------------------------------------
@@ -80,14 +91,15 @@ def step_action(ctx: Context, *, participant_id: int, stage: str, action: str,
     The pure rules (`matrix.stages`) decide; a refused action changes nothing. `expected_version`
     is the step row's version as the caller saw it; a newer one gives a Conflict naming who saved it.
     Unlocking a signed step adds a new draft version with draft copies of its assessments; the
-    signed version and its locked assessments stay as they were.
+    signed version and its locked assessments stay as they were. Each action needs its
+    permission (`STEP_PERMISSIONS`) within the actor's scope, and whoever submitted a step may not
+    review, sign or return it (four eyes on a young person's record).
     """
     if action not in stages.ACTIONS:
         raise ValidationError("matrix.unknown_action_actions",
                               "unknown action {action!r}; actions are {stages_actions}",
                               action=action, stages_actions=list(stages.ACTIONS))
-    permission = "assessment.sign" if action in _SIGN_ACTIONS else "assessment.record"
-    part = access.access_participant(ctx, participant_id, permission)
+    part = access.access_participant(ctx, participant_id, STEP_PERMISSIONS[action])
     if isinstance(reason, str):
         check_note(reason, field=f"{action} reason")
     with converting_stale(ctx, "stage_steps", f"The {stage} step", expected_version) as target:
@@ -106,6 +118,13 @@ def _transition(ctx: Context, part: Participant, stage: str, action: str, reason
             raise changed_since(s, "stage_steps", row.id, f"The {stage} step",
                                 expected=expected_version, actual=row.version)
     new = stages.apply_transition(step_states(current), stage, action, reason)
+    # After the state rules, so that a step that cannot be reviewed anyway says why first.
+    if action in FOUR_EYES_ACTIONS and row.submitted_by is not None and row.submitted_by == ctx.actor.id:
+        ctx.record_denied(f"step.{action}", f"{stage} step of participant {part.id} was "
+                          "submitted by the same account")
+        raise PermissionDenied("matrix.own_step",
+                               "You submitted this {stage} step; another person must {action} it.",
+                               stage=stage, action=action)
     reason = reason.strip() if isinstance(reason, str) else reason
     now = utcnow()
     step_assessments = [] if row is None else list(s.scalars(
@@ -453,17 +472,9 @@ def review_goal(ctx: Context, *, goal_id: int, stage: str, progress: int, note: 
                               progress=progress)
     access.require(ctx, "assessment.record")
     check_note(note, field="goal review note")
-    goal = ctx.session.get(Goal, goal_id)
-    if goal is None:
-        raise NotFound("matrix.no_goal_your_caseload",
-                       "No goal {goal_id} in your caseload.",
-                       goal_id=goal_id)
-    try:
-        part = access.access_participant(ctx, goal.participant_id, "assessment.record")
-    except NotFound:
-        raise NotFound("matrix.no_goal_your_caseload",
-                       "No goal {goal_id} in your caseload.",
-                       goal_id=goal_id) from None
+    goal = access.access_record(ctx, Goal, goal_id, "assessment.record", NotFound(
+        "matrix.no_goal", "No goal {goal_id} in your caseload.", goal_id=goal_id))
+    part = ctx.session.get(Participant, goal.participant_id)
     with ctx.transaction() as s:
         _require_draft_step(s, part.id, stage,
                             Message("matrix.goals_are_reviewed", "goals are reviewed"))
@@ -816,7 +827,7 @@ def conclusions_awaiting_signoff(ctx: Context) -> pd.DataFrame:
     from sqlalchemy import func
 
     access.require(ctx, "outcomes.read")
-    access.require(ctx, "assessment.sign")
+    access.require(ctx, "conclusion.signoff")
     threshold = suppression_threshold(ctx)
     s = ctx.session
     labels = _cohort_labels(s)
@@ -857,7 +868,7 @@ def sign_off_cohort(ctx: Context, cohort: str, *, as_of: dt.datetime, decision: 
     never its text). Returns that number.
     """
     access.require(ctx, "outcomes.read")
-    access.require(ctx, "assessment.sign")
+    access.require(ctx, "conclusion.signoff")
     if not isinstance(as_of, dt.datetime):
         raise ValidationError("matrix.date_time_counts_were",
                               "as_of must be the date and time the counts were read, got "
@@ -893,7 +904,9 @@ def sign_off_cohort(ctx: Context, cohort: str, *, as_of: dt.datetime, decision: 
                            "counts.",
                            cohort=cohort, as_of=as_of)
         for participant_id, version in due:
-            part = access.access_participant(ctx, participant_id, "assessment.sign")
+            # The cohort is the committee's scope: it signs what the counts showed, never a
+            # participant it chose by id (it has no participant-level permission at all).
+            part = s.get(Participant, participant_id)
             _transition(ctx, part, "conclusion", "sign", None, version, target)
         audit.record(s, "sign_off", table_name="cohorts", row_id=cid,
                      detail=f"conclusion sign-off of {cohort}: {len(due)} step(s); "
@@ -908,6 +921,7 @@ __all__ = [
     "ParticipantMatrix",
     "REVIEW_INDICATORS",
     "ReviewSummary",
+    "STEP_PERMISSIONS",
     "StepView",
     "caseload_overview",
     "committee_outcomes",

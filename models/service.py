@@ -292,11 +292,12 @@ def decide_event_proposal(ctx: Context, *, proposal_id: int, accept: bool,
     _check_event_fields(event_type, "detection_flag")
     try:
         with ctx.transaction() as s:
-            proposal = s.get(EventProposal, proposal_id)
-            if proposal is None:
-                raise NotFound("models.no_event_proposal",
-                               "No event proposal {proposal_id}.",
-                               proposal_id=proposal_id)
+            # Authorised before anything about it is said (its state, its flag), so that a
+            # proposal outside the actor's scope reads exactly like one that does not exist.
+            proposal = access.access_record(
+                ctx, EventProposal, proposal_id, "followup.record",
+                NotFound("models.no_proposal", "No event proposal {proposal_id}.",
+                         proposal_id=proposal_id))
             if proposal.status != "proposed":
                 who = s.get(Account, proposal.decided_by) if proposal.decided_by else None
                 when = (Message("models.on_time", " on {at} UTC",
@@ -317,7 +318,7 @@ def decide_event_proposal(ctx: Context, *, proposal_id: int, accept: bool,
                     "confirmed; only a confirmed flag's proposal becomes an event.",
                     proposal_flag_id=proposal.flag_id, proposal_id=proposal_id,
                     flag_status=flag.status if flag else Message("models.flag_missing", "missing"))
-            part = access.access_participant(ctx, proposal.participant_id, "followup.record")
+            part = s.get(Participant, proposal.participant_id)
             event_id = None
             if accept:
                 event = _add_event(ctx, s, part, event_date or proposal.proposed_date, event_type,

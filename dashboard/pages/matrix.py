@@ -16,15 +16,15 @@ from matrix import service as matrix_service
 from matrix import stages
 from models import service as model_service
 
-# The actions that are the reviewing side of a step (as in matrix.service): they need the
-# sign-off permission; the rest need the permission to record.
-SIGN_ACTIONS = ("review", "sign", "return", "unlock")
 # Actions that undo work or close a step: confirmed before they are taken.
 DESTRUCTIVE = ("return", "unlock", "skip", "reopen")
 
 actor = state.require_page("assessment.read")
 lang = state.lang()
 st.title(t("co_matrix", lang))
+
+if not access.is_allowed(actor.role, "assessment.record"):
+    st.caption(t("sv_review_mode", lang))
 
 codes = caseload_codes(actor, "matrix page")
 chosen = choose_participant(codes, "co_mx_code")
@@ -79,7 +79,7 @@ act_stage = c1.selectbox(t("co_mx_step", lang), stages.STAGES, key="co_mx_act_st
                          format_func=lambda s: stage_label(s, lang))
 possible = [a for a, (sources, _to) in stages.TRANSITIONS.items()
             if status_of[act_stage] in sources
-            and access.is_allowed(actor.role, "assessment.sign" if a in SIGN_ACTIONS else "assessment.record")]
+            and access.is_allowed(actor.role, matrix_service.STEP_PERMISSIONS[a])]
 if not possible:
     st.caption(t("co_mx_no_action", lang))
 else:
@@ -202,7 +202,9 @@ else:
            for s in ("midterm", "conclusion")},
     }), hide_index=True, key="co_mx_goals_table")
 
-if status_of["planning"] == stages.DRAFT:
+# A supervisor reads and reviews the matrix; goals are the counselor's to set and review.
+edits = access.is_allowed(actor.role, "assessment.record")
+if edits and status_of["planning"] == stages.DRAFT:
     with st.form("co_mx_goal_form"):
         goal_text = st.text_area(t("co_mx_goal_text", lang), key="co_mx_goal_text")
         set_it = st.form_submit_button(t("co_mx_set_goal", lang))
@@ -212,10 +214,10 @@ if status_of["planning"] == stages.DRAFT:
             del st.session_state["co_mx_goal_text"]
             st.toast(t("saved", lang))
             st.rerun()
-else:
+elif edits:
     st.caption(t("co_mx_goal_when", lang))
 
-review_stages = [s for s in ("midterm", "conclusion") if status_of[s] == stages.DRAFT]
+review_stages = [s for s in ("midterm", "conclusion") if edits and status_of[s] == stages.DRAFT]
 if not goals.empty and review_stages:
     goal_names = dict(zip(goals["goal_id"], goals["text"], strict=True))
     with st.form("co_mx_review_form"):
@@ -236,11 +238,12 @@ if not goals.empty and review_stages:
                                        note=rv_note or None, expected_version=expected)
             st.toast(t("saved", lang))
             st.rerun()
-elif not goals.empty:
+elif edits and not goals.empty:
     st.caption(t("co_mx_review_when", lang))
 
 # --- recidivism risk ---------------------------------------------------------------------------------
-st.subheader(t("co_risk", lang))
+if access.is_allowed(actor.role, "model.read"):
+    st.subheader(t("co_risk", lang))
 if access.is_allowed(actor.role, "model.read") and st.toggle(t("co_risk_show", lang), key="co_risk_show"):
     with service_errors(), state.context(actor, "matrix page: risk") as ctx:
         models = model_service.list_models(ctx)

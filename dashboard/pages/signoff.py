@@ -9,7 +9,7 @@ from dashboard.components import service_errors
 from dashboard.i18n import label, t
 from matrix import service as matrix
 
-actor = state.require_page("assessment.sign")
+actor = state.require_page("conclusion.signoff")
 lang = state.lang()
 st.title(t("cm_signoff", lang))
 st.caption(t("cm_signoff_intro", lang))

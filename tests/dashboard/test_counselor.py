@@ -34,8 +34,8 @@ def newcomer(demo):
     return pid, code
 
 
-def open_for(signed_in, page, code):
-    at = signed_in("counselor1")
+def open_for(signed_in, page, code, username="counselor1"):
+    at = signed_in(username)
     at.session_state["current_code"] = code
     return at.switch_page(page).run()
 
@@ -62,6 +62,7 @@ def test_the_counselor_has_the_three_pages_and_no_other_role_does(backend):
     assert {"pages/caseload.py", "pages/matrix.py", "pages/instrument.py"} <= set(pages)
     for role in ("committee", "analyst", "reviewer", "admin"):
         assert not {"pages/matrix.py", "pages/instrument.py"} & {p for p, _ in visible_pages(role)}
+    assert "pages/instrument.py" not in {p for p, _ in visible_pages("supervisor")}
 
 
 def test_the_caseload_shows_the_next_step_overdue_marks_and_the_completion_matrix(demo, signed_in, newcomer):
@@ -94,7 +95,20 @@ def test_the_matrix_page_shows_steps_scores_change_and_goals_of_a_signed_partici
     assert len(at.get("plotly_chart")) >= 2  # the heatmap and the change chart
     assert not table_with(at, "RCI").empty
     assert not table_with(at, "상담 목표").empty
-    # A signed step offers unlock only, and only after confirming with a reason.
+    # A signed step is locked for its counselor: only the supervisor or an admin unlocks it.
+    assert any("할 수 있는 처리가 없습니다" in c.value for c in at.caption)
+
+
+def test_the_supervisor_reviews_the_teams_matrix_and_edits_nothing(demo, signed_in):
+    with demo.context_for("counselor1") as ctx:
+        done = next(r.study_code for r in casework.my_caseload(ctx) if r.status == "completed")
+    assert "pages/matrix.py" in [p for p, _ in visible_pages("supervisor")]
+    assert "pages/instrument.py" not in [p for p, _ in visible_pages("supervisor")]
+    at = open_for(signed_in, "pages/matrix.py", done, username="supervisor1")
+    assert not at.exception and not at.error
+    assert any("확인 서명" in c.value for c in at.caption)  # review mode, said on the page
+    assert not [b for b in at.button if "co_mx_goal_form" in b.key or "co_mx_review_form" in b.key]
+    # A signed step offers its unlock, and only after confirming with a reason.
     assert at.selectbox(key="co_mx_act_action").options == ["잠금 해제 (사유 필수)"]
     at.text_input(key="co_mx_act_reason").input("점수 입력 오류 정정")
     at.button(key="FormSubmitter:co_mx_act_form-잠금 해제 (사유 필수)").click().run()

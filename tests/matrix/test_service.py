@@ -34,10 +34,17 @@ def world(rt, make_account):
 
 
 def make_world(rt, make_account) -> dict:
-    """One programme, two counselors, one participant in counselor A's caseload, a committee member."""
+    """One programme, two counselors and their supervisor, one participant in counselor A's
+    caseload, a committee member."""
+    from accounts import service as accounts
+
     admin = make_account("admin")
     a, b = make_account("counselor", "kim"), make_account("counselor", "lee")
+    lead = make_account("supervisor", "choi")
     member = make_account("committee", "han")
+    with rt.context(admin, today=TODAY) as ctx:
+        for counselor in ("kim", "lee"):
+            accounts.set_supervisor(ctx, counselor, "choi")
     with rt.context(admin, today=TODAY) as ctx:
         prog = casework.add_programme(ctx, name="표준 과정")
         cohort = casework.add_cohort(ctx, programme_id=prog, name="2026-1기", start_date=ENROLLED)
@@ -49,7 +56,7 @@ def make_world(rt, make_account) -> dict:
     def ctx_of(actor, today=TODAY):
         return rt.context(actor, today=today)
 
-    return dict(rt=rt, a=a, b=b, member=member, admin=admin, pid=pid, programme=prog, ctx=ctx_of)
+    return dict(rt=rt, a=a, b=b, lead=lead, member=member, admin=admin, pid=pid, programme=prog, ctx=ctx_of)
 
 
 def snapshot(rt) -> tuple:
@@ -85,7 +92,7 @@ def walk_to_signed(w, stage: str, value: int = 4) -> int:
     aid = draft_and_finalise(w, stage, value=value)
     with w["ctx"](w["a"]) as ctx:
         step_action(ctx, participant_id=w["pid"], stage=stage, action="submit")
-    with w["ctx"](w["member"]) as ctx:
+    with w["ctx"](w["lead"]) as ctx:
         step_action(ctx, participant_id=w["pid"], stage=stage, action="review")
         step_action(ctx, participant_id=w["pid"], stage=stage, action="sign")
     return aid
@@ -109,23 +116,23 @@ def test_the_gating_walk_refuses_each_illegal_transition_and_changes_nothing(wor
     with w["ctx"](w["a"]) as ctx:
         assessments.finalise(ctx, aid, 1)
         assert step_action(ctx, participant_id=pid, stage="planning", action="submit").status == "submitted"
-    msg = refused(w, w["member"], Conflict, step_action, participant_id=pid, stage="planning", action="sign")
+    msg = refused(w, w["lead"], Conflict, step_action, participant_id=pid, stage="planning", action="sign")
     assert "cannot sign planning: it is 'submitted'" in msg and "reviewed first" in msg
     msg = refused(w, w["a"], Conflict, assessments.record_draft, participant_id=pid, stage="planning",
                   instrument_id="GE-10", responses=answers("GE-10"), administered_on=TODAY)
     assert "planning cannot be edited: it is 'submitted'" in msg
-    msg = refused(w, w["member"], Conflict, step_action, participant_id=pid, stage="planning",
+    msg = refused(w, w["lead"], Conflict, step_action, participant_id=pid, stage="planning",
                   action="return", reason="GS-07 looks wrong")
     assert "cannot return planning: it is 'submitted'" in msg
-    with w["ctx"](w["member"]) as ctx:
+    with w["ctx"](w["lead"]) as ctx:
         step_action(ctx, participant_id=pid, stage="planning", action="review")
-    msg = refused(w, w["member"], ValidationError, step_action, participant_id=pid, stage="planning",
+    msg = refused(w, w["lead"], ValidationError, step_action, participant_id=pid, stage="planning",
                   action="return", reason="  ")
     assert "give a reason" in msg
-    # The committee may review and sign, never write answers or submit.
-    refused(w, w["member"], PermissionDenied, step_action, participant_id=pid, stage="planning",
+    # The supervisor may review and sign, never write answers or skip.
+    refused(w, w["lead"], PermissionDenied, step_action, participant_id=pid, stage="planning",
             action="skip", reason="dropout")
-    with w["ctx"](w["member"]) as ctx:
+    with w["ctx"](w["lead"]) as ctx:
         step = step_action(ctx, participant_id=pid, stage="planning", action="sign")
     assert step.status == "signed"
     with w["ctx"](w["a"]) as ctx:
@@ -156,9 +163,9 @@ def test_the_gating_walk_refuses_each_illegal_transition_and_changes_nothing(wor
 def test_unlock_keeps_the_signed_version_and_its_locked_assessments(world):
     w, pid = world, world["pid"]
     aid = walk_to_signed(w, "planning", value=2)
-    refused(w, w["member"], ValidationError, step_action, participant_id=pid, stage="planning",
+    refused(w, w["lead"], ValidationError, step_action, participant_id=pid, stage="planning",
             action="unlock")
-    with w["ctx"](w["member"]) as ctx:
+    with w["ctx"](w["lead"]) as ctx:
         new = step_action(ctx, participant_id=pid, stage="planning", action="unlock",
                           reason="GS-07 was entered wrong")
     assert (new.step_version, new.status, new.reason) == (2, "draft", "GS-07 was entered wrong")
@@ -181,7 +188,7 @@ def test_unlock_keeps_the_signed_version_and_its_locked_assessments(world):
         v = assessments.list_assessments(ctx, pid)[0].version
         assessments.finalise(ctx, current[0].id, v)
         step_action(ctx, participant_id=pid, stage="planning", action="submit")
-    with w["ctx"](w["member"]) as ctx:
+    with w["ctx"](w["lead"]) as ctx:
         step_action(ctx, participant_id=pid, stage="planning", action="review")
         step_action(ctx, participant_id=pid, stage="planning", action="sign")
     with w["ctx"](w["a"]) as ctx:
