@@ -81,9 +81,9 @@ FIELDS = {
         ctx, participant_id=w["mine"], recipient="Seoul Family Court",
         legal_basis="juvenile_act_70_1_court_or_prosecution", purpose=IDENTIFYING,
         released_on=TODAY)),
-    "return reason": ("committee", lambda ctx, w: matrix.step_action(
+    "return reason": ("supervisor", lambda ctx, w: matrix.step_action(
         ctx, participant_id=w["mine"], stage="intake", action="return", reason=IDENTIFYING)),
-    "unlock reason": ("committee", lambda ctx, w: matrix.step_action(
+    "unlock reason": ("admin", lambda ctx, w: matrix.step_action(
         ctx, participant_id=w["mine"], stage="intake", action="unlock", reason=IDENTIFYING)),
     "skip reason": ("counselor", lambda ctx, w: matrix.step_action(
         ctx, participant_id=w["mine"], stage="intake", action="skip", reason=IDENTIFYING)),
@@ -93,12 +93,24 @@ FIELDS = {
 }
 
 
+def _lead_of(rt, counselor):
+    """The demo's supervisor of the counselor's team: the one who returns and unlocks steps."""
+    from db.context import Actor
+    from db.schema import Account
+
+    with rt.sessions() as s:
+        lead_id = s.get(Account, counselor.id).supervisor_id
+        lead = s.get(Account, lead_id)
+        return Actor(lead.id, lead.username, lead.role)
+
+
 @pytest.fixture
 def world(demo_rt, make_account):
     counselor = _actor(demo_rt, "counselor1")
     mine = _mine(demo_rt, counselor)
     return {"counselor": counselor, "admin": make_account("admin"),
             "committee": _actor(demo_rt, "committee1"), "analyst": _actor(demo_rt, "analyst1"),
+            "supervisor": _lead_of(demo_rt, counselor),
             "mine": mine, "other": _other_participant(demo_rt, counselor),
             "code": _study_code(demo_rt, mine)}
 
