@@ -34,7 +34,7 @@ def test_record_and_edit_a_session_with_a_stale_version_refused(demo_rt):
                                      topics=("consent",), notes="과제 검토, 다음 회기 목표 설정")
         v = casework.update_session(ctx, sid, expected_version=1, minutes=60)
         assert v == 2
-        with pytest.raises(Conflict, match="changed by counselor1"):
+        with pytest.raises(Conflict, match=r"changed by .*\(?counselor1\)? at .* UTC after you opened it"):
             casework.update_session(ctx, sid, expected_version=1, minutes=70)
         rec = [r for r in casework.list_sessions(ctx, pid) if r.id == sid][0]
         assert rec.minutes == 60 and rec.has_notes

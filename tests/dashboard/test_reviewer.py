@@ -253,9 +253,10 @@ def test_a_zip_that_would_dodge_the_scan_is_scanned_or_refused_in_one_line(demo,
     at.file_uploader(key=f"rv_scan_zip_{gen}").set_value(("odd.zip", bad, "application/zip"))
     at.button(key="FormSubmitter:rv_scan_zip_form-검사 시작").click().run()
     assert not at.exception
+    # One line, in the reader's language, naming the member and its escaped name.
     assert [e.value for e in at.error] == [
-        "member 1 of odd.zip has a name that is not valid UTF-8 although the archive says it "
-        "is; it is shown as b\\xff\\xfe.jpg"]
+        "odd.zip의 1번째 항목은 압축 파일에 UTF-8로 표시되어 있지만 이름이 올바른 UTF-8이 아닙니다. "
+        "이름은 b\\xff\\xfe.jpg(으)로 표시합니다."]
     with demo.context(actor(demo, "reviewer1")) as ctx:
         assert len(service.list_scans(ctx)) == 2
 
@@ -366,5 +367,5 @@ def test_a_key_file_that_is_a_folder_is_one_line_on_the_login_page(app_env, make
     at.run()
     assert not at.exception
     assert [e.value for e in at.error] == [
-        f"The key file {tmp_path} (DSCR_KEY_FILE) is a folder, not a file; point DSCR_KEY_FILE "
-        "at the key file itself."]
+        f"키 파일 {tmp_path}(DSCR_KEY_FILE)은(는) 파일이 아니라 폴더입니다. DSCR_KEY_FILE이(가) "
+        "키 파일 자체를 가리키도록 설정하십시오."]
