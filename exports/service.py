@@ -17,7 +17,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ import pandas as pd
 
 from casework.notes_guard import check_note
 from db import access
-from db.files import private_dir
+from db.files import write_private
 from db.context import Context
 from db.schema import ExportManifest
 from errors import ValidationError
@@ -263,19 +262,7 @@ def hash_list(ctx: Context, *, purpose: str, delivery: str = "dashboard download
 
 def write_file(export: Export, file: str | os.PathLike) -> Path:
     """Write an export whole or not at all, readable by its owner only (mode 600)."""
-    out = Path(file)
-    private_dir(out.parent)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(export.data)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return out
+    return write_private(Path(file), export.data)
 
 
 KINDS = ("programme_outcomes", "outcomes_report_html", "km_table", "analysis_frame", "hash_list")
