@@ -277,5 +277,48 @@ def test_a_reviewer_scans_an_uploaded_zip_through_the_proxy_and_an_oversized_one
         direct_port = int(direct.rsplit(":", 1)[1])
         assert _put_upload(direct_port, None, path, over, auth, chunked=False) == 413
         assert _put_upload(direct_port, None, path, over, auth, chunked=True) == 413
+        # Logged out, the same session may no longer upload at all.
+        page.get_by_role("button", name="로그아웃", exact=True).click()
+        wait_idle(page)
+        expect(page.get_by_role("button", name="로그인")).to_be_visible()
+        assert _put_upload(_port(proxy), tls, path, 1 << 20, auth, chunked=False) == 403
+        assert _put_upload(direct_port, None, path, 1 << 20, auth, chunked=False) == 403
+    finally:
+        context.close()
+
+
+def test_a_session_nobody_logged_in_to_cannot_upload(dashboard, proxy, browser):
+    """What anyone who reaches the port can do: open the log-in page (a live Streamlit session and
+    an XSRF cookie) and PUT files under its session id. dashboard/serve.py's guard says 403."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    direct, _, _ = dashboard
+    base, tls, _ = proxy
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    sessions = []
+
+    def frames(ws):
+        def received(payload):
+            if isinstance(payload, bytes):
+                msg = ForwardMsg()
+                msg.ParseFromString(payload)
+                if msg.WhichOneof("type") == "new_session":
+                    sessions.append(msg.new_session.initialize.session_id)
+        ws.on("framereceived", received)
+
+    page.on("websocket", frames)
+    try:
+        page.goto(base)
+        wait_idle(page)
+        expect(page.get_by_role("button", name="로그인")).to_be_visible()
+        assert sessions, "no session id seen on the websocket"
+        xsrf = next(c["value"] for c in context.cookies() if c["name"] == "_streamlit_xsrf")
+        auth = {"cookie": f"_streamlit_xsrf={xsrf}", "x-xsrftoken": xsrf}
+        path = f"/_stcore/upload_file/{sessions[-1]}/00000000-0000-0000-0000-000000000001"
+        assert _put_upload(_port(proxy), tls, path, 1 << 20, auth, chunked=False) == 403
+        direct_port = int(direct.rsplit(":", 1)[1])
+        assert _put_upload(direct_port, None, path, 1 << 20, auth, chunked=False) == 403
+        assert _put_upload(direct_port, None, path, 8 << 20, auth, chunked=True) == 403
     finally:
         context.close()

@@ -1,0 +1,45 @@
+"""The upload guard: Streamlit's upload route answers only sessions with someone logged in."""
+
+from __future__ import annotations
+
+import asyncio
+
+from dashboard import uploads
+
+
+def _call(method: str, path: str) -> tuple[int | None, bool]:
+    """(status the guard sent itself or None, whether the request reached Streamlit)."""
+    sent, reached = [], []
+
+    async def streamlit(scope, receive, send):
+        reached.append(scope["path"])
+
+    async def receive():
+        raise AssertionError("the guard must not read the body")
+
+    async def send(message):
+        sent.append(message)
+
+    guard = uploads.UploadGuard(streamlit)
+    asyncio.run(guard({"type": "http", "method": method, "path": path}, receive, send))
+    status = next((m["status"] for m in sent if m["type"] == "http.response.start"), None)
+    return status, bool(reached)
+
+
+def test_an_upload_from_a_session_nobody_logged_in_to_is_refused_unread():
+    uploads.note_session("s-anon", False)
+    assert _call("PUT", "/_stcore/upload_file/s-anon/f1") == (403, False)
+    assert _call("PUT", "/dscr/_stcore/upload_file/s-anon/f1") == (403, False)  # a base URL path
+
+
+def test_a_logged_in_session_uploads_until_it_logs_out():
+    uploads.note_session("s-user", True)
+    assert _call("PUT", "/_stcore/upload_file/s-user/f1") == (None, True)
+    uploads.note_session("s-user", False)
+    assert _call("PUT", "/_stcore/upload_file/s-user/f1") == (403, False)
+
+
+def test_other_requests_pass_untouched():
+    assert _call("GET", "/_stcore/health") == (None, True)
+    assert _call("DELETE", "/_stcore/upload_file/s-anon/f1") == (None, True)  # dropping is harmless
+    assert _call("PUT", "/upload_file/s-anon/f1") == (None, True)
