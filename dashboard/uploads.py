@@ -27,9 +27,15 @@ def may_upload(session_id: str) -> bool:
         return session_id in _logged_in
 
 
+def _drain_limit() -> int:
+    from streamlit import config
+
+    return (config.get_option("server.maxUploadSize") + 1) << 20
+
+
 class UploadGuard:
     """ASGI middleware for st.App: a PUT to /_stcore/upload_file/<session>/... from a session that
-    is not logged in gets 403 before any of its body is read, so it is never held in memory."""
+    is not logged in never reaches Streamlit; it gets 403 and none of its body is kept."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -38,11 +44,25 @@ class UploadGuard:
         if scope["type"] == "http" and scope["method"] == "PUT":
             found = _UPLOAD.search(scope["path"])
             if found and not may_upload(found.group(1)):
-                body = b"Log in to upload files."
-                await send({"type": "http.response.start", "status": 403,
-                            "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                                        (b"content-length", str(len(body)).encode()),
-                                        (b"connection", b"close")]})
-                await send({"type": "http.response.body", "body": body})
+                await self._refuse(receive, send)
                 return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(receive, send) -> None:
+        # Read the body away (up to the upload limit) before answering: a server that answers
+        # and closes while the body still comes resets the connection, and a proxy in front
+        # then reports its own 502 instead of this 403.
+        left = _drain_limit()
+        while left > 0:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            left -= len(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"Log in to upload files."
+        await send({"type": "http.response.start", "status": 403,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
