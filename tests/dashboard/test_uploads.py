@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from dashboard import uploads
 
@@ -23,7 +24,12 @@ def _call(method: str, path: str, chunks: int = 3) -> tuple[int | None, bool]:
         sent.append(message)
 
     guard = uploads.UploadGuard(streamlit)
-    asyncio.run(guard({"type": "http", "method": method, "path": path}, receive, send))
+    # In a thread of its own: Playwright's sync API (the e2e tests in the same run) leaves an
+    # event loop running in the main thread, where asyncio.run() refuses to start another.
+    worker = threading.Thread(target=asyncio.run,
+                              args=(guard({"type": "http", "method": method, "path": path}, receive, send),))
+    worker.start()
+    worker.join(timeout=30)
     status = next((m["status"] for m in sent if m["type"] == "http.response.start"), None)
     _call.unread = len(body)
     return status, bool(reached)
