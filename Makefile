@@ -22,7 +22,7 @@ demo: $(STAMP)
 	@echo "Demo accounts (synthetic data only; also in $(DSCR_DATA_DIR)/demo-accounts.txt):"
 	@cat $(DSCR_DATA_DIR)/demo-accounts.txt
 	@echo "Dashboard: http://127.0.0.1:8501"
-	$(BIN)/streamlit run dashboard/app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true
+	$(BIN)/streamlit run dashboard/serve.py --server.address 127.0.0.1 --server.port 8501 --server.headless true
 
 ## make test: the same set-up, the browser for the end-to-end tests, then the whole suite
 test: $(STAMP) browser

@@ -6,10 +6,11 @@ import sys
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard import state
+from dashboard import state, uploads
 from dashboard.i18n import LANGUAGES, t
 from dashboard.messages import localise
 from dashboard.navigation import pages_for
@@ -64,6 +65,9 @@ def main() -> None:
         st.session_state["lang"] = "ko"
     language_switch()
     actor = state.current_actor()
+    run = get_script_run_ctx()
+    if run is not None:  # the upload route asks dashboard.uploads (dashboard/serve.py)
+        uploads.note_session(run.session_id, actor is not None)
     if actor is None:
         state.forget()
         st.navigation([st.Page(login_page, title=t("login", state.lang()), url_path="login")],

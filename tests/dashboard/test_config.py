@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
-CONFIG = Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml"
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / ".streamlit" / "config.toml"
+NGINX = ROOT / "deploy" / "nginx" / "dscr.conf"
 
 
 def test_server_config_hides_errors_keeps_xsrf_and_limits_uploads():
@@ -15,4 +18,13 @@ def test_server_config_hides_errors_keeps_xsrf_and_limits_uploads():
     assert cfg["browser"]["gatherUsageStats"] is False
     assert cfg["server"]["enableXsrfProtection"] is True
     assert cfg["server"]["address"] == "127.0.0.1"
-    assert 0 < cfg["server"]["maxUploadSize"] <= 500
+    assert cfg["server"]["maxUploadSize"] == 50  # MiB: a scan's zip; the README's "Uploads"
+
+
+def test_the_proxy_allows_an_upload_no_larger_than_streamlit_does():
+    mib = tomllib.loads(CONFIG.read_text())["server"]["maxUploadSize"]
+    conf = NGINX.read_text()
+    upload = re.search(r"location \^~ /_stcore/upload_file/ \{(.*?)\}", conf, re.S).group(1)
+    assert re.search(r"client_max_body_size (\d+)m;", upload).group(1) == str(mib + 1)  # + framing
+    outside = conf.replace(upload, "")
+    assert re.findall(r"client_max_body_size (\S+);", outside) == ["64k"]

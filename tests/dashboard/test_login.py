@@ -69,3 +69,17 @@ def test_navigation_shows_only_the_pages_of_the_role(app_env, make_account, role
             continue
         assert TITLES[page] not in [t.value for t in at.title], f"{role} reached {page}"
         assert [e.value for e in at.error] == ["접근 권한이 없습니다"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_session_may_upload_once_logged_in(app_env, make_account, monkeypatch):
+    # Logging out and the refusal itself are checked in a real browser (tests/e2e/test_proxy.py).
+    from dashboard import uploads
+
+    monkeypatch.setattr(uploads, "_logged_in", set())
+    make_account("reviewer", "reviewer_u", "right password 1")
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not uploads._logged_in  # the log-in page: this session may not upload
+    _login(at, "reviewer_u", "right password 1")
+    (session,) = uploads._logged_in
+    assert uploads.may_upload(session)
