@@ -42,7 +42,7 @@ from db.schema import (
     Participant,
     StageStep,
 )
-from errors import Conflict, DscrError, NotFound, ValidationError
+from errors import Conflict, DscrError, NotFound, PermissionDenied, ValidationError
 
 RETRYABLE = ("40001", "40P01", "55P03")  # serialization failure, deadlock, lock not available
 TOKEN_TOPIC = "bench-token:"
@@ -119,8 +119,13 @@ def _save_draft(rt: Runtime, actor: Actor, pid: int, today: dt.date, rng) -> tup
 def _step(rt: Runtime, actor: Actor, pid: int, today: dt.date) -> None:
     from matrix import service as matrix_service
 
+    from db import access
+
     stage = random.choice(vocab.STEPS)
-    action = random.choice(STEP_ACTIONS)
+    # Only what the worker's role may do: a counselor submits, skips and reviews a colleague's
+    # step; countersigning, returning and unlocking are a supervisor's (four eyes).
+    action = random.choice([a for a in STEP_ACTIONS if a == "start" or access.is_allowed(
+        actor.role, matrix_service.STEP_PERMISSIONS[a])])
     reason = {"skip": random.choice(("dropout", "transfer", "other")), "return": "needs changes",
               "unlock": "correction", "reopen": "back"}.get(action)
     with rt.context(actor, today=today, task="bench step") as ctx:
@@ -163,6 +168,13 @@ def _worker(rt, actor, caseload, own, deadline, tally, lock, seed) -> None:
         except (Conflict, ValidationError, NotFound):
             with lock:
                 tally.refused += 1
+            continue
+        except PermissionDenied as exc:
+            with lock:  # the four-eyes rule refusing one's own step is a refusal; else an error
+                if exc.code == "matrix.own_step":
+                    tally.refused += 1
+                else:
+                    tally.errors[f"PermissionDenied:{exc.code}"] += 1
             continue
         except (DscrError, OperationalError, DBAPIError) as exc:
             with lock:
