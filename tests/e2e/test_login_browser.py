@@ -154,8 +154,11 @@ def test_counselor_finalises_a_planning_rating_and_sees_it_on_the_matrix(dashboa
     assert status == "final" and json.loads(responses) == {"CR-01": 4, "CR-02": 4, "CR-03": 4}
     assert "브라우저" not in notes
 
-    # The matrix page opens on the same participant and draws the new ratings.
+    # The matrix page opens on the same participant and draws the new ratings. The save's own
+    # rerun may still be running: a click then can be swallowed, so wait for it first.
+    wait_idle(page)
     page.get_by_role("link", name="3단계 평가 매트릭스").click()
+    expect(main.get_by_role("heading", name="3단계 평가 매트릭스")).to_be_visible(timeout=30_000)
     wait_idle(page)
     expect(main.get_by_role("combobox", name="참여자 선택 (연구 코드)")).to_have_value(code)
     heatmap = main.locator(".js-plotly-plot").first
