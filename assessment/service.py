@@ -16,13 +16,29 @@ from db import access
 from casework.notes_guard import check_note
 from db.conflicts import changed_since, converting_stale, last_change
 from db.context import Context
+from db.steps import current_steps, new_step
 from db.schema import Assessment, AssessmentScore, utcnow
 from errors import Conflict, Message, NotFound, ValidationError
 from matrix import stages
-from matrix.steps import (
-    current_steps,
-    open_step_for_editing,
-)
+
+
+def _open_step_for_editing(ctx: Context, participant, stage: str):
+    """The step row answers are written to: a draft, started (with its gate checked) if need be."""
+    s = ctx.session
+    current = current_steps(s, participant.id)
+    states = stages.states_of(current)
+    row = current.get(stage)
+    if row is None or row.status == stages.NOT_STARTED:
+        stages.apply_transition(states, stage, "start")
+        if row is None:
+            row = new_step(participant.id, stage, stages.due_dates(participant.enrolled_on)[stage])
+            s.add(row)
+        row.status = stages.DRAFT
+        row.updated_by, row.updated_at = ctx.actor.id, utcnow()
+        s.flush()
+        return row
+    stages.check_editable(states, stage)
+    return row
 
 
 @dataclass(frozen=True)
@@ -125,7 +141,7 @@ def record_draft(ctx: Context, *, participant_id: int, stage: str, instrument_id
                    instrument=inst.id, stage=stage)
     with converting_stale(ctx, "assessments", what, expected_version) as target:
         s = ctx.session
-        step = open_step_for_editing(ctx, part, stage)
+        step = _open_step_for_editing(ctx, part, stage)
         a = s.scalars(select(Assessment).where(
             Assessment.participant_id == part.id, Assessment.stage == stage,
             Assessment.instrument_id == inst.id, Assessment.step_version == step.step_version)

@@ -17,6 +17,7 @@ from db import access
 from casework.notes_guard import check_note
 from db.conflicts import changed_since, converting_stale
 from db.context import Context
+from db.steps import current_steps, new_step
 from db.engine import read_frame
 from db.schema import (
     Assessment,
@@ -34,11 +35,6 @@ from db.schema import (
 import vocab
 from errors import Conflict, Message, NotFound, PermissionDenied, ValidationError
 from matrix import change, outcomes, reviews, stages
-from matrix.steps import (
-    current_steps,
-    new_step,
-    step_states,
-)
 from matrix.suppression import suppress
 
 # The committee's rubric: four gender-sensitivity indicators, each rated 1..5 per programme.
@@ -117,7 +113,7 @@ def _transition(ctx: Context, part: Participant, stage: str, action: str, reason
         if expected_version is not None and row.version != expected_version:
             raise changed_since(s, "stage_steps", row.id, f"The {stage} step",
                                 expected=expected_version, actual=row.version)
-    new = stages.apply_transition(step_states(current), stage, action, reason)
+    new = stages.apply_transition(stages.states_of(current), stage, action, reason)
     # After the state rules, so that a step that cannot be reviewed anyway says why first.
     if action in FOUR_EYES_ACTIONS and row.submitted_by is not None and row.submitted_by == ctx.actor.id:
         ctx.record_denied(f"step.{action}", f"{stage} step of participant {part.id} was "
@@ -158,7 +154,7 @@ def _transition(ctx: Context, part: Participant, stage: str, action: str, reason
         s.flush()
         return _step_view(fresh)
     if row is None:
-        row = new_step(part, stage)
+        row = new_step(part.id, stage, stages.due_dates(part.enrolled_on)[stage])
         s.add(row)
     row.status = new.status
     row.skip_reason = new.skip_reason if new.status == stages.SKIPPED else None

@@ -78,6 +78,11 @@ class StepState:
     skip_reason: str | None = None
 
 
+def states_of(rows: Mapping[str, object]) -> dict[str, StepState]:
+    """The stage states of stored step rows (anything with status, step_version, skip_reason)."""
+    return {stage: StepState(r.status, r.step_version, r.skip_reason) for stage, r in rows.items()}
+
+
 def _state(value: str | StepState | None) -> StepState:
     if value is None:
         return StepState()
