@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import urllib.parse
 from pathlib import Path
 
 import streamlit as st
@@ -10,12 +11,10 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard import state, uploads
+from dashboard import state, uploads, weblogin
 from dashboard.i18n import LANGUAGES, t
-from dashboard.messages import localise
 from dashboard.navigation import pages_for
 from accounts import service as accounts
-from errors import DscrError
 
 
 def _language_chosen() -> None:
@@ -31,32 +30,21 @@ def language_switch() -> None:
                          format_func=LANGUAGES.get, key="lang_select", on_change=_language_chosen)
 
 
-def login_page() -> None:
+def login_needed_page() -> None:
+    """What a browser without a live log-in sees: the way to the log-in form (dashboard/weblogin.py).
+
+    The form is a page of its own, outside Streamlit, because only an HTTP response can give the
+    browser the HttpOnly cookie that the log-in lives in.
+    """
     lang = state.lang()
     st.title(t("app_title", lang))
     if st.session_state.pop("ended", False):
         st.info(t("session_ended", lang))
-    st.subheader(t("privacy_title", lang))
-    st.markdown(t("privacy_notice", lang))
-    with st.form("login"):
-        username = st.text_input(t("username", lang), key="login_username")
-        password = st.text_input(t("password", lang), type="password", key="login_password")
-        ack = st.checkbox(t("privacy_ack", lang), key="login_ack")
-        submitted = st.form_submit_button(t("login", lang))
-    if submitted:
-        if not ack:
-            st.error(t("privacy_required", lang))
-            return
-        try:
-            actor = accounts.authenticate(state.runtime(), username.strip(), password)
-        except accounts.LoginFailed:
-            st.error(t("login_failed", lang))
-            return
-        except DscrError as exc:
-            st.error(localise(exc, state.lang()))
-            return
-        st.session_state["token"] = accounts.start_login_session(state.runtime(), actor)
-        st.rerun()
+    url = st.context.url or ""
+    here = urllib.parse.urlsplit(url)
+    target = weblogin.safe_next(urllib.parse.urlunsplit(("", "", here.path or "/", here.query, "")))
+    link = f"{weblogin.LOGIN_PATH}?{urllib.parse.urlencode({'lang': lang, 'next': target})}"
+    st.markdown(f"{t('login_needed', lang)} [{t('login', lang)}]({link})")
 
 
 def main() -> None:
@@ -67,22 +55,22 @@ def main() -> None:
     actor = state.current_actor()
     run = get_script_run_ctx()
     if run is not None:  # the upload route asks dashboard.uploads (dashboard/serve.py)
-        uploads.note_session(run.session_id, actor is not None)
+        uploads.note_session(run.session_id, state.browser_token() if actor else None)
     if actor is None:
-        state.forget()
-        st.navigation([st.Page(login_page, title=t("login", state.lang()), url_path="login")],
+        st.navigation([st.Page(login_needed_page, title=t("login", state.lang()), url_path="login")],
                       position="hidden").run()
         return
     lang = state.lang()
     st.sidebar.caption(f"{t('signed_in_as', lang)}: **{actor.username}** ({t('role_' + actor.role, lang)})")
-    if st.sidebar.button(t("logout", lang), key="logout"):
-        accounts.end_login_session(state.runtime(), st.session_state.pop("token"))
-        state.forget()
-        st.rerun()
-    if st.sidebar.button(t("logout_everywhere", lang), key="logout_all"):
-        accounts.end_login_session(state.runtime(), st.session_state.pop("token"), everywhere=True)
-        state.forget()
-        st.rerun()
+    for key, everywhere in (("logout", False), ("logout_all", True)):
+        if st.sidebar.button(t("logout_everywhere" if everywhere else "logout", lang), key=key):
+            # Ended in the store: every tab of this browser holding the cookie (and, everywhere,
+            # every browser of this account) is logged out at its next run.
+            accounts.end_login_session(state.runtime(), state.browser_token(), everywhere=everywhere)
+            if run is not None:
+                uploads.note_session(run.session_id, None)
+            state.forget()
+            st.rerun()
     st.navigation(pages_for(actor.role, lang)).run()
 
 

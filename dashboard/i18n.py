@@ -23,6 +23,8 @@ TEXT: dict[str, dict[str, str]] = {
     "privacy_required": {"ko": "개인정보 보호 안내에 동의해야 로그인할 수 있습니다.", "en": "Acknowledge the privacy notice to log in."},
     "logout": {"ko": "로그아웃", "en": "Log out"},
     "logout_everywhere": {"ko": "모든 기기에서 로그아웃", "en": "Log out everywhere"},
+    "login_needed": {"ko": "이 화면은 로그인한 뒤에 볼 수 있습니다.", "en": "Log in to see this page."},
+    "login_cross_site": {"ko": "다른 사이트에서 보낸 로그인 요청은 받지 않습니다. 이 화면에서 다시 로그인하십시오.", "en": "A log-in sent from another site is refused. Log in again on this page."},
     "session_ended": {"ko": "세션이 종료되었습니다. 다시 로그인하십시오.", "en": "Your session has ended. Please log in again."},
     "language": {"ko": "언어", "en": "Language"},
     "home": {"ko": "홈", "en": "Home"},

@@ -23,15 +23,25 @@ def lang() -> str:
     return st.session_state.get("lang", "ko")
 
 
+def browser_token() -> str | None:
+    """The log-in token this run's browser presents: the HttpOnly cookie that /dscr/login set
+    (dashboard/weblogin.py), read from the run's own connection, never from session state."""
+    from dashboard.weblogin import COOKIE
+
+    return st.context.cookies.get(COOKIE)
+
+
 def current_actor() -> Actor | None:
-    """The actor of this browser session, checked against the server-side session on every run."""
-    token = st.session_state.get("token")
-    if not token:
-        return None
-    actor = accounts.resume_login_session(runtime(), token)
+    """The actor of this browser, checked against the server-side session on every run.
+
+    Nothing about the log-in is kept in `st.session_state`: a client that attaches itself to
+    this Streamlit session with its id but without the cookie is nobody.
+    """
+    token = browser_token()
+    actor = accounts.resume_login_session(runtime(), token) if token else None
     if actor is None:
-        st.session_state.pop("token", None)
-        st.session_state["ended"] = True
+        if token:
+            st.session_state["ended"] = True
         forget()
     return actor
 
@@ -40,7 +50,7 @@ def context(actor: Actor, task: str):
     return runtime().context(actor, task=task)
 
 
-__all__ = ["Context", "context", "current_actor", "forget", "keep", "lang", "lazy_tabs", "memo",
+__all__ = ["Context", "browser_token", "context", "current_actor", "forget", "keep", "lang", "lazy_tabs", "memo",
            "runtime"]
 
 _NOTHING = object()

@@ -1,30 +1,53 @@
-"""Who may upload: Streamlit takes a file from any open session, so dscr refuses those not logged in."""
+"""Who may upload: Streamlit takes a file from any open session, so dscr refuses those not logged in.
+
+An upload is accepted only for a Streamlit session in which someone is logged in, and only from
+the browser holding that log-in's cookie: the session id alone, which the upload URL itself
+carries, is not enough.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import threading
 
-# Streamlit's session ids of the sessions with someone logged in, kept by the dashboard's every
-# run (dashboard/app.py) and read by the middleware below. Process-wide on purpose: the upload
-# route sees only the session id. It holds no personal data, only those ids.
-_logged_in: set[str] = set()
+from starlette.concurrency import run_in_threadpool
+
+from dashboard import weblogin
+
+# Streamlit's session ids of the sessions with someone logged in, each with a hash of the log-in
+# cookie it runs under, kept by the dashboard's every run (dashboard/app.py) and read by the
+# middleware below. Process-wide on purpose: the upload route sees only the request. It holds no
+# personal data, only those ids and hashes.
+_logged_in: dict[str, bytes] = {}
 _lock = threading.Lock()
 _UPLOAD = re.compile(r"(?:^|/)_stcore/upload_file/([^/]+)/")
 
 
-def note_session(session_id: str, logged_in: bool) -> None:
-    """Record whether this Streamlit session has someone logged in (called on every run)."""
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def note_session(session_id: str, token: str | None) -> None:
+    """Record the log-in this Streamlit session runs under, or None (called on every run)."""
     with _lock:
-        if logged_in:
-            _logged_in.add(session_id)
+        if token:
+            _logged_in[session_id] = _digest(token)
         else:
-            _logged_in.discard(session_id)
+            _logged_in.pop(session_id, None)
 
 
-def may_upload(session_id: str) -> bool:
+def may_upload(session_id: str, token: str | None) -> bool:
+    """Whether this request may upload to this session: the session runs under a log-in, the
+    request carries that log-in's cookie, and the log-in is still live in the store (it may have
+    ended, idled out or been revoked since the session's last run). Reads the store: call it off
+    the event loop."""
     with _lock:
-        return session_id in _logged_in
+        bound = _logged_in.get(session_id)
+    if bound is None or token is None or not hmac.compare_digest(bound, _digest(token)):
+        return False
+    return weblogin.is_live(token)
 
 
 def _drain_limit() -> int:
@@ -43,7 +66,8 @@ class UploadGuard:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and scope["method"] == "PUT":
             found = _UPLOAD.search(scope["path"])
-            if found and not may_upload(found.group(1)):
+            if found and not await run_in_threadpool(may_upload, found.group(1),
+                                                     weblogin.cookie_from_scope(scope)):
                 await self._refuse(receive, send)
                 return
         await self.app(scope, receive, send)

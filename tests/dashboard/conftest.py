@@ -9,10 +9,20 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from accounts import service as accounts
+from dashboard.apptest import COOKIE_KEY as BROWSER_COOKIE
+from dashboard.apptest import browser_cookies
 from db.context import Actor
 from db.schema import Account
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def _browser_cookie():
+    """AppTest has no browser and so no cookies: a test gives its simulated browser the log-in
+    cookie by putting the token in session state under BROWSER_COOKIE (dashboard/apptest.py)."""
+    with browser_cookies():
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +66,7 @@ def signed_in(app_env):
             acc = s.scalars(select(Account).where(Account.username == username)).one()
         token = accounts.start_login_session(rt, Actor(acc.id, acc.username, acc.role))
         at = AppTest.from_file(APP, default_timeout=60)
-        at.session_state["token"] = token
+        at.session_state[BROWSER_COOKIE] = token
         at.run()
         if page:
             at.switch_page(page).run()

@@ -16,6 +16,7 @@ from sklearn.datasets import load_sample_images
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
+from dashboard.apptest import COOKIE_KEY as BROWSER_COOKIE
 from dashboard.navigation import visible_pages
 from accounts import service as accounts
 from db.schema import ExportManifest, HashEntry
@@ -337,7 +338,7 @@ def test_other_roles_are_refused_by_the_use_cases_and_the_pages(demo, signed_in,
     token = accounts.start_login_session(demo, who)
     for page in PAGES:
         at = AppTest.from_file(str(APP_DIR / page), default_timeout=30)
-        at.session_state["token"] = token
+        at.session_state[BROWSER_COOKIE] = token
         at.run()
         assert [e.value for e in at.error] == ["접근 권한이 없습니다"], page
         assert not at.dataframe and not at.get("plotly_chart")
@@ -352,20 +353,3 @@ def test_every_reviewer_status_has_a_label_in_both_languages(backend):
         for value in values:
             assert set(TEXT[prefix + value]) == {"ko", "en"}, prefix + value
 
-
-def test_a_key_file_that_is_a_folder_is_one_line_on_the_login_page(app_env, make_account,
-                                                                   monkeypatch, tmp_path):
-    from tests.dashboard.conftest import APP
-
-    make_account("reviewer", "reviewer_k", "right password 1")
-    monkeypatch.setenv("DSCR_KEY_FILE", str(tmp_path))
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    at.text_input(key="login_username").input("reviewer_k")
-    at.text_input(key="login_password").input("right password 1")
-    at.checkbox(key="login_ack").check()
-    at.button[0].click()
-    at.run()
-    assert not at.exception
-    assert [e.value for e in at.error] == [
-        f"키 파일 {tmp_path}(DSCR_KEY_FILE)은(는) 파일이 아니라 폴더입니다. DSCR_KEY_FILE이(가) "
-        "키 파일 자체를 가리키도록 설정하십시오."]

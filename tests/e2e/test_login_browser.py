@@ -181,3 +181,136 @@ def test_committee_sees_outcomes_with_a_chart_a_table_and_no_participant_code(da
     text = page.locator("[data-testid='stApp']").inner_text()
     assert not re.search(r"P-[0-9A-Z]{10}", text)
     page.screenshot(path=str(tmp_path / "committee-outcomes.png"), full_page=True)
+
+
+def _session_cookie(context) -> dict:
+    (cookie,) = [c for c in context.cookies() if c["name"] == "dscr_session"]
+    return cookie
+
+
+def test_the_login_is_an_httponly_cookie_that_a_refresh_and_a_new_tab_keep(dashboard, browser):
+    base, accounts, _ = dashboard
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
+    try:
+        page = context.new_page()
+        # Opened directly, a page's URL goes to the form first and comes back to that page.
+        login(page, base, "counselor1", accounts["counselor1"], path="/caseload")
+        expect(page.get_by_role("heading", name="담당 사례")).to_be_visible()
+        assert page.url.rstrip("/").endswith("/caseload")
+        cookie = _session_cookie(context)
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
+        assert "dscr_session" not in page.evaluate("document.cookie")  # scripts cannot read it
+        page.reload()  # F5
+        wait_idle(page)
+        expect(page.get_by_role("heading", name="담당 사례")).to_be_visible()
+        expect(page.get_by_text("로그인 계정: counselor1")).to_be_visible()
+        other = context.new_page()  # a new tab, straight to another page's URL
+        other.goto(base + "/participant")
+        wait_idle(other)
+        expect(other.get_by_text("로그인 계정: counselor1")).to_be_visible()
+        # Log-out in one tab ends the log-in in the store: the other tab is logged out too.
+        page.get_by_role("button", name="로그아웃", exact=True).click()
+        wait_idle(page)
+        expect(page.get_by_text("세션이 종료되었습니다")).to_be_visible()
+        other.reload()
+        expect(other.get_by_label("아이디")).to_be_visible()
+        assert "/dscr/login" in other.url
+    finally:
+        context.close()
+
+
+def test_log_out_everywhere_ends_the_other_browsers_log_in(dashboard, browser):
+    base, accounts, _ = dashboard
+    first = browser.new_context(locale="ko-KR")
+    second = browser.new_context(locale="ko-KR")
+    try:
+        a, b = first.new_page(), second.new_page()
+        login(a, base, "analyst1", accounts["analyst1"])
+        login(b, base, "analyst1", accounts["analyst1"])
+        expect(b.get_by_text("로그인 계정: analyst1")).to_be_visible()
+        a.get_by_role("button", name="모든 기기에서 로그아웃").click()
+        wait_idle(a)
+        b.reload()
+        expect(b.get_by_label("아이디")).to_be_visible()
+    finally:
+        first.close()
+        second.close()
+
+
+def _watch_session_ids(page) -> list[str]:
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    seen: list[str] = []
+
+    def frames(ws):
+        def received(payload):
+            if isinstance(payload, bytes):
+                msg = ForwardMsg()
+                msg.ParseFromString(payload)
+                if msg.WhichOneof("type") == "new_session":
+                    seen.append(msg.new_session.initialize.session_id)
+        ws.on("framereceived", received)
+
+    page.on("websocket", frames)
+    return seen
+
+
+def _attach_with_session_id(base: str, session_id: str) -> bytes:
+    """Another client that knows only the session id (from an upload URL in a proxy log): it
+    attaches itself to the session as Streamlit's own reconnect does, asks for a run, and returns
+    everything the server sent it until the run finished."""
+    import asyncio
+
+    import websockets
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    async def attack() -> bytes:
+        url = base.replace("http://", "ws://") + "/_stcore/stream"
+        received = []
+        async with websockets.connect(url, subprotocols=["streamlit", "no-xsrf-token", session_id],
+                                      max_size=None, open_timeout=20) as ws:
+            rerun = BackMsg()
+            rerun.rerun_script.query_string = ""
+            rerun.rerun_script.page_script_hash = ""
+            await ws.send(rerun.SerializeToString())
+            async with asyncio.timeout(60):
+                while True:
+                    data = await ws.recv()
+                    received.append(data)
+                    msg = ForwardMsg()
+                    msg.ParseFromString(data)
+                    if msg.WhichOneof("type") == "new_session":
+                        assert msg.new_session.initialize.session_id == session_id  # attached
+                    if msg.WhichOneof("type") == "script_finished":
+                        return b"".join(received)
+
+    import threading
+
+    out: list = []
+    worker = threading.Thread(target=lambda: out.append(asyncio.run(attack())))
+    worker.start()
+    worker.join(timeout=90)
+    assert out, "the replaying client saw no finished run"
+    return out[0]
+
+
+def test_a_session_id_alone_does_not_carry_the_login(dashboard, browser):
+    base, accounts, _ = dashboard
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
+    try:
+        page = context.new_page()
+        seen = _watch_session_ids(page)
+        login(page, base, "counselor1", accounts["counselor1"], path="/caseload")
+        expect(page.get_by_role("heading", name="담당 사례")).to_be_visible()
+        assert seen, "no session id seen on the websocket"
+        stolen = _attach_with_session_id(base, seen[-1])
+        assert "로그인한 뒤에 볼 수 있습니다".encode() in stolen
+        for secret in ("counselor1", "담당 사례", "환영합니다", "P-"):
+            assert secret.encode() not in stolen, secret
+        # The browser that holds the cookie is still logged in.
+        page.reload()
+        wait_idle(page)
+        expect(page.get_by_text("로그인 계정: counselor1")).to_be_visible()
+    finally:
+        context.close()

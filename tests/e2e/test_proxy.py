@@ -283,7 +283,7 @@ def test_a_reviewer_scans_an_uploaded_zip_through_the_proxy_and_an_oversized_one
         # Logged out, the same session may no longer upload at all.
         page.get_by_role("button", name="로그아웃", exact=True).click()
         wait_idle(page)
-        expect(page.get_by_role("button", name="로그인")).to_be_visible()
+        expect(page.get_by_text("세션이 종료되었습니다")).to_be_visible()
         assert _put_upload(_port(proxy), tls, path, 1 << 20, auth, chunked=False) == 403
         assert _put_upload(direct_port, None, path, 1 << 20, auth, chunked=False) == 403
     finally:
@@ -311,10 +311,13 @@ def test_a_session_nobody_logged_in_to_cannot_upload(dashboard, proxy, browser):
         ws.on("framereceived", received)
 
     page.on("websocket", frames)
+    # A browser asking for a page is sent to the log-in form (no Streamlit session at all); a
+    # client that asks for anything but HTML gets the app, and with it a session nobody logged in to.
+    page.set_extra_http_headers({"Accept": "*/*"})
     try:
         page.goto(base)
         wait_idle(page)
-        expect(page.get_by_role("button", name="로그인")).to_be_visible()
+        expect(page.get_by_text("로그인한 뒤에 볼 수 있습니다")).to_be_visible()
         assert sessions, "no session id seen on the websocket"
         xsrf = next(c["value"] for c in context.cookies() if c["name"] == "_streamlit_xsrf")
         auth = {"cookie": f"_streamlit_xsrf={xsrf}", "x-xsrftoken": xsrf}
