@@ -313,7 +313,7 @@ def test_a_session_nobody_logged_in_to_cannot_upload(dashboard, proxy, browser):
     page.on("websocket", frames)
     # A browser asking for a page is sent to the log-in form (no Streamlit session at all); a
     # client that asks for anything but HTML gets the app, and with it a session nobody logged in to.
-    page.set_extra_http_headers({"Accept": "*/*"})
+    page.route("**/*", lambda route: route.continue_(headers={**route.request.headers, "accept": "*/*"}))
     try:
         page.goto(base)
         wait_idle(page)
