@@ -353,20 +353,33 @@ class TestResult:
     p: float
 
 
+# The columns of a Cox summary. `ci_lower`/`ci_upper` are always on the scale of `coef` (the log
+# hazard ratio), as in every dscr summary; the hazard-ratio scale has its own named columns.
+COX_SUMMARY_COLUMNS = (
+    "coef", "se", "ci_lower", "ci_upper", "hazard_ratio", "hr_ci_lower", "hr_ci_upper", "z", "p",
+)
+
+
 def _summary(names: Sequence[str], coef: np.ndarray, se: np.ndarray, z_crit: float) -> pd.DataFrame:
+    """coef, se, its Wald CI (`ci_lower`, `ci_upper`), the same on the hazard-ratio scale
+    (`hazard_ratio`, `hr_ci_lower`, `hr_ci_upper` = lifelines' exp(coef) and its 95% bounds),
+    z and the two-sided p."""
     zval = coef / se
+    lower, upper = coef - z_crit * se, coef + z_crit * se
     return pd.DataFrame(
         {
             "coef": coef,
             "se": se,
+            "ci_lower": lower,
+            "ci_upper": upper,
             "hazard_ratio": np.exp(coef),
-            "ci_lower": np.exp(coef - z_crit * se),
-            "ci_upper": np.exp(coef + z_crit * se),
+            "hr_ci_lower": np.exp(lower),
+            "hr_ci_upper": np.exp(upper),
             "z": zval,
             "p": 2 * stats.norm.sf(np.abs(zval)),
         },
         index=pd.Index(list(names), name="covariate"),
-    )
+    )[list(COX_SUMMARY_COLUMNS)]
 
 
 def _fit_phreg(model: PHReg, names: Sequence[str], x: np.ndarray):

@@ -127,8 +127,8 @@ if cox_tab.open:
                     x=summary["hazard_ratio"], y=labels, mode="markers",
                     marker={"size": 10, "color": "#1f77b4"},
                     error_x={"type": "data", "symmetric": False,
-                             "array": summary["ci_upper"] - summary["hazard_ratio"],
-                             "arrayminus": summary["hazard_ratio"] - summary["ci_lower"]},
+                             "array": summary["hr_ci_upper"] - summary["hazard_ratio"],
+                             "arrayminus": summary["hazard_ratio"] - summary["hr_ci_lower"]},
                     name=t("an_hr", lang),
                     hovertemplate="%{y}: %{x:.2f}<extra></extra>"))
                 forest.add_vline(x=1, line_dash="dash", line_color="grey")
@@ -142,8 +142,8 @@ if cox_tab.open:
                     t("an_coef", lang): summary["coef"].map(fmt).to_numpy(),
                     t("an_se", lang): summary["se"].map(fmt).to_numpy(),
                     t("an_hr", lang): summary["hazard_ratio"].map(fmt).to_numpy(),
-                    t("an_ci_lower", lang): summary["ci_lower"].map(fmt).to_numpy(),
-                    t("an_ci_upper", lang): summary["ci_upper"].map(fmt).to_numpy(),
+                    t("an_ci_lower", lang): summary["hr_ci_lower"].map(fmt).to_numpy(),
+                    t("an_ci_upper", lang): summary["hr_ci_upper"].map(fmt).to_numpy(),
                     t("an_z", lang): summary["z"].map(lambda v: fmt(v, 2)).to_numpy(),
                     t("an_p", lang): summary["p"].map(fmt_p).to_numpy(),
                 }), hide_index=True, key="an_cox_table")

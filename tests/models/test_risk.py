@@ -98,8 +98,16 @@ def test_fitted_model_keeps_no_participant_rows(fitted):
 
 def test_summary_intervals_are_ordered(fitted):
     summary = fitted.summary
-    assert {"ci_lower", "ci_upper"} <= set(summary.columns)
-    assert (summary["ci_lower"] <= summary["ci_upper"]).all()
+    if fitted.name == "logistic":
+        assert list(summary.columns) == ["coef", "se", "ci_lower", "ci_upper", "odds_ratio",
+                                         "or_ci_lower", "or_ci_upper", "z", "p", "sd"]
+        assert (summary["ci_lower"] <= summary["coef"]).all()
+        assert (summary["coef"] <= summary["ci_upper"]).all()
+        assert (summary["or_ci_lower"] <= summary["odds_ratio"]).all()
+        assert (summary["odds_ratio"] <= summary["or_ci_upper"]).all()
+    else:  # a permutation range is not a confidence interval and is not called one
+        assert list(summary.columns) == ["importance", "importance_low", "importance_high"]
+        assert (summary["importance_low"] <= summary["importance_high"]).all()
 
 
 @pytest.mark.parametrize("name", sorted(RISK_MODELS))
@@ -155,7 +163,9 @@ def test_weakly_regularised_logistic_recovers_true_coefficients(uncensored):
     summary = model.summary
     for feature, per_unit in TRUE_COEF.items():
         truth = per_unit * summary.loc[feature, "sd"]  # coefficients are per SD
-        assert summary.loc[feature, "ci_lower"] <= np.exp(truth) <= summary.loc[feature, "ci_upper"]
+        assert summary.loc[feature, "ci_lower"] <= truth <= summary.loc[feature, "ci_upper"]
+        assert (summary.loc[feature, "or_ci_lower"] <= np.exp(truth)
+                <= summary.loc[feature, "or_ci_upper"])
         assert summary.loc[feature, "coef"] == pytest.approx(truth, abs=0.12)
 
 
@@ -169,6 +179,14 @@ def test_logistic_matches_statsmodels_glm_with_robust_errors(uncensored):
     reference = sm.GLM(labels["label"], design, family=sm.families.Binomial()).fit(cov_type="HC0")
     np.testing.assert_allclose(model.summary["coef"], reference.params, atol=1e-4)
     np.testing.assert_allclose(model.summary["se"], reference.bse, rtol=1e-3)
+    # ci_lower/ci_upper are on coef's (log-odds) scale, as statsmodels' conf_int(); the odds
+    # ratio and its interval have their own columns.
+    ci = reference.conf_int()
+    np.testing.assert_allclose(model.summary["ci_lower"], ci[0], atol=2e-3)
+    np.testing.assert_allclose(model.summary["ci_upper"], ci[1], atol=2e-3)
+    np.testing.assert_allclose(model.summary["odds_ratio"], np.exp(reference.params), rtol=1e-3)
+    np.testing.assert_allclose(model.summary["or_ci_lower"], np.exp(ci[0]), rtol=2e-3)
+    np.testing.assert_allclose(model.summary["or_ci_upper"], np.exp(ci[1]), rtol=2e-3)
 
 
 # ---------------------------------------------------------------- censoring
