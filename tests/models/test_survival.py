@@ -306,3 +306,24 @@ def test_cox_refuses_separation_instead_of_returning_huge_ratio():
         warnings.simplefilter("ignore")
         with pytest.raises(ValidationError, match="'x'.*did not converge|did not converge.*'x'"):
             cox(df, "t", "e", ["x"], min_events_per_covariate=1)
+
+
+def test_cox_reads_concordance_and_ph_tests_lazily_and_keeps_no_rows_once_stored(tied):
+    import pickle
+
+    res = cox(tied, "days", "reoffended", ["x1", "x2"])
+    assert res._rows is not None  # nothing computed yet: the rows wait in memory
+    c = res.concordance
+    assert res._rows is not None  # the PH tests still need them
+    rank = res.ph_test("rank")
+    assert res._rows is None  # both read: rows dropped
+    assert res.concordance == c
+    pd.testing.assert_frame_equal(res.ph_test("rank"), rank)
+    # A stored result computes both first and carries no row, no residual.
+    fresh = cox(tied, "days", "reoffended", ["x1", "x2"])
+    stored = pickle.loads(pickle.dumps(fresh))
+    assert stored._rows is None and fresh._rows is None
+    assert stored.concordance == c
+    pd.testing.assert_frame_equal(stored.ph_test("km"), res.ph_test("km"))
+    arrays = [v for v in vars(stored).values() if isinstance(v, np.ndarray)]
+    assert all(a.shape[0] != len(tied) for a in arrays)
