@@ -7,7 +7,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -774,7 +774,16 @@ class RandomSlopeTest:
 
 @dataclass(frozen=True)
 class ThreeStepModel:
-    """A fitted random-intercept model of one score across planning, midterm and conclusion."""
+    """A fitted random-intercept model of one score across planning, midterm and conclusion.
+
+    `summary` (= `fixed_effects`): one row per fixed-effect term (Intercept, step[midterm],
+    step[conclusion], covariates) with coef (score points), se, Wald z and p, and the Wald
+    interval ci_lower, ci_upper on coef's scale; `plot()` draws the step effects. The same
+    contract as models.survival.FittedResult.
+    """
+
+    summary_columns: ClassVar[tuple[str, ...]] = ("coef", "se", "z", "p", "ci_lower", "ci_upper")
+    estimate_column: ClassVar[str] = "coef"
 
     fixed_effects: pd.DataFrame
     variance_components: pd.Series

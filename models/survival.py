@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,25 @@ TIME_UNITS = {"days": 1.0, "months": DAYS_PER_MONTH}
 # Fewer events per covariate than this give unstable, biased hazard ratios
 # (Vittinghoff & McCulloch 2007 found 5-9 often acceptable; Peduzzi 1996 advised 10).
 MIN_EVENTS_PER_COVARIATE = 5
+
+
+class FittedResult(Protocol):
+    """What every fitted result of dscr's statistics gives a page, an export or a test.
+
+    `summary`: a DataFrame whose columns are exactly `summary_columns`, documented on the class;
+    where a row has an interval, `ci_lower <= estimate_column <= ci_upper`. `plot()`: a Plotly
+    `go.Figure`, showing nothing (the page calls `st.plotly_chart`). Kaplan-Meier, cumulative
+    incidence, the Cox models and `matrix.outcomes.ThreeStepModel` follow it; one test
+    (tests/models/test_result_contract.py) checks them all.
+    """
+
+    summary_columns: ClassVar[tuple[str, ...]]
+    estimate_column: ClassVar[str]
+
+    @property
+    def summary(self) -> pd.DataFrame: ...
+
+    def plot(self) -> go.Figure: ...
 
 
 # ---------------------------------------------------------------- validation
@@ -186,13 +205,30 @@ def logrank_test(time: np.ndarray, event: np.ndarray, groups: np.ndarray) -> Log
 
 @dataclass
 class KaplanMeierResult:
-    """Kaplan-Meier curves: `.table` per group, `.median`, `.logrank`, `.survival_at`, `.plot`."""
+    """Kaplan-Meier curves: `.summary`, `.table` per group, `.median`, `.logrank`,
+    `.survival_at`, `.plot`.
+
+    `summary`: one row per group and time (time 0 included) with group ("all" when ungrouped),
+    time, at_risk (followed at t), events, censored, survival (S(t)) and its log(-log) interval
+    ci_lower, ci_upper (NaN where S is 0). `table` is the same without `group` when ungrouped.
+    """
 
     table: pd.DataFrame
     groups: list | None
     ci: float
     logrank: LogRankResult | None = None
     _tables: dict = field(default_factory=dict, repr=False)
+
+    summary_columns: ClassVar[tuple[str, ...]] = (
+        "group", "time", "at_risk", "events", "censored", "survival", "ci_lower", "ci_upper",
+    )
+    estimate_column: ClassVar[str] = "survival"
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        if self.groups is None:
+            return self.table.assign(group="all")[list(self.summary_columns)]
+        return self.table[list(self.summary_columns)].copy()
 
     @property
     def median(self) -> float | pd.Series:
@@ -780,7 +816,8 @@ def cox(
 
 @dataclass
 class TimeVaryingCoxResult:
-    """A Cox model on (start, stop] rows: `.summary`, `.log_likelihood_ratio_test`."""
+    """A Cox model on (start, stop] rows: `.summary` (`COX_SUMMARY_COLUMNS`, as `CoxResult`),
+    `.log_likelihood_ratio_test`, `.plot()` (a forest plot of the hazard ratios)."""
 
     summary: pd.DataFrame
     covariates: list[str]
@@ -792,9 +829,17 @@ class TimeVaryingCoxResult:
     n_events: int
     variance_matrix: pd.DataFrame
 
+    summary_columns: ClassVar[tuple[str, ...]] = COX_SUMMARY_COLUMNS
+    estimate_column: ClassVar[str] = "coef"
+
     @property
     def params(self) -> pd.Series:
         return self.summary["coef"]
+
+    def plot(self, labels: Mapping[str, str] | None = None,
+             title: str = "Hazard ratios (95% CI)") -> go.Figure:
+        """Forest plot: each covariate's hazard ratio with its interval, log axis, a line at 1."""
+        return forest_plot(self.summary, labels=labels, title=title)
 
 
 def check_counting_process(
