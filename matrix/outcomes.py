@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,68 @@ def _check_ci(ci: float) -> float:
                               "ci must be a level between 0 and 1 such as 0.95, got {ci!r}",
                               ci=ci)
     return float(ci)
+
+
+# --------------------------------------------------------------------------- Wilcoxon
+
+# R's wilcox.test(post, pre, paired = TRUE) with its defaults (exact = NULL, correct = TRUE),
+# stats/R/wilcox.test.R: zero differences are dropped; with n non-zero differences, the exact
+# signed-rank distribution is used when n < 50 and no |difference| is tied and none was zero;
+# otherwise the normal approximation with the tie-corrected variance and a continuity correction
+# of 0.5 towards the mean. scipy.stats.wilcoxon's defaults differ (exact up to n = 50 inclusive,
+# no continuity correction), so dscr does not call it.
+WILCOXON_EXACT_BELOW = 50
+
+
+@functools.lru_cache(maxsize=64)
+def _signrank_counts(n: int) -> np.ndarray:
+    """How many of the 2^n sign patterns give each V = 0 .. n(n+1)/2 (R's dsignrank x 2^n)."""
+    counts = np.zeros(n * (n + 1) // 2 + 1, dtype=np.int64)
+    counts[0] = 1
+    for k in range(1, n + 1):
+        counts[k:] = counts[k:] + counts[:-k].copy()
+    return counts
+
+
+def _signrank_exact_p(v: float, n: int) -> float:
+    """Two-sided exact p of the signed-rank statistic V = W+ (integer when untied), as R."""
+    counts = _signrank_counts(n)
+    total = float(2**n)
+    v = int(round(v))
+    if v > n * (n + 1) / 4:
+        p = counts[v:].sum() / total  # psignrank(V - 1, n, lower.tail = FALSE)
+    else:
+        p = counts[: v + 1].sum() / total  # psignrank(V, n)
+    return float(min(2 * p, 1.0))
+
+
+def _signrank_normal_p(r_plus: np.ndarray, n: np.ndarray, ties: np.ndarray) -> np.ndarray:
+    """R's normal approximation: z = (V - n(n+1)/4 - 0.5 sign) / sqrt(n(n+1)(2n+1)/24 -
+    sum(t^3 - t)/48), p = 2 Phi(-|z|); `ties` is sum(t^3 - t) over runs of tied |differences|."""
+    n = np.asarray(n, dtype=float)
+    centred = np.asarray(r_plus, dtype=float) - n * (n + 1) / 4
+    sigma = np.sqrt(n * (n + 1) * (2 * n + 1) / 24 - np.asarray(ties, dtype=float) / 48)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (centred - 0.5 * np.sign(centred)) / sigma
+        return 2 * special.ndtr(-np.abs(z))
+
+
+def wilcoxon_signed_rank_p(pre: Any, post: Any) -> float:
+    """Two-sided p of the Wilcoxon signed-rank test of post - pre, as R's
+    `wilcox.test(post, pre, paired = TRUE)` with its defaults (see `WILCOXON_EXACT_BELOW`).
+    NaN when every difference is zero."""
+    diff = np.asarray(post, dtype=float) - np.asarray(pre, dtype=float)
+    nonzero = diff[diff != 0]
+    n = nonzero.size
+    if n == 0:
+        return float("nan")
+    ranks = stats.rankdata(np.abs(nonzero))
+    r_plus = float(ranks[nonzero > 0].sum())
+    _, runs = np.unique(np.abs(nonzero), return_counts=True)
+    if n < WILCOXON_EXACT_BELOW and n == diff.size and runs.size == n:
+        return _signrank_exact_p(r_plus, n)
+    ties = float((runs.astype(float) ** 3 - runs).sum())
+    return float(_signrank_normal_p(np.array([r_plus]), np.array([n]), np.array([ties]))[0])
 
 
 # --------------------------------------------------------------------------- paired change
@@ -120,8 +183,7 @@ def paired_change(pre: Any, post: Any, ci: float = 0.95) -> PairedChange:
 
     `pre` and `post` are paired by position (align Series first). Pairs with a missing side are
     dropped. References: `scipy.stats.ttest_rel(post, pre)`,
-    `scipy.stats.wilcoxon(post, pre)` (zero_method="wilcox"; method="auto", or "asymptotic" when
-    differences are tied or zero, as R's `wilcox.test(post, pre, paired=TRUE)` does) and
+    R's `wilcox.test(post, pre, paired = TRUE)` with its defaults (`wilcoxon_signed_rank_p`) and
     `pingouin.compute_effsize(post, pre, paired=True, eftype=...)`. See `PairedChange` for the
     effect-size definitions and the small-sample rule.
     """
@@ -156,17 +218,7 @@ def paired_change(pre: Any, post: Any, ci: float = 0.95) -> PairedChange:
         ci_lower, ci_upper = mean_diff - q * se, mean_diff + q * se
         d_z = mean_diff / sd_diff
         lo_dz, hi_dz = _d_z_ci(t, n, ci)
-    if np.all(diff == 0):
-        wilcoxon_p = nan
-    else:
-        # With tied or zero differences (common on Likert-type scores) there is no exact null
-        # distribution: use the normal approximation with tie correction, as R's wilcox.test does.
-        # scipy would otherwise run a permutation test, ~0.5 s per small cell of an outcomes table.
-        nonzero = np.abs(diff[diff != 0])
-        tied = nonzero.size < diff.size or np.unique(nonzero).size < nonzero.size
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # scipy warns on ties/zeros; the p-value is still its
-            wilcoxon_p = float(stats.wilcoxon(b, a, method="asymptotic" if tied else "auto").pvalue)
+    wilcoxon_p = wilcoxon_signed_rank_p(a, b)
     pooled = math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
     d_av = mean_diff / pooled if pooled > 0 else nan
     hedges_g = d_av * (1 - 3 / (4 * (2 * n) - 9))
@@ -479,11 +531,9 @@ def _wilcoxon_p(
 ) -> np.ndarray:
     """`paired_change`'s Wilcoxon p for every row (`row` sorted; NaN where it gives NaN).
 
-    The normal approximation is scipy's (`scipy/stats/_wilcoxon.py`, zero_method="wilcox",
-    correction=False): zeros dropped, average ranks of |d|, z = (W+ - n(n+1)/4) / sqrt((n(n+1)(2n+1)
-    - sum(t^3 - t)/2) / 24) over the n nonzero differences, p = 2 * Phi(-|z|). scipy uses it when
-    `paired_change` asks for it (tied or zero differences) and, for "auto", above 50 pairs; the few
-    untied cells of up to 50 pairs get scipy's exact distribution through `stats.wilcoxon` itself.
+    R's rule (`wilcoxon_signed_rank_p`) on arrays: zeros dropped, average ranks of |d|; the normal
+    approximation with continuity correction (`_signrank_normal_p`) for every row with a tie, a
+    zero or at least 50 non-zero differences, the exact distribution for the others.
     """
     n_rows = counts.size
     diff = post - pre
@@ -508,22 +558,13 @@ def _wilcoxon_p(
     tie_len = run_len.astype(float)
     tie_correct = np.bincount(r[run_start], weights=tie_len**3 - tie_len, minlength=n_rows)
     tied_runs = np.bincount(r[run_start], weights=(run_len > 1).astype(float), minlength=n_rows)
-    c = count.astype(float)
-    mn = c * (c + 1.0) * 0.25
-    se = c * (c + 1.0) * (2.0 * c + 1.0)
-    se = np.sqrt((se - tie_correct / 2) / 24)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = 2 * special.ndtr(-np.abs((r_plus - mn) / se))
+    p = _signrank_normal_p(r_plus, count, tie_correct)
     tested = enough & (count > 0)  # all-zero differences: no test
     tied = (count < counts) | (tied_runs > 0)
-    exact = tested & ~tied & (counts <= 50)
+    exact = tested & ~tied & (count < WILCOXON_EXACT_BELOW)
     out = np.where(tested & ~exact, p, np.nan)
-    ends = np.cumsum(counts)
     for i in np.flatnonzero(exact).tolist():
-        s, e = ends[i] - counts[i], ends[i]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out[i] = float(stats.wilcoxon(post[s:e], pre[s:e], method="auto").pvalue)
+        out[i] = _signrank_exact_p(r_plus[i], int(count[i]))
     return out
 
 
@@ -733,7 +774,16 @@ class RandomSlopeTest:
 
 @dataclass(frozen=True)
 class ThreeStepModel:
-    """A fitted random-intercept model of one score across planning, midterm and conclusion."""
+    """A fitted random-intercept model of one score across planning, midterm and conclusion.
+
+    `summary` (= `fixed_effects`): one row per fixed-effect term (Intercept, step[midterm],
+    step[conclusion], covariates) with coef (score points), se, Wald z and p, and the Wald
+    interval ci_lower, ci_upper on coef's scale; `plot()` draws the step effects. The same
+    contract as models.survival.FittedResult.
+    """
+
+    summary_columns: ClassVar[tuple[str, ...]] = ("coef", "se", "z", "p", "ci_lower", "ci_upper")
+    estimate_column: ClassVar[str] = "coef"
 
     fixed_effects: pd.DataFrame
     variance_components: pd.Series

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -43,11 +44,26 @@ def _check_event_types(values: object, name: str) -> np.ndarray:
 
 @dataclass
 class CumulativeIncidenceResult:
-    """Cumulative incidence per event type: `.table`, `.at(times)`, `.plot()`."""
+    """Cumulative incidence per event type: `.summary`, `.at(times)`, `.plot()`.
+
+    `summary` (= `table`): one row per event type and time (time 0 included) with event_type,
+    time, at_risk, events (of that type), cumulative_incidence (F_k(t)), its delta-method
+    variance and log(-log) interval ci_lower, ci_upper (NaN where F is 0 or 1).
+    """
 
     table: pd.DataFrame
     event_types: list[int]
     ci: float
+
+    summary_columns: ClassVar[tuple[str, ...]] = (
+        "event_type", "time", "at_risk", "events", "cumulative_incidence", "variance",
+        "ci_lower", "ci_upper",
+    )
+    estimate_column: ClassVar[str] = "cumulative_incidence"
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.table[list(self.summary_columns)].copy()
 
     def at(self, times: float | Sequence[float]) -> pd.DataFrame:
         """Cumulative incidence at `times` (right-continuous step), a column per event type.

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from errors import ValidationError
-from models.labels import censoring_survival_before
+from models.labels import censoring_survival
 from models.validation import check_durations, check_events
 
 # Risk scores closer than this count as tied (scikit-survival's tied_tol).
@@ -100,8 +100,8 @@ def uno_c(duration: object, event: object, risk_score: object, horizon: float) -
     Pairs whose earlier time is an event before `horizon` count with weight 1/G(T_i-)^2, G the
     Kaplan-Meier of the censoring times from the same data. Equals
     sksurv.metrics.concordance_index_ipcw(y, y, risk_score, tau=horizon) where no one is censored
-    at an event time (sksurv reads G at T_i and fails when G is 0 there; see
-    `censoring_survival_before`).
+    at an event time (sksurv reads G at T_i and fails when G is 0 there; dscr reads G(T_i-), see
+    `models.labels.censoring_survival`).
     """
     t, e, r = _inputs(duration, event, risk_score)
     horizon = float(horizon)
@@ -121,7 +121,7 @@ def uno_c(duration: object, event: object, risk_score: object, horizon: float) -
     use = (e == 1) & (t < horizon)
     if not use.any():
         return Concordance(float("nan"), horizon, 0, f"no events before the horizon {horizon:g}")
-    g = censoring_survival_before(t, e, t)
+    g = censoring_survival(t, e, t, left_limit=True)
     w = np.zeros_like(t)
     w[use] = 1.0 / g[use] ** 2
     num, den, pairs = _pair_sums(t, e, r, w, use)
@@ -144,7 +144,7 @@ def time_dependent_auc(
     NaN and says why in `reason`. Columns: time, auc, cases, controls, reason.
     """
     t, e, r = _inputs(duration, event, risk_score)
-    g = censoring_survival_before(t, e, t)
+    g = censoring_survival(t, e, t, left_limit=True)
     last = float(t.max())
     rows = []
     for h in np.atleast_1d(np.asarray(times, dtype=float)):

@@ -96,10 +96,14 @@ def _check_follow_up(
     return d, e
 
 
-# Two readings of G, each as its reference computes it: `censoring_survival` counts those with a
-# reoffence at s in the censoring risk set at s (lifelines, for the risk models' labels and
-# weights); `censoring_survival_before` leaves them out (scikit-survival, for Uno's C and the
-# time-dependent AUC). They differ only where a censoring and a reoffence fall on one day.
+# The one censoring distribution of dscr: risk-model labels and weights, Uno's C and the
+# time-dependent AUC all read G from `censoring_survival`. At a time s where reoffences and
+# censorings fall on one day, the reoffences are taken to come first, so the censoring risk set at
+# s is those followed to s who did not reoffend at s (scikit-survival's
+# CensoringDistributionEstimator). With that convention the Kaplan-Meier S of reoffending and G
+# multiply to the share still followed, S(t) G(t) = #(T > t) / n, which makes the IPCW event rate
+# equal 1 - S exactly, ties or not (lifelines' KaplanMeierFitter().fit(T, 1 - E) keeps those who
+# reoffend at s in the censoring risk set and gives a different G on such days).
 
 
 def censoring_survival(
@@ -111,37 +115,25 @@ def censoring_survival(
 ) -> np.ndarray:
     """Kaplan-Meier probability of still being under follow-up, G(t) = P(C > t), at `times`.
 
-    Censoring is the "event" here; at tied times reoffences are taken to happen first, as in
-    lifelines.KaplanMeierFitter().fit(duration, 1 - event). `left_limit=True` gives G(t-).
+    Censoring is the "event" here; at tied times reoffences come first (see above), as
+    sksurv.nonparametric.CensoringDistributionEstimator().fit(y).predict_proba(times).
+    `left_limit=True` gives G(t-) = P(C >= t), the value just before t: what the weights use, so
+    that everyone censored together at the administrative end of follow-up does not make G zero
+    at a reoffence on that same day. 1 before the first censoring; after the last observed time,
+    the last value.
     """
     d, e = _check_follow_up(duration, event, 1.0)
     t = np.atleast_1d(np.asarray(times, dtype=float))
-    censored_times, counts = np.unique(d[e == 0], return_counts=True)
-    at_risk = len(d) - np.searchsorted(np.sort(d), censored_times, side="left")
-    survival = np.cumprod(1.0 - counts / at_risk)
-    side = "left" if left_limit else "right"
-    index = np.searchsorted(censored_times, t, side=side) - 1
+    grid, inverse = np.unique(d, return_inverse=True)
+    removed = np.bincount(inverse, minlength=len(grid))
+    at_risk = len(d) - (np.cumsum(removed) - removed)
+    reoffended = np.bincount(inverse[e == 1], minlength=len(grid))
+    censored = removed - reoffended
+    risk = at_risk - reoffended
+    factor = 1.0 - np.divide(censored, risk, out=np.zeros(len(grid)), where=risk > 0)
+    survival = np.cumprod(factor)
+    index = np.searchsorted(grid, t, side="left" if left_limit else "right") - 1
     return np.where(index >= 0, survival[np.clip(index, 0, None)], 1.0)
-
-
-def censoring_survival_before(
-    duration: np.ndarray, event: np.ndarray, at: np.ndarray
-) -> np.ndarray:
-    """G(t-) = P(censoring time >= t): Kaplan-Meier of the censoring times, read just before t.
-
-    At tied times events come first, so the censoring risk set at s is those followed to s who
-    did not have the event at s. Read at t- rather than t so that everyone censored together at
-    the administrative end of follow-up does not make G zero at an event on that same day.
-    """
-    grid = np.unique(duration)
-    n = len(duration) - np.searchsorted(np.sort(duration), grid, side="left")
-    d = np.bincount(np.searchsorted(grid, duration[event == 1]), minlength=len(grid))
-    c = np.bincount(np.searchsorted(grid, duration[event == 0]), minlength=len(grid))
-    risk = n - d
-    factor = 1.0 - np.divide(c, risk, out=np.zeros(len(grid)), where=risk > 0)
-    g = np.cumprod(factor)
-    idx = np.searchsorted(grid, at, side="left") - 1
-    return np.where(idx >= 0, g[np.clip(idx, 0, None)], 1.0)
 
 
 def horizon_labels(

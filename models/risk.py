@@ -305,7 +305,8 @@ class RiskModel(BaseEstimator, ABC):
 
     @property
     def summary(self) -> pd.DataFrame:
-        """What the model learned, one row per term, with `ci_lower` and `ci_upper`."""
+        """What the model learned, one row per term. Where it has a confidence interval it is
+        `ci_lower`/`ci_upper`, on the scale of `coef`; a ratio scale has its own columns."""
         self._check_fitted()
         if not hasattr(self, "summary_"):
             raise ValidationError(
@@ -322,6 +323,11 @@ class LogisticRisk(RiskModel):
     `C` is scikit-learn's inverse penalty: the fit minimises C * sum(w * log loss) + |beta|^2 / 2
     over the non-intercept coefficients. Each categorical feature drops its first level
     (alphabetical), which becomes the reference that its coefficients compare with.
+
+    `summary` columns: coef (log-odds per SD of a number, or against the reference level), se
+    (robust sandwich), ci_lower, ci_upper (Wald, on the log-odds scale of coef), odds_ratio,
+    or_ci_lower, or_ci_upper (the same on the odds-ratio scale), z, p, sd (the SD a numeric
+    feature was standardised by).
     """
 
     name = "logistic"
@@ -397,9 +403,11 @@ class LogisticRisk(RiskModel):
             {
                 "coef": beta,
                 "se": se,
+                "ci_lower": beta - q * se,
+                "ci_upper": beta + q * se,
                 "odds_ratio": np.exp(beta),
-                "ci_lower": np.exp(beta - q * se),
-                "ci_upper": np.exp(beta + q * se),
+                "or_ci_lower": np.exp(beta - q * se),
+                "or_ci_upper": np.exp(beta + q * se),
                 "z": z_value,
                 "p": 2 * stats.norm.sf(np.abs(z_value)),
                 "sd": sd,
@@ -535,17 +543,18 @@ class GradientBoostingRisk(RiskModel):
         self.summary_ = pd.DataFrame(
             {
                 "importance": importance.importances_mean,
-                "ci_lower": np.percentile(importance.importances, 2.5, axis=1),
-                "ci_upper": np.percentile(importance.importances, 97.5, axis=1),
+                "importance_low": np.percentile(importance.importances, 2.5, axis=1),
+                "importance_high": np.percentile(importance.importances, 97.5, axis=1),
             },
             index=pd.Index(list(x.columns), name="feature"),
         )
 
     @property
     def summary(self) -> pd.DataFrame:
-        """Permutation importance (drop in weighted AUC) on the training rows, with the range
-        over 10 permutations as `ci_lower`/`ci_upper`. That range is permutation noise, not
-        sampling uncertainty, and training-row importance is optimistic: use `validate()`."""
+        """Permutation importance (drop in weighted AUC) on the training rows, with the 2.5-97.5%
+        range over 10 permutations as `importance_low`/`importance_high`. That range is
+        permutation noise, not a confidence interval (so it is not called one), and training-row
+        importance is optimistic: use `validate()` for uncertainty."""
         return super().summary
 
     def explain(self, frame: pd.DataFrame) -> pd.DataFrame:

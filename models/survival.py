@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,25 @@ TIME_UNITS = {"days": 1.0, "months": DAYS_PER_MONTH}
 # Fewer events per covariate than this give unstable, biased hazard ratios
 # (Vittinghoff & McCulloch 2007 found 5-9 often acceptable; Peduzzi 1996 advised 10).
 MIN_EVENTS_PER_COVARIATE = 5
+
+
+class FittedResult(Protocol):
+    """What every fitted result of dscr's statistics gives a page, an export or a test.
+
+    `summary`: a DataFrame whose columns are exactly `summary_columns`, documented on the class;
+    where a row has an interval, `ci_lower <= estimate_column <= ci_upper`. `plot()`: a Plotly
+    `go.Figure`, showing nothing (the page calls `st.plotly_chart`). Kaplan-Meier, cumulative
+    incidence, the Cox models and `matrix.outcomes.ThreeStepModel` follow it; one test
+    (tests/models/test_result_contract.py) checks them all.
+    """
+
+    summary_columns: ClassVar[tuple[str, ...]]
+    estimate_column: ClassVar[str]
+
+    @property
+    def summary(self) -> pd.DataFrame: ...
+
+    def plot(self) -> go.Figure: ...
 
 
 # ---------------------------------------------------------------- validation
@@ -185,13 +205,30 @@ def logrank_test(time: np.ndarray, event: np.ndarray, groups: np.ndarray) -> Log
 
 @dataclass
 class KaplanMeierResult:
-    """Kaplan-Meier curves: `.table` per group, `.median`, `.logrank`, `.survival_at`, `.plot`."""
+    """Kaplan-Meier curves: `.summary`, `.table` per group, `.median`, `.logrank`,
+    `.survival_at`, `.plot`.
+
+    `summary`: one row per group and time (time 0 included) with group ("all" when ungrouped),
+    time, at_risk (followed at t), events, censored, survival (S(t)) and its log(-log) interval
+    ci_lower, ci_upper (NaN where S is 0). `table` is the same without `group` when ungrouped.
+    """
 
     table: pd.DataFrame
     groups: list | None
     ci: float
     logrank: LogRankResult | None = None
     _tables: dict = field(default_factory=dict, repr=False)
+
+    summary_columns: ClassVar[tuple[str, ...]] = (
+        "group", "time", "at_risk", "events", "censored", "survival", "ci_lower", "ci_upper",
+    )
+    estimate_column: ClassVar[str] = "survival"
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        if self.groups is None:
+            return self.table.assign(group="all")[list(self.summary_columns)]
+        return self.table[list(self.summary_columns)].copy()
 
     @property
     def median(self) -> float | pd.Series:
@@ -353,20 +390,33 @@ class TestResult:
     p: float
 
 
+# The columns of a Cox summary. `ci_lower`/`ci_upper` are always on the scale of `coef` (the log
+# hazard ratio), as in every dscr summary; the hazard-ratio scale has its own named columns.
+COX_SUMMARY_COLUMNS = (
+    "coef", "se", "ci_lower", "ci_upper", "hazard_ratio", "hr_ci_lower", "hr_ci_upper", "z", "p",
+)
+
+
 def _summary(names: Sequence[str], coef: np.ndarray, se: np.ndarray, z_crit: float) -> pd.DataFrame:
+    """coef, se, its Wald CI (`ci_lower`, `ci_upper`), the same on the hazard-ratio scale
+    (`hazard_ratio`, `hr_ci_lower`, `hr_ci_upper` = lifelines' exp(coef) and its 95% bounds),
+    z and the two-sided p."""
     zval = coef / se
+    lower, upper = coef - z_crit * se, coef + z_crit * se
     return pd.DataFrame(
         {
             "coef": coef,
             "se": se,
+            "ci_lower": lower,
+            "ci_upper": upper,
             "hazard_ratio": np.exp(coef),
-            "ci_lower": np.exp(coef - z_crit * se),
-            "ci_upper": np.exp(coef + z_crit * se),
+            "hr_ci_lower": np.exp(lower),
+            "hr_ci_upper": np.exp(upper),
             "z": zval,
             "p": 2 * stats.norm.sf(np.abs(zval)),
         },
         index=pd.Index(list(names), name="covariate"),
-    )
+    )[list(COX_SUMMARY_COLUMNS)]
 
 
 def _fit_phreg(model: PHReg, names: Sequence[str], x: np.ndarray):
@@ -392,27 +442,210 @@ def _fit_phreg(model: PHReg, names: Sequence[str], x: np.ndarray):
     return res, params, cov
 
 
+# ---------------------------------------------------------------- the Cox partial likelihood
+
+
+class _RiskSets:
+    """One stratum's rows sorted by time, with what every Newton step needs: the index of each
+    row's distinct time, where each time's rows start, and one entry per event with its Efron
+    fraction l/d (0 for Breslow) among the d events sharing its day."""
+
+    def __init__(self, time: np.ndarray, event: np.ndarray, x: np.ndarray, ties: str) -> None:
+        order = np.argsort(time, kind="stable")
+        self.time = time[order]
+        self.event = event[order].astype(float)
+        self.x = x[order]
+        self.grid, self.starts, self.inverse = np.unique(
+            self.time, return_index=True, return_inverse=True)
+        d = np.bincount(self.inverse, weights=self.event, minlength=len(self.grid))
+        with_events = np.flatnonzero(d > 0)
+        counts = d[with_events].astype(int)
+        # Event rows are in time order, so each day's events are contiguous: entry j of the
+        # per-event arrays is event row j.
+        self.event_rows = np.flatnonzero(self.event == 1)
+        self.event_starts = np.cumsum(counts) - counts
+        self.event_group = np.repeat(with_events, counts)
+        self.event_day = np.repeat(np.arange(len(with_events)), counts)
+        if ties == "efron":
+            within = np.arange(counts.sum()) - np.repeat(self.event_starts, counts)
+            self.fraction = within / np.repeat(counts, counts)
+        else:
+            self.fraction = np.zeros(counts.sum())
+        self.x_events = self.x[self.event_rows].sum(axis=0)
+
+    def terms(self, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Log partial likelihood, its gradient and Hessian at beta (Efron or Breslow).
+
+        With phi_j = S0(t_j) - f_j T0(t_j) for the j-th event (S the risk set's sums of
+        theta = exp(x beta), T the same over the day's events, f its Efron fraction), the
+        information sum_j [S2 - f_j T2](t_j) / phi_j - m_j m_j' (m_j = [S1 - f_j T1] / phi_j) is
+        sum_i theta_i c_i x_i x_i' - sum_j m_j m_j', where c_i sums 1/phi_j over the events at or
+        before row i's time, less f_j/phi_j over its own day's if row i is an event: one
+        n x p product instead of a p x p matrix per day.
+        """
+        eta = self.x @ beta
+        shift = eta.max()
+        theta = np.exp(eta - shift)  # a common factor cancels in every ratio below
+        tx = theta[:, None] * self.x
+        s0 = np.add.reduceat(theta, self.starts)[::-1].cumsum()[::-1]
+        s1 = np.add.reduceat(tx, self.starts, axis=0)[::-1].cumsum(axis=0)[::-1]
+        rows = self.event_rows
+        t0 = np.add.reduceat(theta[rows], self.event_starts)
+        t1 = np.add.reduceat(tx[rows], self.event_starts, axis=0)
+        g, day, f = self.event_group, self.event_day, self.fraction
+        phi = s0[g] - f * t0[day]
+        mean = (s1[g] - f[:, None] * t1[day]) / phi[:, None]
+        loglik = float(eta[rows].sum() - (np.log(phi) + shift).sum())
+        gradient = self.x_events - mean.sum(axis=0)
+        k = len(self.grid)
+        reach = np.bincount(g, weights=1.0 / phi, minlength=k).cumsum()[self.inverse]
+        weight = theta * reach
+        weight[rows] -= theta[rows] * np.bincount(g, weights=f / phi, minlength=k)[g]
+        information = (self.x * weight[:, None]).T @ self.x - mean.T @ mean
+        return loglik, gradient, -information
+
+    def schoenfeld(self, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Breslow-type Schoenfeld residuals (x minus the whole risk set's weighted mean, as
+        lifelines and R's cox.zph use), one row per event, and the event times."""
+        theta = np.exp(self.x @ beta - (self.x @ beta).max())
+        s0 = np.add.reduceat(theta, self.starts)[::-1].cumsum()[::-1]
+        s1 = np.add.reduceat(theta[:, None] * self.x, self.starts, axis=0)[::-1].cumsum(axis=0)[::-1]
+        is_event = self.event == 1
+        group = np.searchsorted(self.grid, self.time[is_event])
+        return self.x[is_event] - s1[group] / s0[group][:, None], self.time[is_event]
+
+
+def _fit_cox(
+    sets: list[_RiskSets], names: Sequence[str], x: np.ndarray, max_steps: int = 200
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Newton-Raphson with step halving on the summed strata: beta, its covariance (inverse
+    information), the log partial likelihood at beta and at 0."""
+    p = x.shape[1]
+
+    def total(beta: np.ndarray):
+        parts = [s.terms(beta) for s in sets]
+        return sum(q[0] for q in parts), sum(q[1] for q in parts), sum(q[2] for q in parts)
+
+    beta = np.zeros(p)
+    loglik, gradient, hess = total(beta)
+    loglik_null = loglik
+    converged = False
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for _ in range(max_steps):
+            try:
+                step = np.linalg.solve(-hess, gradient)
+            except np.linalg.LinAlgError:
+                break
+            scale = 1.0
+            while True:
+                trial = beta + scale * step
+                new = total(trial)
+                if np.isfinite(new[0]) and new[0] >= loglik - 1e-10 * max(1.0, abs(loglik)):
+                    break
+                scale /= 2
+                if scale < 1e-10:
+                    break
+            if scale < 1e-10:
+                break
+            beta = trial
+            change = float(np.max(np.abs(scale * step)))
+            improvement = new[0] - loglik
+            loglik, gradient, hess = new
+            if change < 1e-10 or (abs(improvement) < 1e-13 * max(1.0, abs(loglik))
+                                  and change < 1e-7):
+                converged = True
+                break
+    try:
+        cov = np.linalg.inv(-hess)
+    except np.linalg.LinAlgError:
+        cov = np.full((p, p), np.nan)
+    # A hazard ratio beyond e^10 per standard deviation is never real: the likelihood has no
+    # maximum (monotone likelihood) and Newton's steps have wandered off.
+    per_sd = np.abs(beta) * x.std(axis=0)
+    bad = ~np.isfinite(beta) | ~np.isfinite(np.diag(cov)) | (np.diag(cov) < 0) | (per_sd > 10)
+    if not converged and not bad.any():
+        bad = np.ones(p, dtype=bool)
+    if bad.any():
+        raise ValidationError(
+            "models.cox_model_did_not",
+            "the Cox model did not converge (covariate(s) {n} have no finite hazard ratio); "
+            "usually every event falls in one category: merge categories or drop the covariate",
+            n=[n for n, b in zip(names, bad) if b]
+        )
+    return beta, cov, float(loglik), float(loglik_null)
+
+
 @dataclass
 class CoxResult:
-    """A fitted Cox model: `.summary`, `.concordance`, `.log_likelihood_ratio_test`, `.ph_test`."""
+    """A fitted Cox model: `.summary`, `.concordance`, `.log_likelihood_ratio_test`, `.ph_test`,
+    `.plot()` (a forest plot of the hazard ratios).
+
+    `summary` has the columns of `COX_SUMMARY_COLUMNS`, one row per covariate. Harrell's C and
+    the proportional-hazards tables are computed on first use, not at fit: until both have been
+    read the result holds the fitting rows' times, events and covariates in memory (`_rows`),
+    then drops them. Pickling or copying computes both first, so a stored result never carries a
+    young person's row (nor per-person residuals, which would give back the covariates of
+    everyone who reoffended).
+    """
 
     summary: pd.DataFrame
     covariates: list[str]
     ties: str
     log_likelihood: float
     log_likelihood_ratio_test: TestResult
-    concordance: float
     n: int
     n_events: int
     variance_matrix: pd.DataFrame
     _means: np.ndarray = field(repr=False, default=None)
-    # The PH tests are computed at fit time so that no per-person residuals (which would give
-    # back the covariates of everyone who reoffended) stay on the result.
+    _rows: dict | None = field(repr=False, default=None, compare=False)
+    _concordance: float | None = field(repr=False, default=None)
     _ph_tests: dict = field(repr=False, default_factory=dict)
+
+    summary_columns: ClassVar[tuple[str, ...]] = COX_SUMMARY_COLUMNS
+    estimate_column: ClassVar[str] = "coef"
 
     @property
     def params(self) -> pd.Series:
         return self.summary["coef"]
+
+    @property
+    def concordance(self) -> float:
+        """Harrell's C of the linear predictor (`models.discrimination.harrell_c`)."""
+        if self._concordance is None:
+            rows = self._rows
+            self._concordance = harrell_c(
+                rows["time"], rows["event"], rows["x"] @ self.params.to_numpy())
+            self._release()
+        return self._concordance
+
+    def _compute_ph_tests(self) -> dict:
+        if not self._ph_tests:
+            rows = self._rows
+            beta = self.params.to_numpy()
+            parts = [s.schoenfeld(beta) for s in rows["sets"]]
+            sch = np.concatenate([r for r, _ in parts])
+            event_times = np.concatenate([t for _, t in parts])
+            order = np.argsort(event_times, kind="stable")
+            sch, event_times = sch[order], event_times[order]
+            km = _km_table(rows["time"], rows["event"], 1.96)
+            transforms = {
+                "rank": stats.rankdata(event_times, method="average"),
+                "km": 1.0 - _step_at(km, event_times, "survival", 1.0),
+            }
+            cov = self.variance_matrix.to_numpy()
+            self._ph_tests = {k: _ph_table(sch, g, cov, self.covariates)
+                              for k, g in transforms.items()}
+            self._release()
+        return self._ph_tests
+
+    def _release(self) -> None:
+        if self._concordance is not None and self._ph_tests:
+            self._rows = None
+
+    def __getstate__(self) -> dict:
+        _ = self.concordance
+        self._compute_ph_tests()
+        return self.__dict__.copy()
 
     def predict_partial_hazard(self, df: pd.DataFrame) -> pd.Series:
         """exp((x - mean_train) . beta), centred on the training means as lifelines does."""
@@ -433,13 +666,42 @@ class CoxResult:
         event times; tied event times get their average rank, where lifelines breaks ties by row
         order) or "km" (1 - KM(t)). Columns: statistic, df, p; indexed by covariate and GLOBAL.
         """
-        if transform not in self._ph_tests:
+        if transform not in PH_TRANSFORMS:
             raise ValidationError(
                 "models.transform_one",
                 "transform must be one of {ph_tests}, got {transform!r}",
-                ph_tests=sorted(self._ph_tests), transform=transform
+                ph_tests=sorted(PH_TRANSFORMS), transform=transform
             )
-        return self._ph_tests[transform].copy()
+        return self._compute_ph_tests()[transform].copy()
+
+    def plot(self, labels: Mapping[str, str] | None = None,
+             title: str = "Hazard ratios (95% CI)") -> go.Figure:
+        """Forest plot: each covariate's hazard ratio with its interval, log axis, a line at 1."""
+        return forest_plot(self.summary, labels=labels, title=title)
+
+
+PH_TRANSFORMS = ("km", "rank")
+
+
+def forest_plot(
+    summary: pd.DataFrame, labels: Mapping[str, str] | None = None,
+    title: str = "Hazard ratios (95% CI)",
+) -> go.Figure:
+    """Hazard ratios (`hazard_ratio`, `hr_ci_lower`, `hr_ci_upper` of a Cox summary) as points
+    with interval bars on a log axis, the first covariate on top. `labels` renames covariates."""
+    labels = labels or {}
+    names = [labels.get(c, str(c)) for c in summary.index]
+    hr = summary["hazard_ratio"]
+    fig = go.Figure(go.Scatter(
+        x=hr, y=names, mode="markers", marker={"size": 10, "color": "#1f77b4"},
+        error_x={"type": "data", "symmetric": False,
+                 "array": summary["hr_ci_upper"] - hr, "arrayminus": hr - summary["hr_ci_lower"]},
+        name="hazard ratio", hovertemplate="%{y}: %{x:.2f}<extra></extra>"))
+    fig.add_vline(x=1, line_dash="dash", line_color="grey")
+    fig.update_layout(title=title, template="plotly_white", xaxis_title="hazard ratio (log scale)",
+                      xaxis_type="log", yaxis_autorange="reversed", showlegend=False,
+                      height=240 + 40 * len(names))
+    return fig
 
 
 def _ph_table(
@@ -494,10 +756,11 @@ def cox(
     ci: float = 0.95,
     min_events_per_covariate: float = MIN_EVENTS_PER_COVARIATE,
 ) -> CoxResult:
-    """Cox proportional hazards model fitted by statsmodels PHReg.
+    """Cox proportional hazards model: Newton-Raphson on the partial likelihood (`_fit_cox`).
 
     ties: "efron" (lifelines CoxPHFitter, R coxph default) or "breslow" (SAS, Stata default).
-    Reference: lifelines.CoxPHFitter(); R: coxph(Surv(t, e) ~ x, ties="efron").
+    Reference: lifelines.CoxPHFitter(); R: coxph(Surv(t, e) ~ x, ties="efron"); statsmodels
+    PHReg gives the same estimates. Harrell's C and the PH tests are computed when first read.
     """
     z_crit = _z(ci)
     if ties not in ("efron", "breslow"):
@@ -520,25 +783,18 @@ def cox(
                 strata=strata
             )
         strata_values = pd.factorize(df[strata])[0]
-    model = PHReg(time, x, status=ev, ties=ties, strata=strata_values)
-    res, params, cov = _fit_phreg(model, covariates, x)
-    se = np.sqrt(np.diag(cov))
-    llf = float(model.loglike(params))
-    ll0 = float(model.loglike(np.zeros(len(covariates))))
-    lr = 2 * (llf - ll0)
+    # Centred covariates: the same coefficients, and exp(x beta) stays in range.
     means = x.mean(axis=0)
-
-    # Breslow-type Schoenfeld residuals (risk-set means), as lifelines and R use for cox.zph.
-    sch = np.asarray(res.schoenfeld_residuals)
-    is_event = ev == 1
-    order = np.argsort(time[is_event], kind="stable")
-    sch = sch[is_event][order]
-    event_times = time[is_event][order]
-    km = _km_table(time, ev, 1.96)
-    transforms = {
-        "rank": stats.rankdata(event_times, method="average"),
-        "km": 1.0 - _step_at(km, event_times, "survival", 1.0),
-    }
+    centred = x - means
+    if strata_values is None:
+        sets = [_RiskSets(time, ev, centred, ties)]
+    else:
+        sets = [_RiskSets(time[strata_values == k], ev[strata_values == k],
+                          centred[strata_values == k], ties)
+                for k in range(int(strata_values.max()) + 1)]
+    params, cov, llf, ll0 = _fit_cox(sets, covariates, x)
+    se = np.sqrt(np.diag(cov))
+    lr = 2 * (llf - ll0)
     return CoxResult(
         summary=_summary(covariates, params, se, z_crit),
         covariates=covariates,
@@ -547,12 +803,11 @@ def cox(
         log_likelihood_ratio_test=TestResult(
             lr, len(covariates), float(stats.chi2.sf(lr, len(covariates)))
         ),
-        concordance=harrell_c(time, ev, x @ params),
         n=len(time),
         n_events=n_events,
         variance_matrix=pd.DataFrame(cov, index=covariates, columns=covariates),
         _means=means,
-        _ph_tests={k: _ph_table(sch, g, cov, covariates) for k, g in transforms.items()},
+        _rows={"time": time, "event": ev, "x": centred, "sets": sets},
     )
 
 
@@ -561,7 +816,8 @@ def cox(
 
 @dataclass
 class TimeVaryingCoxResult:
-    """A Cox model on (start, stop] rows: `.summary`, `.log_likelihood_ratio_test`."""
+    """A Cox model on (start, stop] rows: `.summary` (`COX_SUMMARY_COLUMNS`, as `CoxResult`),
+    `.log_likelihood_ratio_test`, `.plot()` (a forest plot of the hazard ratios)."""
 
     summary: pd.DataFrame
     covariates: list[str]
@@ -573,9 +829,17 @@ class TimeVaryingCoxResult:
     n_events: int
     variance_matrix: pd.DataFrame
 
+    summary_columns: ClassVar[tuple[str, ...]] = COX_SUMMARY_COLUMNS
+    estimate_column: ClassVar[str] = "coef"
+
     @property
     def params(self) -> pd.Series:
         return self.summary["coef"]
+
+    def plot(self, labels: Mapping[str, str] | None = None,
+             title: str = "Hazard ratios (95% CI)") -> go.Figure:
+        """Forest plot: each covariate's hazard ratio with its interval, log axis, a line at 1."""
+        return forest_plot(self.summary, labels=labels, title=title)
 
 
 def check_counting_process(

@@ -123,27 +123,18 @@ if cox_tab.open:
                 c3.metric(t("an_concordance", lang), f"{cox.concordance:.3f}")
                 lr = cox.log_likelihood_ratio_test
                 st.caption(t("an_lr_test", lang, stat=f"{lr.statistic:.2f}", df=lr.df, p=fmt_p(lr.p)))
-                forest = go.Figure(go.Scatter(
-                    x=summary["hazard_ratio"], y=labels, mode="markers",
-                    marker={"size": 10, "color": "#1f77b4"},
-                    error_x={"type": "data", "symmetric": False,
-                             "array": summary["ci_upper"] - summary["hazard_ratio"],
-                             "arrayminus": summary["hazard_ratio"] - summary["ci_lower"]},
-                    name=t("an_hr", lang),
-                    hovertemplate="%{y}: %{x:.2f}<extra></extra>"))
-                forest.add_vline(x=1, line_dash="dash", line_color="grey")
-                forest.update_layout(title=t("an_forest_title", lang), template="plotly_white",
-                                     xaxis_title=t("an_hr_axis", lang), xaxis_type="log",
-                                     yaxis_autorange="reversed", showlegend=False,
-                                     height=240 + 40 * len(labels))
+                forest = cox.plot(labels=dict(zip(summary.index, labels, strict=True)),
+                                  title=t("an_forest_title", lang))
+                forest.update_traces(name=t("an_hr", lang))
+                forest.update_layout(xaxis_title=t("an_hr_axis", lang))
                 st.plotly_chart(forest, key="an_forest_chart")
                 st.dataframe(pd.DataFrame({
                     t("an_covariate", lang): labels,
                     t("an_coef", lang): summary["coef"].map(fmt).to_numpy(),
                     t("an_se", lang): summary["se"].map(fmt).to_numpy(),
                     t("an_hr", lang): summary["hazard_ratio"].map(fmt).to_numpy(),
-                    t("an_ci_lower", lang): summary["ci_lower"].map(fmt).to_numpy(),
-                    t("an_ci_upper", lang): summary["ci_upper"].map(fmt).to_numpy(),
+                    t("an_ci_lower", lang): summary["hr_ci_lower"].map(fmt).to_numpy(),
+                    t("an_ci_upper", lang): summary["hr_ci_upper"].map(fmt).to_numpy(),
                     t("an_z", lang): summary["z"].map(lambda v: fmt(v, 2)).to_numpy(),
                     t("an_p", lang): summary["p"].map(fmt_p).to_numpy(),
                 }), hide_index=True, key="an_cox_table")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import dataclasses
 import hashlib
 import io
@@ -169,3 +170,25 @@ def test_a_file_is_written_whole_and_for_its_owner_only(demo_rt, tmp_path):
     out = exports.write_file(export, tmp_path / "lists" / "hashes.csv")
     assert out.read_bytes() == export.data and (out.stat().st_mode & 0o777) == 0o600
     assert [p.name for p in out.parent.iterdir()] == ["hashes.csv"]
+
+
+@pytest.mark.parametrize("infer_string", [False, True], ids=["pandas2", "pandas3_strings"])
+def test_coarsened_gives_whole_years_and_months_for_every_kind_of_date(infer_string):
+    # An exact age (16.41...) with an exact enrolment day comes near a birth date: both go coarse,
+    # whatever the export's purpose; durations (differences, not dates) stay in days.
+    with pd.option_context("future.infer_string", infer_string):
+        frame = pd.DataFrame({
+            "study_code": ["S-1", "S-2"],
+            "age_at_offence": [16.414213, 13.999],
+            "age_at_referral": [17.2, None],
+            "enrolled_on": [dt.date(2024, 3, 15), None],
+            "follow_up_end": pd.to_datetime(["2025-01-31", "2025-02-01"]),
+            "duration": [400.0, 20.0],
+        })
+        out = exports.coarsened(frame)
+    assert out["age_at_offence"].tolist() == [16, 13]
+    assert out["age_at_referral"].iloc[0] == 17 and pd.isna(out["age_at_referral"].iloc[1])
+    assert out["enrolled_on"].iloc[0] == "2024-03" and pd.isna(out["enrolled_on"].iloc[1])
+    assert out["follow_up_end"].tolist() == ["2025-01", "2025-02"]
+    assert out["duration"].tolist() == [400.0, 20.0]
+    assert frame["age_at_offence"].iloc[0] == 16.414213  # the caller's frame is left alone

@@ -307,27 +307,53 @@ def test_plot_returns_a_figure(model_data):
     assert list(fig.data[0].x) == list(STEPS)
 
 
-def test_wilcoxon_with_ties_and_zeros_is_scipys_tie_corrected_normal_approximation():
-    # Likert-type scores: tied and zero differences, so the exact distribution does not apply.
+def test_wilcoxon_with_ties_and_zeros_is_rs_corrected_normal_approximation():
+    # Likert-type scores: tied and zero differences, so R's wilcox.test(post, pre, paired = TRUE)
+    # (defaults exact = NULL, correct = TRUE) uses the normal approximation with the tie-corrected
+    # variance and the continuity correction.
     pre = np.array([2, 3, 3, 4, 2, 3, 1, 2, 3, 4, 2, 3], dtype=float)
     post = np.array([3, 4, 3, 5, 3, 4, 2, 2, 4, 4, 3, 5], dtype=float)
     res = paired_change(pre, post)
-    expected = stats.wilcoxon(post, pre, method="asymptotic").pvalue
-    assert res.wilcoxon_p == pytest.approx(expected, abs=1e-12)
-    # The tie-corrected z by hand: 9 non-zero differences (+1 x8, +2 x1), all positive.
-    d = (post - pre)[post != pre]
-    ranks = stats.rankdata(np.abs(d))
-    w_plus, n = ranks.sum(), d.size
-    _, counts = np.unique(np.abs(d), return_counts=True)
-    var = n * (n + 1) * (2 * n + 1) / 24 - (counts**3 - counts).sum() / 48
-    z = (w_plus - n * (n + 1) / 4) / np.sqrt(var)
-    assert res.wilcoxon_p == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-9)
-    # The same figures worked on paper: the eight 1s share rank 4.5 and the 2 has rank 9, so
-    # V = W+ = 8 * 4.5 + 9 = 45; E[V] = 9 * 10 / 4 = 22.5; Var = 9 * 10 * 19 / 24 - (8**3 - 8) / 48
-    # = 71.25 - 10.5 = 60.75; z = 22.5 / sqrt(60.75) = 2.88675; p = 0.0038924. That is the formula
-    # of R's wilcox.test(post, pre, paired = TRUE, exact = FALSE, correct = FALSE) (zeros dropped,
-    # no continuity correction); it was not run against R itself here.
-    assert (w_plus, n, var) == (45.0, 9, 60.75)
-    assert z == pytest.approx(2.886751, abs=1e-6)
-    assert res.wilcoxon_p == pytest.approx(math.erfc(22.5 / math.sqrt(60.75) / math.sqrt(2)), rel=1e-12)
-    assert res.wilcoxon_p == pytest.approx(0.0038924, abs=5e-8)
+    # Worked on paper: differences 1 1 0 1 1 1 1 0 1 0 1 2; the 3 zeros are dropped, leaving
+    # n = 9 (eight 1s and one 2, all positive). The eight 1s share rank (1 + 8) / 2 = 4.5 and the
+    # 2 has rank 9, so V = W+ = 8 * 4.5 + 9 = 45. E[V] = n(n + 1)/4 = 9 * 10 / 4 = 22.5.
+    # Var = n(n + 1)(2n + 1)/24 - sum(t^3 - t)/48 = 9 * 10 * 19 / 24 - (8^3 - 8) / 48
+    #     = 71.25 - 10.5 = 60.75, sd = 7.794229.
+    # Continuity correction: V - E = 22.5 > 0, so subtract 0.5: z = 22 / 7.794229 = 2.822601.
+    # p = 2 * (1 - Phi(2.822601)) = 2 * 0.0023818 = 0.0047636 (R's formula; R itself is not
+    # installed here, so it was not run). Without the correction it would be
+    # z = 2.886751, p = 0.0038924: the figure dscr gave before it followed R's default.
+    assert res.wilcoxon_p == pytest.approx(0.0047636, abs=5e-8)
+    assert res.wilcoxon_p == pytest.approx(math.erfc(22 / math.sqrt(60.75) / math.sqrt(2)),
+                                           rel=1e-12)
+    # scipy's own corrected normal approximation agrees (zero_method="wilcox" drops the zeros).
+    expected = stats.wilcoxon(post, pre, method="asymptotic", correction=True).pvalue
+    assert res.wilcoxon_p == pytest.approx(expected, rel=1e-12)
+
+
+def test_wilcoxon_small_untied_sample_is_rs_exact_p_hand_worked():
+    # Hollander & Wolfe's depression scores, the example of R's ?wilcox.test: x (first visit) and
+    # y (second); there wilcox.test(x, y, paired = TRUE, alternative = "greater") gives V = 40,
+    # p-value = 0.01953, so the two-sided default is twice that.
+    x = np.array([1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30])
+    y = np.array([0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29])
+    # By hand: x - y = 0.952 -0.147 1.022 0.43 0.62 0.59 0.49 -0.08 0.01, no ties, no zeros, n = 9.
+    # Ranks of |d|: 0.01->1, 0.08->2, 0.147->3, 0.43->4, 0.49->5, 0.59->6, 0.62->7, 0.952->8,
+    # 1.022->9. Negative ones have ranks 2 and 3, so V = 45 - 5 = 40. Of the 2^9 = 512 sign
+    # patterns, V >= 40 means the negative ranks sum to <= 5: {}, {1}, {2}, {3}, {4}, {5}, {1,2},
+    # {1,3}, {1,4}, {2,3}: 10 patterns. p = 2 * 10 / 512 = 0.0390625.
+    res = paired_change(y, x)
+    assert res.wilcoxon_p == pytest.approx(10 / 256, abs=1e-15)
+
+
+def test_wilcoxon_switches_to_the_normal_approximation_at_50_pairs_as_r():
+    rng = np.random.default_rng(8)
+    for n, exact in ((49, True), (50, False)):
+        pre = rng.normal(10, 2, n)
+        post = pre + rng.normal(0.4, 1, n)
+        got = paired_change(pre, post).wilcoxon_p
+        if exact:
+            want = stats.wilcoxon(post, pre, method="exact").pvalue
+        else:  # scipy would still be exact at 50; R is not
+            want = stats.wilcoxon(post, pre, method="asymptotic", correction=True).pvalue
+        assert got == pytest.approx(want, rel=1e-12), n

@@ -8,8 +8,8 @@ import pytest
 from lifelines.utils import concordance_index
 
 from errors import ValidationError
+from models.labels import censoring_survival
 from models.discrimination import (
-    censoring_survival_before,
     harrell_c,
     time_dependent_auc,
     uno_c,
@@ -70,7 +70,7 @@ def test_harrell_hand_worked():
 
 def test_censoring_survival_read_just_before_t_hand_worked():
     # censoring KM: at 2, 1 censored of the 3 left after the event (events first); at 4, 1 of 1
-    g = censoring_survival_before(HAND["t"], HAND["e"], np.array([1, 2, 2.5, 3, 4, 5.0]))
+    g = censoring_survival(HAND["t"], HAND["e"], np.array([1, 2, 2.5, 3, 4, 5.0]), left_limit=True)
     np.testing.assert_allclose(g, [1, 1, 2 / 3, 2 / 3, 2 / 3, 0])
 
 
@@ -91,7 +91,7 @@ ADMIN = {
 def test_uno_and_auc_survive_everyone_censored_on_the_last_day():
     # Administrative end at day 3, one reoffence on that very day: G(3) = 0, but G(3-) = 1.
     t, e, r = ADMIN["t"], ADMIN["e"], ADMIN["r"]
-    np.testing.assert_allclose(censoring_survival_before(t, e, t), 1.0)
+    np.testing.assert_allclose(censoring_survival(t, e, t, left_limit=True), 1.0)
     c = uno_c(t, e, r, horizon=3)
     # horizon is exclusive: the event at 1 beats all 4 later, the one at 2 only 1 of 3
     assert c.value == pytest.approx(5 / 7)

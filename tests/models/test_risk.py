@@ -98,8 +98,16 @@ def test_fitted_model_keeps_no_participant_rows(fitted):
 
 def test_summary_intervals_are_ordered(fitted):
     summary = fitted.summary
-    assert {"ci_lower", "ci_upper"} <= set(summary.columns)
-    assert (summary["ci_lower"] <= summary["ci_upper"]).all()
+    if fitted.name == "logistic":
+        assert list(summary.columns) == ["coef", "se", "ci_lower", "ci_upper", "odds_ratio",
+                                         "or_ci_lower", "or_ci_upper", "z", "p", "sd"]
+        assert (summary["ci_lower"] <= summary["coef"]).all()
+        assert (summary["coef"] <= summary["ci_upper"]).all()
+        assert (summary["or_ci_lower"] <= summary["odds_ratio"]).all()
+        assert (summary["odds_ratio"] <= summary["or_ci_upper"]).all()
+    else:  # a permutation range is not a confidence interval and is not called one
+        assert list(summary.columns) == ["importance", "importance_low", "importance_high"]
+        assert (summary["importance_low"] <= summary["importance_high"]).all()
 
 
 @pytest.mark.parametrize("name", sorted(RISK_MODELS))
@@ -155,7 +163,9 @@ def test_weakly_regularised_logistic_recovers_true_coefficients(uncensored):
     summary = model.summary
     for feature, per_unit in TRUE_COEF.items():
         truth = per_unit * summary.loc[feature, "sd"]  # coefficients are per SD
-        assert summary.loc[feature, "ci_lower"] <= np.exp(truth) <= summary.loc[feature, "ci_upper"]
+        assert summary.loc[feature, "ci_lower"] <= truth <= summary.loc[feature, "ci_upper"]
+        assert (summary.loc[feature, "or_ci_lower"] <= np.exp(truth)
+                <= summary.loc[feature, "or_ci_upper"])
         assert summary.loc[feature, "coef"] == pytest.approx(truth, abs=0.12)
 
 
@@ -169,6 +179,14 @@ def test_logistic_matches_statsmodels_glm_with_robust_errors(uncensored):
     reference = sm.GLM(labels["label"], design, family=sm.families.Binomial()).fit(cov_type="HC0")
     np.testing.assert_allclose(model.summary["coef"], reference.params, atol=1e-4)
     np.testing.assert_allclose(model.summary["se"], reference.bse, rtol=1e-3)
+    # ci_lower/ci_upper are on coef's (log-odds) scale, as statsmodels' conf_int(); the odds
+    # ratio and its interval have their own columns.
+    ci = reference.conf_int()
+    np.testing.assert_allclose(model.summary["ci_lower"], ci[0], atol=2e-3)
+    np.testing.assert_allclose(model.summary["ci_upper"], ci[1], atol=2e-3)
+    np.testing.assert_allclose(model.summary["odds_ratio"], np.exp(reference.params), rtol=1e-3)
+    np.testing.assert_allclose(model.summary["or_ci_lower"], np.exp(ci[0]), rtol=2e-3)
+    np.testing.assert_allclose(model.summary["or_ci_upper"], np.exp(ci[1]), rtol=2e-3)
 
 
 # ---------------------------------------------------------------- censoring
@@ -202,17 +220,60 @@ def test_horizon_labels_by_hand():
     assert event_rate([100, 200, 730, 800, 300, 900], [1, 0, 0, 1, 1, 0], 730) == 0.375
 
 
-def test_censoring_survival_matches_lifelines(heavily_censored):
-    d, e = heavily_censored["duration"], heavily_censored["event"]
+# Whole days, so reoffences and censorings share days, as they do in the store.
+def _tied_follow_up(seed: int = 11, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = np.ceil(rng.exponential(500, n))
+    c = np.ceil(rng.uniform(20, 900, n))
+    return np.minimum(t, c), (t <= c).astype(int)
+
+
+def _sksurv_g(d, e, times):
+    from sksurv.nonparametric import CensoringDistributionEstimator
+    from sksurv.util import Surv
+
+    fitted = CensoringDistributionEstimator().fit(Surv.from_arrays(e.astype(bool), d))
+    return fitted.predict_proba(np.asarray(times, dtype=float))
+
+
+# Tolerance: both are the same product of the same counts, so they agree to rounding (1e-12).
+def test_censoring_survival_equals_sksurv_with_tied_days():
+    d, e = _tied_follow_up()
+    shared = np.intersect1d(d[e == 1], d[e == 0])
+    assert len(shared) > 20  # the data do put reoffences and censorings on the same days
+    times = np.r_[np.unique(d), shared + 0.5, 0.5]
+    times = times[times <= d.max()]
+    np.testing.assert_allclose(censoring_survival(d, e, times), _sksurv_g(d, e, times),
+                               rtol=1e-12, atol=0)
+    # The left limit G(t-) is the step before t: sksurv's value half a day earlier.
+    np.testing.assert_allclose(censoring_survival(d, e, shared, left_limit=True),
+                               _sksurv_g(d, e, shared - 0.5), rtol=1e-12, atol=0)
+
+
+def test_censoring_survival_equals_sksurv_on_the_heavily_censored_cohort(heavily_censored):
+    d = heavily_censored["duration"].to_numpy(dtype=float)
+    e = heavily_censored["event"].to_numpy()
     times = np.array([50.0, 300.0, 730.0, 850.0])
-    km = KaplanMeierFitter().fit(d, 1 - e)
-    np.testing.assert_allclose(
-        censoring_survival(d, e, times), km.survival_function_at_times(times), rtol=1e-12
-    )
-    # Left limit at an observed censoring time: the step just before it.
-    t = np.sort(d[e == 0].to_numpy())[10]
-    before = km.survival_function_at_times(t - 1e-9).iloc[0]
-    assert censoring_survival(d, e, t, left_limit=True)[0] == pytest.approx(before, rel=1e-12)
+    np.testing.assert_allclose(censoring_survival(d, e, times), _sksurv_g(d, e, times),
+                               rtol=1e-12, atol=0)
+
+
+def test_censoring_survival_takes_reoffences_first_on_a_shared_day_by_hand():
+    # days 1 2 2 2 3 / reoffence 1 1 0 0 0. At day 2, 4 are followed, 1 reoffends first, so 2 of
+    # the 3 left are censored: G(2) = 1 - 2/3 = 1/3 (lifelines' reading, 1 - 2/4, gives 1/2).
+    g = censoring_survival([1, 2, 2, 2, 3], [1, 1, 0, 0, 0], [1, 2, 2.5, 3])
+    np.testing.assert_allclose(g, [1, 1 / 3, 1 / 3, 0])
+
+
+def test_ipcw_event_rate_equals_kaplan_meier_exactly_on_tied_days():
+    # With reoffences first in G, S(t) G(t) = #(T > t)/n, so the IPCW rate is 1 - KM to rounding
+    d, e = _tied_follow_up(seed=12)
+    km = KaplanMeierFitter().fit(d, e)
+    for horizon in (100.0, 365.0, 600.0):
+        labels = horizon_labels(d, e, horizon)
+        assert labels["weight"].sum() == pytest.approx(len(d), rel=1e-12)
+        assert event_rate(d, e, horizon) == pytest.approx(
+            1 - km.survival_function_at_times(horizon).iloc[0], abs=1e-12)
 
 
 def test_ipcw_weights_sum_to_n_and_rate_equals_kaplan_meier(heavily_censored):

@@ -150,11 +150,15 @@ def test_cox_efron_matches_lifelines_coefficients_and_standard_errors(tied):
         tied[["days", "reoffended", "x1", "x2"]], "days", "reoffended", fit_options=TIGHT
     )
     s = res.summary
-    assert list(s.columns) == ["coef", "se", "hazard_ratio", "ci_lower", "ci_upper", "z", "p"]
+    assert list(s.columns) == ["coef", "se", "ci_lower", "ci_upper", "hazard_ratio",
+                               "hr_ci_lower", "hr_ci_upper", "z", "p"]
     np.testing.assert_allclose(s["coef"], ref.params_, rtol=1e-6)
     np.testing.assert_allclose(s["se"], ref.standard_errors_, rtol=1e-6)
-    np.testing.assert_allclose(s["ci_lower"], ref.summary["exp(coef) lower 95%"], rtol=1e-6)
-    np.testing.assert_allclose(s["ci_upper"], ref.summary["exp(coef) upper 95%"], rtol=1e-6)
+    np.testing.assert_allclose(s["ci_lower"], ref.summary["coef lower 95%"], rtol=1e-6)
+    np.testing.assert_allclose(s["ci_upper"], ref.summary["coef upper 95%"], rtol=1e-6)
+    np.testing.assert_allclose(s["hazard_ratio"], ref.summary["exp(coef)"], rtol=1e-6)
+    np.testing.assert_allclose(s["hr_ci_lower"], ref.summary["exp(coef) lower 95%"], rtol=1e-6)
+    np.testing.assert_allclose(s["hr_ci_upper"], ref.summary["exp(coef) upper 95%"], rtol=1e-6)
     np.testing.assert_allclose(s["z"], ref.summary["z"], rtol=1e-6)
     np.testing.assert_allclose(s["p"], ref.summary["p"], rtol=1e-5)
     assert res.concordance == pytest.approx(ref.concordance_index_, rel=1e-9)
@@ -243,8 +247,9 @@ def test_true_hazard_ratios_lie_inside_the_95_percent_intervals():
     # event rate of the kind seen for general reoffending, well below half
     assert 0.1 < df["reoffended"].mean() < 0.5
     s = cox(df, "days", "reoffended", ["x1", "x2"]).summary
+    assert (s["ci_lower"] < beta).all() and (beta < s["ci_upper"]).all()
     truth = np.exp(beta)
-    assert (s["ci_lower"] < truth).all() and (truth < s["ci_upper"]).all()
+    assert (s["hr_ci_lower"] < truth).all() and (truth < s["hr_ci_upper"]).all()
 
 
 def test_rare_events_true_hazard_ratio_inside_interval():
@@ -252,7 +257,8 @@ def test_rare_events_true_hazard_ratio_inside_interval():
     df = follow_up(3000, seed=7, beta=(0.8, 0.0), scale=60000)
     assert 0.02 < df["reoffended"].mean() < 0.1
     s = cox(df, "days", "reoffended", ["x1"]).summary
-    assert s.loc["x1", "ci_lower"] < np.exp(0.8) < s.loc["x1", "ci_upper"]
+    assert s.loc["x1", "ci_lower"] < 0.8 < s.loc["x1", "ci_upper"]
+    assert s.loc["x1", "hr_ci_lower"] < np.exp(0.8) < s.loc["x1", "hr_ci_upper"]
 
 
 # ---------------------------------------------------------------- bad frames
@@ -300,3 +306,24 @@ def test_cox_refuses_separation_instead_of_returning_huge_ratio():
         warnings.simplefilter("ignore")
         with pytest.raises(ValidationError, match="'x'.*did not converge|did not converge.*'x'"):
             cox(df, "t", "e", ["x"], min_events_per_covariate=1)
+
+
+def test_cox_reads_concordance_and_ph_tests_lazily_and_keeps_no_rows_once_stored(tied):
+    import pickle
+
+    res = cox(tied, "days", "reoffended", ["x1", "x2"])
+    assert res._rows is not None  # nothing computed yet: the rows wait in memory
+    c = res.concordance
+    assert res._rows is not None  # the PH tests still need them
+    rank = res.ph_test("rank")
+    assert res._rows is None  # both read: rows dropped
+    assert res.concordance == c
+    pd.testing.assert_frame_equal(res.ph_test("rank"), rank)
+    # A stored result computes both first and carries no row, no residual.
+    fresh = cox(tied, "days", "reoffended", ["x1", "x2"])
+    stored = pickle.loads(pickle.dumps(fresh))
+    assert stored._rows is None and fresh._rows is None
+    assert stored.concordance == c
+    pd.testing.assert_frame_equal(stored.ph_test("km"), res.ph_test("km"))
+    arrays = [v for v in vars(stored).values() if isinstance(v, np.ndarray)]
+    assert all(a.shape[0] != len(tied) for a in arrays)

@@ -74,7 +74,13 @@ def test_time_varying_cox_matches_lifelines(episodes):
     np.testing.assert_allclose(res.summary["coef"], ref.params_, rtol=1e-6)
     np.testing.assert_allclose(res.summary["se"], ref.standard_errors_, rtol=1e-6)
     np.testing.assert_allclose(
-        res.summary["ci_lower"], ref.summary["exp(coef) lower 95%"], rtol=1e-6
+        res.summary["ci_lower"], ref.summary["coef lower 95%"], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        res.summary["hr_ci_lower"], ref.summary["exp(coef) lower 95%"], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        res.summary["hr_ci_upper"], ref.summary["exp(coef) upper 95%"], rtol=1e-6
     )
     assert res.log_likelihood == pytest.approx(ref.log_likelihood_, rel=1e-9)
     assert res.log_likelihood_ratio_test.statistic == pytest.approx(
@@ -119,7 +125,7 @@ def test_true_time_varying_hazard_ratio_inside_interval():
     base, changes = school_changes(2000, seed=99, beta_school=np.log(2.5), follow_up=730.0)
     pp = split_episodes(base, changes, "pid", "days", "reoffended", "day", ["school"])
     s = cox_time_varying(pp, "pid", "start", "stop", "reoffended", ["school"]).summary
-    assert s.loc["school", "ci_lower"] < 2.5 < s.loc["school", "ci_upper"]
+    assert s.loc["school", "hr_ci_lower"] < 2.5 < s.loc["school", "hr_ci_upper"]
 
 
 def test_split_episodes_hand_example():
