@@ -434,7 +434,7 @@ def correct_reason(ctx: Context, reason_id: int, *, text: str) -> None:
                               "Write the corrected reason (at least 10 characters).")
     check_note(text, field="re-identification reason" if row.kind == "reidentify"
                else "break-glass reason")
-    with ctx.transaction():
+    with reasons.changing(ctx, row):
         reasons.correct(ctx, row, text)
 
 
@@ -442,7 +442,7 @@ def erase_reason(ctx: Context, reason_id: int) -> bool:
     """Erase a re-identification or break-glass reason for good (say, a victim's detail the guard
     missed); the act it explained stays in the log. False when it was erased already."""
     row = access.access_reason(ctx, reason_id, "reason.amend")
-    with ctx.transaction():
+    with reasons.changing(ctx, row):
         return reasons.erase(ctx, row)
 
 

@@ -14,10 +14,16 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from db import audit
+from db.conflicts import converting_stale
 from db.context import Context
 from db.schema import AccessGrant, Account, ReasonText, utcnow
-from errors import Conflict
+from errors import Conflict, Message
+
+_THIS_REASON = Message("db.this_reason", "This reason")
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,15 @@ def views(ctx: Context, rows: list[ReasonText]) -> list[ReasonView]:
                               r.written_at, text, names.get(r.corrected_by), r.corrected_at,
                               names.get(r.erased_by), r.erased_at))
     return out
+
+
+@contextmanager
+def changing(ctx: Context, row: ReasonText) -> Iterator[None]:
+    """The transaction of a correction or erasure: one saved by someone else in between gives
+    the Conflict naming who, and nothing of this one is saved."""
+    with converting_stale(ctx, "reason_texts", _THIS_REASON, None) as target:
+        target["row_id"] = row.id
+        yield
 
 
 def _refuse_erased(row: ReasonText) -> None:

@@ -934,7 +934,8 @@ def signoff_decisions(ctx: Context, *, limit: int = 50) -> list[SignoffDecision]
     access.require(ctx, "conclusion.decisions")
     with ctx.transaction() as s:
         labels = {cid: label for label, cid in _cohort_labels(s).items()}
-        rows = s.scalars(select(ReasonText).where(ReasonText.kind == "sign_off")
+        rows = s.scalars(select(ReasonText)
+                         .where(ReasonText.kind.in_(access.REASON_KINDS["conclusion.decisions"]))
                          .order_by(ReasonText.written_at.desc(), ReasonText.id.desc())
                          .limit(limit)).all()
         return [SignoffDecision(v.id, labels.get(v.cohort_id, "?"), v.written_by, v.written_at,
@@ -952,7 +953,7 @@ def correct_signoff_decision(ctx: Context, reason_id: int, *, text: str) -> None
                               "Write the committee's decision (at least 5 characters), e.g. the "
                               "meeting and what was agreed; it is kept with the sign-off.")
     check_note(text, field="sign-off decision")
-    with ctx.transaction():
+    with reasons.changing(ctx, row):
         reasons.correct(ctx, row, text)
 
 
@@ -960,7 +961,7 @@ def erase_signoff_decision(ctx: Context, reason_id: int) -> bool:
     """Erase the text of a past sign-off decision for good (the sign-off itself stays);
     False when it was erased already."""
     row = access.access_reason(ctx, reason_id, "conclusion.amend")
-    with ctx.transaction():
+    with reasons.changing(ctx, row):
         return reasons.erase(ctx, row)
 
 
