@@ -74,6 +74,15 @@ def cmd_db(args: argparse.Namespace) -> int:
         migrate.upgrade(rt.engine, args.revision)
         after = migrate.current_revision(rt.engine)
         rt.check_key()
+        if after is not None and after == migrate.head_revision(rt.engine):
+            # Reasons of break-glass openings made before revision 0004 were plain text, which a
+            # migration (holding no key) cannot encrypt: move them now, under the field key.
+            from db import reasons
+
+            with rt.context(SYSTEM, task="cli db upgrade: keep reasons encrypted") as ctx:
+                moved = reasons.move_plain_break_glass_reasons(ctx)
+            if moved:
+                print(f"{moved} break-glass reason(s) moved into reason_texts, encrypted")
     else:
         before = migrate.current_revision(rt.engine)
         _guarded_downgrade(rt, args, before)

@@ -101,6 +101,12 @@ DISCLOSURE_BASES = ("juvenile_act_70_1_court_or_prosecution", "juvenile_act_70_1
                     "juvenile_act_70_1_child_protection", "juvenile_act_70_1_education_or_research",
                     "participant_and_guardian_consent")
 
+# --- free-text reasons kept apart from the audit log ----------------------------------------------
+
+# What a kept reason was given for: a re-identification and a break-glass opening (read by the
+# admin in the access review) and a cohort's sign-off decision (read by the committee).
+REASON_KINDS = ("reidentify", "break_glass", "sign_off")
+
 # --- age bands ----------------------------------------------------------------------------------
 
 # One banding for the committee's tables, the analyst's frames and every export, so that one word

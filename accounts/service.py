@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import func, select, update
 
-from db import access, audit
+from db import access, audit, reasons
 from db.context import SYSTEM, Actor, Context, Runtime
 from db.engine import begin_writing
 from db.passwords import hash_password, needs_rehash, password_problem, verify_password
@@ -377,7 +377,12 @@ def audit_entries(ctx: Context, *, limit: int = 200, actor: str | None = None,
 # --- the monthly access review ---------------------------------------------------------------
 
 def access_review(ctx: Context, *, start: dt.date, end: dt.date) -> dict[str, pd.DataFrame]:
-    """What the admin reviews each month: break-glass openings, denials, re-identifications, exports."""
+    """What the admin reviews each month: break-glass openings, denials, re-identifications, exports.
+
+    A break-glass opening and a re-identification name the kept reason by its `reason_id`
+    (None for an entry made before reasons were kept); `reason_for_review` decrypts one on
+    request, and that read is recorded.
+    """
     from db.schema import AccessGrant, ExportManifest
 
     access.require(ctx, "audit.read")
@@ -385,19 +390,22 @@ def access_review(ctx: Context, *, start: dt.date, end: dt.date) -> dict[str, pd
     hi = dt.datetime.combine(end, dt.time.max)
     s = ctx.session
     grants = pd.DataFrame(
-        [{"id": g.id, "counselor": a.username, "participant_id": g.participant_id, "reason": g.reason,
-          "granted_at": g.granted_at, "expires_at": g.expires_at}
+        [{"id": g.id, "counselor": a.username, "participant_id": g.participant_id,
+          "reason_id": g.reason_id, "granted_at": g.granted_at, "expires_at": g.expires_at}
          for g, a in s.execute(select(AccessGrant, Account).join(Account, AccessGrant.counselor_id == Account.id)
                                .where(AccessGrant.granted_at.between(lo, hi)).order_by(AccessGrant.id))],
-        columns=["id", "counselor", "participant_id", "reason", "granted_at", "expires_at"])
+        columns=["id", "counselor", "participant_id", "reason_id", "granted_at", "expires_at"])
+    grants["reason_id"] = grants["reason_id"].astype("Int64")
     events = pd.DataFrame(
         [{"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "detail": e.detail,
-          "subject_participant_id": e.subject_participant_id}
+          "subject_participant_id": e.subject_participant_id,
+          "reason_id": audit.kept_as(e.detail) if e.action == "reidentify" else None}
          for e in s.scalars(select(AuditLog).where(
              AuditLog.at.between(lo, hi),
              AuditLog.action.in_(("denied", "reidentify", "lockout", "login_failed")))
              .order_by(AuditLog.id))],
-        columns=["id", "at", "actor", "action", "detail", "subject_participant_id"])
+        columns=["id", "at", "actor", "action", "detail", "subject_participant_id", "reason_id"])
+    events["reason_id"] = events["reason_id"].astype("Int64")
     exports = pd.DataFrame(
         [{"id": m.id, "account": a.username, "kind": m.kind, "purpose": m.purpose, "rows": m.rows,
           "sha256": m.sha256, "created_at": m.created_at}
@@ -405,6 +413,37 @@ def access_review(ctx: Context, *, start: dt.date, end: dt.date) -> dict[str, pd
                                .where(ExportManifest.created_at.between(lo, hi)).order_by(ExportManifest.id))],
         columns=["id", "account", "kind", "purpose", "rows", "sha256", "created_at"])
     return {"break_glass": grants, "events": events, "exports": exports}
+
+
+def reason_for_review(ctx: Context, reason_id: int) -> reasons.ReasonView:
+    """The text of a re-identification or break-glass reason, for the access review; the read is
+    recorded. An erased one comes back with `text` None and who erased it when."""
+    row = access.access_reason(ctx, reason_id, "reason.read")
+    with ctx.transaction():
+        return reasons.views(ctx, [row])[0]
+
+
+def correct_reason(ctx: Context, reason_id: int, *, text: str) -> None:
+    """Correct a re-identification or break-glass reason (the log keeps the new text's hash)."""
+    from casework.notes_guard import check_note
+
+    text = (text or "").strip()
+    row = access.access_reason(ctx, reason_id, "reason.amend")
+    if len(text) < 10:
+        raise ValidationError("accounts.corrected_reason_short",
+                              "Write the corrected reason (at least 10 characters).")
+    check_note(text, field="re-identification reason" if row.kind == "reidentify"
+               else "break-glass reason")
+    with reasons.changing(ctx, row):
+        reasons.correct(ctx, row, text)
+
+
+def erase_reason(ctx: Context, reason_id: int) -> bool:
+    """Erase a re-identification or break-glass reason for good (say, a victim's detail the guard
+    missed); the act it explained stays in the log. False when it was erased already."""
+    row = access.access_reason(ctx, reason_id, "reason.amend")
+    with reasons.changing(ctx, row):
+        return reasons.erase(ctx, row)
 
 
 # --- open dashboard sessions (admin) --------------------------------------------------------

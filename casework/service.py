@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from db import access, audit
+from db import access, audit, reasons
 from db.conflicts import changed_since
 from db.context import Context
 from db.schema import (
@@ -253,7 +253,7 @@ def reidentify(ctx: Context, study_code: str, *, reason: str) -> Identity:
     if len(reason.strip()) < 10:
         raise ValidationError("casework.give_reason_re_identification",
                               "Give the reason for re-identification (at least 10 characters); "
-                              "it is kept in the audit log.")
+                              "it is kept, encrypted, for the admin's access review.")
     _guard_text(reason, "re-identification reason")
     with ctx.transaction() as s:
         part = s.scalars(select(Participant).where(Participant.study_code == study_code)).one_or_none()
@@ -266,9 +266,11 @@ def reidentify(ctx: Context, study_code: str, *, reason: str) -> Identity:
             raise NotFound("casework.identity_erased",
                            "The identity of {study_code} was erased.",
                            study_code=study_code)
+        # The text is kept encrypted in reason_texts; the log keeps its length, hash and row.
+        kept = reasons.keep(ctx, "reidentify", reason.strip(), participant_id=part.id)
         audit.record(s, "reidentify", table_name="participants", row_id=part.id,
                      subject_participant_id=part.id,
-                     detail=audit.about_text("reason", reason.strip()))
+                     detail=audit.about_text("reason", reason.strip(), kept_as=kept))
         dec = lambda tok, f: ctx.decrypt(tok, table="participant_identities",
                                          row_id=part.id, field_name=f, participant_id=part.id)
         return Identity(part.id, part.study_code, dec(ident.name_enc, "name"),
@@ -335,15 +337,17 @@ def break_glass(ctx: Context, participant_id: int, *, reason: str) -> int:
                            "No participant {participant_id} in your caseload.",
                            participant_id=participant_id)
         now = utcnow()
+        # The reason is kept encrypted in reason_texts, read (with a record) by the access
+        # review; the log keeps its length, hash and row.
+        kept = reasons.keep(ctx, "break_glass", reason.strip(), participant_id=participant_id)
         grant = AccessGrant(counselor_id=ctx.actor.id, participant_id=participant_id,
-                            reason=reason.strip(), granted_at=now,
+                            reason_id=kept, granted_at=now,
                             expires_at=now + dt.timedelta(hours=BREAK_GLASS_HOURS))
         s.add(grant)
         s.flush()
-        # The reason is read from access_grants by the access review; the log keeps its hash.
         audit.record(s, "break_glass", table_name="participants", row_id=participant_id,
                      subject_participant_id=participant_id,
-                     detail=audit.about_text("reason", reason.strip()))
+                     detail=audit.about_text("reason", reason.strip(), kept_as=kept))
         return grant.id
 
 

@@ -184,9 +184,11 @@ TEXT: dict[str, dict[str, str]] = {
     # sign-off page
     "cm_signoff_intro": {
         "ko": "기수 단위로 종결 단계(사후 평가)를 승인합니다. 참여자 신원은 표시되지 않으며, 인원은 소표본 보호 규칙에 따라 표시됩니다. "
-              "승인하면 해당 평가가 잠기고, 위원회 결정은 감사 기록에 남습니다.",
+              "승인하면 해당 평가가 잠깁니다. 위원회 결정은 암호화되어 따로 보관되고(‘지난 승인 결정’ 탭), "
+              "감사 기록에는 결정이 있었다는 사실만 남습니다.",
         "en": "Sign off conclusion steps by cohort. No identity is shown, and counts follow the small-cell rule. "
-              "Signing locks the assessments; the committee's decision is kept in the audit log.",
+              "Signing locks the assessments. The committee's decision is kept encrypted apart (the 'Past "
+              "decisions' tab); the audit log keeps only that one was given.",
     },
     "cm_col_cohort": {"ko": "기수", "en": "Cohort"},
     "cm_col_awaiting_review": {"ko": "검토 대기 (제출됨)", "en": "Awaiting review (submitted)"},
@@ -204,4 +206,26 @@ TEXT: dict[str, dict[str, str]] = {
     "cm_signed_ok": {"ko": "{cohort}: 검토 완료된 종결 단계를 승인했습니다.", "en": "{cohort}: the reviewed conclusion steps are signed off."},
     "cm_nothing_awaiting": {"ko": "승인을 기다리는 종결 단계가 없습니다.", "en": "No conclusion step is awaiting sign-off."},
     "cm_no_cohorts": {"ko": "등록된 기수가 없습니다.", "en": "There are no cohorts yet."},
+    "cm_tab_sign": {"ko": "기수 승인", "en": "Sign off"},
+    "cm_tab_past": {"ko": "지난 승인 결정", "en": "Past decisions"},
+    "cm_show_past": {"ko": "지난 승인 결정 보기 (열람은 감사 기록에 남습니다)",
+                     "en": "Show past decisions (each reading is recorded in the audit log)"},
+    "cm_no_past": {"ko": "아직 기록된 승인 결정이 없습니다.", "en": "No sign-off decision is recorded yet."},
+    "cm_dec_id": {"ko": "번호", "en": "No."},
+    "cm_dec_cohort": {"ko": "기수", "en": "Cohort"},
+    "cm_dec_written_by": {"ko": "작성자", "en": "Written by"},
+    "cm_dec_written_at": {"ko": "승인 일시", "en": "Signed off at"},
+    "cm_dec_text": {"ko": "위원회 결정", "en": "Decision"},
+    "cm_dec_corrected": {"ko": "정정", "en": "Corrected"},
+    "cm_dec_erased": {"ko": "(삭제됨: {who}, {at:%Y-%m-%d})", "en": "(erased by {who}, {at:%Y-%m-%d})"},
+    "cm_dec_choose": {"ko": "정정하거나 삭제할 결정", "en": "Decision to correct or erase"},
+    "cm_dec_correct_text": {"ko": "정정한 결정 (피해자를 식별할 수 있는 정보는 적지 마십시오)",
+                            "en": "The corrected decision (nothing that identifies a victim)"},
+    "cm_dec_correct": {"ko": "정정 저장", "en": "Save the correction"},
+    "cm_dec_corrected_ok": {"ko": "결정 {id}을(를) 정정했습니다.", "en": "Decision {id} is corrected."},
+    "cm_dec_erase_confirm": {"ko": "이 결정의 내용을 영구히 삭제합니다 (승인 자체는 유지됩니다).",
+                             "en": "Erase this decision's text for good (the sign-off itself stays)."},
+    "cm_dec_erase": {"ko": "결정 삭제", "en": "Erase the decision"},
+    "cm_dec_confirm_required": {"ko": "삭제하려면 확인란을 선택하십시오.", "en": "Tick the confirmation to erase."},
+    "cm_dec_erased_ok": {"ko": "결정 {id}을(를) 삭제했습니다.", "en": "Decision {id} is erased."},
 }

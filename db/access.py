@@ -62,6 +62,13 @@ ACTIONS: dict[str, Message] = {
     "retention.purge": Message("db.action_retention_purge", "erase identifying fields after the retention period"),
     "disclosure.record": Message("db.action_disclosure_record", "record a release of a participant's information outside the programme"),
     "disclosure.read": Message("db.action_disclosure_read", "read the register of releases outside the programme"),
+    "reason.read": Message("db.action_reason_read",
+                           "read the reasons given for re-identifications and break-glass openings"),
+    "reason.amend": Message("db.action_reason_amend",
+                            "correct or erase a re-identification or break-glass reason"),
+    "conclusion.decisions": Message("db.action_conclusion_decisions",
+                                    "read the committee's past sign-off decisions"),
+    "conclusion.amend": Message("db.action_conclusion_amend", "correct or erase a sign-off decision"),
 }
 
 C, S, M, A, R, D = "counselor", "supervisor", "committee", "analyst", "reviewer", "admin"
@@ -111,6 +118,22 @@ POLICY: dict[str, frozenset[str]] = {
     "retention.purge": frozenset({D}),
     "disclosure.record": frozenset({D}),
     "disclosure.read": frozenset({D}),
+    # The reasons behind a re-identification or a break-glass opening are read in the admin's
+    # access review; the committee reads (and may correct) its own sign-off decisions. Each kind
+    # is read by its audience alone (REASON_KINDS below).
+    "reason.read": frozenset({D}),
+    "reason.amend": frozenset({D}),
+    "conclusion.decisions": frozenset({M}),
+    "conclusion.amend": frozenset({M}),
+}
+
+# Which kinds of kept reason (vocab.REASON_KINDS) each reason action reaches: a row of another
+# kind is "not found", like a missing one.
+REASON_KINDS: dict[str, tuple[str, ...]] = {
+    "reason.read": ("reidentify", "break_glass"),
+    "reason.amend": ("reidentify", "break_glass"),
+    "conclusion.decisions": ("sign_off",),
+    "conclusion.amend": ("sign_off",),
 }
 
 if set(POLICY) != set(ACTIONS):  # pragma: no cover - a mistake in this file, caught at import
@@ -222,6 +245,18 @@ def access_record(ctx: Context, model: type, record_id: int, action: str, missin
     return row
 
 
+def access_reason(ctx: Context, reason_id: int, action: str):
+    """Load a kept reason (`reason_texts`) the action reaches; the same NotFound for a missing row
+    and for one of a kind the action does not reach (a sign-off decision for the admin)."""
+    from db.schema import ReasonText
+
+    require(ctx, action)
+    row = ctx.session.get(ReasonText, reason_id)
+    if row is None or row.kind not in REASON_KINDS[action]:
+        raise NotFound("db.no_reason_kept", "No reason {reason_id} is kept.", reason_id=reason_id)
+    return row
+
+
 def has_break_glass(ctx: Context, participant_id: int) -> bool:
     from db.schema import AccessGrant, utcnow
 
@@ -237,8 +272,10 @@ def has_break_glass(ctx: Context, participant_id: int) -> bool:
 __all__ = [
     "ACTIONS",
     "POLICY",
+    "REASON_KINDS",
     "ROLES",
     "access_participant",
+    "access_reason",
     "access_record",
     "allowed_actions",
     "caseload_filter",

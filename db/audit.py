@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -179,14 +180,27 @@ def _forget_head(session: Session) -> None:
     session.info.pop("audit_head", None)
 
 
-def about_text(what: str, text: str) -> str:
-    """What the log keeps of a free-text reason: that one was given, its length and a hash.
+def about_text(what: str, text: str, *, kept_as: int | None = None) -> str:
+    """What the log keeps of a free-text reason: that one was given, its length and a hash, and
+    the `reason_texts` row that holds it (`kept_as`).
 
     The text itself stays in its own table (where it can be corrected or erased); the log, which
     nothing may change, never holds what a person typed (Youth Sex Protection Act Art. 31).
     """
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    return f"{what} given ({len(text)} characters, sha256 {digest})"
+    where = "" if kept_as is None else f", {_KEPT_AS} {kept_as}"
+    return f"{what} given ({len(text)} characters, sha256 {digest}{where})"
+
+
+_KEPT_AS = "reason_texts row"
+_KEPT_AS_RE = re.compile(re.escape(_KEPT_AS) + r" (\d+)\)")
+
+
+def kept_as(detail: str | None) -> int | None:
+    """The `reason_texts` row an entry's `about_text` points to, or None (none kept, or an entry
+    made before reasons were kept)."""
+    m = _KEPT_AS_RE.search(detail or "")
+    return int(m.group(1)) if m else None
 
 
 def record(

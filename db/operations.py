@@ -37,6 +37,7 @@ from db.schema import (
     Meta,
     Participant,
     ParticipantIdentity,
+    ReasonText,
     utcnow,
 )
 from errors import ConfigurationError, Conflict, DscrError, ValidationError
@@ -364,6 +365,7 @@ ENCRYPTED_FIELDS: tuple[tuple[type, tuple[str, ...]], ...] = (
     (Assessment, ("notes_enc",)),
     (Goal, ("text_enc",)),
     (GoalReview, ("note_enc",)),
+    (ReasonText, ("text_enc",)),
 )
 ERASED = "erased"
 
@@ -613,6 +615,11 @@ def purge_expired(ctx: Context, *, dry_run: bool, years: int | None = None) -> P
                                                         GoalReview.note_enc.is_not(None))):
                 r.note_enc = None
                 n += 1
+        # The reasons given for re-identifying or opening them go with their identities.
+        for r in s.scalars(select(ReasonText).where(ReasonText.participant_id.in_(ids),
+                                                    ReasonText.erased_at.is_(None))):
+            r.text_enc, r.key_id, r.erased_at, r.erased_by = None, None, now, ctx.actor.id
+            n += 1
         audit.record(s, "retention_purge",
                      detail=f"{len(ids)} participants, {n} fields erased; follow-up ended on or "
                             f"before {cutoff} ({years} years)")

@@ -54,6 +54,7 @@ SKIP_REASONS = vocab.SKIP_REASONS
 SCAN_ITEM_STATUSES = vocab.SCAN_ITEM_STATES
 PROPOSAL_STATUSES = vocab.PROPOSAL_STATUSES
 DISCLOSURE_BASES = vocab.DISCLOSURE_BASES
+REASON_KINDS = vocab.REASON_KINDS
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -605,15 +606,54 @@ class ExportManifest(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class ReasonText(Base):
+    """A free-text reason or decision, encrypted, kept apart from the audit log that points to it.
+
+    The log, which nothing may change, keeps only that a reason was given (its length and hash)
+    and this row's id; here the text can be corrected, or erased (`text_enc` NULL, `erased_at`
+    set) when it holds what it should not.
+    """
+
+    __tablename__ = "reason_texts"
+    __table_args__ = (
+        CheckConstraint(_in("kind", REASON_KINDS), name="kind"),
+        CheckConstraint("(kind = 'sign_off') = (cohort_id IS NOT NULL)", name="cohort"),
+        CheckConstraint("(kind = 'sign_off') OR participant_id IS NOT NULL", name="participant"),
+        CheckConstraint("(erased_at IS NULL) = (text_enc IS NOT NULL)", name="erased"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"), index=True)
+    cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id"), index=True)
+    text_enc: Mapped[str | None] = mapped_column(Text)
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    written_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    written_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    corrected_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    corrected_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    erased_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
 class AccessGrant(Base):
-    """Break-glass: a counselor opened a participant outside the caseload, with a reason."""
+    """Break-glass: a counselor opened a participant outside the caseload, with a reason.
+
+    The reason is kept encrypted in `reason_texts` (`reason_id`); `reason` holds only the plain
+    text of a grant made before revision 0004, until `dscr db upgrade` moves it there.
+    """
 
     __tablename__ = "access_grants"
-    __table_args__ = (CheckConstraint("expires_at > granted_at", name="lifetime"),)
+    __table_args__ = (
+        CheckConstraint("expires_at > granted_at", name="lifetime"),
+        CheckConstraint("reason IS NOT NULL OR reason_id IS NOT NULL", name="reason"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     counselor_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    reason_id: Mapped[int | None] = mapped_column(ForeignKey("reason_texts.id"))
     granted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from assessment.instruments import Instrument, default_instruments, get_instrument
 from assessment.scoring import score_responses
-from db import access
+from db import access, reasons
 from casework.notes_guard import check_note
 from db.conflicts import changed_since, converting_stale
 from db.context import Context
@@ -861,7 +861,8 @@ def sign_off_cohort(ctx: Context, cohort: str, *, as_of: dt.datetime, decision: 
     not shown. Each step goes through `step_action`'s "sign" rules (its assessments are locked), all
     in one transaction: a step changed meanwhile gives a Conflict and nothing is signed. The audit
     log keeps the cohort, the number signed and that a decision was given (its length and hash,
-    never its text). Returns that number.
+    never its text, and the `reason_texts` row that keeps it encrypted for the committee's
+    `signoff_decisions`). Returns that number.
     """
     access.require(ctx, "outcomes.read")
     access.require(ctx, "conclusion.signoff")
@@ -904,10 +905,64 @@ def sign_off_cohort(ctx: Context, cohort: str, *, as_of: dt.datetime, decision: 
             # participant it chose by id (it has no participant-level permission at all).
             part = s.get(Participant, participant_id)
             _transition(ctx, part, "conclusion", "sign", None, version, target)
+        kept = reasons.keep(ctx, "sign_off", decision, cohort_id=cid)
         audit.record(s, "sign_off", table_name="cohorts", row_id=cid,
                      detail=f"conclusion sign-off of {cohort}: {len(due)} step(s); "
-                            + audit.about_text("decision", decision))
+                            + audit.about_text("decision", decision, kept_as=kept))
     return len(due)
+
+
+@dataclass(frozen=True)
+class SignoffDecision:
+    """A past sign-off decision as the committee reads it; `text` is None once it was erased."""
+
+    id: int
+    cohort: str
+    written_by: str
+    written_at: dt.datetime
+    text: str | None
+    corrected_by: str | None
+    corrected_at: dt.datetime | None
+    erased_by: str | None
+    erased_at: dt.datetime | None
+
+
+def signoff_decisions(ctx: Context, *, limit: int = 50) -> list[SignoffDecision]:
+    """The committee's past sign-off decisions, newest first, decrypted; each read is recorded."""
+    from db.schema import ReasonText
+
+    access.require(ctx, "conclusion.decisions")
+    with ctx.transaction() as s:
+        labels = {cid: label for label, cid in _cohort_labels(s).items()}
+        rows = s.scalars(select(ReasonText)
+                         .where(ReasonText.kind.in_(access.REASON_KINDS["conclusion.decisions"]))
+                         .order_by(ReasonText.written_at.desc(), ReasonText.id.desc())
+                         .limit(limit)).all()
+        return [SignoffDecision(v.id, labels.get(v.cohort_id, "?"), v.written_by, v.written_at,
+                                v.text, v.corrected_by, v.corrected_at, v.erased_by, v.erased_at)
+                for v in reasons.views(ctx, rows)]
+
+
+def correct_signoff_decision(ctx: Context, reason_id: int, *, text: str) -> None:
+    """Correct the text of a past sign-off decision (a wrong meeting date, a typo); the signed
+    steps stay as they are, and the log keeps the corrected text's length and hash."""
+    text = (text or "").strip()
+    row = access.access_reason(ctx, reason_id, "conclusion.amend")
+    if len(text) < 5:
+        raise ValidationError("matrix.write_committee_decision_least",
+                              "Write the committee's decision (at least 5 characters), e.g. the "
+                              "meeting and what was agreed; it is kept with the sign-off.")
+    check_note(text, field="sign-off decision")
+    with reasons.changing(ctx, row):
+        reasons.correct(ctx, row, text)
+
+
+def erase_signoff_decision(ctx: Context, reason_id: int) -> bool:
+    """Erase the text of a past sign-off decision for good (the sign-off itself stays);
+    False when it was erased already."""
+    row = access.access_reason(ctx, reason_id, "conclusion.amend")
+    with reasons.changing(ctx, row):
+        return reasons.erase(ctx, row)
 
 
 __all__ = [
@@ -917,11 +972,14 @@ __all__ = [
     "ParticipantMatrix",
     "REVIEW_INDICATORS",
     "ReviewSummary",
+    "SignoffDecision",
     "STEP_PERMISSIONS",
     "StepView",
     "caseload_overview",
     "committee_outcomes",
     "conclusions_awaiting_signoff",
+    "correct_signoff_decision",
+    "erase_signoff_decision",
     "my_programme_reviews",
     "overdue_steps",
     "participant_matrix",
@@ -933,6 +991,7 @@ __all__ = [
     "review_programmes",
     "set_goal",
     "sign_off_cohort",
+    "signoff_decisions",
     "step_action",
     "three_step_model",
 ]

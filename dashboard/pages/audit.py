@@ -40,6 +40,7 @@ with review_tab:
     c1, c2 = st.columns(2)
     start = c1.date_input(t("month_start", lang), value=today.replace(day=1), key="rv_start")
     end = c2.date_input(t("month_end", lang), value=today, key="rv_end")
+    review = None
     with service_errors(), state.context(actor, "audit page: access review") as ctx:
         review = accounts.access_review(ctx, start=start, end=end)
         st.subheader(t("break_glass", lang))
@@ -48,3 +49,40 @@ with review_tab:
         st.dataframe(review["events"], hide_index=True)
         st.subheader(t("exports", lang))
         st.dataframe(review["exports"], hide_index=True)
+    if review is not None:
+        st.subheader(t("rv_reasons", lang))
+        st.caption(t("rv_reasons_intro", lang))
+        kept = pd.concat([review["break_glass"]["reason_id"], review["events"]["reason_id"]]).dropna()
+        ids = sorted({int(i) for i in kept})
+        if not ids:
+            st.info(t("rv_no_reasons", lang))
+        else:
+            reason_id = st.selectbox(t("rv_reason_id", lang), ids, key="rv_reason_id")
+            # Decrypted on request only, and each opening is recorded by the use case.
+            if st.button(t("rv_show_reason", lang), key="show_reason"):
+                with service_errors(), state.context(actor, "audit page: read a reason") as ctx:
+                    shown = accounts.reason_for_review(ctx, reason_id)
+                    if shown.erased:
+                        st.warning(t("rv_reason_erased", lang, id=shown.id, who=shown.erased_by,
+                                     at=shown.erased_at))
+                    else:
+                        st.info(t("rv_reason_text", lang, id=shown.id, who=shown.written_by,
+                                  at=shown.written_at, text=shown.text))
+                        if shown.corrected_at is not None:
+                            st.caption(t("rv_reason_corrected", lang, who=shown.corrected_by,
+                                         at=shown.corrected_at))
+            with st.form("rv_correct_form", clear_on_submit=False):
+                corrected = st.text_area(t("rv_correct_text", lang), key="rv_correct_text")
+                correct = st.form_submit_button(t("rv_correct", lang))
+            if correct:
+                with service_errors(), state.context(actor, "audit page: correct a reason") as ctx:
+                    accounts.correct_reason(ctx, reason_id, text=corrected)
+                    st.success(t("rv_corrected_ok", lang, id=reason_id))
+            confirm = st.checkbox(t("rv_erase_confirm", lang), key="rv_erase_confirm")
+            if st.button(t("rv_erase", lang), key="erase_reason"):
+                if not confirm:
+                    st.error(t("rv_confirm_required", lang))
+                else:
+                    with service_errors(), state.context(actor, "audit page: erase a reason") as ctx:
+                        accounts.erase_reason(ctx, reason_id)
+                        st.success(t("rv_erased_ok", lang, id=reason_id))

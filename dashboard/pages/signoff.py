@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import state
@@ -13,50 +14,100 @@ actor = state.require_page("conclusion.signoff")
 lang = state.lang()
 st.title(t("cm_signoff", lang))
 st.caption(t("cm_signoff_intro", lang))
+sign_tab, past_tab = st.tabs([t("cm_tab_sign", lang), t("cm_tab_past", lang)])
 
-# What the member saw is what they sign: steps reviewed after the counts were last shown wait.
-seen_before = st.session_state.get("cm_so_seen_at")
-counts = None
-with service_errors(), state.context(actor, "conclusion sign-off") as ctx:
-    counts = matrix.conclusions_awaiting_signoff(ctx)
-if counts is None:
-    st.stop()
-st.session_state["cm_so_seen_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-if counts.empty:
-    st.info(t("cm_no_cohorts", lang))
-    st.stop()
 
-done = st.session_state.pop("cm_so_done", None)
-if done:
-    st.success(t("cm_signed_ok", lang, cohort=done))
+def past_decisions() -> None:
+    """The committee's past decisions, decrypted only while the member asks (each read is logged)."""
+    if not st.toggle(t("cm_show_past", lang), value=False, key="cm_so_show_past"):
+        return
+    decisions = None
+    with service_errors(), state.context(actor, "conclusion sign-off: past decisions") as ctx:
+        decisions = matrix.signoff_decisions(ctx)
+    if decisions is None:
+        return
+    if not decisions:
+        st.info(t("cm_no_past", lang))
+        return
+    st.dataframe(pd.DataFrame({
+        t("cm_dec_id", lang): [d.id for d in decisions],
+        t("cm_dec_cohort", lang): [label("cm_grp_", d.cohort, lang) for d in decisions],
+        t("cm_dec_written_by", lang): [d.written_by for d in decisions],
+        t("cm_dec_written_at", lang): [d.written_at for d in decisions],
+        t("cm_dec_text", lang): [d.text if d.text is not None
+                                 else t("cm_dec_erased", lang, who=d.erased_by, at=d.erased_at)
+                                 for d in decisions],
+        t("cm_dec_corrected", lang): [d.corrected_at for d in decisions],
+    }), hide_index=True, key="cm_so_past")
+    open_ones = [d.id for d in decisions if d.text is not None]
+    if not open_ones:
+        return
+    chosen = st.selectbox(t("cm_dec_choose", lang), open_ones, key="cm_so_past_id")
+    with st.form("cm_correct_form", clear_on_submit=False):
+        corrected = st.text_area(t("cm_dec_correct_text", lang), key="cm_so_correct_text")
+        correct = st.form_submit_button(t("cm_dec_correct", lang))
+    if correct:
+        with service_errors(), state.context(actor, "conclusion sign-off: correct a decision") as ctx:
+            matrix.correct_signoff_decision(ctx, chosen, text=corrected)
+            st.success(t("cm_dec_corrected_ok", lang, id=chosen))
+    confirm = st.checkbox(t("cm_dec_erase_confirm", lang), key="cm_so_erase_confirm")
+    if st.button(t("cm_dec_erase", lang), key="cm_so_erase"):
+        if not confirm:
+            st.error(t("cm_dec_confirm_required", lang))
+        else:
+            with service_errors(), state.context(actor, "conclusion sign-off: erase a decision") as ctx:
+                matrix.erase_signoff_decision(ctx, chosen)
+                st.success(t("cm_dec_erased_ok", lang, id=chosen))
 
-st.info(t("cm_suppression_note", lang, threshold=state.runtime().settings.suppression_threshold))
-pending = (counts["awaiting_review"].astype(str) != "0") | (counts["awaiting_signoff"].astype(str) != "0")
-every = st.toggle(t("cm_show_every_cohort", lang), value=False, key="cm_so_every")
-shown = (counts if every else counts[pending | (counts["cohort"] == "Total")]).astype(str)
-shown["cohort"] = shown["cohort"].map(lambda c: label("cm_grp_", c, lang))
-st.dataframe(shown.rename(columns={c: t("cm_col_" + c, lang) for c in shown.columns}),
-             hide_index=True, key="cm_so_counts")
 
-waiting = [c for c, n in zip(counts["cohort"], counts["awaiting_signoff"], strict=True)
-           if c != "Total" and str(n) != "0"]
-st.subheader(t("cm_signoff_form", lang))
-if not waiting:
-    st.info(t("cm_nothing_awaiting", lang))
-    st.stop()
-with st.form("cm_signoff_form", clear_on_submit=False):
-    cohort = st.selectbox(t("cm_choose_cohort", lang), waiting, key="cm_so_cohort")
-    decision = st.text_area(t("cm_decision", lang), key="cm_so_decision")
-    confirm = st.checkbox(t("cm_confirm_signoff", lang), key="cm_so_confirm")
-    sign = st.form_submit_button(t("cm_sign", lang))
-if sign:
-    if not confirm:
-        st.error(t("cm_confirm_required", lang))
-    else:
-        with service_errors(), state.context(actor, "conclusion sign-off: sign") as ctx:
-            matrix.sign_off_cohort(ctx, cohort, as_of=seen_before or st.session_state["cm_so_seen_at"],
-                                   decision=decision)
-            for key in ("cm_so_decision", "cm_so_confirm"):
-                del st.session_state[key]  # signed: the next sign-off starts from an empty form
-            st.session_state["cm_so_done"] = cohort
-            st.rerun()
+# The past decisions first: the sign-off tab below stops the script where nothing awaits.
+with past_tab:
+    past_decisions()
+with sign_tab:
+
+    # What the member saw is what they sign: steps reviewed after the counts were last shown wait.
+    seen_before = st.session_state.get("cm_so_seen_at")
+    counts = None
+    with service_errors(), state.context(actor, "conclusion sign-off") as ctx:
+        counts = matrix.conclusions_awaiting_signoff(ctx)
+    if counts is None:
+        st.stop()
+    st.session_state["cm_so_seen_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if counts.empty:
+        st.info(t("cm_no_cohorts", lang))
+        st.stop()
+
+    done = st.session_state.pop("cm_so_done", None)
+    if done:
+        st.success(t("cm_signed_ok", lang, cohort=done))
+
+    st.info(t("cm_suppression_note", lang, threshold=state.runtime().settings.suppression_threshold))
+    pending = (counts["awaiting_review"].astype(str) != "0") | (counts["awaiting_signoff"].astype(str) != "0")
+    every = st.toggle(t("cm_show_every_cohort", lang), value=False, key="cm_so_every")
+    shown = (counts if every else counts[pending | (counts["cohort"] == "Total")]).astype(str)
+    shown["cohort"] = shown["cohort"].map(lambda c: label("cm_grp_", c, lang))
+    st.dataframe(shown.rename(columns={c: t("cm_col_" + c, lang) for c in shown.columns}),
+                 hide_index=True, key="cm_so_counts")
+
+    waiting = [c for c, n in zip(counts["cohort"], counts["awaiting_signoff"], strict=True)
+               if c != "Total" and str(n) != "0"]
+    st.subheader(t("cm_signoff_form", lang))
+    if not waiting:
+        st.info(t("cm_nothing_awaiting", lang))
+        st.stop()
+    with st.form("cm_signoff_form", clear_on_submit=False):
+        cohort = st.selectbox(t("cm_choose_cohort", lang), waiting, key="cm_so_cohort")
+        decision = st.text_area(t("cm_decision", lang), key="cm_so_decision")
+        confirm = st.checkbox(t("cm_confirm_signoff", lang), key="cm_so_confirm")
+        sign = st.form_submit_button(t("cm_sign", lang))
+    if sign:
+        if not confirm:
+            st.error(t("cm_confirm_required", lang))
+        else:
+            with service_errors(), state.context(actor, "conclusion sign-off: sign") as ctx:
+                matrix.sign_off_cohort(ctx, cohort, as_of=seen_before or st.session_state["cm_so_seen_at"],
+                                       decision=decision)
+                for key in ("cm_so_decision", "cm_so_confirm"):
+                    del st.session_state[key]  # signed: the next sign-off starts from an empty form
+                st.session_state["cm_so_done"] = cohort
+                st.rerun()

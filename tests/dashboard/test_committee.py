@@ -228,3 +228,40 @@ def test_other_roles_are_kept_out_of_the_committee_pages_and_use_cases(demo, sig
             with pytest.raises(PermissionDenied):
                 service.sign_off_cohort(ctx, label, as_of=dt.datetime(2030, 1, 1),
                                         decision="정기 회의 승인 의결")
+
+
+def test_past_decisions_are_shown_on_request_corrected_and_erased(demo, signed_in):
+    from db.schema import AuditLog
+
+    label, _cid, _pids = reviewed_cohort(demo)
+    with demo.context(actor(demo, "committee1")) as ctx:
+        service.sign_off_cohort(ctx, label, as_of=dt.datetime(2030, 1, 1),
+                                decision="2026-07-14 평가위원회 회의에서 승인")
+    at = signed_in("committee3", "pages/signoff.py")
+    assert not at.exception
+    # Nothing is decrypted until the member asks for the past decisions.
+    assert all("위원회 결정" not in d.value.columns for d in at.dataframe)
+    at.toggle(key="cm_so_show_past").set_value(True).run()
+    past = next(d.value for d in at.dataframe if "위원회 결정" in d.value.columns)
+    assert list(past["위원회 결정"]) == ["2026-07-14 평가위원회 회의에서 승인"]
+    assert list(past["작성자"]) == ["committee1"]
+    at.text_area(key="cm_so_correct_text").input("2026-07-15 평가위원회 회의에서 승인")
+    at.button(key="FormSubmitter:cm_correct_form-정정 저장").click().run()
+    assert not at.exception and not at.error and at.success
+    at.run()
+    past = next(d.value for d in at.dataframe if "위원회 결정" in d.value.columns)
+    assert list(past["위원회 결정"]) == ["2026-07-15 평가위원회 회의에서 승인"]
+    at.button(key="cm_so_erase").click().run()
+    assert any("확인란" in e.value for e in at.error)
+    at.checkbox(key="cm_so_erase_confirm").check()
+    at.button(key="cm_so_erase").click().run()
+    assert not at.error
+    at.run()
+    past = next(d.value for d in at.dataframe if "위원회 결정" in d.value.columns)
+    assert past["위원회 결정"].iloc[0].startswith("(삭제됨: committee3")
+    with demo.sessions() as s:
+        details = " ".join(d or "" for d in s.scalars(select(AuditLog.detail)))
+        reads = s.scalars(select(AuditLog).where(AuditLog.action == "read",
+                                                 AuditLog.table_name == "reason_texts")).all()
+    assert "평가위원회 회의에서 승인" not in details
+    assert reads and {r.actor for r in reads} == {"committee3"}

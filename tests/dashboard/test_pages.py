@@ -67,3 +67,31 @@ def test_admin_verifies_the_audit_chain(demo, signed_in):
     at = signed_in("admin", "pages/audit.py")
     at.button(key="verify").click().run()
     assert any("온전합니다" in m.value for m in at.success)
+
+
+def test_admin_reads_a_break_glass_reason_on_request_and_erases_it(demo, signed_in):
+    from casework import service as casework
+    from db.schema import AuditLog, CounselorAssignment
+    from tests.dashboard.helpers import actor
+
+    counselor = actor(demo, "counselor1")
+    with demo.sessions() as s:
+        other = s.scalars(select(CounselorAssignment.participant_id)
+                          .where(CounselorAssignment.counselor_id != counselor.id)).first()
+    with demo.context(counselor) as ctx:
+        casework.break_glass(ctx, other, reason="담당 상담사 부재 중 위기 대응 필요")
+    at = signed_in("admin", "pages/audit.py")
+    assert not at.exception
+    assert not any("위기 대응" in str(m.value) for m in at.info)  # not before it is asked for
+    [reason_id] = at.selectbox(key="rv_reason_id").options
+    at.button(key="show_reason").click().run()
+    assert any("담당 상담사 부재 중 위기 대응 필요" in m.value for m in at.info)
+    with demo.sessions() as s:
+        read = s.scalars(select(AuditLog).where(AuditLog.action == "read",
+                                                AuditLog.table_name == "reason_texts")).one()
+    assert (read.actor, read.row_id) == ("admin", str(reason_id))
+    at.checkbox(key="rv_erase_confirm").check()
+    at.button(key="erase_reason").click().run()
+    assert not at.error and at.success
+    at.button(key="show_reason").click().run()
+    assert any("삭제했습니다" in w.value for w in at.warning)

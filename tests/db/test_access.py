@@ -90,8 +90,10 @@ def actions_of_decrypting_use_cases() -> set[str]:
             if not isinstance(fn, ast.FunctionDef):
                 continue
             nodes = list(ast.walk(fn))
-            if any(isinstance(n, ast.Attribute) and n.attr == "decrypt"
-                   and isinstance(n.value, ast.Name) and n.value.id == "ctx" for n in nodes):
+            # `ctx.decrypt`, or `reasons.views` (the kept reasons, decrypted through it).
+            if any(isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+                   and (n.value.id, n.attr) in (("ctx", "decrypt"), ("reasons", "views"))
+                   for n in nodes):
                 found |= {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)
                           and n.value in access.ACTIONS}
     return found
@@ -114,8 +116,13 @@ def test_only_the_admin_reads_the_audit_log_and_manages_accounts_and_assignments
 def test_the_analyst_and_the_committee_never_read_identities_or_notes():
     decrypting = actions_of_decrypting_use_cases()
     # The scan finds the use cases that decrypt names, contacts, session and assessment notes.
-    assert {"participant.identify", "participant.reidentify", "session.read", "assessment.read"} <= decrypting
-    identifying = decrypting | {"participant.break_glass"}  # opens an identified record
+    assert {"participant.identify", "participant.reidentify", "session.read", "assessment.read",
+            "reason.read", "conclusion.decisions"} <= decrypting
+    # The committee decrypts its own sign-off decisions, about a cohort: never a reason given
+    # about a participant (a re-identification or break-glass reason is "not found" to it).
+    assert access.REASON_KINDS["conclusion.decisions"] == access.REASON_KINDS["conclusion.amend"] \
+        == ("sign_off",)
+    identifying = (decrypting - {"conclusion.decisions"}) | {"participant.break_glass"}
     for role in ("analyst", "committee"):
         assert identifying.isdisjoint(access.allowed_actions(role)), role
 
@@ -124,6 +131,15 @@ def test_re_identifying_a_study_code_is_the_admins_alone():
     # The key that re-identifies is kept apart from the pseudonymised rows (PIPA Art. 28-4).
     assert roles_with("participant.reidentify") == {"admin"}
     assert roles_with("export.pseudonymised").isdisjoint(roles_with("participant.reidentify"))
+
+
+def test_the_reasons_for_reidentifying_and_break_glass_are_the_admins_to_read_and_amend():
+    # Part of the monthly access review; nobody else reads why a record was opened.
+    assert roles_with("reason.read") == roles_with("reason.amend") == {"admin"}
+    assert roles_with("conclusion.decisions") == roles_with("conclusion.amend") == {"committee"}
+    assert set(access.REASON_KINDS) <= set(access.ACTIONS)
+    from vocab import REASON_KINDS
+    assert {k for kinds in access.REASON_KINDS.values() for k in kinds} == set(REASON_KINDS)
 
 
 def test_a_reviewer_has_only_detection_actions():
@@ -135,7 +151,9 @@ def test_the_committee_writes_nothing_about_a_participant():
     committee = set(access.allowed_actions("committee"))
     assert committee.isdisjoint(PARTICIPANT_WRITES)
     assert "participant.read" not in committee  # it sees aggregates only
-    assert committee <= {"outcomes.read", "export.aggregate", "review.record", "conclusion.signoff"}
+    # Besides aggregates: its own sign-off decisions (by cohort), read, corrected or erased.
+    assert committee <= {"outcomes.read", "export.aggregate", "review.record", "conclusion.signoff",
+                         "conclusion.decisions", "conclusion.amend"}
 
 
 def test_the_committee_signs_off_conclusions_by_cohort_and_never_one_participants_step():

@@ -218,3 +218,41 @@ def test_a_downgrade_is_an_admins_confirmed_act_taken_after_a_backup(env, capsys
     assert "backup taken first" in out and "database at revision None" in out
     (taken,) = list(backups.iterdir())
     assert taken.name.startswith("before-downgrade-") and stat.S_IMODE(taken.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_db_upgrade_encrypts_the_break_glass_reasons_a_migration_left_in_plain_text(
+        env, capsys, monkeypatch):
+    from db.crypto import Keyring
+
+    assert run(capsys, monkeypatch, "db", "upgrade", "0003")[0] == 0
+    reason = "담당 상담사 부재 중 위기 대응 필요"
+    db = sqlite3.connect(env / "dscr.sqlite3")
+    try:
+        db.executescript(
+            "INSERT INTO accounts (id, username, display_name, role, password_hash, active,"
+            " failed_logins, password_changed_at, created_at, version) VALUES"
+            " (1, 'c1', '', 'counselor', 'x', 1, 0, '2026-01-01', '2026-01-01', 1);"
+            "INSERT INTO programmes (id, name, description) VALUES (1, 'p', '');"
+            "INSERT INTO cohorts (id, programme_id, name, start_date) VALUES (1, 1, 'c', '2026-01-01');"
+            "INSERT INTO participants (id, study_code, cohort_id, sex, age_at_referral,"
+            " prior_offences, enrolled_on, status, created_at, version) VALUES"
+            " (1, 'P-0000000001', 1, 'male', 15, 0, '2026-01-02', 'active', '2026-01-02', 1);")
+        db.execute("INSERT INTO access_grants (counselor_id, participant_id, reason, granted_at,"
+                   " expires_at) VALUES (1, 1, ?, '2026-03-01 09:00:00', '2026-03-01 17:00:00')",
+                   (reason,))
+        db.commit()
+    finally:
+        db.close()
+    code, out, _ = run(capsys, monkeypatch, "db", "upgrade")
+    assert code == 0 and "1 break-glass reason(s) moved into reason_texts, encrypted" in out
+    db = sqlite3.connect(env / "dscr.sqlite3")
+    try:
+        plain, reason_id = db.execute("SELECT reason, reason_id FROM access_grants").fetchone()
+        kind, token = db.execute("SELECT kind, text_enc FROM reason_texts WHERE id = ?",
+                                 (reason_id,)).fetchone()
+    finally:
+        db.close()
+    assert plain is None and kind == "break_glass" and reason not in token
+    assert Keyring.from_file(env / "field.key").decrypt(token) == reason
+    assert "moved" not in run(capsys, monkeypatch, "db", "upgrade")[1]  # once only
