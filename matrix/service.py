@@ -913,18 +913,11 @@ def sign_off_cohort(ctx: Context, cohort: str, *, as_of: dt.datetime, decision: 
 
 
 @dataclass(frozen=True)
-class SignoffDecision:
-    """A past sign-off decision as the committee reads it; `text` is None once it was erased."""
+class SignoffDecision(reasons.ReasonView):
+    """A past sign-off decision as the committee reads it: the kept reason with its cohort's name;
+    `text` is None once it was erased."""
 
-    id: int
-    cohort: str
-    written_by: str
-    written_at: dt.datetime
-    text: str | None
-    corrected_by: str | None
-    corrected_at: dt.datetime | None
-    erased_by: str | None
-    erased_at: dt.datetime | None
+    cohort: str = "?"
 
 
 def signoff_decisions(ctx: Context, *, limit: int = 50) -> list[SignoffDecision]:
@@ -938,8 +931,7 @@ def signoff_decisions(ctx: Context, *, limit: int = 50) -> list[SignoffDecision]
                          .where(ReasonText.kind.in_(access.REASON_KINDS["conclusion.decisions"]))
                          .order_by(ReasonText.written_at.desc(), ReasonText.id.desc())
                          .limit(limit)).all()
-        return [SignoffDecision(v.id, labels.get(v.cohort_id, "?"), v.written_by, v.written_at,
-                                v.text, v.corrected_by, v.corrected_at, v.erased_by, v.erased_at)
+        return [SignoffDecision(**vars(v), cohort=labels.get(v.cohort_id, "?"))
                 for v in reasons.views(ctx, rows)]
 
 

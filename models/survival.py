@@ -426,12 +426,19 @@ def _fit_phreg(model: PHReg, names: Sequence[str], x: np.ndarray):
     failed = any(issubclass(w.category, ConvergenceWarning) for w in caught)
     params = np.asarray(res.params, dtype=float)
     cov = np.asarray(res.cov_params(), dtype=float)
+    _refuse_divergent(params, cov, x, names, converged=not failed)
+    return res, params, cov
+
+
+def _refuse_divergent(beta: np.ndarray, cov: np.ndarray, x: np.ndarray, names, *,
+                      converged: bool) -> None:
+    """Refuse a Cox fit whose coefficients are not real, naming the covariates."""
     # A hazard ratio beyond e^10 per standard deviation is never real: the likelihood has no
     # maximum (monotone likelihood) and Newton's steps have wandered off.
-    per_sd = np.abs(params) * x.std(axis=0)
-    bad = ~np.isfinite(params) | ~np.isfinite(np.diag(cov)) | (per_sd > 10)
-    if failed and not bad.any():
-        bad = np.ones(len(params), dtype=bool)
+    per_sd = np.abs(beta) * x.std(axis=0)
+    bad = ~np.isfinite(beta) | ~np.isfinite(np.diag(cov)) | (np.diag(cov) < 0) | (per_sd > 10)
+    if not converged and not bad.any():
+        bad = np.ones(len(beta), dtype=bool)
     if bad.any():
         raise ValidationError(
             "models.cox_model_did_not",
@@ -439,7 +446,6 @@ def _fit_phreg(model: PHReg, names: Sequence[str], x: np.ndarray):
             "usually every event falls in one category: merge categories or drop the covariate",
             n=[n for n, b in zip(names, bad) if b]
         )
-    return res, params, cov
 
 
 # ---------------------------------------------------------------- the Cox partial likelihood
@@ -559,19 +565,7 @@ def _fit_cox(
         cov = np.linalg.inv(-hess)
     except np.linalg.LinAlgError:
         cov = np.full((p, p), np.nan)
-    # A hazard ratio beyond e^10 per standard deviation is never real: the likelihood has no
-    # maximum (monotone likelihood) and Newton's steps have wandered off.
-    per_sd = np.abs(beta) * x.std(axis=0)
-    bad = ~np.isfinite(beta) | ~np.isfinite(np.diag(cov)) | (np.diag(cov) < 0) | (per_sd > 10)
-    if not converged and not bad.any():
-        bad = np.ones(p, dtype=bool)
-    if bad.any():
-        raise ValidationError(
-            "models.cox_model_did_not",
-            "the Cox model did not converge (covariate(s) {n} have no finite hazard ratio); "
-            "usually every event falls in one category: merge categories or drop the covariate",
-            n=[n for n, b in zip(names, bad) if b]
-        )
+    _refuse_divergent(beta, cov, x, names, converged=converged)
     return beta, cov, float(loglik), float(loglik_null)
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from dashboard.components import service_errors
+from dashboard.components import correct_or_erase, service_errors
 from dashboard.i18n import t
 from dashboard.messages import localise
 
@@ -71,18 +71,5 @@ with review_tab:
                         if shown.corrected_at is not None:
                             st.caption(t("rv_reason_corrected", lang, who=shown.corrected_by,
                                          at=shown.corrected_at))
-            with st.form("rv_correct_form", clear_on_submit=False):
-                corrected = st.text_area(t("rv_correct_text", lang), key="rv_correct_text")
-                correct = st.form_submit_button(t("rv_correct", lang))
-            if correct:
-                with service_errors(), state.context(actor, "audit page: correct a reason") as ctx:
-                    accounts.correct_reason(ctx, reason_id, text=corrected)
-                    st.success(t("rv_corrected_ok", lang, id=reason_id))
-            confirm = st.checkbox(t("rv_erase_confirm", lang), key="rv_erase_confirm")
-            if st.button(t("rv_erase", lang), key="erase_reason"):
-                if not confirm:
-                    st.error(t("rv_confirm_required", lang))
-                else:
-                    with service_errors(), state.context(actor, "audit page: erase a reason") as ctx:
-                        accounts.erase_reason(ctx, reason_id)
-                        st.success(t("rv_erased_ok", lang, id=reason_id))
+            correct_or_erase(actor, reason_id, key="rv", labels="rv_", task="audit page: a reason",
+                             correct=accounts.correct_reason, erase=accounts.erase_reason)

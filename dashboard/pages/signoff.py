@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from dashboard.components import service_errors
+from dashboard.components import correct_or_erase, service_errors
 from dashboard.i18n import label, t
 from matrix import service as matrix
 
@@ -43,21 +43,9 @@ def past_decisions() -> None:
     if not open_ones:
         return
     chosen = st.selectbox(t("cm_dec_choose", lang), open_ones, key="cm_so_past_id")
-    with st.form("cm_correct_form", clear_on_submit=False):
-        corrected = st.text_area(t("cm_dec_correct_text", lang), key="cm_so_correct_text")
-        correct = st.form_submit_button(t("cm_dec_correct", lang))
-    if correct:
-        with service_errors(), state.context(actor, "conclusion sign-off: correct a decision") as ctx:
-            matrix.correct_signoff_decision(ctx, chosen, text=corrected)
-            st.success(t("cm_dec_corrected_ok", lang, id=chosen))
-    confirm = st.checkbox(t("cm_dec_erase_confirm", lang), key="cm_so_erase_confirm")
-    if st.button(t("cm_dec_erase", lang), key="cm_so_erase"):
-        if not confirm:
-            st.error(t("cm_dec_confirm_required", lang))
-        else:
-            with service_errors(), state.context(actor, "conclusion sign-off: erase a decision") as ctx:
-                matrix.erase_signoff_decision(ctx, chosen)
-                st.success(t("cm_dec_erased_ok", lang, id=chosen))
+    correct_or_erase(actor, chosen, key="cm_so", labels="cm_dec_",
+                     task="conclusion sign-off: a decision",
+                     correct=matrix.correct_signoff_decision, erase=matrix.erase_signoff_decision)
 
 
 # The past decisions first: the sign-off tab below stops the script where nothing awaits.

@@ -246,7 +246,7 @@ def test_past_decisions_are_shown_on_request_corrected_and_erased(demo, signed_i
     assert list(past["위원회 결정"]) == ["2026-07-14 평가위원회 회의에서 승인"]
     assert list(past["작성자"]) == ["committee1"]
     at.text_area(key="cm_so_correct_text").input("2026-07-15 평가위원회 회의에서 승인")
-    at.button(key="FormSubmitter:cm_correct_form-정정 저장").click().run()
+    at.button(key="FormSubmitter:cm_so_correct_form-정정 저장").click().run()
     assert not at.exception and not at.error and at.success
     at.run()
     past = next(d.value for d in at.dataframe if "위원회 결정" in d.value.columns)

@@ -91,7 +91,7 @@ def test_admin_reads_a_break_glass_reason_on_request_and_erases_it(demo, signed_
                                                 AuditLog.table_name == "reason_texts")).one()
     assert (read.actor, read.row_id) == ("admin", str(reason_id))
     at.checkbox(key="rv_erase_confirm").check()
-    at.button(key="erase_reason").click().run()
+    at.button(key="rv_erase").click().run()
     assert not at.error and at.success
     at.button(key="show_reason").click().run()
     assert any("삭제했습니다" in w.value for w in at.warning)

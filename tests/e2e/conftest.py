@@ -124,3 +124,22 @@ def login(page, base: str, username: str, password: str, *, path: str = "") -> N
         page.get_by_role("button", name="로그인").click()
     if "/dscr/login" not in page.url:
         wait_idle(page)
+
+
+def watch_session_ids(page) -> list[str]:
+    """The Streamlit session ids the page's websocket is given, as they come (a list filled live)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    seen: list[str] = []
+
+    def frames(ws):
+        def received(payload):
+            if isinstance(payload, bytes):
+                msg = ForwardMsg()
+                msg.ParseFromString(payload)
+                if msg.WhichOneof("type") == "new_session":
+                    seen.append(msg.new_session.initialize.session_id)
+        ws.on("framereceived", received)
+
+    page.on("websocket", frames)
+    return seen

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login, wait_idle, wait_until
+from tests.e2e.conftest import login, wait_idle, wait_until, watch_session_ids
 
 pytestmark = pytest.mark.e2e
 
@@ -237,24 +237,6 @@ def test_log_out_everywhere_ends_the_other_browsers_log_in(dashboard, browser):
         second.close()
 
 
-def _watch_session_ids(page) -> list[str]:
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-    seen: list[str] = []
-
-    def frames(ws):
-        def received(payload):
-            if isinstance(payload, bytes):
-                msg = ForwardMsg()
-                msg.ParseFromString(payload)
-                if msg.WhichOneof("type") == "new_session":
-                    seen.append(msg.new_session.initialize.session_id)
-        ws.on("framereceived", received)
-
-    page.on("websocket", frames)
-    return seen
-
-
 def _attach_with_session_id(base: str, session_id: str) -> bytes:
     """Another client that knows only the session id (from an upload URL in a proxy log): it
     attaches itself to the session as Streamlit's own reconnect does, asks for a run, and returns
@@ -300,7 +282,7 @@ def test_a_session_id_alone_does_not_carry_the_login(dashboard, browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
     try:
         page = context.new_page()
-        seen = _watch_session_ids(page)
+        seen = watch_session_ids(page)
         login(page, base, "counselor1", accounts["counselor1"], path="/caseload")
         expect(page.get_by_role("heading", name="담당 사례")).to_be_visible()
         assert seen, "no session id seen on the websocket"

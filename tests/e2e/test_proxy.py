@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ROOT, login, wait_idle
+from tests.e2e.conftest import ROOT, login, wait_idle, watch_session_ids
 from tests.pg import free_port
 
 pytestmark = pytest.mark.e2e
@@ -293,24 +293,11 @@ def test_a_reviewer_scans_an_uploaded_zip_through_the_proxy_and_an_oversized_one
 def test_a_session_nobody_logged_in_to_cannot_upload(dashboard, proxy, browser):
     """What anyone who reaches the port can do: open the log-in page (a live Streamlit session and
     an XSRF cookie) and PUT files under its session id. dashboard/serve.py's guard says 403."""
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
     direct, _, _ = dashboard
     base, tls, _ = proxy
     context = browser.new_context(ignore_https_errors=True)
     page = context.new_page()
-    sessions = []
-
-    def frames(ws):
-        def received(payload):
-            if isinstance(payload, bytes):
-                msg = ForwardMsg()
-                msg.ParseFromString(payload)
-                if msg.WhichOneof("type") == "new_session":
-                    sessions.append(msg.new_session.initialize.session_id)
-        ws.on("framereceived", received)
-
-    page.on("websocket", frames)
+    sessions = watch_session_ids(page)
     # A browser asking for a page is sent to the log-in form (no Streamlit session at all); a
     # client that asks for anything but HTML gets the app, and with it a session nobody logged in to.
     page.route("**/*", lambda route: route.continue_(headers={**route.request.headers, "accept": "*/*"}))
