@@ -25,7 +25,7 @@ from matrix import stages
 def _open_step_for_editing(ctx: Context, participant, stage: str):
     """The step row answers are written to: a draft, started (with its gate checked) if need be."""
     s = ctx.session
-    current = current_steps(s, participant.id)
+    current = current_steps(s, participant.id, lock=stage)
     states = stages.states_of(current)
     row = current.get(stage)
     if row is None or row.status == stages.NOT_STARTED:
@@ -182,7 +182,7 @@ def finalise(ctx: Context, assessment_id: int, expected_version: int) -> None:
             raise Conflict("assessment.already_draft_finalised",
                            "{what} are '{a_status}' already; only a draft is finalised",
                            what=what, a_status=a.status)
-        current = current_steps(s, a.participant_id).get(a.stage)
+        current = current_steps(s, a.participant_id, lock=a.stage).get(a.stage)
         if current is None or current.step_version != a.step_version:
             raise Conflict("assessment.belong_old_version_step",
                            "{what} belong to an old version of the {a_stage} step; work on the "

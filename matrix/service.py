@@ -106,7 +106,7 @@ def _transition(ctx: Context, part: Participant, stage: str, action: str, reason
                 expected_version: int | None, target: dict[str, object]) -> StepView:
     """The body of `step_action`, inside the caller's transaction (a cohort sign-off runs many)."""
     s = ctx.session
-    current = current_steps(s, part.id)
+    current = current_steps(s, part.id, lock=stage)
     row = current.get(stage)
     if row is not None:
         target["row_id"] = row.id
