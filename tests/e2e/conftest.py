@@ -113,6 +113,34 @@ def wait_until(page, condition, what: str, seconds: float = 20.0) -> None:
     wait_idle(page)
 
 
+def click_until(page, target, shown, *, attempts: int = 3, timeout: float = 20_000) -> None:
+    """Click `target` until `shown` is visible. Under load, a click that reaches Streamlit while
+    a run is ending or starting can be lost (the page stays as it was, nothing is sent again);
+    seen with the sidebar's links and buttons. Only for clicks that may be repeated: a page link,
+    a log-out."""
+    from playwright.sync_api import expect
+
+    for attempt in range(attempts):
+        if attempt and shown.is_visible():
+            break
+        target.click()
+        try:
+            expect(shown).to_be_visible(timeout=timeout)
+            break
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise
+            wait_idle(page)
+    wait_idle(page)
+
+
+def open_page(page, link: str, heading: str | None = None) -> None:
+    """Open a page from the sidebar and wait until it has drawn its title."""
+    main = page.locator("[data-testid='stMain']")
+    click_until(page, page.get_by_role("link", name=link),
+                main.get_by_role("heading", name=heading or link))
+
+
 def login(page, base: str, username: str, password: str, *, path: str = "") -> None:
     """Open a page without a log-in: the gate sends the browser to the form (dashboard/weblogin.py),
     whose answer sets the cookie and sends it back to the page (or shows why not)."""
@@ -123,6 +151,12 @@ def login(page, base: str, username: str, password: str, *, path: str = "") -> N
     with page.expect_navigation():  # the form's answer: a page of its own, or a redirect
         page.get_by_role("button", name="로그인").click()
     if "/dscr/login" not in page.url:
+        # "notRunning" is also what a page says before its first run has begun: wait for what only
+        # a run of the logged-in app draws, then for that run to end. A click made while the first
+        # run is still going can be lost (the analyst's home page is a heavy one).
+        from playwright.sync_api import expect
+
+        expect(page.get_by_text(f"로그인 계정: {username}")).to_be_visible(timeout=30_000)
         wait_idle(page)
 
 

@@ -7,7 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login, wait_idle, wait_until, watch_session_ids
+from tests.e2e.conftest import (click_until, login, open_page, wait_idle, wait_until,
+                               watch_session_ids)
 
 pytestmark = pytest.mark.e2e
 
@@ -23,8 +24,7 @@ def test_counselor_sees_the_caseload_by_study_code(dashboard, page, tmp_path):
     base, accounts, _ = dashboard
     login(page, base, "counselor1", accounts["counselor1"])
     expect(page.get_by_text("counselor1 님, 환영합니다.")).to_be_visible()
-    page.get_by_role("link", name="담당 사례").click()
-    wait_idle(page)
+    open_page(page, "담당 사례")
     expect(page.get_by_role("heading", name="담당 사례")).to_be_visible()
     grid = page.locator("[data-testid='stDataFrame']")
     expect(grid).to_be_visible()
@@ -44,8 +44,7 @@ def test_committee_sees_no_participant_code(dashboard, page, tmp_path):
 def test_counselor_records_a_session_and_sees_it_on_the_participant_page(dashboard, page, tmp_path):
     base, accounts, data = dashboard
     login(page, base, "counselor2", accounts["counselor2"])
-    page.get_by_role("link", name="참여자 기록").click()
-    wait_idle(page)
+    open_page(page, "참여자 기록")
     before = page.locator("[data-testid='stDataFrame']").count()
     form = page.locator("[data-testid='stForm']").filter(has_text="회기 기록하기").last
     page.get_by_label("시간(분)").fill("65")
@@ -78,8 +77,7 @@ def test_typed_html_is_shown_as_text_never_run(dashboard, page):
     """A counselor's input echoed in an error message stays text: no element, no script."""
     base, accounts, _ = dashboard
     login(page, base, "counselor1", accounts["counselor1"])
-    page.get_by_role("link", name="참여자 기록").click()
-    wait_idle(page)
+    open_page(page, "참여자 기록")
     page.get_by_text("담당 외 참여자 열람 (사유 필수)").click()
     payload = '<img src="x" id="injected" onerror="window.__xss=1"><script>window.__xss=2</script>'
     page.get_by_role("textbox", name="연구 코드", exact=True).fill(payload)
@@ -119,8 +117,7 @@ def test_counselor_finalises_a_planning_rating_and_sees_it_on_the_matrix(dashboa
     assert found, "the e2e demo (30 participants, seed 2) gives counselor2 a planning draft"
     pid, code = found
     login(page, base, "counselor2", accounts["counselor2"])
-    page.get_by_role("link", name="검사 실시").click()
-    wait_idle(page)
+    open_page(page, "검사 실시")
     main = page.locator("[data-testid='stMain']")
     # Choose the participant, then the counselor's rating form (the step opens at planning).
     for n, text in ((0, code), (2, "CR-3")):
@@ -157,9 +154,7 @@ def test_counselor_finalises_a_planning_rating_and_sees_it_on_the_matrix(dashboa
     # The matrix page opens on the same participant and draws the new ratings. The save's own
     # rerun may still be running: a click then can be swallowed, so wait for it first.
     wait_idle(page)
-    page.get_by_role("link", name="3단계 평가 매트릭스").click()
-    expect(main.get_by_role("heading", name="3단계 평가 매트릭스")).to_be_visible(timeout=30_000)
-    wait_idle(page)
+    open_page(page, "3단계 평가 매트릭스")
     expect(main.get_by_role("combobox", name="참여자 선택 (연구 코드)")).to_have_value(code)
     heatmap = main.locator(".js-plotly-plot").first
     expect(heatmap).to_contain_text(f"단계 × 영역 점수 · {code}")
@@ -171,8 +166,7 @@ def test_counselor_finalises_a_planning_rating_and_sees_it_on_the_matrix(dashboa
 def test_committee_sees_outcomes_with_a_chart_a_table_and_no_participant_code(dashboard, page, tmp_path):
     base, accounts, _ = dashboard
     login(page, base, "committee1", accounts["committee1"])
-    page.get_by_role("link", name="프로그램 성과").click()
-    wait_idle(page)
+    open_page(page, "프로그램 성과")
     expect(page.get_by_role("heading", name="프로그램 성과")).to_be_visible()
     # 30 participants: most cells are hidden, and the page says by which rule.
     expect(page.get_by_text("소표본 보호:")).to_be_visible()
@@ -209,9 +203,8 @@ def test_the_login_is_an_httponly_cookie_that_a_refresh_and_a_new_tab_keep(dashb
         wait_idle(other)
         expect(other.get_by_text("로그인 계정: counselor1")).to_be_visible()
         # Log-out in one tab ends the log-in in the store: the other tab is logged out too.
-        page.get_by_role("button", name="로그아웃", exact=True).click()
-        wait_idle(page)
-        expect(page.get_by_text("세션이 종료되었습니다")).to_be_visible()
+        click_until(page, page.get_by_role("button", name="로그아웃", exact=True),
+                    page.get_by_text("세션이 종료되었습니다"))
         other.reload()
         expect(other.get_by_label("아이디")).to_be_visible()
         assert "/dscr/login" in other.url
@@ -228,8 +221,8 @@ def test_log_out_everywhere_ends_the_other_browsers_log_in(dashboard, browser):
         login(a, base, "analyst1", accounts["analyst1"])
         login(b, base, "analyst1", accounts["analyst1"])
         expect(b.get_by_text("로그인 계정: analyst1")).to_be_visible()
-        a.get_by_role("button", name="모든 기기에서 로그아웃").click()
-        wait_idle(a)
+        click_until(a, a.get_by_role("button", name="모든 기기에서 로그아웃"),
+                    a.get_by_text("세션이 종료되었습니다"))
         b.reload()
         expect(b.get_by_label("아이디")).to_be_visible()
     finally:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ROOT, login, wait_idle, watch_session_ids
+from tests.e2e.conftest import ROOT, click_until, login, open_page, wait_idle, watch_session_ids
 from tests.pg import free_port
 
 pytestmark = pytest.mark.e2e
@@ -252,8 +252,7 @@ def test_a_reviewer_scans_an_uploaded_zip_through_the_proxy_and_an_oversized_one
     try:
         login(page, base, "reviewer1", accounts["reviewer1"])  # the websocket runs through nginx
         expect(page.get_by_text("reviewer1 님, 환영합니다.")).to_be_visible()
-        page.get_by_role("link", name="재유포 검사").click()
-        wait_idle(page)
+        open_page(page, "재유포 검사")
         page.get_by_role("tab", name="zip 파일 올리기").click()
         form = page.locator("[data-testid='stForm']").filter(has_text="검사할 zip 파일")
         form.locator("input[type='file']").set_input_files(
@@ -281,9 +280,8 @@ def test_a_reviewer_scans_an_uploaded_zip_through_the_proxy_and_an_oversized_one
         assert _put_upload(direct_port, None, path, over, auth, chunked=False) == 413
         assert _put_upload(direct_port, None, path, over, auth, chunked=True) == 413
         # Logged out, the same session may no longer upload at all.
-        page.get_by_role("button", name="로그아웃", exact=True).click()
-        wait_idle(page)
-        expect(page.get_by_text("세션이 종료되었습니다")).to_be_visible()
+        click_until(page, page.get_by_role("button", name="로그아웃", exact=True),
+                    page.get_by_text("세션이 종료되었습니다"))
         assert _put_upload(_port(proxy), tls, path, 1 << 20, auth, chunked=False) == 403
         assert _put_upload(direct_port, None, path, 1 << 20, auth, chunked=False) == 403
     finally:
