@@ -43,7 +43,7 @@ DEFAULT_LABELS: dict[str, str] = {
     "p": "p",
     "p_model": "p (Wald z)",
     "wilcoxon_p": "Wilcoxon p",
-    "d_z": "d_z",
+    "d_z": "d_z (95% CI)",
     "d_av": "d_av",
     "hedges_g": "Hedges' g",
     "share_improved": "Reliably improved",
@@ -166,7 +166,9 @@ def render_outcomes_html(
                 f"{tr(r['from_step'])} → {tr(r['to_step'])}", str(r["n"]), _num(r["mean_pre"]),
                 _num(r["mean_post"]), _num(r["mean_diff"]), _ci(r["ci_lower"], r["ci_upper"]),
                 _num(r["t"]), _p(r["p"]), _p(r["wilcoxon_p"]),
-                es(r["d_z"], r.get("d_z_label")), es(r["d_av"], r.get("d_av_label")),
+                " ".join(x for x in (es(r["d_z"], r.get("d_z_label")),
+                                     _ci(r.get("d_z_ci_lower"), r.get("d_z_ci_upper"))) if x),
+                es(r["d_av"], r.get("d_av_label")),
                 _num(r["hedges_g"]), _share(r["share_improved"]), _share(r["share_deteriorated"])])
         parts.append(f"<h3>{html.escape(text['paired_change'])}</h3>" + _table(header, rows))
         parts.append(f"<h3>{html.escape(text['model'])}</h3>")

@@ -167,3 +167,23 @@ def test_a_member_sees_their_own_ratings_and_a_comment_naming_someone_is_refused
                                             score=4, period="2026-H2",
                                             comment="피해자 이서연 학생 사례를 교재에 넣음")
         assert service.my_programme_reviews(ctx, period="2026-H2").empty
+
+
+def test_the_report_prints_the_interval_its_d_z_header_promises():
+    row = {"domain": "empathy", "from_step": "planning", "to_step": "conclusion", "n": 40,
+           "mean_pre": 3.0, "mean_post": 3.6, "mean_diff": 0.6, "ci_lower": 0.4, "ci_upper": 0.8,
+           "t": 5.1, "p": 1e-5, "wilcoxon_p": 1e-4, "d_z": 0.81, "d_z_ci_lower": 0.45,
+           "d_z_ci_upper": 1.16, "d_av": 0.62, "hedges_g": 0.61, "share_improved": 0.3,
+           "share_deteriorated": 0.05, "d_z_label": "large", "d_av_label": "medium"}
+    means = pd.DataFrame(columns=["domain", "step", "n", "mean", "sd", "ci_lower", "ci_upper"])
+    page = render_outcomes_html(table=pd.DataFrame([row]), step_means=means,
+                                models=pd.DataFrame(columns=["domain"]), model_notes={}, by=None,
+                                threshold=10, generated_on=dt.date(2026, 7, 1))
+    assert "<th>d_z (95% CI)</th>" in page
+    assert "<td>0.81 (large) [0.45, 1.16]</td>" in page
+    # Without an interval (too few to compute one) the cell holds the estimate alone.
+    page = render_outcomes_html(table=pd.DataFrame([{**row, "d_z_ci_lower": None}]),
+                                step_means=means, models=pd.DataFrame(columns=["domain"]),
+                                model_notes={}, by=None, threshold=10,
+                                generated_on=dt.date(2026, 7, 1))
+    assert "<td>0.81 (large)</td>" in page
