@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import math
 
+# --- time ---------------------------------------------------------------------------------------
+
+# The programme runs in Seoul: "today", due dates and every date and time a user reads are Korea's
+# (db.context.local_today, dashboard.dates); the store keeps naive UTC (db.schema.utcnow).
+TIME_ZONE = "Asia/Seoul"
+
 # --- people and roles ---------------------------------------------------------------------------
 
 # A supervisor leads a team of counselors (accounts.supervisor_id): reads the team's caseload,

@@ -153,6 +153,19 @@ def disable_account(ctx: Context, username: str) -> None:
         _end_sessions(ctx, acc.id, "account disabled")
 
 
+def unlock_account(ctx: Context, username: str) -> bool:
+    """Lift a lock-out left by failed log-ins before it runs out; False when it was not locked."""
+    access.require(ctx, "account.manage")
+    with ctx.transaction() as s:
+        acc = _account_by_name(ctx, username)
+        if acc.locked_until is None or acc.locked_until <= utcnow():
+            return False
+        acc.locked_until = None
+        acc.failed_logins = 0
+        audit.record(s, "unlock", table_name="accounts", row_id=acc.id)
+        return True
+
+
 def set_password(ctx: Context, username: str, new_password: str, *,
                  current_password: str | None = None) -> None:
     """Change a password; open sessions are revoked.
@@ -413,6 +426,61 @@ def access_review(ctx: Context, *, start: dt.date, end: dt.date) -> dict[str, pd
                                .where(ExportManifest.created_at.between(lo, hi)).order_by(ExportManifest.id))],
         columns=["id", "account", "kind", "purpose", "rows", "sha256", "created_at"])
     return {"break_glass": grants, "events": events, "exports": exports}
+
+
+ACCESS_REVIEWED = "access_reviewed"  # the audit action of a month's review marked done
+
+
+def _month(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def mark_access_reviewed(ctx: Context, month: dt.date, *, today: dt.date | None = None) -> None:
+    """Record that the admin has gone through a month's access review (`access_review` of that
+    month). Only a month that has ended can be marked; marking one twice changes nothing."""
+    access.require(ctx, "audit.read")
+    month = _month(month)
+    today = today or ctx.today
+    if month >= _month(today):
+        raise ValidationError("accounts.review_month_not_over",
+                              "{month} has not ended yet; its access review is done after it.",
+                              month=month.strftime("%Y-%m"))
+    with ctx.transaction() as s:
+        if month in _reviewed_months(s):
+            return
+        audit.record(s, ACCESS_REVIEWED, detail=f"month={month:%Y-%m}")
+
+
+def _reviewed_months(s) -> set[dt.date]:
+    found = set()
+    for detail in s.scalars(select(AuditLog.detail).where(AuditLog.action == ACCESS_REVIEWED)):
+        if detail and detail.startswith("month="):
+            found.add(dt.date.fromisoformat(detail[len("month="):] + "-01"))
+    return found
+
+
+@dataclass(frozen=True)
+class AccessReviewStatus:
+    """Whether the monthly access review is due: `due_month` is the last month that has ended,
+    `done` whether it was marked reviewed, `last_done` the newest month marked (or None)."""
+
+    due_month: dt.date
+    done: bool
+    last_done: dt.date | None
+
+
+def access_review_status(ctx: Context, today: dt.date | None = None) -> AccessReviewStatus:
+    access.require(ctx, "audit.read")
+    today = today or ctx.today
+    due = _month(_month(today) - dt.timedelta(days=1))
+    with ctx.transaction() as s:
+        months = _reviewed_months(s)
+    return AccessReviewStatus(due, due in months, max(months) if months else None)
+
+
+def locked_accounts(ctx: Context) -> list[AccountView]:
+    """Active accounts locked out now by failed log-ins: the admin unlocks them or waits."""
+    return [a for a in list_accounts(ctx) if a.active and a.locked]
 
 
 def reason_for_review(ctx: Context, reason_id: int) -> reasons.ReasonView:

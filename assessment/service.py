@@ -227,6 +227,26 @@ def list_assessments(ctx: Context, participant_id: int, *, stage: str | None = N
     return sorted((_view(a) for a in rows), key=lambda v: (order[v.stage], v.step_version, v.id))
 
 
+def open_drafts(ctx: Context) -> list[tuple[str, AssessmentView]]:
+    """The answer sheets of the caseload still saved as drafts, on the current version of their
+    step, oldest first, each with its participant's study code: what a counselor left open."""
+    from db.schema import Participant, StageStep
+
+    scoped = access.scoped_participants(ctx, "assessment.record").with_only_columns(Participant.id)
+    rows = ctx.session.execute(
+        select(Assessment, Participant.study_code)
+        .join(Participant, Participant.id == Assessment.participant_id)
+        .join(StageStep, (StageStep.participant_id == Assessment.participant_id)
+              & (StageStep.stage == Assessment.stage)
+              & (StageStep.step_version == Assessment.step_version))
+        .where(Assessment.participant_id.in_(scoped), Assessment.status == "draft",
+               StageStep.superseded_at.is_(None))
+        .order_by(Assessment.administered_on, Assessment.id)).all()
+    out = [(code, _view(a)) for a, code in rows]
+    ctx.session.rollback()
+    return out
+
+
 def read_notes(ctx: Context, assessment_id: int) -> dict[str, str]:
     """The notes and free-text fields of an assessment, decrypted; the read is audited."""
     a = _load(ctx, assessment_id, "assessment.read")

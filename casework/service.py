@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -31,6 +32,9 @@ from db.schema import (
     utcnow,
 )
 from errors import Conflict, Message, NotFound, ValidationError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # --- programmes, participants and identities --------------------------------------------------
 
@@ -517,6 +521,30 @@ def list_sessions(ctx: Context, participant_id: int) -> list[SessionRecord]:
         CounselingSession.participant_id == participant_id).order_by(CounselingSession.session_date))
     return [SessionRecord(r.id, r.session_date, r.minutes, r.modality, r.attendance, tuple(r.topics),
                           r.notes_enc is not None, r.version) for r in rows]
+
+
+def sessions_between(ctx: Context, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """The caseload's sessions held from `start` to `end` (both included), by date: the week's
+    work on a counselor's home page. Columns: participant_id (kept on the server), study_code,
+    session_date, minutes, modality, attendance. No notes."""
+    import pandas as pd
+
+    if start > end:
+        raise ValidationError("casework.period_backwards",
+                              "The period starts ({start}) after it ends ({end}).",
+                              start=start, end=end)
+    scoped = access.scoped_participants(ctx, "session.read").with_only_columns(Participant.id)
+    rows = ctx.session.execute(
+        select(CounselingSession.participant_id, Participant.study_code,
+               CounselingSession.session_date, CounselingSession.minutes,
+               CounselingSession.modality, CounselingSession.attendance)
+        .join(Participant, Participant.id == CounselingSession.participant_id)
+        .where(CounselingSession.participant_id.in_(scoped),
+               CounselingSession.session_date.between(start, end))
+        .order_by(CounselingSession.session_date, CounselingSession.id)).all()
+    ctx.session.rollback()
+    return pd.DataFrame(rows, columns=["participant_id", "study_code", "session_date", "minutes",
+                                       "modality", "attendance"])
 
 
 def _no_session(session_id: int) -> NotFound:

@@ -122,7 +122,7 @@ def _merge_area_texts() -> None:
     """Each area of the dashboard keeps its labels in dashboard/text_<area>.py (a TEXT dict)."""
     import importlib
 
-    for area in ("counselor", "supervisor", "committee", "analyst", "reviewer", "admin"):
+    for area in ("home", "counselor", "supervisor", "committee", "analyst", "reviewer", "admin"):
         try:
             module = importlib.import_module(f"dashboard.text_{area}")
         except ModuleNotFoundError:

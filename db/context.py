@@ -18,6 +18,15 @@ from db.engine import begin_writing, make_engine, session_factory
 from db.pseudonym import StudyCoder
 from db.schema import Account, Meta
 from errors import ConfigurationError, NotFound, PermissionDenied, StoreUnavailable
+from vocab import TIME_ZONE
+
+
+def local_today() -> dt.date:
+    """Today in Seoul, where the programme runs (between 00:00 and 09:00 there the UTC date is
+    still yesterday's): every use case's `ctx.today` unless the caller gives one."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo(TIME_ZONE)).date()
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,7 @@ class Context:
     session: Session
     actor: Actor
     runtime: Runtime
-    today: dt.date = field(default_factory=dt.date.today)
+    today: dt.date = field(default_factory=lambda: local_today())
     task: str | None = None
 
     def __post_init__(self) -> None:
@@ -163,7 +172,7 @@ class Runtime:
     def context(self, actor: Actor, *, today: dt.date | None = None, task: str | None = None
                 ) -> Iterator[Context]:
         with self.sessions() as s:
-            yield Context(s, actor, self, today=today or dt.date.today(), task=task)
+            yield Context(s, actor, self, today=today or local_today(), task=task)
 
     @contextmanager
     def context_for(self, username: str | None, *, task: str | None = None) -> Iterator[Context]:

@@ -1120,6 +1120,17 @@ def update_takedown(
     return view
 
 
+def takedowns_past_deadline(ctx: Context, now: dt.datetime) -> list[tuple[TakedownView, dt.timedelta]]:
+    """Takedowns still waiting on their platform after `takedowns.RESPONSE_WINDOW`, with how
+    long past it each is, the longest first: what the reviewer chases today."""
+    late = []
+    for view in takedowns(ctx):
+        over = takedown_states.past_deadline(view.status, view.updated_at or view.requested_at, now)
+        if over is not None:
+            late.append((view, over))
+    return sorted(late, key=lambda pair: pair[1], reverse=True)
+
+
 def takedowns(ctx: Context, *, status: str | None = None) -> list[TakedownView]:
     """Takedown requests, newest first."""
     access.require(ctx, "flag.review")

@@ -8,6 +8,8 @@ the next states. Plain values in, an error out: no store.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import vocab
 from errors import Conflict, ValidationError
 
@@ -25,6 +27,25 @@ NEXT: dict[str, tuple[str, ...]] = {
 }
 if set(NEXT) != set(vocab.TAKEDOWN_STATES):  # pragma: no cover - caught at import
     raise RuntimeError("every takedown state needs its row in NEXT")
+
+
+# How long a platform has to answer a request before the reviewer chases it. Korean law asks for
+# removal without delay once a platform is told (the Telecommunications Business Act, art. 22-5);
+# a day is the window the Digital Sex Crime Victim Support Center's practice of same-day follow-up
+# gives, and what the reviewer's home page counts from.
+RESPONSE_WINDOW = dt.timedelta(hours=24)
+# The states in which dscr waits on the platform.
+WAITING = (REQUESTED, REAPPEARED)
+
+
+def past_deadline(status: str, since: dt.datetime, now: dt.datetime) -> dt.timedelta | None:
+    """How long past its deadline a takedown is that has waited on the platform since `since`
+    (when it was requested, or last moved), or None when it is answered or still in time."""
+    check_status(status)
+    if status not in WAITING:
+        return None
+    late = now - (since + RESPONSE_WINDOW)
+    return late if late > dt.timedelta(0) else None
 
 
 def check_status(status: str) -> str:

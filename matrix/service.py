@@ -203,6 +203,36 @@ def overdue_steps(ctx: Context, as_of: dt.date) -> pd.DataFrame:
     return stages.overdue(frame, as_of).reset_index(drop=True)
 
 
+def steps_awaiting(ctx: Context) -> pd.DataFrame:
+    """The steps waiting for the actor's hand: submitted ones to review (not their own) and, for
+    a supervisor, reviewed ones to countersign; within the actor's scope, oldest first.
+
+    Columns: participant_id (kept on the server by the caller), study_code, stage, status,
+    submitted_at, waiting_for ("review" or "sign"). The start of a supervisor's day.
+    """
+    wanted = {stages.SUBMITTED: "review", stages.REVIEWED: "sign"}
+    wanted = {status: act for status, act in wanted.items()
+              if access.is_allowed(ctx.actor.role, STEP_PERMISSIONS[act])}
+    columns = ["participant_id", "study_code", "stage", "status", "submitted_at", "waiting_for"]
+    if not wanted:
+        access.require(ctx, "step.review")  # the denial, audited as every other
+    scoped = access.scoped_participants(ctx, "assessment.read").with_only_columns(Participant.id)
+    rows = ctx.session.execute(
+        select(StageStep.participant_id, Participant.study_code, StageStep.stage, StageStep.status,
+               StageStep.submitted_at, StageStep.submitted_by)
+        .join(Participant, Participant.id == StageStep.participant_id)
+        .where(StageStep.participant_id.in_(scoped), StageStep.superseded_at.is_(None),
+               StageStep.status.in_(tuple(wanted)))
+        .order_by(StageStep.submitted_at, StageStep.id)).all()
+    ctx.session.rollback()
+    me = ctx.actor.id
+    out = [{"participant_id": pid, "study_code": code, "stage": stage, "status": status,
+            "submitted_at": at, "waiting_for": wanted[status]}
+           for pid, code, stage, status, at, by in rows
+           if by != me]  # four eyes: whoever submitted a step neither reviews nor signs it
+    return pd.DataFrame(out, columns=columns)
+
+
 @dataclass(frozen=True)
 class CaseloadOverview:
     """A counselor's caseload at a glance (`caseload_overview`).
@@ -968,6 +998,7 @@ __all__ = [
     "STEP_PERMISSIONS",
     "StepView",
     "caseload_overview",
+    "steps_awaiting",
     "committee_outcomes",
     "conclusions_awaiting_signoff",
     "correct_signoff_decision",

@@ -1,10 +1,10 @@
 """The admin's audit log: entries with filters, the hash-chain check and the monthly access review."""
 
-import datetime as dt
 
 import pandas as pd
 import streamlit as st
 
+from db.context import local_today
 from dashboard import state
 from dashboard.components import correct_or_erase, service_errors
 from dashboard.i18n import t
@@ -36,7 +36,7 @@ with log_tab:
         entries = accounts.audit_entries(ctx, limit=300, actor=who or None, action=what or None)
         st.dataframe(pd.DataFrame([e.__dict__ for e in entries]), hide_index=True)
 with review_tab:
-    today = dt.date.today()
+    today = local_today()
     c1, c2 = st.columns(2)
     start = c1.date_input(t("month_start", lang), value=today.replace(day=1), key="rv_start")
     end = c2.date_input(t("month_end", lang), value=today, key="rv_end")

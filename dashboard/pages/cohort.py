@@ -6,6 +6,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
+from db.context import local_today
 from dashboard import state
 from dashboard.components import download, service_errors
 from dashboard.i18n import t
@@ -116,7 +117,7 @@ else:
         start = row["follow_up_start"] if pd.notna(row["follow_up_start"]) else row["ended_on"]
         st.session_state["an_fu_start"] = start
         st.session_state["an_fu_end"] = (row["follow_up_end"] if pd.notna(row["follow_up_end"])
-                                         else dt.date.today())
+                                         else local_today())
 
     codes = list(by_code.index)
     code = st.selectbox(t("study_code", lang), codes, key="an_fu_code", on_change=window_defaults)

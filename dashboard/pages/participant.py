@@ -1,6 +1,5 @@
 """A participant's record for their counselor: identity on request, sessions, recording a session."""
 
-import datetime as dt
 
 import pandas as pd
 import plotly.express as px
@@ -67,7 +66,7 @@ with service_errors(), state.context(actor, "participant page: sessions") as ctx
 st.subheader(t("record_session", lang))
 with st.form("record_session_form", clear_on_submit=False):
     c1, c2, c3, c4 = st.columns(4)
-    date = c1.date_input(t("session_date", lang), value=ctx.today, max_value=dt.date.today(), key="rs_date")
+    date = c1.date_input(t("session_date", lang), value=ctx.today, max_value=ctx.today, key="rs_date")
     minutes = c2.number_input(t("minutes", lang), min_value=1, max_value=480, value=50, key="rs_minutes")
     modality = c3.selectbox(t("modality", lang), MODALITIES, format_func=lambda m: t("mod_" + m, lang),
                             key="rs_modality")

@@ -506,3 +506,27 @@ def test_a_scan_reads_only_inside_the_scan_folders(rt, reviewer, tmp_path, tmp_p
     several = load_settings({"DSCR_DATA_DIR": str(tmp_path),
                              "DSCR_SCAN_ROOT": f"{inbox}:{outside}"})
     assert several.scan_folders == (inbox.resolve(), outside.resolve())
+
+
+def test_a_takedown_unanswered_for_a_day_is_past_its_deadline_until_it_moves(rt, setup, reviewer):
+    from detection import takedowns as states
+
+    with rt.context(reviewer, today=TODAY) as ctx:
+        service.run_scan(ctx, setup["uploads"], workers=1)
+        flag = next(f for f in service.review_queue(ctx) if f.case == "CASE-A")
+        service.review_flag(ctx, flag.id, decision="confirm", reason="same photo, recompressed",
+                            expected_version=flag.version)
+        td = service.takedowns(ctx)[0]
+        asked = td.requested_at
+        assert service.takedowns_past_deadline(ctx, asked + dt.timedelta(hours=23)) == []
+        late = service.takedowns_past_deadline(ctx, asked + dt.timedelta(hours=30))
+        assert [(v.id, over) for v, over in late] == [(td.id, dt.timedelta(hours=6))]
+        service.update_takedown(ctx, td.id, status="removed", expected_version=td.version)
+        assert service.takedowns_past_deadline(ctx, asked + dt.timedelta(days=30)) == []
+    # The rule itself: only the states that wait on the platform, counted from the last move.
+    now = dt.datetime(2026, 3, 5, 12)
+    assert states.past_deadline("reappeared", now - dt.timedelta(hours=25), now) == dt.timedelta(hours=1)
+    assert states.past_deadline("requested", now - states.RESPONSE_WINDOW, now) is None
+    assert states.past_deadline("refused", now - dt.timedelta(days=9), now) is None
+    with pytest.raises(ValidationError, match="takedown status"):
+        states.past_deadline("lost", now, now)

@@ -1,0 +1,74 @@
+"""Dates and times as a user in Seoul reads them.
+
+The store keeps naive UTC (db.schema.utcnow) and dates; pages show Korea's time (vocab.TIME_ZONE),
+in the Korean way in Korean ("2026. 12. 2.", "2026. 12. 2. 14:05") and as ISO dates in English.
+Charts get the same through `date_axes`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from vocab import TIME_ZONE
+
+ZONE = ZoneInfo(TIME_ZONE)
+UTC = dt.UTC
+
+
+def local(moment: dt.datetime) -> dt.datetime:
+    """A stored moment (naive UTC, or aware) in Seoul's time."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(ZONE)
+
+
+def _missing(value: object) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def day(value: object, lang: str) -> str:
+    """A date (or a moment's date in Seoul); "" when missing."""
+    if _missing(value):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        value = local(value).date()
+    if not isinstance(value, dt.date):
+        return str(value)
+    return f"{value.year}. {value.month}. {value.day}." if lang == "ko" else value.isoformat()
+
+
+def moment(value: object, lang: str) -> str:
+    """A stored moment as Seoul's date and time to the minute; "" when missing."""
+    if _missing(value):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if not isinstance(value, dt.datetime):
+        return day(value, lang)
+    here = local(value)
+    return f"{day(here.date(), lang)} {here:%H:%M}" if lang == "ko" else f"{here:%Y-%m-%d %H:%M} KST"
+
+
+def month(value: dt.date, lang: str) -> str:
+    return f"{value.year}년 {value.month}월" if lang == "ko" else f"{value:%Y-%m}"
+
+
+# d3-time-format (Plotly's) spellings of the same: no English month names on a Korean axis.
+AXIS_FORMAT = {"ko": "%Y. %-m. %-d.", "en": "%Y-%m-%d"}
+HOVER_FORMAT = {"ko": "%Y. %-m. %-d.", "en": "%Y-%m-%d"}
+
+
+def date_axes(fig, lang: str, axes: tuple[str, ...] = ("xaxis",)):
+    """Format a figure's date axes the user's way (ticks and hover); returns the figure."""
+    fmt = AXIS_FORMAT.get(lang, AXIS_FORMAT["en"])
+    fig.update_layout({name: {"tickformat": fmt, "hoverformat": HOVER_FORMAT.get(lang, fmt)}
+                       for name in axes})
+    return fig
+
+
+__all__ = ["AXIS_FORMAT", "ZONE", "date_axes", "day", "local", "moment", "month"]
