@@ -113,6 +113,20 @@ DISCLOSURE_BASES = ("juvenile_act_70_1_court_or_prosecution", "juvenile_act_70_1
 # admin in the access review) and a cohort's sign-off decision (read by the committee).
 REASON_KINDS = ("reidentify", "break_glass", "sign_off")
 
+# --- the audit log ------------------------------------------------------------------------------
+
+# What an audit entry records: a row written (insert, update, delete), an identifying field read,
+# a refusal, and the acts that are not row writes. Every audit.record names one of these (a test
+# reads the source); the admin's page filters and shows them by their Korean names.
+AUDIT_ACTIONS = (
+    "insert", "update", "delete", "read", "denied",
+    "login", "login_failed", "login_refused_locked", "lockout", "unlock", "logout",
+    "sessions_ended", "password_change_refused",
+    "break_glass", "reidentify", "reason_correct", "reason_erase", "sign_off", "predict",
+    "backup", "restore", "key_rotate", "key_retire", "retention_purge", "audit_verify",
+    "access_reviewed",
+)
+
 # --- age bands ----------------------------------------------------------------------------------
 
 # One banding for the committee's tables, the analyst's frames and every export, so that one word

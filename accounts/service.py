@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -370,21 +371,70 @@ class AuditEntry:
     subject_participant_id: int | None
     fields: list[str] | None
     detail: str | None
+    study_code: str | None = None  # the subject's, for the admin's page (never a name)
+
+
+def _utc_bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """Seoul's days from `start` to `end` (both included) as the naive UTC the log keeps."""
+    from zoneinfo import ZoneInfo
+
+    from vocab import TIME_ZONE
+
+    zone = ZoneInfo(TIME_ZONE)
+
+    def utc(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time.min, zone).astimezone(dt.UTC).replace(tzinfo=None)
+
+    return (utc(start) if start else None, utc(end + dt.timedelta(days=1)) if end else None)
 
 
 def audit_entries(ctx: Context, *, limit: int = 200, actor: str | None = None,
-                  action: str | None = None) -> list[AuditEntry]:
+                  action: str | None = None, actions: Sequence[str] | None = None,
+                  start: dt.date | None = None, end: dt.date | None = None,
+                  study_code: str | None = None) -> list[AuditEntry]:
+    """The newest audit entries, filtered: by account, by action codes (vocab.AUDIT_ACTIONS;
+    `action` for one), by Seoul's days from `start` to `end`, and by the participant the entry is
+    about, named by study code. An unknown action or study code is an error that says so, never
+    an empty table that looks like "nothing happened"."""
+    from db.schema import Participant
+    from vocab import AUDIT_ACTIONS
+
     access.require(ctx, "audit.read")
-    stmt = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
+    wanted = list(actions or ()) + ([action] if action else [])
+    unknown = [a for a in wanted if a not in AUDIT_ACTIONS]
+    if unknown:
+        raise ValidationError("accounts.unknown_audit_action",
+                              "{unknown} is no audit action; the actions are {known}.",
+                              unknown=", ".join(unknown), known=", ".join(AUDIT_ACTIONS))
+    if start and end and start > end:
+        raise ValidationError("casework.period_backwards",
+                              "The period starts ({start}) after it ends ({end}).",
+                              start=start, end=end)
+    stmt = (select(AuditLog, Participant.study_code)
+            .outerjoin(Participant, Participant.id == AuditLog.subject_participant_id)
+            .order_by(AuditLog.id.desc()).limit(limit))
     if actor:
         stmt = stmt.where(AuditLog.actor == actor)
-    if action:
-        stmt = stmt.where(AuditLog.action == action)
-    return [AuditEntry(a.id, a.at, a.actor, a.action, a.table_name, a.row_id,
-                       a.subject_participant_id, a.fields, a.detail)
-            for a in ctx.session.scalars(stmt)]
-
-
+    if wanted:
+        stmt = stmt.where(AuditLog.action.in_(wanted))
+    lo, hi = _utc_bounds(start, end)
+    if lo is not None:
+        stmt = stmt.where(AuditLog.at >= lo)
+    if hi is not None:
+        stmt = stmt.where(AuditLog.at < hi)
+    if study_code:
+        pid = ctx.session.scalar(select(Participant.id).where(
+            Participant.study_code == study_code.strip()))
+        if pid is None:
+            raise NotFound("casework.no_participant_study_code",
+                           "No participant with study code {study_code!r}.",
+                           study_code=study_code.strip())
+        stmt = stmt.where(AuditLog.subject_participant_id == pid)
+    out = [AuditEntry(a.id, a.at, a.actor, a.action, a.table_name, a.row_id,
+                      a.subject_participant_id, a.fields, a.detail, code)
+           for a, code in ctx.session.execute(stmt)]
+    ctx.session.rollback()
+    return out
 
 
 # --- the monthly access review ---------------------------------------------------------------
@@ -396,34 +446,40 @@ def access_review(ctx: Context, *, start: dt.date, end: dt.date) -> dict[str, pd
     (None for an entry made before reasons were kept); `reason_for_review` decrypts one on
     request, and that read is recorded.
     """
-    from db.schema import AccessGrant, ExportManifest
+    from db.schema import AccessGrant, ExportManifest, Participant
 
     access.require(ctx, "audit.read")
-    lo = dt.datetime.combine(start, dt.time.min)
-    hi = dt.datetime.combine(end, dt.time.max)
+    lo, hi = _utc_bounds(start, end)  # Seoul's days
     s = ctx.session
+    codes = dict(s.execute(select(Participant.id, Participant.study_code)).all())
     grants = pd.DataFrame(
         [{"id": g.id, "counselor": a.username, "participant_id": g.participant_id,
+          "study_code": codes.get(g.participant_id),
           "reason_id": g.reason_id, "granted_at": g.granted_at, "expires_at": g.expires_at}
          for g, a in s.execute(select(AccessGrant, Account).join(Account, AccessGrant.counselor_id == Account.id)
-                               .where(AccessGrant.granted_at.between(lo, hi)).order_by(AccessGrant.id))],
-        columns=["id", "counselor", "participant_id", "reason_id", "granted_at", "expires_at"])
+                               .where(AccessGrant.granted_at >= lo, AccessGrant.granted_at < hi)
+                               .order_by(AccessGrant.id))],
+        columns=["id", "counselor", "participant_id", "study_code", "reason_id", "granted_at",
+                 "expires_at"])
     grants["reason_id"] = grants["reason_id"].astype("Int64")
     events = pd.DataFrame(
         [{"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "detail": e.detail,
           "subject_participant_id": e.subject_participant_id,
+          "study_code": codes.get(e.subject_participant_id),
           "reason_id": audit.kept_as(e.detail) if e.action == "reidentify" else None}
          for e in s.scalars(select(AuditLog).where(
-             AuditLog.at.between(lo, hi),
+             AuditLog.at >= lo, AuditLog.at < hi,
              AuditLog.action.in_(("denied", "reidentify", "lockout", "login_failed")))
              .order_by(AuditLog.id))],
-        columns=["id", "at", "actor", "action", "detail", "subject_participant_id", "reason_id"])
+        columns=["id", "at", "actor", "action", "detail", "subject_participant_id", "study_code",
+                 "reason_id"])
     events["reason_id"] = events["reason_id"].astype("Int64")
     exports = pd.DataFrame(
         [{"id": m.id, "account": a.username, "kind": m.kind, "purpose": m.purpose, "rows": m.rows,
           "sha256": m.sha256, "created_at": m.created_at}
          for m, a in s.execute(select(ExportManifest, Account).join(Account, ExportManifest.account_id == Account.id)
-                               .where(ExportManifest.created_at.between(lo, hi)).order_by(ExportManifest.id))],
+                               .where(ExportManifest.created_at >= lo, ExportManifest.created_at < hi)
+                               .order_by(ExportManifest.id))],
         columns=["id", "account", "kind", "purpose", "rows", "sha256", "created_at"])
     return {"break_glass": grants, "events": events, "exports": exports}
 
@@ -520,7 +576,10 @@ def open_login_sessions(ctx: Context) -> pd.DataFrame:
     access.require(ctx, "account.manage")
     rows = ctx.session.execute(
         select(LoginSession, Account.username).join(Account, LoginSession.account_id == Account.id)
-        .where(LoginSession.ended_at.is_(None), LoginSession.expires_at > utcnow())
+        # A browser closed without logging out leaves its session open until it idles out; it is
+        # refused at its next use from then on (resume_login_session), so it is listed no more.
+        .where(LoginSession.ended_at.is_(None), LoginSession.expires_at > utcnow(),
+               LoginSession.last_seen_at > utcnow() - IDLE_TIMEOUT)
         .order_by(LoginSession.last_seen_at.desc()))
     return pd.DataFrame([{"id": ls.id, "username": u, "created_at": ls.created_at,
                           "last_seen_at": ls.last_seen_at, "expires_at": ls.expires_at}

@@ -1,13 +1,16 @@
 """The admin's audit log: entries with filters, the hash-chain check and the monthly access review."""
 
 
+import datetime as dt
+
 import pandas as pd
 import streamlit as st
 
 from db.context import local_today
-from dashboard import state
+from dashboard import dates, state
 from dashboard.components import correct_or_erase, service_errors
-from dashboard.i18n import t
+from dashboard.i18n import label, t
+from vocab import AUDIT_ACTIONS
 from dashboard.messages import localise
 
 from accounts import service as accounts
@@ -28,27 +31,95 @@ if st.button(t("verify_chain", lang), key="verify"):
                        reason=localise(report.reason, lang)))
 
 log_tab, review_tab = st.tabs([t("audit_log", lang), t("access_review", lang)])
+LIMIT = 300
+
+
+def action_label(code: str) -> str:
+    return label("au_act_", code, lang)
+
+
+def table_label(name: object) -> str:
+    return "" if name is None else label("au_tbl_", str(name), lang)
+
+
+def when(value) -> str:
+    return dates.moment(value, lang)
+
+
 with log_tab:
-    c1, c2 = st.columns(2)
-    who = c1.text_input(t("filter_actor", lang), key="f_actor")
-    what = c2.text_input(t("filter_action", lang), key="f_action")
+    today = local_today()
+    with state.context(actor, "audit page: accounts") as ctx:
+        names = [a.username for a in accounts.list_accounts(ctx)]
+    c1, c2 = st.columns([2, 1])
+    chosen = c1.multiselect(t("au_actions", lang), list(AUDIT_ACTIONS), format_func=action_label,
+                            key="f_actions")
+    everyone = t("au_all_accounts", lang)
+    who = c2.selectbox(t("au_account", lang), [everyone, *names], key="f_actor")
+    c3, c4, c5 = st.columns(3)
+    since = c3.date_input(t("au_from", lang), value=today - dt.timedelta(days=30), max_value=today,
+                          key="f_from", format="YYYY.MM.DD")
+    until = c4.date_input(t("au_to", lang), value=today, max_value=today, key="f_to",
+                          format="YYYY.MM.DD")
+    code = c5.text_input(t("au_study_code", lang), key="f_code").strip()
+    entries = None
     with service_errors(), state.context(actor, "audit page") as ctx:
-        entries = accounts.audit_entries(ctx, limit=300, actor=who or None, action=what or None)
-        st.dataframe(pd.DataFrame([e.__dict__ for e in entries]), hide_index=True)
+        entries = accounts.audit_entries(ctx, limit=LIMIT, actor=None if who == everyone else who,
+                                         actions=chosen, start=since, end=until,
+                                         study_code=code or None)
+    if entries is not None and not entries:
+        st.info(t("au_none", lang))
+    elif entries:
+        st.caption(t("au_shown", lang, n=len(entries), limit=LIMIT))
+        st.dataframe(pd.DataFrame({
+            t("au_at", lang): [when(e.at) for e in entries],
+            t("au_account", lang): [e.actor for e in entries],
+            t("au_action", lang): [action_label(e.action) for e in entries],
+            t("au_table", lang): [table_label(e.table_name) for e in entries],
+            t("au_row", lang): [e.row_id or "" for e in entries],
+            t("study_code", lang): [e.study_code or "" for e in entries],
+            t("au_fields", lang): [", ".join(e.fields or ()) for e in entries],
+            t("au_detail", lang): [e.detail or "" for e in entries],
+        }), hide_index=True, key="au_table")
 with review_tab:
     today = local_today()
     c1, c2 = st.columns(2)
-    start = c1.date_input(t("month_start", lang), value=today.replace(day=1), key="rv_start")
-    end = c2.date_input(t("month_end", lang), value=today, key="rv_end")
+    start = c1.date_input(t("month_start", lang), value=today.replace(day=1), key="rv_start",
+                          format="YYYY.MM.DD")
+    end = c2.date_input(t("month_end", lang), value=today, key="rv_end", format="YYYY.MM.DD")
     review = None
     with service_errors(), state.context(actor, "audit page: access review") as ctx:
         review = accounts.access_review(ctx, start=start, end=end)
+
+    def reason(value) -> str:
+        return "" if pd.isna(value) else f"#{int(value)}"
+
+    if review is not None:
+        grants, events, downloads = review["break_glass"], review["events"], review["exports"]
         st.subheader(t("break_glass", lang))
-        st.dataframe(review["break_glass"], hide_index=True)
+        st.dataframe(pd.DataFrame({
+            t("au_at", lang): [when(v) for v in grants["granted_at"]],
+            t("au_account", lang): grants["counselor"],
+            t("study_code", lang): grants["study_code"].fillna(""),
+            t("au_reason_id", lang): [reason(v) for v in grants["reason_id"]],
+            t("au_expires_at", lang): [when(v) for v in grants["expires_at"]],
+        }), hide_index=True, key="rv_grants")
         st.subheader(t("denials_and_reids", lang))
-        st.dataframe(review["events"], hide_index=True)
+        st.dataframe(pd.DataFrame({
+            t("au_at", lang): [when(v) for v in events["at"]],
+            t("au_account", lang): events["actor"],
+            t("au_action", lang): [action_label(a) for a in events["action"]],
+            t("study_code", lang): events["study_code"].fillna(""),
+            t("au_detail", lang): events["detail"].fillna(""),
+            t("au_reason_id", lang): [reason(v) for v in events["reason_id"]],
+        }), hide_index=True, key="rv_events")
         st.subheader(t("exports", lang))
-        st.dataframe(review["exports"], hide_index=True)
+        st.dataframe(pd.DataFrame({
+            t("au_created_at", lang): [when(v) for v in downloads["created_at"]],
+            t("au_account", lang): downloads["account"],
+            t("au_kind", lang): downloads["kind"],
+            t("au_purpose", lang): downloads["purpose"],
+            t("au_rows", lang): downloads["rows"],
+        }), hide_index=True, key="rv_exports")
     if review is not None:
         st.subheader(t("rv_reasons", lang))
         st.caption(t("rv_reasons_intro", lang))
