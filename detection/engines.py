@@ -90,7 +90,7 @@ class DaskEngine:
                 return fut
 
             first = [submit(t) for _, t in zip(range(window), tasks)]
-            done = as_completed(first)
+            done = as_completed(first, loop=client.loop)
             for fut in done:
                 pending.discard(fut)
                 nxt = next(tasks, None)
