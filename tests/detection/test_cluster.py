@@ -177,3 +177,17 @@ def test_a_cluster_scan_resumes_after_the_client_is_interrupted(rt, setup, revie
 
 def _tasks_held(dask_scheduler=None):
     return sum(1 for k in dask_scheduler.tasks if str(k).startswith("analyse-"))
+
+
+def test_a_manifest_scan_on_the_cluster_gives_the_local_results_with_their_sources(
+        rt, setup, reviewer, cluster, tmp_path):
+    from tests.detection.test_manifests import source_of, write_manifest
+
+    manifest = write_manifest(setup["uploads"], tmp_path / "crawl.csv")
+    with rt.context(reviewer) as ctx:
+        on_cluster = service.run_manifest_scan(ctx, manifest, cluster=cluster.scheduler_address)
+        local = service.run_manifest_scan(ctx, manifest, workers=1)
+    assert on_cluster.status == "finished" and results(on_cluster) == results(local)
+    uploads = str(setup["uploads"]) + "/"
+    assert {i.path: (i.platform, i.page_url) for i in on_cluster.items} == {
+        uploads + p: source_of(p)[:2] for p in EXPECTED}
