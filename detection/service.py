@@ -666,7 +666,7 @@ def run_scan_upload(
 
 def run_manifest_scan(
     ctx: Context,
-    manifest: str | os.PathLike,
+    file: str | os.PathLike,
     *,
     workers: int = 2,
     cluster: str | None = None,
@@ -685,7 +685,7 @@ def run_manifest_scan(
     request names the platform and page.
     """
     access.require(ctx, "scan.run")
-    path = _inside_scan_folders(ctx, manifest)
+    path = _inside_scan_folders(ctx, file)
     try:
         data = path.read_bytes()
         text = data.decode("utf-8-sig")

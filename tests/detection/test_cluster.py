@@ -16,7 +16,11 @@ from db.schema import ScanItem
 from detection import service
 from detection.engines import DaskEngine, LocalEngine, engine_for
 from detection.sources import Item
-from tests.detection.test_service import EXPECTED, flag_count, reviewer, setup  # noqa: F401
+from tests.detection import test_service
+from tests.detection.test_service import EXPECTED, flag_count
+
+# The registry and upload folder of the scan tests (CASE-A of a participant, CASE-B of none).
+reviewer, setup = test_service.reviewer, test_service.setup
 
 distributed = pytest.importorskip("distributed")
 

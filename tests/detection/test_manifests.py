@@ -15,7 +15,11 @@ from db.schema import Flag, Scan, ScanItem
 from detection import manifests, service
 from detection.engines import LocalEngine
 from errors import ValidationError
-from tests.detection.test_service import EXPECTED, jpeg, photo, reviewer, setup  # noqa: F401
+from tests.detection import test_service
+from tests.detection.test_service import EXPECTED, jpeg, photo
+
+# The registry and upload folder of the scan tests (CASE-A of a participant, CASE-B of none).
+reviewer, setup = test_service.reviewer, test_service.setup
 
 HEADER = "uri,platform,page_url,first_seen\n"
 
