@@ -696,10 +696,24 @@ def run_manifest_scan(
     settings = ctx.runtime.settings
     rows = manifests.parse(text, path, roots=settings.scan_folders, prefixes=settings.scan_urls)
     items, sources = manifests.items(rows)
-    digest = hashlib.sha256(data).hexdigest()
-    label = f"manifest:{digest[:16]}:{shown_name(path.name)}"[:256]
+    label = _manifest_label(hashlib.sha256(data).hexdigest(), path)
     return _scan(ctx, label, items, [], engine=_engine(ctx, workers, cluster, engine),
                  resume_scan_id=resume_scan_id, progress=progress, sources=sources)
+
+
+MANIFEST_PREFIX = "manifest:"
+
+
+def _manifest_label(digest: str, path: Path) -> str:
+    # The digest first: a resumed scan must read the same manifest, not one edited since.
+    return f"{MANIFEST_PREFIX}{digest[:16]}:{shown_name(os.fspath(path))}"[:256]
+
+
+def manifest_of(source_label: str) -> str | None:
+    """The manifest's path of a manifest scan's label (what resuming it reads), else None."""
+    if not source_label.startswith(MANIFEST_PREFIX):
+        return None
+    return source_label.split(":", 2)[2]
 
 
 def _item_labels(keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:

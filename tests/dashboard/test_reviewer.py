@@ -215,6 +215,30 @@ def test_an_uploaded_zip_is_scanned_and_an_interrupted_scan_resumes(demo, signed
     assert not at.get("imgs")
 
 
+def test_an_interrupted_manifest_scan_resumes_from_the_scans_page(demo, signed_in, tmp_path):
+    folder = registered_and_scanned(demo, tmp_path)
+    manifest = folder / "crawl.csv"
+    manifest.write_text("uri,platform,page_url,first_seen\n" + "".join(
+        f"{folder / n},board.example,https://board.example/t/{k},2026-12-01\n"
+        for k, n in enumerate(("astronaut_q35.jpg", "china.jpg"))))
+    reviewer = actor(demo, "reviewer1")
+
+    def stop(done, total):
+        raise KeyboardInterrupt
+
+    with demo.context(reviewer) as ctx, pytest.raises(KeyboardInterrupt):
+        service.run_manifest_scan(ctx, manifest, workers=1, progress=stop)
+    with demo.context(reviewer) as ctx:
+        assert service.manifest_of(service.list_scans(ctx)[0].source) == str(manifest)
+    at = signed_in("reviewer1", "pages/scans.py")
+    at.button(key="rv_resume_folder").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with demo.context(reviewer) as ctx:
+        (scan,) = service.list_scans(ctx)
+        assert (scan.status, scan.items_done) == ("finished", 2)
+        assert [f.source_url for f in service.review_queue(ctx)] == ["https://board.example/t/0"]
+
+
 def test_a_zip_that_would_dodge_the_scan_is_scanned_or_refused_in_one_line(demo, signed_in,
                                                                           tmp_path):
     import os
