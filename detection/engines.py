@@ -61,6 +61,7 @@ class DaskEngine:
     address: str
     window: int | None = None
     client: object | None = None
+    connect_seconds: float = 10.0
     name: str = "dask"
 
     def run(self, tasks: Iterable[Task]) -> Iterator[Analysis]:
@@ -69,8 +70,9 @@ class DaskEngine:
         tasks = iter(tasks)
         own = self.client is None
         try:
-            client = Client(self.address, set_as_default=False) if own else self.client
-        except OSError as exc:
+            client = (Client(self.address, set_as_default=False, timeout=self.connect_seconds)
+                      if own else self.client)
+        except (OSError, TimeoutError) as exc:
             raise ConfigurationError(
                 "detection.dask_scheduler_unreachable",
                 "the Dask scheduler at {address} cannot be reached ({exc}); start it "

@@ -16,6 +16,7 @@ from db.schema import ScanItem
 from detection import service
 from detection.engines import DaskEngine, LocalEngine, engine_for
 from detection.sources import Item
+from errors import ConfigurationError
 from tests.detection import test_service
 from tests.detection.test_service import EXPECTED, flag_count
 
@@ -87,6 +88,17 @@ def test_an_upload_held_in_memory_is_never_sent_to_a_cluster(cluster):
     engine = DaskEngine(cluster.scheduler_address)
     with pytest.raises(ValueError, match="held in memory"):
         list(engine.run([(Item("a.jpg", "a.jpg", data=b"\xff\xd8"), None)]))
+
+
+def test_a_scheduler_that_cannot_be_reached_is_named_with_what_to_do():
+    import socket
+
+    with socket.socket() as sock:  # a free loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    engine = DaskEngine(f"tcp://127.0.0.1:{port}", connect_seconds=1)
+    with pytest.raises(ConfigurationError, match=f"127.0.0.1:{port} cannot be reached.*--cluster"):
+        list(engine.run([(Item("a.jpg", "/nowhere/a.jpg"), None)]))
 
 
 def test_a_cluster_scan_gives_exactly_the_local_scans_results(rt, setup, reviewer, cluster):
