@@ -149,8 +149,10 @@ def test_a_worker_killed_mid_scan_has_its_task_rerun_and_no_item_lost_or_doubled
             if done == 3:
                 trigger.touch()  # the next task to start kills its worker
 
+        # Two tasks in flight: at least four start after the trigger is armed.
+        engine = DaskEngine(cluster.scheduler_address, window=2)
         with rt.context(reviewer) as ctx:
-            report = service.run_scan(ctx, setup["uploads"], cluster=cluster.scheduler_address,
+            report = service.run_scan(ctx, setup["uploads"], engine=engine,
                                       progress=arm_after_three)
             local = service.run_scan(ctx, setup["uploads"], workers=1)
     finally:
