@@ -17,11 +17,12 @@ from detection import service
 from detection.engines import DaskEngine, LocalEngine, engine_for
 from detection.sources import Item
 from errors import ConfigurationError
-from tests.detection import test_service
+from tests.detection import test_cli, test_service
 from tests.detection.test_service import EXPECTED, flag_count
 
 # The registry and upload folder of the scan tests (CASE-A of a participant, CASE-B of none).
 reviewer, setup = test_service.reviewer, test_service.setup
+dscr = test_cli.dscr
 
 distributed = pytest.importorskip("distributed")
 
@@ -209,3 +210,20 @@ def test_a_manifest_scan_on_the_cluster_gives_the_local_results_with_their_sourc
     uploads = str(setup["uploads"]) + "/"
     assert {i.path: (i.platform, i.page_url) for i in on_cluster.items} == {
         uploads + p: source_of(p)[:2] for p in EXPECTED}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_dscr_scan_hashes_on_the_scheduler_of_DSCR_DASK_SCHEDULER(dscr, cluster, client, tmp_path,
+                                                                  monkeypatch):
+    from tests.detection.test_service import write_uploads
+
+    uploads = write_uploads(tmp_path / "uploads")
+    monkeypatch.setenv("DSCR_DASK_SCHEDULER", cluster.scheduler_address)
+    before = set(_analysed(client))
+    code, out, _ = dscr("scan", uploads, "--json", tmp_path / "r.json")
+    assert code == 0 and "9 files, 0 flagged, 6 clear, 3 errors" in out
+    assert len(set(_analysed(client)) - before) == len(EXPECTED)
+    # --cluster wins over the variable: a scheduler nobody runs is named in the error.
+    code, _, err = dscr("scan", uploads, "--json", tmp_path / "r2.json", "--cluster",
+                        "tcp://127.0.0.1:1")
+    assert code == 2 and "tcp://127.0.0.1:1 cannot be reached" in err
