@@ -2,9 +2,10 @@
 
 Only hashes, region signatures (keypoint positions and descriptors) and case references are
 stored: registry files and scanned uploads are read into memory, hashed and dropped. The hashing
-runs in worker processes (detection.analysis); every database write stays in this process. The
-rules live in pure modules this one calls: where files come from (detection.sources), matching
-(detection.matching), the hash-list format (detection.hashlist), takedown states
+runs in worker processes, local or on a Dask cluster (detection.engines, detection.analysis);
+matching and every database write stay in this process. The rules live in pure modules this one
+calls: where files come from (detection.sources, detection.manifests for crawl manifests),
+matching (detection.matching), the hash-list format (detection.hashlist), takedown states
 (detection.takedowns).
 """
 

@@ -7,7 +7,8 @@ whole archive when it is a bomb. ``read_item`` reads one listed file, never past
 Every file gets a label that a report can show and a database can store: names that are not
 UTF-8 are shown with their bytes escaped, every label is at most MAX_LABEL characters and no two
 files of one listing share a label and member index (``Item.key``), so none can hide behind
-another. Plain data in, plain data out: no database, no worker processes.
+another. An item's file may also be an fsspec URL (a crawl manifest's item, read by
+``open_uri`` where it is hashed). Plain data in, plain data out: no database, no worker processes.
 """
 
 from __future__ import annotations
