@@ -457,11 +457,17 @@ def add_detection_commands(sub) -> None:
     regs.add_parser("summary", help="entries by case and algorithm")
     reg.set_defaults(func=cmd_registry)
 
-    scan = sub.add_parser("scan", help="scan a folder or zip for re-uploads of registry content")
-    scan.add_argument("path")
+    scan = sub.add_parser("scan", help="scan a folder, zip or crawl manifest for re-uploads of "
+                                       "registry content")
+    scan.add_argument("path", help="a folder, a zip or a file (with --manifest: a crawl manifest)")
+    scan.add_argument("--manifest", action="store_true",
+                      help="PATH is a crawl manifest (CSV: uri,platform,page_url,first_seen)")
     scan.add_argument("--json", required=True, metavar="REPORT", help="where to write the report")
     scan.add_argument("--resume", type=int, metavar="SCAN_ID", help="resume an interrupted scan")
     scan.add_argument("--workers", type=int, default=2, help="hashing processes (default 2)")
+    scan.add_argument("--cluster", metavar="tcp://HOST:8786",
+                      help="hash on the Dask cluster of this scheduler (default "
+                           "DSCR_DASK_SCHEDULER; without either, local processes)")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     scan.set_defaults(func=cmd_scan)
 
@@ -547,8 +553,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
     rt = _runtime()
     with rt.context_for(args.user, task="cli scan") as ctx:
         try:
-            report = service.run_scan(
-                ctx, args.path, workers=args.workers, resume_scan_id=args.resume,
+            scan = service.run_manifest_scan if args.manifest else service.run_scan
+            report = scan(
+                ctx, args.path, workers=args.workers, cluster=args.cluster,
+                resume_scan_id=args.resume,
                 progress=_progress_bar(not args.no_progress and sys.stderr.isatty()))
         except KeyboardInterrupt:
             print("\nscan interrupted; resume it with `dscr scan PATH --json REPORT --resume "
@@ -575,7 +583,8 @@ def cmd_flags(args: argparse.Namespace) -> int:
                 print(json.dumps({"id": f.id, "scan": f.scan_id, "path": f.item_path,
                                   "case": f.case, "registry_id": f.registry_id,
                                   "algorithm": f.algorithm, "distance": f.distance,
-                                  "frames": f.frames, "status": f.status, "version": f.version},
+                                  "frames": f.frames, "status": f.status, "version": f.version,
+                                  "platform": f.source_platform, "page_url": f.source_url},
                                  ensure_ascii=False))
             return 0
         version = args.version
@@ -605,7 +614,7 @@ def cmd_takedowns(args: argparse.Namespace) -> int:
         if args.takedowns_command == "list":
             for t in service.takedowns(ctx):
                 print(json.dumps({"id": t.id, "flag": t.flag_id, "status": t.status,
-                                  "platform": t.platform,
+                                  "platform": t.platform, "page_url": t.page_url,
                                   "requested_at": t.requested_at.isoformat(),
                                   "updated_at": t.updated_at.isoformat(), "version": t.version}))
             return 0

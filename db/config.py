@@ -29,6 +29,8 @@ VARIABLES: dict[str, str] = {
     "DSCR_AUDIT_CHECKPOINTS": "the append-only file of the audit chain's checkpoints",
     "DSCR_USER": "the account the dscr command acts as",
     "DSCR_SCAN_ROOT": "the server folders a scan may read",
+    "DSCR_SCAN_URLS": "the URL prefixes a crawl manifest's items may be read from",
+    "DSCR_DASK_SCHEDULER": "the Dask scheduler scans hash on (default: local processes)",
     "DSCR_PG_BINDIR": "PostgreSQL's binaries, for backups and restores",
     "DSCR_RETENTION_YEARS": "how long identifying fields are kept",
     "DSCR_SUPPRESSION_THRESHOLD": "the smallest count an exported aggregate shows",
@@ -43,6 +45,10 @@ class Settings:
     study_key_file: Path
     user: str | None
     scan_roots: tuple[Path, ...] = ()
+    # URL prefixes (fsspec, e.g. s3://crawl-bucket/) a crawl manifest's items may name.
+    scan_urls: tuple[str, ...] = ()
+    # The Dask scheduler (tcp://HOST:8786) scans hash on; None: the local process pool.
+    dask_scheduler: str | None = None
     pg_bindir: Path = DEFAULT_PG_BINDIR
     retention_years: int = DEFAULT_RETENTION_YEARS
     suppression_threshold: int = DEFAULT_SUPPRESSION_THRESHOLD
@@ -138,6 +144,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         study_key_file=study_key.resolve(),
         user=env.get("DSCR_USER") or None,
         scan_roots=roots,
+        scan_urls=tuple((env.get("DSCR_SCAN_URLS") or "").split()),
+        dask_scheduler=(env.get("DSCR_DASK_SCHEDULER") or "").strip() or None,
         pg_bindir=Path(env.get("DSCR_PG_BINDIR") or DEFAULT_PG_BINDIR),
         retention_years=_whole(env, "DSCR_RETENTION_YEARS", DEFAULT_RETENTION_YEARS, 1, 100),
         suppression_threshold=_threshold(env),

@@ -391,6 +391,11 @@ class Flag(Base):
     algorithm: Mapped[str] = mapped_column(String(16))
     distance: Mapped[int] = mapped_column(Integer)
     frames: Mapped[list[Any] | None] = mapped_column(JSON)
+    # Where a crawl manifest says the item was found (none for a folder, zip or upload): what a
+    # takedown request opened by this flag is sent about.
+    source_platform: Mapped[str | None] = mapped_column(String(128))
+    source_url: Mapped[str | None] = mapped_column(String(2048))
+    first_seen: Mapped[dt.datetime | None] = mapped_column(DateTime)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
@@ -413,6 +418,7 @@ class TakedownRequest(Base):
     requested_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     platform: Mapped[str] = mapped_column(String(128), default="")
+    page_url: Mapped[str | None] = mapped_column(String(2048))
     removed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     reappeared_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     note: Mapped[str | None] = mapped_column(Text)
@@ -570,6 +576,10 @@ class ScanItem(Base):
     status: Mapped[str] = mapped_column(String(8))
     error: Mapped[str | None] = mapped_column(Text)
     scanned_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # The crawl manifest's source of the item (none for a folder, zip or upload).
+    source_platform: Mapped[str | None] = mapped_column(String(128))
+    source_url: Mapped[str | None] = mapped_column(String(2048))
+    first_seen: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class EventProposal(Base):

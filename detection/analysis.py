@@ -35,7 +35,7 @@ from detection.media import (
     to_rgb,
     trim_borders,
 )
-from detection.sources import DEFAULT_LIMITS, Item, Limits, read_item
+from detection.sources import DEFAULT_LIMITS, Item, Limits, is_url, local_path, read_item
 from errors import ValidationError
 
 Mode = Literal["query", "registry"]
@@ -155,10 +155,10 @@ def _analyse(item: Item, options: AnalysisOptions) -> Analysis:
 def _video_frames(
     item: Item, data: bytes, options: AnalysisOptions, hashers: list[Hasher]
 ) -> Iterator[FrameHashes]:
-    # PyAV reads from a path; a zip member or an upload goes to a private temporary file,
+    # PyAV reads from a path; a zip member, an upload or a URL goes to a private temporary file,
     # deleted at once.
-    if item.member is None and item.data is None:
-        path, cleanup = item.file, None
+    if item.member is None and item.data is None and not is_url(item.file):
+        path, cleanup = local_path(item.file), None
     else:
         fd, path = tempfile.mkstemp(prefix="dscr-", suffix=".video")
         cleanup = path

@@ -2,9 +2,10 @@
 
 Only hashes, region signatures (keypoint positions and descriptors) and case references are
 stored: registry files and scanned uploads are read into memory, hashed and dropped. The hashing
-runs in worker processes (detection.analysis); every database write stays in this process. The
-rules live in pure modules this one calls: where files come from (detection.sources), matching
-(detection.matching), the hash-list format (detection.hashlist), takedown states
+runs in worker processes, local or on a Dask cluster (detection.engines, detection.analysis);
+matching and every database write stay in this process. The rules live in pure modules this one
+calls: where files come from (detection.sources, detection.manifests for crawl manifests),
+matching (detection.matching), the hash-list format (detection.hashlist), takedown states
 (detection.takedowns).
 """
 
@@ -40,11 +41,13 @@ from db.schema import (
     TakedownRequest,
     utcnow,
 )
-from detection import hashlist, regions
+from detection import hashlist, manifests, regions
 from detection import takedowns as takedown_states  # `takedowns` is the use case below
 from detection.analysis import Analysis, AnalysisOptions, analyse, run_parallel
+from detection.engines import Engine, LocalEngine, engine_for
 from detection.hashing import HASHERS
 from detection.hashlist import validate_case_ref
+from detection.manifests import ItemSource
 from detection.matching import Match, Matcher, RegistryEntry
 from detection.media import VIDEO
 from detection.sources import (
@@ -526,6 +529,9 @@ class ItemReport:
     error: str | None
     # The member's place in its archive when two members may share the path; None for a file.
     member: int | None = None
+    # Where a crawl manifest said the item was found; None for a folder, zip or upload scan.
+    platform: str | None = None
+    page_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -546,7 +552,17 @@ class ScanReport:
         return data
 
 
-def _flag_for(ctx: Context, scan_id: int, item_path: str, digest: str, match: Match) -> None:
+def _source_columns(source: ItemSource | None) -> dict[str, Any]:
+    if source is None:
+        return {}
+    return {"source_platform": source.platform, "source_url": source.page_url,
+            "first_seen": source.first_seen}
+
+
+def _flag_for(
+    ctx: Context, scan_id: int, item_path: str, digest: str, match: Match,
+    source: ItemSource | None = None,
+) -> None:
     # item_path: the item's label (_item_labels), which tells two members of one name apart
     s = ctx.session
     exists = s.scalar(
@@ -567,6 +583,7 @@ def _flag_for(ctx: Context, scan_id: int, item_path: str, digest: str, match: Ma
             # The region stage has no bit distance; its evidence (inliers) sits in frames.
             distance=match.distance if match.distance is not None else 0,
             frames=frames,
+            **_source_columns(source),
         )
     )
 
@@ -590,28 +607,37 @@ def _inside_scan_folders(ctx: Context, source: str | os.PathLike) -> Path:
     return path
 
 
+def _engine(ctx: Context, workers: int, cluster: str | None, engine: Engine | None) -> Engine:
+    if engine is not None:
+        return engine
+    return engine_for(workers=workers, cluster=cluster or ctx.runtime.settings.dask_scheduler)
+
+
 def run_scan(
     ctx: Context,
     source: str | os.PathLike,
     *,
     workers: int = 2,
+    cluster: str | None = None,
+    engine: Engine | None = None,
     resume_scan_id: int | None = None,
     progress: Progress | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> ScanReport:
     """Scan a folder, a zip or a file for re-uploads of registry content; returns the report.
 
-    Files are hashed in ``workers`` processes and matched against the registry in this one; each
-    file's result (and its flags) is committed as it arrives, so an interrupted scan resumes with
-    ``resume_scan_id`` where it stopped. Flags are unique per (content, registry entry): scanning
-    the same content again does not add flags.
+    Files are hashed in ``workers`` local processes, or on the Dask cluster whose scheduler is
+    ``cluster`` (default DSCR_DASK_SCHEDULER; ``engine`` gives one ready made), and matched
+    against the registry in this process; each file's result (and its flags) is committed as it
+    arrives, so an interrupted scan resumes with ``resume_scan_id`` where it stopped. Flags are
+    unique per (content, registry entry): scanning the same content again does not add flags.
     """
     access.require(ctx, "scan.run")
     source = _inside_scan_folders(ctx, source)
     label = shown_name(os.fspath(source))[:256]
     items, refused = list_source(source, limits)
-    return _scan(ctx, label, items, refused, workers=workers, resume_scan_id=resume_scan_id,
-                 progress=progress)
+    return _scan(ctx, label, items, refused, engine=_engine(ctx, workers, cluster, engine),
+                 resume_scan_id=resume_scan_id, progress=progress)
 
 
 def run_scan_upload(
@@ -634,8 +660,61 @@ def run_scan_upload(
     digest = hashlib.sha256(data).hexdigest()
     label = f"upload:{digest[:16]}:{_upload_label(name)}"[:256]
     items, refused = list_upload(name, data, limits)
-    return _scan(ctx, label, items, refused, workers=1, resume_scan_id=resume_scan_id,
-                 progress=progress)
+    # In this process: the bytes of an upload never go to worker processes or a cluster.
+    return _scan(ctx, label, items, refused, engine=LocalEngine(1),
+                 resume_scan_id=resume_scan_id, progress=progress)
+
+
+def run_manifest_scan(
+    ctx: Context,
+    file: str | os.PathLike,
+    *,
+    workers: int = 2,
+    cluster: str | None = None,
+    engine: Engine | None = None,
+    resume_scan_id: int | None = None,
+    progress: Progress | None = None,
+) -> ScanReport:
+    """``run_scan`` over the items a crawl manifest lists, each keeping where it was found.
+
+    The manifest (a CSV: uri, platform, page_url, first_seen; see detection.manifests) lies in
+    a scan folder, and so does every item that is a local path; an item that is a URL must be
+    under a prefix of DSCR_SCAN_URLS. Every line is checked before anything is written: a bad
+    line refuses the whole manifest, naming it. The scan is labelled with the manifest's name
+    and SHA-256, so scanning the same manifest again with ``resume_scan_id`` resumes it. Each
+    item's source is kept on its scan item and its flags, and a confirmed flag's takedown
+    request names the platform and page.
+    """
+    access.require(ctx, "scan.run")
+    path = _inside_scan_folders(ctx, file)
+    try:
+        data = path.read_bytes()
+        text = data.decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError("detection.manifest_read",
+                              "crawl manifest {path} cannot be read as UTF-8 text ({exc})",
+                              path=path, exc=exc) from exc
+    settings = ctx.runtime.settings
+    rows = manifests.parse(text, path, roots=settings.scan_folders, prefixes=settings.scan_urls)
+    items, sources = manifests.items(rows)
+    label = _manifest_label(hashlib.sha256(data).hexdigest(), path)
+    return _scan(ctx, label, items, [], engine=_engine(ctx, workers, cluster, engine),
+                 resume_scan_id=resume_scan_id, progress=progress, sources=sources)
+
+
+MANIFEST_PREFIX = "manifest:"
+
+
+def _manifest_label(digest: str, path: Path) -> str:
+    # The digest first: a resumed scan must read the same manifest, not one edited since.
+    return f"{MANIFEST_PREFIX}{digest[:16]}:{shown_name(os.fspath(path))}"[:256]
+
+
+def manifest_of(source_label: str) -> str | None:
+    """The manifest's path of a manifest scan's label (what resuming it reads), else None."""
+    if not source_label.startswith(MANIFEST_PREFIX):
+        return None
+    return source_label.split(":", 2)[2]
 
 
 def _item_labels(keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:
@@ -663,9 +742,10 @@ def _scan(
     items: list[Item],
     refused: list[Refused],
     *,
-    workers: int,
+    engine: Engine,
     resume_scan_id: int | None,
     progress: Progress | None,
+    sources: dict[tuple[str, int], ItemSource] | None = None,
 ) -> ScanReport:
     s = ctx.session
     keys = [r.key for r in refused] + [i.key for i in items]
@@ -720,8 +800,15 @@ def _scan(
             if progress is not None:
                 progress(count, total)
         todo = [(i, AnalysisOptions()) for i in items if i.key not in done]
-        for a in run_parallel(analyse, todo, workers=workers):
+        wanted = {i.key for i, _ in todo}
+        sources = sources or {}
+        for a in engine.run(todo):
+            key = (a.path, a.index)
+            if key not in wanted:
+                continue  # a result delivered twice (a task rerun elsewhere) is stored once
+            wanted.discard(key)
             matches = matcher.match(a) if a.ok else []
+            source = sources.get(key)
             with ctx.transaction():
                 status = "error" if not a.ok else ("flagged" if matches else "clear")
                 s.add(
@@ -733,10 +820,11 @@ def _scan(
                         media_kind=a.kind if a.kind in ("image", VIDEO) else None,
                         status=status,
                         error=a.error,
+                        **_source_columns(source),
                     )
                 )
                 for m in matches:
-                    _flag_for(ctx, scan_id, labels[(a.path, a.index)], a.digest or "", m)
+                    _flag_for(ctx, scan_id, labels[key], a.digest or "", m, source)
                 count += 1
                 s.get(Scan, scan_id).items_done = min(count, s.get(Scan, scan_id).items_total)
             if progress is not None:
@@ -866,6 +954,8 @@ def _report(ctx: Context, scan_id: int) -> ScanReport:
                 tuple(by_digest.get(i.item_digest, ())) if i.status == "flagged" else (),
                 i.error,
                 i.member or None,
+                i.source_platform,
+                i.source_url,
             )
             for i in items
         )
@@ -908,6 +998,10 @@ class FlagView:
     # Whether a confirmed flag proposed a follow-up event to the analysts, and what became of
     # it (proposed, accepted, rejected); None when the case belongs to no participant.
     event_proposal: str | None = None
+    # Where a crawl manifest said the item was found; None for a folder, zip or upload scan.
+    source_platform: str | None = None
+    source_url: str | None = None
+    first_seen: dt.datetime | None = None
 
 
 def review_queue(ctx: Context, *, status: str | None = "pending") -> list[FlagView]:
@@ -940,6 +1034,9 @@ def review_queue(ctx: Context, *, status: str | None = "pending") -> list[FlagVi
                 f.review_reason,
                 f.version,
                 proposal,
+                f.source_platform,
+                f.source_url,
+                f.first_seen,
             )
             for f, ref, who, proposal in s.execute(stmt).all()
         ]
@@ -998,6 +1095,9 @@ def review_flag(
             if decision == "confirm":
                 takedown = TakedownRequest(
                     flag_id=flag.id,
+                    # A crawled item's source says where the request goes.
+                    platform=flag.source_platform or "",
+                    page_url=flag.source_url,
                     status=takedown_states.INITIAL,
                     requested_by=ctx.actor.id,
                     requested_at=now,
@@ -1044,6 +1144,8 @@ class TakedownView:
     reappeared_at: dt.datetime | None
     note: str | None
     version: int
+    # The page the request names (from a crawl manifest's item); None when none is known.
+    page_url: str | None = None
 
 
 def _takedown_view(t: TakedownRequest) -> TakedownView:
@@ -1058,6 +1160,7 @@ def _takedown_view(t: TakedownRequest) -> TakedownView:
         t.reappeared_at,
         t.note,
         t.version,
+        t.page_url,
     )
 
 

@@ -7,7 +7,8 @@ whole archive when it is a bomb. ``read_item`` reads one listed file, never past
 Every file gets a label that a report can show and a database can store: names that are not
 UTF-8 are shown with their bytes escaped, every label is at most MAX_LABEL characters and no two
 files of one listing share a label and member index (``Item.key``), so none can hide behind
-another. Plain data in, plain data out: no database, no worker processes.
+another. An item's file may also be an fsspec URL (a crawl manifest's item, read by
+``open_uri`` where it is hashed). Plain data in, plain data out: no database, no worker processes.
 """
 
 from __future__ import annotations
@@ -362,13 +363,18 @@ def read_item(item: Item, limits: Limits = DEFAULT_LIMITS) -> bytes:
         if item.member is None and item.data is not None:
             data = item.data[: cap + 1]
         elif item.member is None:
-            with open(item.file, "rb") as fh:
+            with open_uri(item.file) as fh:
+                data = fh.read(cap + 1)
+        elif item.data is None:
+            with open_uri(item.file) as raw, zipfile.ZipFile(raw) as zf, \
+                    zf.open(_member_info(zf, item)) as fh:
                 data = fh.read(cap + 1)
         else:
-            archive = item.file if item.data is None else io.BytesIO(item.data)
-            with zipfile.ZipFile(archive) as zf, zf.open(_member_info(zf, item)) as fh:
+            with zipfile.ZipFile(io.BytesIO(item.data)) as zf, \
+                    zf.open(_member_info(zf, item)) as fh:
                 data = fh.read(cap + 1)
-    except (OSError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
+    except (OSError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError,
+            ImportError) as exc:
         raise ValidationError("detection.read",
                               "{item_path} cannot be read ({exc})",
                               item_path=item.path, exc=exc) from exc
@@ -379,6 +385,28 @@ def read_item(item: Item, limits: Limits = DEFAULT_LIMITS) -> bytes:
             item_path=item.path, cap=cap
         )
     return data
+
+
+def is_url(uri: str) -> bool:
+    """Whether an item's file is a URL for fsspec (``s3://...``) rather than a local path."""
+    scheme, sep, _ = uri.partition("://")
+    return bool(sep) and scheme.isascii() and scheme.replace("+", "").isalnum() \
+        and scheme.lower() != "file"
+
+
+def local_path(uri: str) -> str:
+    """A local path as given, or the path of a ``file://`` URL."""
+    return uri[len("file://"):] if uri.lower().startswith("file://") else uri
+
+
+def open_uri(uri: str):
+    """A binary file object for a local path or any fsspec URL (the workers' mounts decide which
+    protocols work: ``s3://`` needs s3fs installed and credentials where the worker runs)."""
+    if not is_url(uri):
+        return open(local_path(uri), "rb")
+    import fsspec
+
+    return fsspec.open(uri, "rb").open()
 
 
 def _member_info(zf: zipfile.ZipFile, item: Item) -> zipfile.ZipInfo:

@@ -112,6 +112,10 @@ for flag in pending[:SHOWN]:
                                       strict=True):
             col.caption(name)
             col.text(value)
+        if flag.source_platform:
+            # A crawled item: where the crawler found it, what its takedown request will name.
+            st.caption(t("rv_found_on", lang, platform=flag.source_platform, url=flag.source_url,
+                         when=_when(flag.first_seen)))
         with st.form(f"rv_flag_form_{flag.id}"):
             st.text_input(t("rv_review_reason", lang), key=f"rv_reason_{flag.id}")
             c1, c2, _ = st.columns([1, 1, 3])
@@ -146,7 +150,8 @@ st.dataframe(pd.DataFrame([{
     t("rv_choose_takedown", lang): td.id, t("rv_case", lang): _case(td),
     t("rv_item", lang): confirmed[td.flag_id].item_path if td.flag_id in confirmed else "",
     t("rv_td_status", lang): label("rv_td_", td.status, lang), t("rv_event", lang): _event(td),
-    t("rv_platform", lang): td.platform, t("rv_requested_at", lang): _when(td.requested_at),
+    t("rv_platform", lang): td.platform, t("rv_page_url", lang): td.page_url or "",
+    t("rv_requested_at", lang): _when(td.requested_at),
     t("rv_removed_at", lang): _when(td.removed_at), t("rv_reappeared_at", lang): _when(td.reappeared_at),
     t("rv_updated_at", lang): _when(td.updated_at), t("rv_note", lang): td.note or ""} for td in requests]),
     hide_index=True, key="rv_takedowns_table")

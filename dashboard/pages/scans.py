@@ -144,6 +144,12 @@ if scan.status in ("interrupted", "failed"):
                 _run(resume_box, "scans page: resume upload scan",
                      lambda ctx, progress: service.run_scan_upload(ctx, again.name, again.getvalue(),
                                                                    resume_scan_id=scan.id, progress=progress))
+    elif (manifest := service.manifest_of(scan.source)) is not None:
+        st.caption(t("rv_resume_folder", lang, id=scan.id, source=manifest))
+        if st.button(t("rv_resume", lang), key="rv_resume_folder"):
+            _run(resume_box, "scans page: resume manifest scan",
+                 lambda ctx, progress: service.run_manifest_scan(ctx, manifest, resume_scan_id=scan.id,
+                                                                 progress=progress))
     else:
         st.caption(t("rv_resume_folder", lang, id=scan.id, source=scan.source))
         if st.button(t("rv_resume", lang), key="rv_resume_folder"):

@@ -215,6 +215,30 @@ def test_an_uploaded_zip_is_scanned_and_an_interrupted_scan_resumes(demo, signed
     assert not at.get("imgs")
 
 
+def test_an_interrupted_manifest_scan_resumes_from_the_scans_page(demo, signed_in, tmp_path):
+    folder = registered_and_scanned(demo, tmp_path)
+    manifest = folder / "crawl.csv"
+    manifest.write_text("uri,platform,page_url,first_seen\n" + "".join(
+        f"{folder / n},board.example,https://board.example/t/{k},2026-12-01\n"
+        for k, n in enumerate(("astronaut_q35.jpg", "china.jpg"))))
+    reviewer = actor(demo, "reviewer1")
+
+    def stop(done, total):
+        raise KeyboardInterrupt
+
+    with demo.context(reviewer) as ctx, pytest.raises(KeyboardInterrupt):
+        service.run_manifest_scan(ctx, manifest, workers=1, progress=stop)
+    with demo.context(reviewer) as ctx:
+        assert service.manifest_of(service.list_scans(ctx)[0].source) == str(manifest)
+    at = signed_in("reviewer1", "pages/scans.py")
+    at.button(key="rv_resume_folder").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with demo.context(reviewer) as ctx:
+        (scan,) = service.list_scans(ctx)
+        assert (scan.status, scan.items_done) == ("finished", 2)
+        assert [f.source_url for f in service.review_queue(ctx)] == ["https://board.example/t/0"]
+
+
 def test_a_zip_that_would_dodge_the_scan_is_scanned_or_refused_in_one_line(demo, signed_in,
                                                                           tmp_path):
     import os
@@ -294,6 +318,30 @@ def test_a_reason_is_required_and_a_confirmation_opens_a_takedown(demo, signed_i
         (td,) = service.takedowns(ctx)
     assert (td.status, td.platform) == ("removed", "example platform") and td.removed_at is not None
     assert table_with(at, "삭제 요청 상태")["삭제 요청 상태"].tolist() == ["삭제됨"]
+
+
+def test_a_crawled_flag_shows_where_it_was_found_and_its_takedown_names_the_page(demo, signed_in,
+                                                                                tmp_path):
+    folder = registered_and_scanned(demo, tmp_path)
+    manifest = folder / "crawl.csv"
+    manifest.write_text("uri,platform,page_url,first_seen\n"
+                        f"{folder / 'astronaut_q35.jpg'},board.example,https://board.example/t/7,"
+                        "2026-12-01T18:05:00+09:00\n"
+                        f"{folder / 'china.jpg'},board.example,https://board.example/t/8,2026-12-01\n")
+    reviewer = actor(demo, "reviewer1")
+    with demo.context(reviewer) as ctx:
+        service.run_manifest_scan(ctx, manifest, workers=1)
+        (flag,) = service.review_queue(ctx)
+    at = signed_in("reviewer1", "pages/review.py")
+    assert not at.exception
+    assert ("발견 위치: board.example · https://board.example/t/7 · 처음 발견 2026-12-01 09:05 "
+            "(UTC)") in [c.value for c in at.caption]
+    at.text_input(key=f"rv_reason_{flag.id}").input("등록 사진과 같은 사진의 재압축본")
+    at.button(key=f"rv_confirm_{flag.id}").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    table = table_with(at, "삭제 요청 상태")
+    assert (list(table["플랫폼"]), list(table["게시 페이지"])) == (
+        ["board.example"], ["https://board.example/t/7"])
 
 
 def test_a_flag_reviewed_meanwhile_by_someone_else_gives_the_conflict(demo, signed_in, tmp_path,

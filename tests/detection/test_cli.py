@@ -108,3 +108,31 @@ def test_inputs_that_broke_a_scan_or_an_import_give_one_line(dscr, tmp_path, set
     assert code == 2 and err == (f"dscr: configuration error: The key file {tmp_path} "
                                  "(DSCR_KEY_FILE) is a folder, not a file; point DSCR_KEY_FILE "
                                  "at the key file itself.\n")
+
+
+@SQLITE_ONLY
+def test_a_crawl_manifest_is_scanned_from_the_command_line_and_its_source_listed(dscr, tmp_path):
+    files = write_registry_files(tmp_path / "registry")
+    code, _, _ = dscr("registry", "add", "--case", "CASE-A", "--new-case", "--workers", "1",
+                      files / "astronaut.jpg")
+    assert code == 0
+    uploads = write_uploads(tmp_path / "uploads")
+    manifest = tmp_path / "crawl.csv"
+    manifest.write_text("uri,platform,page_url,first_seen\n"
+                        f"{uploads / 'astronaut_q30.jpg'},p.example,https://p.example/1,2026-12-01\n"
+                        f"{uploads / 'rocket.jpg'},p.example,https://p.example/2,2026-12-01\n")
+    code, out, _ = dscr("scan", "--manifest", manifest, "--json", tmp_path / "r.json",
+                        "--workers", "1")
+    assert code == 0 and "2 files, 1 flagged, 1 clear, 0 errors" in out
+    code, out, _ = dscr("flags", "list")
+    flag = json.loads(out.splitlines()[0])
+    assert (flag["platform"], flag["page_url"]) == ("p.example", "https://p.example/1")
+    code, out, _ = dscr("flags", "review", flag["id"], "--confirm", "--reason", "same photo")
+    assert code == 0
+    code, out, _ = dscr("takedowns", "list")
+    takedown = json.loads(out.splitlines()[0])
+    assert (takedown["platform"], takedown["page_url"]) == ("p.example", "https://p.example/1")
+    manifest.write_text("uri,platform,page_url,first_seen\n"
+                        f"{uploads / 'rocket.jpg'},p.example,https://p.example/2,soon\n")
+    code, _, err = dscr("scan", "--manifest", manifest, "--json", tmp_path / "r2.json")
+    assert code == 2 and "line 2: first_seen 'soon'" in err
