@@ -147,8 +147,13 @@ else:
     consecutive = change[change["from_step"].map(stages.STAGES.index) + 1
                          == change["to_step"].map(stages.STAGES.index)]
     cls = {(r.domain, r.to_step): r.change for r in consecutive.itertuples()}
-    # One small panel per domain (their scales differ); each point after the first is coloured by
-    # the Reliable Change class of the step before it, and the legend names the classes.
+    # The conclusion point says what the programme changed: the planning -> conclusion class, as
+    # the table's row of that pair reports it (not the last step's alone).
+    overall = change[(change["from_step"] == stages.STAGES[0]) & (change["to_step"] == stages.STAGES[-1])]
+    cls.update({(r.domain, r.to_step): r.change for r in overall.itertuples()})
+    # One small panel per domain, each on its instrument's whole score range (a zoomed axis draws
+    # 4.33 -> 3.92 -> 4.42 as a deep V); each point after the first is coloured by the Reliable
+    # Change class that reaches it, and the legend names the classes.
     n_cols = 3
     n_rows = -(-len(col_order) // n_cols)
     chart = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=col_order, vertical_spacing=0.18)
@@ -168,6 +173,10 @@ else:
                 hovertemplate=f"{col}<br>%{{x}}: %{{y:.1f}}<br>{CHANGE_NAMES[klass]}<extra></extra>"), **where)
             legend_done.add(klass)
         chart.update_xaxes(categoryorder="array", categoryarray=row_order, **where)
+        first = part.iloc[0]
+        lo, hi = get_instrument(first.instrument_id, int(first.instrument_version)).score_range(first.domain)
+        pad = (hi - lo) * 0.05
+        chart.update_yaxes(range=[lo - pad, hi + pad], **where)
     chart.update_xaxes(title_text=t("co_mx_step", lang), row=n_rows)
     chart.update_yaxes(title_text=t("co_mx_score", lang), col=1)
     chart.update_layout(title=f"{t('co_mx_change', lang)} · {code}", height=300 * n_rows + 120,

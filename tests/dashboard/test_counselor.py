@@ -282,3 +282,49 @@ def test_other_roles_cannot_use_the_counselor_use_cases(demo, newcomer, username
         with pytest.raises(PermissionDenied):
             assessments.record_draft(ctx, participant_id=pid, stage="planning", instrument_id="CR-3",
                                      responses={"CR-01": 3}, administered_on=ctx.today)
+
+
+def test_each_change_panel_is_drawn_on_its_instruments_range_and_the_conclusion_by_the_whole_change(
+        demo, signed_in):
+    import json
+
+    from assessment.instruments import get_instrument
+
+    with demo.context_for("counselor1") as ctx:
+        done = next(r for r in casework.my_caseload(ctx) if r.status == "completed")
+        matrix = matrix_service.participant_matrix(ctx, done.participant_id)
+    at = open_for(signed_in, "pages/matrix.py", done.study_code)
+    spec = next(json.loads(e.proto.spec) for e in at.get("plotly_chart")
+                if "co_mx_change_chart" in e.proto.id)
+    layout = spec["layout"]
+    order = {"planning": 0, "midterm": 1, "conclusion": 2}
+    ranges = {}  # a domain's scores in step order -> its instrument's score ranges
+    for domain, part in matrix.cells.groupby("domain"):
+        part = part.sort_values("stage", key=lambda col: col.map(order))
+        first = part.iloc[0]
+        span = get_instrument(first.instrument_id, int(first.instrument_version)).score_range(domain)
+        ranges.setdefault(tuple(round(v, 6) for v in part["score"]), []).append(span)
+    def values(y) -> list[float]:  # Plotly 6 sends numeric arrays as base64 typed arrays
+        if isinstance(y, dict):
+            import base64
+
+            import numpy as np
+            return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).tolist()
+        return list(y)
+
+    lines = [tr for tr in spec["data"] if tr.get("mode") == "lines"]
+    assert len(lines) == matrix.cells["domain"].nunique()
+    for tr in lines:
+        axis = "yaxis" + tr.get("yaxis", "y")[1:]
+        low, high = layout[axis]["range"]
+        spans = ranges[tuple(round(v, 6) for v in values(tr["y"]))]
+        assert any(low < lo <= hi < high and (high - low) < 1.2 * (hi - lo) for lo, hi in spans), (
+            axis, (low, high), spans)
+    # The conclusion marker of each domain has the colour of its planning -> conclusion class.
+    colours = {"recovered": "#1f5f3f", "improved": "#5bb974", "unchanged": "#b0b7c3",
+               "deteriorated": "#d64541"}
+    whole = matrix.change[(matrix.change["from_step"] == "planning")
+                          & (matrix.change["to_step"] == "conclusion")]
+    markers = [tr for tr in spec["data"] if tr.get("mode") == "markers" and tr["x"] == ["종결"]]
+    assert len(markers) == len(whole) > 0
+    assert sorted(tr["marker"]["color"] for tr in markers) == sorted(colours[c] for c in whole["change"])
