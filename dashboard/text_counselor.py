@@ -128,4 +128,10 @@ TEXT: dict[str, dict[str, str]] = {
     "co_in_gate": {"ko": "이 단계는 아직 시작할 수 없습니다: {why}", "en": "This step cannot start yet: {why}"},
     "co_in_answered": {"ko": "답한 문항 {n} / {total}", "en": "{n} of {total} items answered"},
     "co_in_not_given": {"ko": "이 단계에서 실시하는 검사가 없습니다.", "en": "No instrument is given at this step."},
+    "pt_field": {"ko": "항목", "en": "Field"},
+    "pt_value": {"ko": "내용", "en": "Value"},
+    "pt_not_given": {"ko": "(기록 없음)", "en": "(not given)"},
+    "rs_same_day_warning": {"ko": "이 참여자의 {date} 회기가 이미 기록되어 있습니다. 같은 날 회기를 하나 더 기록하려면 아래를 선택하고 다시 저장하십시오.",
+                            "en": "A session on {date} is recorded for this participant already. To record a second one that day, tick below and save again."},
+    "rs_same_day_confirm": {"ko": "같은 날 회기를 하나 더 기록합니다", "en": "Record a second session that day"},
 }

@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboard import state
+from dashboard import dates, state
 from dashboard.components import service_errors
 from dashboard.counselor import caseload_codes, choose_participant
 from dashboard.i18n import label, t
@@ -43,10 +43,17 @@ c2.page_link("pages/instrument.py", label=t("co_instrument", lang), icon=":mater
 if st.button(t("show_identity", lang), key="show_identity"):
     with service_errors(), state.context(actor, "participant page: identity") as ctx:
         ident = casework.participant_identity(ctx, pid)
-        st.write({t("name", lang): ident.name, t("birth_date", lang): ident.birth_date,
-                  t("contact", lang): ident.contact, t("guardian_contact", lang): ident.guardian_contact})
+        # Label and value, as a record card reads; a field never given is said so, not "None".
+        st.dataframe(pd.DataFrame({
+            t("pt_field", lang): [t("name", lang), t("birth_date", lang), t("contact", lang),
+                                  t("guardian_contact", lang)],
+            t("pt_value", lang): [v if v else t("pt_not_given", lang) for v in (
+                ident.name, dates.day(ident.birth_date, lang) if ident.birth_date else None,
+                ident.contact, ident.guardian_contact)],
+        }), hide_index=True, key="identity_table")
 
 st.subheader(t("sessions", lang))
+sessions = []
 with service_errors(), state.context(actor, "participant page: sessions") as ctx:
     sessions = casework.list_sessions(ctx, pid)
     if sessions:
@@ -57,7 +64,10 @@ with service_errors(), state.context(actor, "participant page: sessions") as ctx
             t("topics", lang): ", ".join(label("topic_", x, lang) for x in s.topics)} for s in sessions])
         fig = px.scatter(frame, x=t("session_date", lang), y=t("minutes", lang), color=t("attendance", lang),
                          title=t("session_timeline", lang))
-        fig.update_layout(xaxis_title=t("date_axis", lang), yaxis_title=t("minutes", lang))
+        # Minutes from zero: a handful of 89-91 minute sessions is not a swing.
+        fig.update_layout(xaxis_title=t("date_axis", lang), yaxis_title=t("minutes", lang),
+                          yaxis={"range": [0, max(s.minutes for s in sessions) * 1.15]})
+        dates.date_axes(fig, lang)
         st.plotly_chart(fig, key="timeline")
         st.dataframe(frame, hide_index=True)
     else:
@@ -75,14 +85,23 @@ with st.form("record_session_form", clear_on_submit=False):
     topics = st.multiselect(t("topics", lang), TOPICS, format_func=lambda x: t("topic_" + x, lang),
                             placeholder=t("choose", lang), key="rs_topics")
     notes = st.text_area(t("notes", lang), key="rs_notes")
+    if st.session_state.get("rs_same_day") is not None:
+        st.warning(t("rs_same_day_warning", lang, date=dates.day(st.session_state["rs_same_day"], lang)))
+        st.checkbox(t("rs_same_day_confirm", lang), key="rs_same_day_ok")
     submitted = st.form_submit_button(t("save", lang))
+same_day = submitted and any(s.session_date == date for s in sessions)
+if same_day and not st.session_state.get("rs_same_day_ok"):
+    # A second session on one day is rare and was made by accident (a saved form sent again):
+    # the counselor says it is meant, and the form keeps what was typed meanwhile.
+    st.session_state["rs_same_day"] = date
+    st.rerun()
 if submitted:
     # On an error the form keeps every value typed: the message says what to change.
     with service_errors(), state.context(actor, "participant page: record session") as ctx:
         casework.record_session(ctx, participant_id=pid, session_date=date, minutes=int(minutes),
                                modality=modality, attendance=attendance, topics=tuple(topics),
                                notes=notes or None)
-        for key in ("rs_minutes", "rs_topics", "rs_notes"):
-            del st.session_state[key]  # saved: start the next record from an empty form
+        for key in ("rs_minutes", "rs_topics", "rs_notes", "rs_same_day_ok", "rs_same_day"):
+            st.session_state.pop(key, None)  # saved: start the next record from an empty form
         st.toast(t("saved", lang))
         st.rerun()

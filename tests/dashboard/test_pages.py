@@ -42,7 +42,7 @@ def test_identity_is_shown_on_request_and_logged(demo, signed_in):
     from db.schema import AuditLog
     at = signed_in("counselor1", "pages/participant.py")
     at.button(key="show_identity").click().run()
-    assert not at.exception and at.json
+    assert not at.exception and any("항목" in d.value.columns for d in at.dataframe)
     with demo.sessions() as s:
         reads = s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "read"))
     assert reads >= 4
@@ -95,3 +95,30 @@ def test_admin_reads_a_break_glass_reason_on_request_and_erases_it(demo, signed_
     assert not at.error and at.success
     at.button(key="show_reason").click().run()
     assert any("삭제했습니다" in w.value for w in at.warning)
+
+
+def test_a_second_session_on_the_same_day_is_saved_only_when_the_counselor_says_it_is_meant(
+        demo, signed_in):
+    at = signed_in("counselor1", "pages/participant.py")
+    at.text_area(key="rs_notes").input("첫 회기 기록")
+    at.button(key="FormSubmitter:record_session_form-저장").click().run()
+    before = _count_sessions(demo)
+    assert at.text_area(key="rs_notes").value == ""  # saved: the form starts empty
+    # The same form sent again for the same day: a warning, nothing saved, the typing kept.
+    at.text_area(key="rs_notes").input("두 번째 기록")
+    at.button(key="FormSubmitter:record_session_form-저장").click().run()
+    assert not at.exception and _count_sessions(demo) == before
+    assert any("이미 기록되어 있습니다" in w.value for w in at.warning)
+    assert at.text_area(key="rs_notes").value == "두 번째 기록"
+    at.checkbox(key="rs_same_day_ok").check()
+    at.button(key="FormSubmitter:record_session_form-저장").click().run()
+    assert not at.exception and _count_sessions(demo) == before + 1
+    assert not any("이미 기록되어 있습니다" in w.value for w in at.warning)
+
+
+def test_the_identity_is_shown_as_labelled_fields_not_raw_json(demo, signed_in):
+    at = signed_in("counselor1", "pages/participant.py")
+    at.button(key="show_identity").click().run()
+    card = next(d.value for d in at.dataframe if "항목" in d.value.columns)
+    assert list(card["항목"]) == ["이름", "생년월일", "연락처", "보호자 연락처"]
+    assert not card["내용"].isin(["None", ""]).any() and len(at.json) == 0
