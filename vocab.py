@@ -109,9 +109,10 @@ DISCLOSURE_BASES = ("juvenile_act_70_1_court_or_prosecution", "juvenile_act_70_1
 
 # --- free-text reasons kept apart from the audit log ----------------------------------------------
 
-# What a kept reason was given for: a re-identification and a break-glass opening (read by the
-# admin in the access review) and a cohort's sign-off decision (read by the committee).
-REASON_KINDS = ("reidentify", "break_glass", "sign_off")
+# What a kept reason was given for: a re-identification, a break-glass opening and a transfer to
+# another counselor (read by the admin in the access review) and a cohort's sign-off decision (read
+# by the committee).
+REASON_KINDS = ("reidentify", "break_glass", "sign_off", "transfer")
 
 # --- the audit log ------------------------------------------------------------------------------
 
@@ -121,7 +122,8 @@ REASON_KINDS = ("reidentify", "break_glass", "sign_off")
 AUDIT_ACTIONS = (
     "insert", "update", "delete", "read", "denied",
     "login", "login_failed", "login_refused_locked", "lockout", "unlock", "logout",
-    "sessions_ended", "password_change_refused",
+    "sessions_ended", "password_change_refused", "password_change_required", "password_reset",
+    "role_change", "transfer",
     "break_glass", "reidentify", "reason_correct", "reason_erase", "sign_off", "predict",
     "backup", "restore", "key_rotate", "key_retire", "retention_purge", "audit_verify",
     "access_reviewed",

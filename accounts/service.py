@@ -154,6 +154,58 @@ def disable_account(ctx: Context, username: str) -> None:
         _end_sessions(ctx, acc.id, "account disabled")
 
 
+def change_role(ctx: Context, username: str, role: str) -> None:
+    """Give an account another role; its open sessions end (they were opened with the old one).
+
+    A supervisor who becomes something else leads nobody any more: the team waits for a new lead.
+    A counselor who is no longer one keeps their caseload assignments on record; transfer the
+    participants first (casework.transfer_participant), or they are left without a counselor.
+    """
+    access.require(ctx, "account.manage")
+    if role not in ROLES:
+        raise ValidationError("accounts.role_does_not_exist",
+                              "Role {role!r} does not exist; choose one of {roles}.",
+                              role=role, roles=', '.join(ROLES))
+    with ctx.transaction() as s:
+        acc = _account_by_name(ctx, username)
+        if acc.id == ctx.actor.id:
+            raise Conflict("accounts.own_role",
+                           "You cannot change the role of the account you are acting as.")
+        if acc.role == role:
+            return
+        old = acc.role
+        if old == "supervisor":
+            for member in s.scalars(select(Account).where(Account.supervisor_id == acc.id)):
+                member.supervisor_id = None
+        if role != "counselor":
+            acc.supervisor_id = None
+        acc.role = role
+        audit.record(s, "role_change", table_name="accounts", row_id=acc.id,
+                     detail=f"{old} -> {role}")
+        _end_sessions(ctx, acc.id, "role changed")
+
+
+def reset_password(ctx: Context, username: str) -> str:
+    """An admin's reset: a one-time password, returned once to hand to its owner, that works for
+    one log-in only, at which its owner sets a password of their own. Open sessions end; a lock
+    from failed log-ins is lifted. The password is never stored or logged in the clear."""
+    access.require(ctx, "account.manage")
+    with ctx.transaction() as s:
+        acc = _account_by_name(ctx, username)
+        if acc.id == ctx.actor.id:
+            raise Conflict("accounts.own_reset",
+                           "Change your own password with your current one, not by a reset.")
+        one_time = "-".join(secrets.token_hex(3) for _ in range(4))  # 48 random bits, readable
+        acc.password_hash = hash_password(one_time)
+        acc.password_changed_at = utcnow()
+        acc.must_change_password = True
+        acc.failed_logins = 0
+        acc.locked_until = None
+        audit.record(s, "password_reset", table_name="accounts", row_id=acc.id)
+        _end_sessions(ctx, acc.id, "password reset")
+    return one_time
+
+
 def unlock_account(ctx: Context, username: str) -> bool:
     """Lift a lock-out left by failed log-ins before it runs out; False when it was not locked."""
     access.require(ctx, "account.manage")
@@ -229,9 +281,17 @@ def _login_failed() -> LoginFailed:
 LOGIN_FAILED_MESSAGE = str(_login_failed())
 
 
-def authenticate(runtime: Runtime, username: str, password: str, *, now: dt.datetime | None = None
-                 ) -> Actor:
-    """Check a password; lock the account after repeated failures. Every outcome is audited."""
+class PasswordChangeRequired(PermissionDenied):
+    """The password was right and is a one-time one (an admin's reset): give a new one to log in."""
+
+
+def authenticate(runtime: Runtime, username: str, password: str, *, now: dt.datetime | None = None,
+                 new_password: str | None = None) -> Actor:
+    """Check a password; lock the account after repeated failures. Every outcome is audited.
+
+    After an admin's reset the password is a one-time one: it logs in only together with a
+    `new_password`, which replaces it (PasswordChangeRequired without one; a weak one is refused
+    with what is wrong, and the one-time password stays usable)."""
     now = now or utcnow()
     with runtime.sessions() as s:
         begin_writing(s)  # every outcome writes (the audit entry, the failure count)
@@ -262,7 +322,26 @@ def authenticate(runtime: Runtime, username: str, password: str, *, now: dt.date
             audit.record(s, "login_failed", table_name="accounts", row_id=acc.id)
             s.commit()
             raise _login_failed()
-        if needs_rehash(acc.password_hash):
+        if acc.must_change_password:
+            if new_password is None:
+                audit.record(s, "password_change_required", table_name="accounts", row_id=acc.id)
+                s.commit()
+                raise PasswordChangeRequired(
+                    "accounts.password_change_required",
+                    "This is a one-time password: choose a new password of your own to log in.")
+            problem = password_problem(new_password, (acc.username, acc.display_name))
+            if problem is None and new_password == password:
+                problem = ValidationError("accounts.new_password_same",
+                                          "The new password must differ from the one-time one.")
+                s.rollback()
+                raise problem
+            if problem:
+                s.rollback()
+                raise ValidationError.of(problem)
+            acc.password_hash = hash_password(new_password)
+            acc.password_changed_at = now
+            acc.must_change_password = False
+        elif needs_rehash(acc.password_hash):
             acc.password_hash = hash_password(password)
         acc.failed_logins = 0
         acc.locked_until = None
@@ -466,10 +545,11 @@ def access_review(ctx: Context, *, start: dt.date, end: dt.date) -> dict[str, pd
         [{"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "detail": e.detail,
           "subject_participant_id": e.subject_participant_id,
           "study_code": codes.get(e.subject_participant_id),
-          "reason_id": audit.kept_as(e.detail) if e.action == "reidentify" else None}
+          "reason_id": audit.kept_as(e.detail) if e.action in ("reidentify", "transfer") else None}
          for e in s.scalars(select(AuditLog).where(
              AuditLog.at >= lo, AuditLog.at < hi,
-             AuditLog.action.in_(("denied", "reidentify", "lockout", "login_failed")))
+             AuditLog.action.in_(("denied", "reidentify", "transfer", "role_change",
+                                  "password_reset", "lockout", "login_failed")))
              .order_by(AuditLog.id))],
         columns=["id", "at", "actor", "action", "detail", "subject_participant_id", "study_code",
                  "reason_id"])

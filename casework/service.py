@@ -302,6 +302,70 @@ def assign_counselor(ctx: Context, *, counselor_id: int, participant_id: int,
         return a.id
 
 
+def current_assignments(ctx: Context, as_of: dt.date | None = None) -> list[tuple[str, str | None, dt.date | None]]:
+    """Each participant's counselor on a date, for the admin's caseload table: (study code,
+    counselor's username or None, assigned since), by study code. No names."""
+    access.require(ctx, "assignment.manage")
+    day = as_of or ctx.today
+    rows = ctx.session.execute(
+        select(Participant.study_code, Account.username, CounselorAssignment.start_date)
+        .outerjoin(CounselorAssignment,
+                   (CounselorAssignment.participant_id == Participant.id)
+                   & (CounselorAssignment.start_date <= day)
+                   & ((CounselorAssignment.end_date.is_(None)) | (CounselorAssignment.end_date >= day)))
+        .outerjoin(Account, Account.id == CounselorAssignment.counselor_id)
+        .order_by(Participant.study_code)).all()
+    ctx.session.rollback()
+    return [(code, name, since) for code, name, since in rows]
+
+
+def transfer_participant(ctx: Context, study_code: str, *, to_counselor: str, on: dt.date,
+                         reason: str) -> int:
+    """Move a young person to another counselor from `on`: the current assignment ends the day
+    before, a new one starts that day; the reason is kept encrypted for the admin's access review.
+    Returns the new assignment's id. The counselor they leave no longer sees them from `on`."""
+    access.require(ctx, "assignment.manage")
+    why = (reason or "").strip()
+    if len(why) < 10:
+        raise ValidationError("casework.give_reason_transfer",
+                              "Give the reason for the transfer (at least 10 characters); it is "
+                              "kept, encrypted, for the admin's access review.")
+    _guard_text(why, "transfer reason")
+    with ctx.transaction() as s:
+        part = s.scalars(select(Participant).where(Participant.study_code == study_code.strip())
+                         ).one_or_none()
+        if part is None:
+            raise NotFound("casework.no_participant_study_code",
+                           "No participant with study code {study_code!r}.",
+                           study_code=study_code.strip())
+        to = s.scalars(select(Account).where(Account.username == to_counselor)).one_or_none()
+        if to is None or to.role != "counselor" or not to.active:
+            raise ValidationError("casework.transfer_to_counselor",
+                                  "{username} is not an active counselor.", username=to_counselor)
+        current = list(s.scalars(select(CounselorAssignment).where(
+            CounselorAssignment.participant_id == part.id,
+            (CounselorAssignment.end_date.is_(None)) | (CounselorAssignment.end_date >= on))))
+        if any(a.counselor_id == to.id for a in current):
+            raise Conflict("casework.transfer_same_counselor",
+                           "{study_code} is {username}'s already.", study_code=part.study_code,
+                           username=to_counselor)
+        for a in current:
+            if a.start_date >= on:
+                raise Conflict("casework.transfer_before_start",
+                               "{study_code}'s current assignment starts on {start}; a transfer "
+                               "takes effect after it.", study_code=part.study_code,
+                               start=a.start_date)
+            a.end_date = on - dt.timedelta(days=1)
+        new = CounselorAssignment(counselor_id=to.id, participant_id=part.id, start_date=on)
+        s.add(new)
+        s.flush()
+        kept = reasons.keep(ctx, "transfer", why, participant_id=part.id)
+        audit.record(s, "transfer", table_name="counselor_assignments", row_id=new.id,
+                     subject_participant_id=part.id,
+                     detail=audit.about_text("reason", why, kept_as=kept))
+        return new.id
+
+
 @dataclass(frozen=True)
 class CaseloadRow:
     participant_id: int

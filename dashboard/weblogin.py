@@ -20,6 +20,7 @@ session to the form first.
 
 from __future__ import annotations
 
+import functools
 import html
 import urllib.parse
 
@@ -31,7 +32,7 @@ from starlette.routing import Route
 from accounts import service as accounts
 from dashboard.i18n import LANGUAGES, t
 from dashboard.messages import localise
-from errors import DscrError
+from errors import DscrError, ValidationError
 
 COOKIE = "dscr_session"
 LOGIN_PATH = "/dscr/login"
@@ -70,8 +71,15 @@ def _lang(request: Request, form: dict | None = None) -> str:
 
 
 def _page(lang: str, next_path: str, *, error: str | None = None, info: str | None = None,
-          status: int = 200) -> HTMLResponse:
+          status: int = 200, change: bool = False, username: str = "") -> HTMLResponse:
+    """The log-in form; with `change`, also the new password a one-time password asks for (the
+    one-time password is typed again: nothing of it is sent back to the browser)."""
     e = html.escape
+    new_fields = (f"""<label for="new_password">{e(t("new_password", lang))}</label>
+<input type="password" id="new_password" name="new_password" required autocomplete="new-password">
+<label for="new_password2">{e(t("new_password_again", lang))}</label>
+<input type="password" id="new_password2" name="new_password2" required autocomplete="new-password">
+""" if change else "")
     other = "en" if lang == "ko" else "ko"
     query = urllib.parse.urlencode({"lang": other, "next": next_path})
     notices = "".join(f'<p class="{cls}" role="{role}">{e(text)}</p>'
@@ -108,10 +116,10 @@ nav {{ text-align: right; font-size: .9rem; }}
 <input type="hidden" name="lang" value="{lang}">
 <input type="hidden" name="next" value="{e(next_path)}">
 <label for="username">{e(t("username", lang))}</label>
-<input type="text" id="username" name="username" required autofocus autocapitalize="none" spellcheck="false">
-<label for="password">{e(t("password", lang))}</label>
+<input type="text" id="username" name="username" value="{e(username)}" required autofocus autocapitalize="none" spellcheck="false">
+<label for="password">{e(t("one_time_password" if change else "password", lang))}</label>
 <input type="password" id="password" name="password" required autocomplete="current-password">
-<label class="ack"><input type="checkbox" name="ack" value="1"> <span>{e(t("privacy_ack", lang))}</span></label>
+{new_fields}<label class="ack"><input type="checkbox" name="ack" value="1"> <span>{e(t("privacy_ack", lang))}</span></label>
 <button type="submit">{e(t("login", lang))}</button>
 </form>
 </main></body></html>"""
@@ -150,12 +158,24 @@ async def login_submit(request: Request) -> Response:
     if not form.get("ack"):
         return _page(lang, next_path, error=t("privacy_required", lang), status=400)
     username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+    new_password = form.get("new_password")
+    if new_password is not None and new_password != form.get("new_password2"):
+        return _page(lang, next_path, error=t("new_passwords_differ", lang), status=400,
+                     change=True, username=username)
     try:
         rt = _runtime()  # a missing or misplaced key file is said here, in one line
-        actor = await run_in_threadpool(accounts.authenticate, rt, username, password)
+        actor = await run_in_threadpool(
+            functools.partial(accounts.authenticate, rt, username, password,
+                              new_password=None if new_password is None else str(new_password)))
         token = await run_in_threadpool(accounts.start_login_session, rt, actor)
     except accounts.LoginFailed:
         return _page(lang, next_path, error=t("login_failed", lang), status=401)
+    except accounts.PasswordChangeRequired:
+        return _page(lang, next_path, info=t("password_change_required", lang), change=True,
+                     username=username)
+    except ValidationError as exc:  # the new password is too weak: say why, ask again
+        return _page(lang, next_path, error=localise(exc, lang), status=400, change=True,
+                     username=username)
     except DscrError as exc:
         return _page(lang, next_path, error=localise(exc, lang), status=503)
     response = RedirectResponse(next_path, status_code=303)

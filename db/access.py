@@ -130,8 +130,8 @@ POLICY: dict[str, frozenset[str]] = {
 # Which kinds of kept reason (vocab.REASON_KINDS) each reason action reaches: a row of another
 # kind is "not found", like a missing one.
 REASON_KINDS: dict[str, tuple[str, ...]] = {
-    "reason.read": ("reidentify", "break_glass"),
-    "reason.amend": ("reidentify", "break_glass"),
+    "reason.read": ("reidentify", "break_glass", "transfer"),
+    "reason.amend": ("reidentify", "break_glass", "transfer"),
     "conclusion.decisions": ("sign_off",),
     "conclusion.amend": ("sign_off",),
 }

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 import vocab
@@ -98,6 +99,9 @@ class Account(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
     password_changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Set by an admin's reset: the password is a one-time one, and the next log-in sets a new one.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                       server_default=sa_false())
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}

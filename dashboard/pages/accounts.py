@@ -1,8 +1,11 @@
 """The admin's accounts page: accounts and roles, adding and disabling, open sessions."""
 
+import pandas as pd
 import streamlit as st
 
-from dashboard import state
+from casework import service as casework
+from dashboard import dates, state
+from db.context import local_today
 from dashboard.components import service_errors
 from dashboard.i18n import t
 from accounts import service as accounts_service
@@ -15,8 +18,10 @@ st.title(t("accounts", lang))
 with state.context(actor, "accounts page") as ctx:
     accounts = accounts_service.list_accounts(ctx)
 st.dataframe([{t("username", lang): a.username, t("display_name", lang): a.display_name,
-               t("role", lang): t("role_" + a.role, lang), t("active", lang): a.active,
-               t("locked", lang): a.locked} for a in accounts], hide_index=True)
+               t("role", lang): t("role_" + a.role, lang),
+               t("active", lang): t("ac_yes" if a.active else "ac_no", lang),
+               t("locked", lang): t("ac_yes" if a.locked else "ac_no", lang)} for a in accounts],
+             hide_index=True)
 
 st.subheader(t("add_account", lang))
 with st.form("add_account_form"):
@@ -31,6 +36,39 @@ if add:
         accounts_service.add_account(ctx, username=username, role=role, password=password, display_name=display)
         st.toast(t("saved", lang))
         st.rerun()
+
+st.subheader(t("ac_role_change", lang))
+others_all = [a.username for a in accounts if a.username != actor.username]
+role_of = {a.username: a.role for a in accounts}
+with st.form("role_form"):
+    c1, c2 = st.columns(2)
+    whose = c1.selectbox(t("username", lang), others_all, key="ac_role_user",
+                         format_func=lambda u: f"{u} ({t('role_' + role_of[u], lang)})")
+    new_role = c2.selectbox(t("role", lang), ROLES, format_func=lambda r: t("role_" + r, lang),
+                            key="ac_role_new")
+    confirm_role = st.checkbox(t("ac_role_confirm", lang), key="ac_role_confirm")
+    change = st.form_submit_button(t("ac_role_change", lang))
+if change and whose:
+    if not confirm_role:
+        st.error(t("co_mx_confirm_needed", lang))
+    else:
+        with service_errors(), state.context(actor, "accounts page: role") as ctx:
+            accounts_service.change_role(ctx, whose, new_role)
+            st.toast(t("ac_role_changed", lang, name=whose, role=t("role_" + new_role, lang)))
+            st.session_state.pop("ac_role_confirm", None)
+            st.rerun()
+
+st.subheader(t("ac_reset", lang))
+st.caption(t("ac_reset_help", lang))
+with st.form("reset_form"):
+    whom = st.selectbox(t("username", lang), others_all, key="ac_reset_user")
+    reset = st.form_submit_button(t("ac_reset", lang))
+if reset and whom:
+    with service_errors(), state.context(actor, "accounts page: reset") as ctx:
+        # Shown once, in this run only: never kept in session state or anywhere else.
+        one_time = accounts_service.reset_password(ctx, whom)
+        st.success(t("ac_reset_done", lang, name=whom))
+        st.code(one_time, language=None)
 
 st.subheader(t("disable", lang))
 others = [a.username for a in accounts if a.active and a.username != actor.username]
@@ -55,4 +93,31 @@ if not sessions.empty:
     if end:
         with service_errors(), state.context(actor, "accounts page: end session") as ctx:
             accounts_service.end_login_session_by_id(ctx, sid)
+            st.rerun()
+
+# --- caseloads: who counsels whom, and transfers ----------------------------------------------
+st.subheader(t("ac_caseloads", lang))
+assignments = None
+with service_errors(), state.context(actor, "accounts page: caseloads") as ctx:
+    assignments = casework.current_assignments(ctx)
+if assignments is not None:
+    st.dataframe(pd.DataFrame({
+        t("study_code", lang): [c for c, _, _ in assignments],
+        t("ac_counselor", lang): [n or t("ac_unassigned", lang) for _, n, _ in assignments],
+        t("ac_since", lang): [dates.day(d, lang) for _, _, d in assignments],
+    }), hide_index=True, key="ac_caseload_table")
+    counselors = [a.username for a in accounts if a.role == "counselor" and a.active]
+    with st.form("transfer_form"):
+        c1, c2, c3 = st.columns(3)
+        code = c1.selectbox(t("study_code", lang), [c for c, _, _ in assignments], key="ac_tr_code")
+        to = c2.selectbox(t("ac_transfer_to", lang), counselors, key="ac_tr_to")
+        on = c3.date_input(t("ac_transfer_on", lang), value=local_today(), key="ac_tr_on",
+                           format="YYYY.MM.DD")
+        why = st.text_input(t("ac_transfer_reason", lang), key="ac_tr_reason")
+        move = st.form_submit_button(t("ac_transfer", lang))
+    if move and code and to:
+        with service_errors(), state.context(actor, "accounts page: transfer") as ctx:
+            casework.transfer_participant(ctx, code, to_counselor=to, on=on, reason=why)
+            st.toast(t("ac_transferred", lang, code=code, name=to))
+            st.session_state.pop("ac_tr_reason", None)
             st.rerun()

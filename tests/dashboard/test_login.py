@@ -258,3 +258,38 @@ def test_a_session_may_upload_once_logged_in_and_only_with_its_cookie(app_env, m
     # before the session's next run forgets it.
     accounts.end_login_session(app_env, token)
     assert not uploads.may_upload(session, token)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_one_time_password_logs_in_only_with_a_new_password_of_ones_own(server, make_account, rt):
+    from accounts import service as accounts
+    from db.context import SYSTEM
+
+    who = make_account("counselor", "counselor_otp", "right password 1")
+    admin = make_account("admin", "admin_otp")
+    with rt.context(admin) as ctx:
+        one_time = accounts.reset_password(ctx, "counselor_otp")
+    assert _login(server, "counselor_otp", "right password 1").status == 401  # the old one is gone
+    asked = _login(server, "counselor_otp", one_time)
+    assert asked.status == 200 and _cookie(asked) is None
+    assert "일회용 비밀번호" in asked.text and 'name="new_password"' in asked.text
+    assert one_time not in asked.text and 'value="counselor_otp"' in asked.text
+
+    def change(new: str, again: str | None = None):
+        form = {"username": "counselor_otp", "password": one_time, "new_password": new,
+                "new_password2": new if again is None else again, "next": "/", "lang": "ko",
+                "ack": "1"}
+        return _request(server, "POST", weblogin.LOGIN_PATH, form=form)
+
+    differ = change("a fresh passphrase 7", "a fresh passphrase 8")
+    assert differ.status == 400 and "서로 다릅니다" in differ.text and _cookie(differ) is None
+    weak = change("1234")
+    assert weak.status == 400 and _cookie(weak) is None and 'name="new_password"' in weak.text
+    ok = change("a fresh passphrase 7")
+    assert ok.status == 303 and accounts.resume_login_session(rt, _cookie(ok)) == who
+    # From now on the new password is the password, and the one-time one is spent.
+    assert _login(server, "counselor_otp", one_time).status == 401
+    assert _login(server, "counselor_otp", "a fresh passphrase 7").status == 303
+    with rt.context(SYSTEM) as ctx:
+        actions = [e.action for e in accounts.audit_entries(ctx, actor="counselor_otp", limit=50)]
+    assert "password_change_required" in actions

@@ -182,6 +182,7 @@ def arguments(key: str, fn, w, tmp_path: Path) -> dict[str, object]:
         cohort="none", event_date=TODAY, event_type="other", proposal_id=1, accept=False,
         covariates=["prior_offences"], model_id=1, session_id=1, participant_id=1, assessment_id=1, goal_id=1,
         reason_id=1, month=dt.date(2026, 10, 1), now=dt.datetime(2026, 11, 20, 12),
+        to_counselor="counselor2", on=TODAY,
     )
     if key == "matrix.sign_off_cohort":
         values.update(as_of=dt.datetime(2026, 11, 20, 12), decision="approved at the meeting")

@@ -121,13 +121,15 @@ def test_an_interrupted_scan_of_a_same_name_zip_resumes_and_still_flags_the_copy
 
 def test_a_scan_whose_items_are_not_all_stored_is_not_marked_finished(
         rt, reviewer, registered, tmp_path, monkeypatch):
+    from detection import engines
+
     archive = same_name_zip(tmp_path / "dup.zip")
-    real = service.run_parallel
+    real = engines.run_parallel  # the local engine's pool (detection.engines.LocalEngine)
 
     def loses_the_last(fn, tasks, **kw):  # a worker that drops a result without a word
         yield from list(real(fn, tasks, **kw))[:-1]
 
-    monkeypatch.setattr(service, "run_parallel", loses_the_last)
+    monkeypatch.setattr(engines, "run_parallel", loses_the_last)
     with rt.context(reviewer) as ctx, pytest.raises(Conflict, match="not finished") as err:
         service.run_scan(ctx, archive, workers=1)
     assert err.value.code == "detection.scan_incomplete"
@@ -135,7 +137,7 @@ def test_a_scan_whose_items_are_not_all_stored_is_not_marked_finished(
     with rt.sessions() as s:
         scan = s.scalars(select(Scan)).one()
         assert scan.status == "failed" and scan.finished_at is None
-    monkeypatch.setattr(service, "run_parallel", real)
+    monkeypatch.setattr(engines, "run_parallel", real)
     with rt.context(reviewer) as ctx:
         report = service.run_scan(ctx, archive, workers=1, resume_scan_id=scan.id)
     assert report.status == "finished" and report.totals["flagged"] == 1
