@@ -279,13 +279,13 @@ def create_app(runtime: Runtime, *, index: LiveIndex | None = None,
         limiter.take(partner.token_id)
         return partner
 
-    def respond(partner: service.Partner, action: str, queries: list[Query]) -> MatchResponse:
-        if action not in partner.scopes:  # refused before any work; the use case records it
+    def respond(partner: service.Partner, kind: str, queries: list[Query]) -> MatchResponse:
+        if "match." + kind not in partner.scopes:  # refused before any work, by the use case
             with runtime.context(partner.actor, task="api") as ctx:
-                service.record_request(ctx, partner=partner, action=action, count=0, matched=0)
+                service.record_request(ctx, token=partner, kind=kind, asked=0, matched=0)
         answer = state.answer(state.index.match(queries))
         with runtime.context(partner.actor, task="api") as ctx:
-            service.record_request(ctx, partner=partner, action=action, count=answer.asked,
+            service.record_request(ctx, token=partner, kind=kind, asked=answer.asked,
                                    matched=answer.matched)
         return answer
 
@@ -298,7 +298,7 @@ def create_app(runtime: Runtime, *, index: LiveIndex | None = None,
     def match(body: MatchRequest, partner: service.Partner = Depends(partner_of)) -> MatchResponse:
         """Match up to 1,000 hashes against the registry (scope `match.hashes`)."""
         queries = parse_queries([h.model_dump() for h in body.hashes])
-        return respond(partner, "match.hashes", queries)
+        return respond(partner, "hashes", queries)
 
     @app.post("/v1/hash-and-match", response_model=MatchResponse, responses=ERRORS)
     def hash_and_match(file: UploadFile = File(description="an image (JPEG, PNG, WebP, ...)"),
@@ -306,7 +306,7 @@ def create_app(runtime: Runtime, *, index: LiveIndex | None = None,
         """Hash an uploaded image with the deciding hashers (PDQ, pHash), drop it, and match the
         hashes (scope `match.image`)."""
         if "match.image" not in partner.scopes:
-            return respond(partner, "match.image", [])
+            return respond(partner, "image", [])
         data = file.file.read()
         try:
             queries = [Query(alg, HASHERS[alg].hash_bytes(data)) for alg in DECIDING]
@@ -318,7 +318,7 @@ def create_app(runtime: Runtime, *, index: LiveIndex | None = None,
                                   "WebP file") from None
         finally:
             del data
-        return respond(partner, "match.image", queries)
+        return respond(partner, "image", queries)
 
     @app.exception_handler(service.NotAuthenticated)
     async def _unauthenticated(_r: Request, exc: DscrError) -> JSONResponse:

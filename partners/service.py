@@ -33,6 +33,7 @@ from vocab import PARTNER_SCOPES
 TOKEN_PREFIX = "dscr_pt_"
 MAX_VALID_DAYS = 366
 DEFAULT_VALID_DAYS = 90
+DEFAULT_SCOPES = PARTNER_SCOPES[:1]  # match.hashes: hashes in, answers out
 _PARTNER_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{1,63}")
 # The meta row holding the key of the opaque entry ids (made once, on first use).
 ENTRY_KEY = "partner_entry_key"
@@ -102,7 +103,7 @@ def _check_scopes(scopes: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return chosen
 
 
-def issue_token(ctx: Context, *, partner: str, scopes: tuple[str, ...] | list[str] = ("match.hashes",),
+def issue_token(ctx: Context, *, partner: str, scopes: tuple[str, ...] | list[str] = DEFAULT_SCOPES,
                 valid_days: int = DEFAULT_VALID_DAYS) -> IssuedToken:
     """Issue an API token to a partner; the secret is in the result and nowhere else."""
     access.require(ctx, "partner.manage")
@@ -196,14 +197,15 @@ def _require_scope(ctx: Context, partner: Partner, action: str) -> None:
             what=access.ACTIONS[action], action=action)
 
 
-def record_request(ctx: Context, *, partner: Partner, action: str, count: int, matched: int) -> None:
-    """Check the token's scope for the request and keep it in the audit log: the partner, the
-    token, how many hashes were asked and how many matched (never the hashes)."""
-    _require_scope(ctx, partner, action)
+def record_request(ctx: Context, *, token: Partner, kind: str, asked: int, matched: int) -> None:
+    """Check the token's scope for a request of a kind ("hashes" or "image") and keep it in the
+    audit log: the partner, the token, how many hashes were asked and how many matched (never
+    the hashes)."""
+    action = {"hashes": "match.hashes", "image": "match.image"}[kind]
+    _require_scope(ctx, token, action)
     with ctx.transaction() as s:
-        audit.record(s, "api_" + action.split(".")[1], table_name="partner_tokens",
-                     row_id=partner.token_id,
-                     detail=f"{partner.name}: {count} hashes asked, {matched} matched")
+        audit.record(s, "api_" + kind, table_name="partner_tokens", row_id=token.token_id,
+                     detail=f"{token.name}: {asked} hashes asked, {matched} matched")
 
 
 def entry_key(ctx: Context) -> bytes:

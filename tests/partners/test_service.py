@@ -91,9 +91,9 @@ def test_a_request_outside_the_tokens_scopes_is_refused_and_logged(rt, admin):
     t = issue(rt, admin, scopes=["match.hashes"])
     partner = service.authenticate(rt, t.secret)
     with rt.context(partner.actor) as ctx:
-        service.record_request(ctx, partner=partner, action="match.hashes", count=7, matched=2)
+        service.record_request(ctx, token=partner, kind="hashes", asked=7, matched=2)
     with rt.context(partner.actor) as ctx, pytest.raises(PermissionDenied, match="match.image"):
-        service.record_request(ctx, partner=partner, action="match.image", count=1, matched=0)
+        service.record_request(ctx, token=partner, kind="image", asked=1, matched=0)
     with rt.sessions() as s:
         rows = s.scalars(select(AuditLog).where(AuditLog.actor == "partner:hotline-seoul")
                          .order_by(AuditLog.id)).all()
