@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from db import access, audit
 from db.context import Actor, Context, Runtime
@@ -211,12 +212,16 @@ def record_request(ctx: Context, *, token: Partner, kind: str, asked: int, match
 def entry_key(ctx: Context) -> bytes:
     """The key of the opaque entry ids partners see, made (32 random bytes) on first use."""
     access.require(ctx, "match.hashes")
-    with ctx.transaction() as s:
-        row = s.get(Meta, ENTRY_KEY)
-        if row is None:
-            row = Meta(key=ENTRY_KEY, value=secrets.token_hex(32))
-            s.add(row)
-        return bytes.fromhex(row.value)
+    try:
+        with ctx.transaction() as s:
+            row = s.get(Meta, ENTRY_KEY)
+            if row is None:
+                row = Meta(key=ENTRY_KEY, value=secrets.token_hex(32))
+                s.add(row)
+            return bytes.fromhex(row.value)
+    except IntegrityError:  # another server process made it first: use that one
+        with ctx.transaction() as s:
+            return bytes.fromhex(s.get(Meta, ENTRY_KEY).value)
 
 
 @dataclass(frozen=True)
