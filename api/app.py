@@ -18,6 +18,7 @@ import threading
 import time
 from contextlib import asynccontextmanager
 
+import numpy as np
 from fastapi import Depends, FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -156,17 +157,17 @@ class MatchingState:
                 batches, last = service.registry_hashes(ctx, after_id=after)
                 if last is None:
                     break
+                known = np.fromiter(self._recent, dtype=np.int64, count=len(self._recent))
                 for b in batches:
-                    keep = [i for i, rid in enumerate(b.ids.tolist()) if rid not in self._recent]
-                    if keep:
+                    keep = ~np.isin(b.ids, known)
+                    if keep.any():
                         self.index.add(b.algorithm, b.words[keep], b.ids[keep])
-                        self._recent.update(b.ids[keep].tolist())
-                        added += len(keep)
+                        added += int(keep.sum())
                 after = last
-        # Only ids inside the look-back window can still arrive late; forget the others.
-        floor = self.index.watermark - LOOKBACK_IDS
-        if len(self._recent) > 2 * LOOKBACK_IDS:
-            self._recent = {i for i in self._recent if i > floor}
+                # Only ids inside the look-back window are read again; remember just those.
+                floor = self.index.watermark - LOOKBACK_IDS
+                self._recent = {i for i in self._recent if i > floor} | {
+                    int(i) for b in batches for i in b.ids[b.ids > floor]}
         return added
 
     def start(self) -> None:

@@ -132,13 +132,14 @@ def list_tokens(ctx: Context) -> list[TokenView]:
     from db.schema import Account
 
     access.require(ctx, "partner.manage")
-    with ctx.transaction() as s:
-        rows = s.execute(
-            select(PartnerToken, Account.username)
-            .join(Account, Account.id == PartnerToken.issued_by)
-            .order_by(PartnerToken.id.desc())).all()
-        return [TokenView(t.id, t.partner, tuple(t.scopes.split()), who, t.issued_at,
-                          t.expires_at, t.revoked_at) for t, who in rows]
+    rows = ctx.session.execute(
+        select(PartnerToken, Account.username)
+        .join(Account, Account.id == PartnerToken.issued_by)
+        .order_by(PartnerToken.id.desc())).all()
+    views = [TokenView(t.id, t.partner, tuple(t.scopes.split()), who, t.issued_at, t.expires_at,
+                       t.revoked_at) for t, who in rows]
+    ctx.session.rollback()  # read only: no write lock taken
+    return views
 
 
 def revoke_token(ctx: Context, *, token_id: int) -> TokenView:
@@ -239,10 +240,11 @@ def registry_hashes(ctx: Context, *, after_id: int = 0, limit: int = 200_000
     first), by algorithm, and the highest row id read (None when none was): what the matching
     index holds. No case, label or participant."""
     access.require(ctx, "match.hashes")
-    with ctx.transaction() as s:
-        rows = s.execute(
-            select(HashEntry.id, HashEntry.algorithm, HashEntry.hash_hex)
-            .where(HashEntry.id > after_id).order_by(HashEntry.id).limit(limit)).all()
+    rows = ctx.session.execute(
+        select(HashEntry.id, HashEntry.algorithm, HashEntry.hash_hex)
+        .where(HashEntry.id > after_id).order_by(HashEntry.id).limit(limit)).all()
+    # Read only (every few seconds, by every server process): no write lock taken.
+    ctx.session.rollback()
     by_alg: dict[str, tuple[list[int], list[str]]] = {}
     for rid, alg, hx in rows:
         if alg in HASHERS:  # an algorithm imported from a hash list that dscr cannot compute
