@@ -12,7 +12,9 @@ or ``--max-requests``, whichever ends first. A tenth of the queries are registry
 to 31 bits flipped (so answers are not all empty); the rest are random.
 
 Every request goes the whole way a partner's does: token check against the database, rate limit,
-matching, opaque ids, and one audit entry written (SQLite here, in a temporary data folder). The
+matching, opaque ids, and one audit entry written: in a PostgreSQL the benchmark starts (as the
+tests do, from the machine's binaries; ``--backend sqlite`` for a SQLite file instead), with the
+key files in a temporary data folder. The
 registry hashes are put into each server's index directly (generated with NumPy from a seed), not
 read from the registry table: loading 10M rows through the store is a start-up cost, not what is
 measured. The server's resident memory is read from /proc once its index is built.
@@ -205,11 +207,12 @@ def _batches(size: int, args) -> list[list[dict]]:
     return [qs[i:i + args.batch] for i in range(0, len(qs), args.batch)]
 
 
-def setup(folder: Path) -> tuple[dict[str, str], str]:
-    """A data folder with a migrated SQLite database, an admin and a partner token (rate limits
-    off: the benchmark measures the service, not the limiter)."""
+def setup(folder: Path, url: str | None = None) -> tuple[dict[str, str], str]:
+    """A data folder with a migrated database (SQLite in the folder unless ``url`` is given), an
+    admin and a partner token (rate limits off: the benchmark measures the service, not the
+    limiter)."""
     env = {**os.environ, "DSCR_DATA_DIR": str(folder),
-           "DSCR_DATABASE_URL": f"sqlite:///{folder / 'dscr.sqlite3'}",
+           "DSCR_DATABASE_URL": url or f"sqlite:///{folder / 'dscr.sqlite3'}",
            "DSCR_KEY_FILE": str(folder / "field.key"),
            "DSCR_STUDY_KEY_FILE": str(folder / "study-code.key"),
            "DSCR_API_RATE": "1000000", "DSCR_API_BURST": "100000",
@@ -236,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=100, help="hashes a request (default 100)")
     p.add_argument("--clients", type=int, default=4, help="client threads (default 4)")
     p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql",
+                   help="the database of the tokens and the audit log (default postgresql, "
+                   "started by the benchmark)")
     p.add_argument("--start-timeout", type=float, default=300)
     p.add_argument("--json", help="write the results here")
     p.add_argument("--serve", type=int, help=argparse.SUPPRESS)
@@ -248,22 +254,33 @@ def main(argv: list[str] | None = None) -> int:
              else list(QUICK_SIZES if args.quick else FULL_SIZES))
     processes = [int(n) for n in args.processes.split(",")]
     args.seconds = args.seconds or (3.0 if args.quick else 10.0)
-    rows = []
+    rows, pg, backend = [], None, args.backend
     with tempfile.TemporaryDirectory(prefix="dscr-bench-api-") as tmp:
-        env, token = setup(Path(tmp))
-        for size in sizes:
-            for n in processes:
-                rows.append(run_one(env, token, size, n, args))
-                print(f"  {size:,} hashes, {n} process(es): {rows[-1]['requests_per_s']:.1f} "
-                      f"req/s, p95 {rows[-1]['p95_ms']:.1f} ms", file=sys.stderr, flush=True)
+        try:
+            if args.backend == "postgresql":
+                from tests.pg import start_postgres
+
+                pg = start_postgres()
+                backend = f"postgresql ({pg.version()})"
+            env, token = setup(Path(tmp), pg.url() if pg else None)
+            for size in sizes:
+                for n in processes:
+                    rows.append(run_one(env, token, size, n, args))
+                    print(f"  {size:,} hashes, {n} process(es): "
+                          f"{rows[-1]['requests_per_s']:.1f} req/s, p95 {rows[-1]['p95_ms']:.1f} ms",
+                          file=sys.stderr, flush=True)
+        finally:
+            if pg is not None:
+                pg.destroy()
     base = rows[0]
     for r in rows:
         r["qps_ratio"] = ratio(r["requests_per_s"], base["requests_per_s"])
         r["p95_ratio"] = ratio(r["p95_ms"], base["p95_ms"])
-    print(f"matching API over HTTP, {args.batch} PDQ hashes a request, {args.clients} clients; "
-          f"ratios against {base['registry_size']:,} hashes with {base['processes']} process")
+    print(f"matching API over HTTP ({backend}), {args.batch} PDQ hashes a request, "
+          f"{args.clients} clients; ratios against {base['registry_size']:,} hashes with "
+          f"{base['processes']} process")
     print_table(rows, COLUMNS)
-    result = {"benchmark": "api", "baseline": {"registry_size": base["registry_size"],
+    result = {"benchmark": "api", "backend": backend, "baseline": {"registry_size": base["registry_size"],
                                                "processes": base["processes"]},
               "batch": args.batch, "clients": args.clients, "seconds_each": args.seconds,
               "max_requests": args.max_requests, "rows": rows, "machine": machine()}

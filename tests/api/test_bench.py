@@ -20,13 +20,14 @@ def finite(value) -> bool:
 def test_the_api_benchmark_measures_each_size_and_process_count_and_writes_its_json(tmp_path, capsys):
     out = tmp_path / "api.json"
     assert bench.main(["--sizes", "2000,5000", "--processes", "1,2", "--seconds", "0.5",
-                       "--max-requests", "40", "--batch", "20", "--clients", "2",
+                       "--max-requests", "40", "--batch", "20", "--clients", "2", "--backend", "sqlite",
                        "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     rows = result["rows"]
     assert [(r["registry_size"], r["processes"]) for r in rows] == [
         (2000, 1), (2000, 2), (5000, 1), (5000, 2)]
     assert result["baseline"] == {"registry_size": 2000, "processes": 1}
+    assert result["backend"] == "sqlite"
     for r in rows:
         assert 1 <= r["requests"] <= 40 and r["batch"] == 20
         assert all(finite(r[k]) for k in ("requests_per_s", "hashes_per_s", "p50_ms", "p95_ms",
@@ -40,7 +41,8 @@ def test_the_api_benchmark_measures_each_size_and_process_count_and_writes_its_j
         assert 0.03 <= r["matched_share"] <= 0.3
     assert rows[0]["qps_ratio"] == 1.0
     printed = capsys.readouterr().out
-    assert "ratios against 2,000 hashes with 1 process" in printed and "p95_ratio" in printed
+    assert "(sqlite)" in printed and "p95_ratio" in printed
+    assert "ratios against 2,000 hashes with 1 process" in printed
 
 
 def test_the_planted_queries_are_within_pdq_threshold_of_the_generated_registry():
