@@ -19,10 +19,11 @@ import time
 from contextlib import asynccontextmanager
 
 import numpy as np
-from fastapi import Depends, FastAPI, File, Request, UploadFile
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from db.context import Runtime
@@ -301,25 +302,37 @@ def create_app(runtime: Runtime, *, index: LiveIndex | None = None,
         queries = parse_queries([h.model_dump() for h in body.hashes])
         return respond(partner, "hashes", queries)
 
-    @app.post("/v1/hash-and-match", response_model=MatchResponse, responses=ERRORS)
-    def hash_and_match(file: UploadFile = File(description="an image (JPEG, PNG, WebP, ...)"),
-                       partner: service.Partner = Depends(partner_of)) -> MatchResponse:
-        """Hash an uploaded image with the deciding hashers (PDQ, pHash), drop it, and match the
-        hashes (scope `match.image`)."""
+    def hash_image(partner: service.Partner, data: bytes) -> MatchResponse:
         if "match.image" not in partner.scopes:
             return respond(partner, "image", [])
-        data = file.file.read()
         try:
             queries = [Query(alg, HASHERS[alg].hash_bytes(data)) for alg in DECIDING]
         except ValidationError:
             raise
-        except Exception: # whatever the decoder says, the partner gets one answer
+        except Exception:  # whatever the decoder says, the partner gets one answer
             raise ValidationError("api.image_unreadable",
                                   "the upload could not be read as an image; send a JPEG, PNG or "
                                   "WebP file") from None
-        finally:
-            del data
         return respond(partner, "image", queries)
+
+    binary = {"schema": {"type": "string", "format": "binary"}}
+
+    @app.post("/v1/hash-and-match", response_model=MatchResponse,
+              responses={**ERRORS, 415: {"model": ErrorResponse}},
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  t: binary for t in ("image/jpeg", "image/png", "image/webp",
+                                      "application/octet-stream")}}})
+    async def hash_and_match(request: Request,
+                             partner: service.Partner = Depends(partner_of)) -> MatchResponse:
+        """Hash an image sent as the request body (its bytes, e.g. `Content-Type: image/jpeg`)
+        with the deciding hashers (PDQ, pHash), drop it, and match the hashes (scope
+        `match.image`). The bytes stay in this process's memory: never written to disk."""
+        if request.headers.get("content-type", "").startswith("multipart/"):
+            return _error(415, "api.send_image_bytes",
+                          "send the image's bytes as the request body (Content-Type: image/jpeg, "
+                          "image/png or image/webp), not a form")
+        data = await request.body()  # already in memory: BodyLimit read it
+        return await run_in_threadpool(hash_image, partner, data)
 
     @app.exception_handler(service.NotAuthenticated)
     async def _unauthenticated(_r: Request, exc: DscrError) -> JSONResponse:

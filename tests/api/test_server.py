@@ -155,7 +155,7 @@ def test_each_token_is_rate_limited_with_retry_after(world):
     assert 1 <= int(r.headers["retry-after"]) <= 60
 
 
-def test_a_token_without_the_image_scope_gets_403_and_an_image_is_hashed_and_matched(world, tmp_path):
+def test_a_token_without_the_image_scope_gets_403_and_an_image_is_hashed_and_matched(world):
     img = Image.fromarray(np.random.default_rng(4).integers(0, 255, (96, 128, 3), dtype=np.uint8))
     png = io.BytesIO()
     img.save(png, format="PNG")
@@ -163,22 +163,23 @@ def test_a_token_without_the_image_scope_gets_403_and_an_image_is_hashed_and_mat
     with world["rt"].context(world["reviewer"]) as ctx:
         detection.import_hash_list_bytes(
             ctx, f"algorithm,hash,case\npdq,{pdq},SYN-API-IMG\n".encode(), new_cases=True)
-    boundary = "dscrboundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.png\"\r\n"
-            f"Content-Type: image/png\r\n\r\n").encode() + png.getvalue() + f"\r\n--{boundary}--\r\n".encode()
-    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    headers = {"Content-Type": "image/png"}
     with serving(world["rt"]) as (client, _app):
-        denied = client.request("POST", "/v1/hash-and-match", body=body, token=world["hashes_only"],
-                                headers=headers)
-        ok = client.request("POST", "/v1/hash-and-match", body=body, token=world["token"],
+        denied = client.request("POST", "/v1/hash-and-match", body=png.getvalue(),
+                                token=world["hashes_only"], headers=headers)
+        ok = client.request("POST", "/v1/hash-and-match", body=png.getvalue(), token=world["token"],
                             headers=headers)
-        junk = client.request("POST", "/v1/hash-and-match", token=world["token"], headers=headers,
-                              body=body.replace(png.getvalue(), b"not an image at all"))
+        junk = client.request("POST", "/v1/hash-and-match", body=b"not an image at all",
+                              token=world["token"], headers=headers)
+        form = client.request("POST", "/v1/hash-and-match", body=b"--x--\r\n", token=world["token"],
+                              headers={"Content-Type": "multipart/form-data; boundary=x"})
     assert denied.status == 403 and denied.body["error"]["code"] == "partners.scope_missing"
     assert ok.status == 200, ok.body
     by_alg = {r["algorithm"]: r for r in ok.body["results"]}
+    assert set(by_alg) == {"pdq", "phash"}
     assert by_alg["pdq"]["match"] and by_alg["pdq"]["distance"] == 0 and by_alg["pdq"]["hash"] == pdq
     assert junk.status == 422 and "not a supported image" in junk.body["error"]["message"]
+    assert form.status == 415 and form.body["error"]["code"] == "api.send_image_bytes"
     with world["rt"].sessions() as s:
         logged = [(e.action, e.detail) for e in s.scalars(
             select(AuditLog).where(AuditLog.actor.like("partner:%")).order_by(AuditLog.id))]
@@ -193,6 +194,8 @@ def test_the_openapi_document_describes_the_endpoints_and_their_errors(world):
         doc = client.request("GET", "/openapi.json").body
     assert {"/v1/match", "/v1/health", "/v1/hash-and-match"} <= set(doc["paths"])
     assert {"400", "401", "403", "413", "422", "429"} <= set(doc["paths"]["/v1/match"]["post"]["responses"])
+    image = doc["paths"]["/v1/hash-and-match"]["post"]
+    assert "image/jpeg" in image["requestBody"]["content"] and "415" in image["responses"]
 
 
 def test_concurrent_requests_are_all_answered_and_audited(world):
