@@ -14,6 +14,7 @@ hash added to the registry is matchable within seconds, without a restart or a f
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -47,6 +48,9 @@ MAX_IMAGE_BODY = 20 * 1024 * 1024
 # Rows re-read below the watermark at each refresh: on PostgreSQL a transaction may commit a row
 # whose id is lower than one already read (ids are taken when inserted, not when committed).
 LOOKBACK_IDS = 10_000
+
+
+log = logging.getLogger("dscr.api")
 
 
 # --- what a partner sends and receives --------------------------------------------------------
@@ -184,7 +188,10 @@ class MatchingState:
                 self.load()
                 if self.index.needs_fold():
                     self.index.fold()
-            except Exception: # the database may be away; try again next time
+            except Exception as exc:  # the database may be away: try again next time
+                # The kind of failure only: a message could quote a row.
+                log.warning("reading new registry hashes failed (%s); trying again in %s s",
+                            type(exc).__name__, self.refresh_seconds)
                 continue
             with self.refreshed:
                 self.refreshes += 1
