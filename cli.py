@@ -294,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_models_commands(sub)
     add_detection_commands(sub)
     add_operations_commands(sub)
+    add_partner_commands(sub)
     return p
 
 
@@ -766,6 +767,77 @@ def cmd_disclosures(args: argparse.Namespace) -> int:
                           "legal_basis": r.legal_basis, "purpose": r.purpose,
                           "released_on": r.released_on.isoformat(), "recorded_by": r.recorded_by,
                           "recorded_at": r.recorded_at.isoformat()}, ensure_ascii=False))
+    return 0
+
+
+# --- the partners' matching API (partners/service.py, api/) ----------------------------------
+
+def add_partner_commands(sub) -> None:
+    """`dscr partner issue|list|revoke` (the admin) and `dscr api` (the matching API server)."""
+    from vocab import PARTNER_SCOPES
+
+    pt = sub.add_parser("partner", help="the partners' API tokens (admin)")
+    pts = pt.add_subparsers(dest="partner_command", required=True)
+    iss = pts.add_parser("issue", help="issue a token to a partner; the secret is printed once")
+    iss.add_argument("partner", help="the partner's name, e.g. hotline-seoul")
+    iss.add_argument("--scope", action="append", choices=PARTNER_SCOPES, dest="scopes",
+                     help="what the token may ask (repeat for several; default match.hashes)")
+    iss.add_argument("--days", type=int, default=90, help="days until it expires (1..366)")
+    pts.add_parser("list", help="every token issued, newest first (JSON lines; no secrets)")
+    rev = pts.add_parser("revoke", help="revoke a token at once, in every running server")
+    rev.add_argument("token_id", type=int)
+    pt.set_defaults(func=cmd_partner)
+
+    api = sub.add_parser("api", help="start the partners' matching API (HTTP; OpenAPI docs at "
+                         "/docs)")
+    api.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1: put TLS in front of it)")
+    api.add_argument("--port", type=int, default=8800)
+    api.add_argument("--workers", type=int, default=1,
+                     help="server processes (each holds the whole index in memory)")
+    api.set_defaults(func=cmd_api)
+
+
+def cmd_partner(args: argparse.Namespace) -> int:
+    from partners import service
+
+    rt = _runtime()
+    with rt.context_for(args.user, task="cli partner " + args.partner_command) as ctx:
+        if args.partner_command == "issue":
+            t = service.issue_token(ctx, partner=args.partner,
+                                    scopes=args.scopes or ["match.hashes"], valid_days=args.days)
+            print(f"token {t.id} for {t.partner} ({' '.join(t.scopes)}), expires "
+                  f"{t.expires_at:%Y-%m-%d %H:%M} UTC. The secret, shown only now; give it to the "
+                  "partner over a channel you trust:", file=sys.stderr)
+            print(t.secret)
+            return 0
+        if args.partner_command == "revoke":
+            t = service.revoke_token(ctx, token_id=args.token_id)
+            print(f"token {t.id} of {t.partner} revoked at {t.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
+            return 0
+        from db.schema import utcnow
+
+        now = utcnow()
+        for t in service.list_tokens(ctx):
+            print(json.dumps({"id": t.id, "partner": t.partner, "scopes": list(t.scopes),
+                              "status": t.status(now), "issued_by": t.issued_by,
+                              "issued_at": t.issued_at.isoformat(),
+                              "expires_at": t.expires_at.isoformat(),
+                              "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}))
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _runtime().dispose()  # refuse a missing schema or a wrong key here, with one line
+    if args.workers < 1:
+        raise DscrError("cli.workers_positive", "--workers must be at least 1, got {workers}.",
+                        workers=args.workers)
+    print(f"dscr matching API on http://{args.host}:{args.port} (docs at /docs)", file=sys.stderr)
+    uvicorn.run("api.app:from_environment", factory=True, host=args.host, port=args.port,
+                workers=args.workers, proxy_headers=False, server_header=False,
+                log_level="warning")
     return 0
 
 

@@ -19,7 +19,12 @@ TIME_ZONE = "Asia/Seoul"
 
 # A supervisor leads a team of counselors (accounts.supervisor_id): reads the team's caseload,
 # reviews and countersigns its steps, never edits answers.
-ROLES = ("counselor", "supervisor", "committee", "analyst", "reviewer", "admin")
+# A partner is a platform or hotline that asks the matching API whether hashes are in the
+# registry (api/, with a token the admin issued): it sees match / no match, a distance and an
+# opaque entry id, never a case.
+ROLES = ("counselor", "supervisor", "committee", "analyst", "reviewer", "admin", "partner")
+# What a partner's API token may be used for: each scope is the access action of that request.
+PARTNER_SCOPES = ("match.hashes", "match.image")
 SEXES = ("female", "male", "other", "unknown")
 PARTICIPANT_STATUSES = ("active", "completed", "dropped_out", "transferred")
 REFERRAL_SOURCES = ("police", "prosecution", "court", "probation", "school", "family", "self", "other")
@@ -126,7 +131,7 @@ AUDIT_ACTIONS = (
     "role_change", "transfer",
     "break_glass", "reidentify", "reason_correct", "reason_erase", "sign_off", "predict",
     "backup", "restore", "key_rotate", "key_retire", "retention_purge", "audit_verify",
-    "access_reviewed",
+    "access_reviewed", "api_hashes", "api_image",
 )
 
 # --- age bands ----------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ TEXT: dict[str, dict[str, str]] = {
     "role_analyst": {"ko": "분석 담당자", "en": "Analyst"},
     "role_reviewer": {"ko": "탐지 검토자", "en": "Detection reviewer"},
     "role_admin": {"ko": "관리자", "en": "Administrator"},
+    "role_partner": {"ko": "협력 기관 (매칭 API)", "en": "Partner (matching API)"},
     "caseload": {"ko": "담당 사례", "en": "Caseload"},
     "study_code": {"ko": "연구 코드", "en": "Study code"},
     "cohort": {"ko": "기수", "en": "Cohort"},

@@ -40,7 +40,7 @@ MO = LOCALE_DIR / "ko" / "LC_MESSAGES" / f"{DOMAIN}.mo"
 
 # What is read for messages: every package a user's message can come from, and the CLI.
 SOURCES = ("accounts", "assessment", "bench", "casework", "dashboard", "db", "demo", "detection",
-           "exports", "matrix", "models", "prevention", "api", "cli.py", "errors.py")
+           "exports", "matrix", "models", "partners", "prevention", "api", "cli.py", "errors.py")
 _MAX_DEPTH = 40  # Messages nest: a finding in a field in an error, or a list of problems joined
 
 

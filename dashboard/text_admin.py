@@ -57,6 +57,8 @@ TEXT: dict[str, dict[str, str]] = {
     "au_act_key_retire": {"ko": "이전 암호 키 폐기", "en": "Old key retired"},
     "au_act_retention_purge": {"ko": "보존 기간 경과 정보 삭제", "en": "Retention purge"},
     "au_act_audit_verify": {"ko": "감사 기록 무결성 확인", "en": "Audit chain checked"},
+    "au_act_api_hashes": {"ko": "협력 플랫폼 해시 조회", "en": "Partner hash query"},
+    "au_act_api_image": {"ko": "협력 플랫폼 이미지 조회", "en": "Partner image query"},
     "au_act_access_reviewed": {"ko": "월간 접근 점검 완료", "en": "Access review done"},
     # the audit log's filters and columns
     "au_actions": {"ko": "활동 종류", "en": "Actions"},

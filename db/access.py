@@ -69,9 +69,16 @@ ACTIONS: dict[str, Message] = {
     "conclusion.decisions": Message("db.action_conclusion_decisions",
                                     "read the committee's past sign-off decisions"),
     "conclusion.amend": Message("db.action_conclusion_amend", "correct or erase a sign-off decision"),
+    "partner.manage": Message("db.action_partner_manage",
+                              "issue, list and revoke the partners' API tokens"),
+    "match.hashes": Message("db.action_match_hashes",
+                            "ask the matching API whether hashes are in the registry"),
+    "match.image": Message("db.action_match_image",
+                           "ask the matching API whether an uploaded image is in the registry"),
 }
 
-C, S, M, A, R, D = "counselor", "supervisor", "committee", "analyst", "reviewer", "admin"
+C, S, M, A, R, D, P = ("counselor", "supervisor", "committee", "analyst", "reviewer", "admin",
+                       "partner")
 
 # The policy. Nothing else in dscr grants a permission.
 POLICY: dict[str, frozenset[str]] = {
@@ -125,6 +132,12 @@ POLICY: dict[str, frozenset[str]] = {
     "reason.amend": frozenset({D}),
     "conclusion.decisions": frozenset({M}),
     "conclusion.amend": frozenset({M}),
+    # The partners' matching API (api/): the admin issues and revokes tokens; a partner's token
+    # carries these actions as its scopes, and a request answers match / no match, a distance and
+    # an opaque entry id, never a case reference.
+    "partner.manage": frozenset({D}),
+    "match.hashes": frozenset({P}),
+    "match.image": frozenset({P}),
 }
 
 # Which kinds of kept reason (vocab.REASON_KINDS) each reason action reaches: a row of another

@@ -18,6 +18,11 @@ DEFAULT_RETENTION_YEARS = 5
 # Counts under this are hidden in every aggregate that leaves dscr (DESIGN.md, privacy rules).
 DEFAULT_SUPPRESSION_THRESHOLD = 10
 MIN_SUPPRESSION_THRESHOLD = 5
+# The partners' matching API: requests a minute per token, the burst a token may spend at once,
+# and how often a running server reads the registry's new hashes into its index.
+DEFAULT_API_RATE = 120
+DEFAULT_API_BURST = 20
+DEFAULT_API_REFRESH_SECONDS = 2
 
 # Every variable dscr reads, with what it is for (the README's table says the same in full).
 VARIABLES: dict[str, str] = {
@@ -34,6 +39,9 @@ VARIABLES: dict[str, str] = {
     "DSCR_PG_BINDIR": "PostgreSQL's binaries, for backups and restores",
     "DSCR_RETENTION_YEARS": "how long identifying fields are kept",
     "DSCR_SUPPRESSION_THRESHOLD": "the smallest count an exported aggregate shows",
+    "DSCR_API_RATE": "requests a minute each partner token may make to the matching API",
+    "DSCR_API_BURST": "requests a partner token may make at once before the rate applies",
+    "DSCR_API_REFRESH_SECONDS": "how often the matching API reads new registry hashes",
 }
 
 
@@ -56,6 +64,9 @@ class Settings:
     # never in the database they protect).
     audit_key: Path | None = None
     audit_checkpoints: Path | None = None
+    api_rate: int = DEFAULT_API_RATE
+    api_burst: int = DEFAULT_API_BURST
+    api_refresh_seconds: int = DEFAULT_API_REFRESH_SECONDS
 
     @property
     def audit_key_file(self) -> Path:
@@ -151,4 +162,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         suppression_threshold=_threshold(env),
         audit_key=_path(env, "DSCR_AUDIT_KEY_FILE"),
         audit_checkpoints=_path(env, "DSCR_AUDIT_CHECKPOINTS"),
+        api_rate=_whole(env, "DSCR_API_RATE", DEFAULT_API_RATE, 1, 1_000_000),
+        api_burst=_whole(env, "DSCR_API_BURST", DEFAULT_API_BURST, 1, 100_000),
+        api_refresh_seconds=_whole(env, "DSCR_API_REFRESH_SECONDS", DEFAULT_API_REFRESH_SECONDS,
+                                   1, 3600),
     )

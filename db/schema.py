@@ -56,6 +56,7 @@ SCAN_ITEM_STATUSES = vocab.SCAN_ITEM_STATES
 PROPOSAL_STATUSES = vocab.PROPOSAL_STATUSES
 DISCLOSURE_BASES = vocab.DISCLOSURE_BASES
 REASON_KINDS = vocab.REASON_KINDS
+PARTNER_SCOPES = vocab.PARTNER_SCOPES
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -687,3 +688,28 @@ class Disclosure(Base):
     released_on: Mapped[dt.date] = mapped_column(Date)
     recorded_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PartnerToken(Base):
+    """An API token the admin issued to a partner platform or hotline for the matching API.
+
+    Only the SHA-256 of the secret is kept (the secret is shown once, when issued); ``scopes`` is
+    a space-separated list of `vocab.PARTNER_SCOPES`. A token past ``expires_at`` or with a
+    ``revoked_at`` is refused.
+    """
+
+    __tablename__ = "partner_tokens"
+    __table_args__ = (
+        CheckConstraint("expires_at > issued_at", name="lifetime"),
+        CheckConstraint("length(token_hash) = 64", name="token_hash"),
+        CheckConstraint("scopes <> ''", name="scopes"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner: Mapped[str] = mapped_column(String(64), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(128))
+    issued_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

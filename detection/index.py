@@ -558,6 +558,14 @@ class HammingIndex:
     def memory_bytes(self) -> int:
         return self._store.nbytes() + (self._tables.nbytes() if self._tables is not None else 0)
 
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The indexed hashes as ``(n, words)`` uint64 and their ids (read-only views), for an
+        owner that builds a larger index from this one while this one keeps answering."""
+        words, ids = self._store.words, self._store.ids
+        words.flags.writeable = False
+        ids.flags.writeable = False
+        return words, ids
+
     def search(self, query: object, radius: int) -> list[tuple[int, int]]:
         """Registry ids within ``radius`` bits of ``query`` as (id, distance), by (distance, id)."""
         radius = _validate_radius(radius, self.bits)

@@ -62,3 +62,15 @@ def test_the_readme_table_lists_every_variable_and_no_other():
     section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"^\| `(DSCR_[A-Z_]+)`", section, flags=re.M))
     assert documented == set(VARIABLES)
+
+
+def test_the_matching_apis_rate_burst_and_refresh_are_read_and_bounded(tmp_path):
+    s = load_settings({"DSCR_DATA_DIR": str(tmp_path)})
+    assert (s.api_rate, s.api_burst, s.api_refresh_seconds) == (120, 20, 2)
+    s = load_settings({"DSCR_DATA_DIR": str(tmp_path), "DSCR_API_RATE": "30",
+                       "DSCR_API_BURST": "5", "DSCR_API_REFRESH_SECONDS": "10"})
+    assert (s.api_rate, s.api_burst, s.api_refresh_seconds) == (30, 5, 10)
+    for name, raw in (("DSCR_API_RATE", "0"), ("DSCR_API_BURST", "many"),
+                      ("DSCR_API_REFRESH_SECONDS", "7200")):
+        with pytest.raises(ConfigurationError, match=name):
+            load_settings({"DSCR_DATA_DIR": str(tmp_path), name: raw})

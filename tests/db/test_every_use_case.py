@@ -128,6 +128,9 @@ def world(demo_rt):
     with demo_rt.context(Actor(admin.id, admin.username, admin.role)) as ctx:
         accounts.add_account(ctx, username="supervisor9", role="supervisor", password=PW)
         accounts.set_supervisor(ctx, "counselor3", "supervisor9")
+        # A partner of the matching API acts through a token, not an account; an account of the
+        # role stands in for it here, to be refused everything else.
+        accounts.add_account(ctx, username="partner1", role="partner", password=PW)
     with demo_rt.sessions() as s:
         by_name = {a.username: a for a in s.scalars(select(Account))}
 
@@ -147,7 +150,8 @@ def world(demo_rt):
         inside, outside = record_of("counselor1"), record_of("counselor3")
         missing = {arg: (s.scalar(select(func.max(t.id))) or 0) + 10**6 for arg, t in RECORDS.items()}
     actors = {"counselor": "counselor1", "supervisor": "supervisor1", "committee": "committee1",
-              "analyst": "analyst1", "reviewer": "reviewer1", "admin": "admin"}
+              "analyst": "analyst1", "reviewer": "reviewer1", "admin": "admin",
+              "partner": "partner1"}
     assert set(actors) == set(ROLES)
     return {"rt": demo_rt, "inside": inside, "outside": outside, "missing": missing,
             "actors": {role: Actor(by_name[u].id, u, role) for role, u in actors.items()},
@@ -157,6 +161,7 @@ def world(demo_rt):
 def arguments(key: str, fn, w, tmp_path: Path) -> dict[str, object]:
     """Values a use case accepts, by parameter name (the record is put in by the caller)."""
     from casework.service import NewParticipant, NewSession
+    from partners.service import Partner
     from vocab import DISCLOSURE_BASES
 
     new = NewParticipant(intake_ref="WALK-1", name="김하늘", birth_date=dt.date(2011, 1, 1), sex="male",
@@ -181,8 +186,10 @@ def arguments(key: str, fn, w, tmp_path: Path) -> dict[str, object]:
         domain="gender_sensitivity", indicator="gender_sensitive_language", score=3, period="2026-H1",
         cohort="none", event_date=TODAY, event_type="other", proposal_id=1, accept=False,
         covariates=["prior_offences"], model_id=1, session_id=1, participant_id=1, assessment_id=1, goal_id=1,
-        reason_id=1, month=dt.date(2026, 10, 1), now=dt.datetime(2026, 11, 20, 12),
+        month=dt.date(2026, 10, 1), now=dt.datetime(2026, 11, 20, 12),
         to_counselor="counselor2", on=TODAY,
+        reason_id=1, partner="hotline-seoul", token_id=1, kind="hashes", asked=1, matched=0,
+        token=Partner(1, "hotline-seoul", ("match.hashes",)),
     )
     if key == "matrix.sign_off_cohort":
         values.update(as_of=dt.datetime(2026, 11, 20, 12), decision="approved at the meeting")

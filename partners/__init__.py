@@ -1,0 +1,1 @@
+"""The partners of the matching API: their tokens, what their requests read and record."""
