@@ -13,7 +13,9 @@ import math
 
 # A supervisor leads a team of counselors (accounts.supervisor_id): reads the team's caseload,
 # reviews and countersigns its steps, never edits answers.
-ROLES = ("counselor", "supervisor", "committee", "analyst", "reviewer", "admin")
+# An educator (예방교육 강사) delivers prevention education in kindergartens and schools: their
+# own deliveries and anonymous surveys, nothing of the counseling side.
+ROLES = ("counselor", "supervisor", "committee", "analyst", "reviewer", "admin", "educator")
 SEXES = ("female", "male", "other", "unknown")
 PARTICIPANT_STATUSES = ("active", "completed", "dropped_out", "transferred")
 REFERRAL_SOURCES = ("police", "prosecution", "court", "probation", "school", "family", "self", "other")
@@ -106,6 +108,25 @@ DISCLOSURE_BASES = ("juvenile_act_70_1_court_or_prosecution", "juvenile_act_70_1
 # What a kept reason was given for: a re-identification and a break-glass opening (read by the
 # admin in the access review) and a cohort's sign-off decision (read by the committee).
 REASON_KINDS = ("reidentify", "break_glass", "sign_off")
+
+# --- prevention education -----------------------------------------------------------------------
+
+# Who a prevention programme is written for, youngest first (유치원, 초등 저학년, 초등 고학년, 중학교,
+# 고등학교, 보호자, 교사). A delivery is to one audience level; children are never named or coded.
+AUDIENCES: tuple[str, ...] = ("kindergarten", "elementary_lower", "elementary_upper", "middle",
+                              "high", "guardians", "teachers")
+# How it is delivered (강의, 인형극, 보드게임, 역할극, 캠페인, 온라인).
+EDUCATION_FORMATS: tuple[str, ...] = ("lecture", "puppet_show", "board_game", "role_play",
+                                      "campaign", "online")
+INSTITUTION_KINDS: tuple[str, ...] = ("kindergarten", "elementary", "middle", "high",
+                                      "community_centre", "other")
+# Seoul's 25 districts (자치구), the finest place a delivery is kept at.
+SEOUL_DISTRICTS: tuple[str, ...] = (
+    "jongno", "jung", "yongsan", "seongdong", "gwangjin", "dongdaemun", "jungnang", "seongbuk",
+    "gangbuk", "dobong", "nowon", "eunpyeong", "seodaemun", "mapo", "yangcheon", "gangseo",
+    "guro", "geumcheon", "yeongdeungpo", "dongjak", "gwanak", "seocho", "gangnam", "songpa",
+    "gangdong")
+SURVEY_TIMES: tuple[str, ...] = ("pre", "post")
 
 # --- age bands ----------------------------------------------------------------------------------
 

@@ -39,7 +39,8 @@ from demo import synthetic
 from errors import Conflict
 
 DEMO_ROLES = (("admin", "admin"), ("committee1", "committee"), ("committee2", "committee"),
-              ("committee3", "committee"), ("analyst1", "analyst"), ("reviewer1", "reviewer"))
+              ("committee3", "committee"), ("analyst1", "analyst"), ("reviewer1", "reviewer"),
+              ("educator1", "educator"), ("educator2", "educator"))
 
 
 @dataclass(frozen=True)

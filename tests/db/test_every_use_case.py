@@ -147,7 +147,8 @@ def world(demo_rt):
         inside, outside = record_of("counselor1"), record_of("counselor3")
         missing = {arg: (s.scalar(select(func.max(t.id))) or 0) + 10**6 for arg, t in RECORDS.items()}
     actors = {"counselor": "counselor1", "supervisor": "supervisor1", "committee": "committee1",
-              "analyst": "analyst1", "reviewer": "reviewer1", "admin": "admin"}
+              "analyst": "analyst1", "reviewer": "reviewer1", "admin": "admin",
+              "educator": "educator1"}
     assert set(actors) == set(ROLES)
     return {"rt": demo_rt, "inside": inside, "outside": outside, "missing": missing,
             "actors": {role: Actor(by_name[u].id, u, role) for role, u in actors.items()},
@@ -181,7 +182,9 @@ def arguments(key: str, fn, w, tmp_path: Path) -> dict[str, object]:
         domain="gender_sensitivity", indicator="gender_sensitive_language", score=3, period="2026-H1",
         cohort="none", event_date=TODAY, event_type="other", proposal_id=1, accept=False,
         covariates=["prior_offences"], model_id=1, session_id=1, participant_id=1, assessment_id=1, goal_id=1,
-        reason_id=1,
+        reason_id=1, audiences=["kindergarten"], format="puppet_show", delivered_on=TODAY,
+        audience="kindergarten", institution_kind="kindergarten", district="mapo", present=20,
+        delivery_id=1, recommendation_id=1,
     )
     if key == "matrix.sign_off_cohort":
         values.update(as_of=dt.datetime(2026, 11, 20, 12), decision="approved at the meeting")
