@@ -291,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     au.set_defaults(func=cmd_audit)
 
     add_matrix_commands(sub)
+    add_prevention_commands(sub)
     add_models_commands(sub)
     add_detection_commands(sub)
     add_operations_commands(sub)
@@ -330,6 +331,31 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
     rt = _runtime()
     with rt.context_for(args.user, task="cli outcomes") as ctx:
         export = exports.outcomes_table(ctx, by=args.by, purpose=args.purpose, fmt=args.format)
+    _hand_out(export, args.output)
+    return 0
+
+
+def add_prevention_commands(sub) -> None:
+    """`dscr prevention effects ...`"""
+    prev = sub.add_parser("prevention", help="prevention education (the committee's tables)")
+    psub = prev.add_subparsers(dest="prevention_command", required=True)
+    eff = psub.add_parser("effects", help="pre -> post change by audience with 95%% CIs (suppressed)")
+    eff.add_argument("--by", choices=["audience", "format", "audience_format", "programme"],
+                     default="audience")
+    eff.add_argument("--format", choices=["csv", "json"], default="csv")
+    eff.add_argument("--purpose", required=True,
+                     help="why the table leaves dscr (recorded with the export, like every download)")
+    eff.add_argument("--output", help="write to this file (mode 600) instead of standard output")
+    eff.set_defaults(func=cmd_prevention_effects)
+
+
+def cmd_prevention_effects(args: argparse.Namespace) -> int:
+    from exports import service as exports
+
+    rt = _runtime()
+    with rt.context_for(args.user, task="cli prevention effects") as ctx:
+        export = exports.prevention_effects_table(ctx, by=args.by, purpose=args.purpose,
+                                                  fmt=args.format)
     _hand_out(export, args.output)
     return 0
 

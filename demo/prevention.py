@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 import vocab
-from prevention.instruments import SurveyInstrument, instrument_for
+from prevention.instruments import SurveyInstrument, get_survey_instrument, instrument_for
 
 LECTURE = "디지털 성범죄 예방 강의"
 # name, format, audiences, tailored from (a name above it or None)
@@ -158,9 +158,10 @@ def survey_file(world: SyntheticPrevention, delivery: int) -> bytes:
     """One delivery's sheets as the CSV a school returns."""
     part = world.sheets[world.sheets["delivery"] == delivery]
     items = list(part["answers"].iloc[0])
-    lines = [",".join(["time", "pair_code", "satisfaction", *items])]
+    asks = get_survey_instrument(part["instrument"].iloc[0]).satisfaction
+    lines = [",".join(["time", "pair_code", *(["satisfaction"] if asks else []), *items])]
     for r in part.itertuples():
         sat = "" if r.satisfaction is None or pd.isna(r.satisfaction) else str(int(r.satisfaction))
-        lines.append(",".join([r.time, r.pair_code or "", sat,
+        lines.append(",".join([r.time, r.pair_code or "", *([sat] if asks else []),
                                *(str(r.answers[i]) for i in items)]))
     return ("\n".join(lines) + "\n").encode()
