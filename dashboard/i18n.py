@@ -35,6 +35,7 @@ TEXT: dict[str, dict[str, str]] = {
     "role_analyst": {"ko": "분석 담당자", "en": "Analyst"},
     "role_reviewer": {"ko": "탐지 검토자", "en": "Detection reviewer"},
     "role_admin": {"ko": "관리자", "en": "Administrator"},
+    "role_educator": {"ko": "예방교육 강사", "en": "Prevention educator"},
     "caseload": {"ko": "담당 사례", "en": "Caseload"},
     "study_code": {"ko": "연구 코드", "en": "Study code"},
     "cohort": {"ko": "기수", "en": "Cohort"},
@@ -122,7 +123,7 @@ def _merge_area_texts() -> None:
     """Each area of the dashboard keeps its labels in dashboard/text_<area>.py (a TEXT dict)."""
     import importlib
 
-    for area in ("counselor", "supervisor", "committee", "analyst", "reviewer", "admin"):
+    for area in ("counselor", "supervisor", "committee", "analyst", "reviewer", "admin", "prevention"):
         try:
             module = importlib.import_module(f"dashboard.text_{area}")
         except ModuleNotFoundError:

@@ -48,7 +48,8 @@ def _refuse(problems: list[Message], file_name: str) -> ValidationError:
     return ValidationError("prevention.survey_refused",
                            "{file} was not imported, nothing was saved: {problems}{more}",
                            file=file_name, problems=joined(shown),
-                           more=f" (+{more} more)" if more else "")
+                           more=Message("prevention.survey_more", " (and {count} more)",
+                                        count=more) if more else "")
 
 
 def _int_in(text: str, lo: int, hi: int) -> int | None:
