@@ -142,3 +142,19 @@ def test_a_kindergarten_delivery_takes_the_educators_group_checklist(world):
     with world["rt"].context(world["kim"], today=TODAY) as ctx, pytest.raises(
             ValidationError, match="PE-10 is for elementary_upper, not for kindergarten"):
         service.import_surveys(ctx, delivery_id=d, data=survey_csv(), instrument_id="PE-10")
+
+
+def test_every_free_text_of_prevention_is_guarded_against_victims_identities(world):
+    identifying = "피해자 박서연 학생 관련 긴급 확인이 필요함"  # invented: no such person
+    with world["rt"].context(world["member"], today=TODAY) as ctx:
+        with pytest.raises(ValidationError):
+            service.record_recommendation(ctx, programme_id=world["lecture"], period="2026-H1",
+                                          text=identifying)
+        with pytest.raises(ValidationError):
+            service.record_prevention_review(ctx, programme_id=world["lecture"],
+                                             indicator="victim_perspective", score=3,
+                                             period="2026-H1", comment=identifying)
+        with pytest.raises(ValidationError):
+            service.add_prevention_programme(ctx, name="z", audiences=["middle"], format="lecture",
+                                             description=identifying)
+        assert service.list_recommendations(ctx).empty
