@@ -36,10 +36,9 @@ class SurveySheet:
     score: float
 
 
-def _at(line: int, col: int, name: str, what: str, **params) -> Message:
+def _at(line: int, col: int, name: str, what: Message) -> Message:
     return Message("prevention.survey_cell", "line {line}, column {col} ({name}): {what}",
-                   line=line, col=col, name=name, what=Message(*what, **params)
-                   if isinstance(what, tuple) else what)
+                   line=line, col=col, name=name, what=what)
 
 
 def _refuse(problems: list[Message], file_name: str) -> ValidationError:
