@@ -158,3 +158,11 @@ def test_every_free_text_of_prevention_is_guarded_against_victims_identities(wor
             service.add_prevention_programme(ctx, name="z", audiences=["middle"], format="lecture",
                                              description=identifying)
         assert service.list_recommendations(ctx).empty
+
+
+def test_the_committees_view_of_a_store_without_surveys_is_empty_and_says_why(world):
+    deliver(world)  # a class without its sheets yet
+    with world["rt"].context(world["member"], today=TODAY) as ctx:
+        view = service.prevention_effects(ctx)
+    assert view.table.empty and view.satisfaction.empty and view.model is None
+    assert view.note.code == "prevention.model_needs_data"
