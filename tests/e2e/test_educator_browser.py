@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import pytest
@@ -34,7 +35,7 @@ def test_an_educator_records_a_class_and_uploads_its_survey_in_the_browser(dashb
     before = _rows(data, mine)
     page.get_by_role("link", name="교육 실시 기록").click()
     wait_idle(page)
-    expect(page.get_by_role("heading", name="교육 실시 기록")).to_be_visible()
+    expect(page.get_by_role("heading", name="교육 실시 기록", exact=True)).to_be_visible()
     page.get_by_label("참석 인원").fill("18")
     page.get_by_role("button", name="기록", exact=True).click()
     wait_until(page, lambda: len(_rows(data, mine)) == len(before) + 1, "the new delivery")
@@ -46,7 +47,9 @@ def test_an_educator_records_a_class_and_uploads_its_survey_in_the_browser(dashb
 
     page.get_by_role("link", name="설문 결과 올리기").click()
     wait_idle(page)
-    expect(page.get_by_text(f"#{new_id} ")).to_be_visible()  # the new class waits for its sheets
+    # The new class waits for its sheets, chosen first (newest first).
+    expect(page.get_by_role("combobox", name="교육 실시")).to_have_value(
+        re.compile(rf"^#{new_id} "))
     from prevention.instruments import instrument_for
 
     inst = instrument_for(audience)
