@@ -197,11 +197,13 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
             "The database is not empty: demo data is loaded only into a new database. Use a new "
             "DSCR_DATA_DIR (or DSCR_DATABASE_URL), or keep the data that is there."
         )
-    summary = loader.load(rt, participants=args.participants, seed=args.seed)
+    summary = loader.load(rt, participants=args.participants, seed=args.seed,
+                          prevention_classes=args.prevention_classes)
     print(f"demo data loaded (seed {args.seed}): {summary.participants} participants, "
           f"{summary.sessions} sessions, {summary.assessments} assessments, "
           f"{summary.follow_ups} follow-ups, {summary.events} recidivism events, "
-          f"{summary.hash_entries} registry hashes")
+          f"{summary.hash_entries} registry hashes, "
+          f"{summary.prevention_deliveries} prevention-education classes")
     lines = [f"{a.username:<14} {a.role:<10} {a.password}" for a in summary.accounts]
     if args.accounts_file:
         from db.files import write_private
@@ -276,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo-data", help="load a synthetic programme into a new database")
     demo.add_argument("--participants", type=int, default=300)
     demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--prevention-classes", type=int, default=12,
+                      help="prevention-education classes a year over three years (the city's "
+                           "real size is about 100)")
     demo.add_argument("--if-empty", action="store_true",
                       help="do nothing (and succeed) when the database holds data already")
     demo.add_argument("--accounts-file", help="write the demo accounts there (mode 600)")
