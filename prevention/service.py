@@ -216,22 +216,25 @@ def import_surveys(ctx: Context, *, delivery_id: int, data: bytes,
     file sent twice is not counted twice.
     """
     delivery = _own_delivery(ctx, delivery_id, "delivery.record")
-    inst = (get_survey_instrument(instrument_id) if instrument_id
-            else instrument_for(delivery.audience))
-    if delivery.audience not in inst.audiences:
+    audience, present = delivery.audience, delivery.present
+    ctx.session.rollback()  # the file is read and checked outside any transaction
+    inst = get_survey_instrument(instrument_id) if instrument_id else instrument_for(audience)
+    if audience not in inst.audiences:
         raise ValidationError("prevention.instrument_not_for_audience",
                               "{instrument} is for {audiences}, not for {audience}",
                               instrument=inst.id, audiences=", ".join(inst.audiences),
-                              audience=delivery.audience)
-    ctx.session.rollback()
+                              audience=audience)
     sheets = parse_survey(bytes(data), inst, file_name=file_name)
     counts = {t: sum(sh.time == t for sh in sheets) for t in vocab.SURVEY_TIMES}
-    if inst.kind == "self_report" and max(counts.values()) > delivery.present:
+    if inst.kind == "self_report" and max(counts.values()) > present:
         raise ValidationError("prevention.more_sheets_than_present",
                               "{file} has {sheets} sheets for one time but {present} children "
                               "were present; check the delivery or the file",
-                              file=file_name, sheets=max(counts.values()), present=delivery.present)
+                              file=file_name, sheets=max(counts.values()), present=present)
     with ctx.transaction() as s:
+        # The delivery's row is locked (FOR UPDATE on PostgreSQL; SQLite's write lock is taken at
+        # the block's start), so that two uploads of the same file cannot both pass the check.
+        s.get(PreventionDelivery, delivery_id, with_for_update=True)
         if s.scalar(select(func.count()).select_from(PreventionSurvey)
                     .where(PreventionSurvey.delivery_id == delivery_id)):
             raise Conflict("prevention.surveys_already_imported",
