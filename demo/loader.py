@@ -240,7 +240,7 @@ def _load_prevention(runtime: Runtime, acc_ids: dict[str, int], classes_per_year
         prevention.answer_recommendation(ctx, recommendation_id=rec, programme_id=puppet)
     rng = np.random.default_rng(seed + 16016)
     committee = [u for u, r in DEMO_ROLES if r == "committee"]
-    for k, (name, programme_id) in enumerate(ids.items()):
+    for k, programme_id in enumerate(ids.values()):
         level = 3.2 + 0.4 * k
         for rater in committee:
             with as_(rater) as ctx:

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func, select
 
 from db.schema import ExportManifest, PreventionDelivery, PreventionSurvey
-from demo import prevention as synthetic
 from prevention import service
 from prevention.instruments import get_survey_instrument
 from tests.dashboard.helpers import actor

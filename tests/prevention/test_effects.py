@@ -132,7 +132,7 @@ def test_audiences_that_change_alike_are_said_not_to_differ_beyond_chance():
     for delivery in range(24):
         audience = ("middle", "high")[delivery % 2]
         level = rng.normal(50, 5)
-        for child in range(20):
+        for _child in range(20):
             base = level + rng.normal(0, 10)
             rows.append(_sheet(delivery, "pre", None, base + rng.normal(0, 5), audience))
             rows.append(_sheet(delivery, "post", None, base + 6 + rng.normal(0, 5), audience))
