@@ -197,11 +197,13 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
             "The database is not empty: demo data is loaded only into a new database. Use a new "
             "DSCR_DATA_DIR (or DSCR_DATABASE_URL), or keep the data that is there."
         )
-    summary = loader.load(rt, participants=args.participants, seed=args.seed)
+    summary = loader.load(rt, participants=args.participants, seed=args.seed,
+                          prevention_classes=args.prevention_classes)
     print(f"demo data loaded (seed {args.seed}): {summary.participants} participants, "
           f"{summary.sessions} sessions, {summary.assessments} assessments, "
           f"{summary.follow_ups} follow-ups, {summary.events} recidivism events, "
-          f"{summary.hash_entries} registry hashes")
+          f"{summary.hash_entries} registry hashes, "
+          f"{summary.prevention_deliveries} prevention-education classes")
     lines = [f"{a.username:<14} {a.role:<10} {a.password}" for a in summary.accounts]
     if args.accounts_file:
         from db.files import write_private
@@ -276,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo-data", help="load a synthetic programme into a new database")
     demo.add_argument("--participants", type=int, default=300)
     demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--prevention-classes", type=int, default=12,
+                      help="prevention-education classes a year over three years (the city's "
+                           "real size is about 100)")
     demo.add_argument("--if-empty", action="store_true",
                       help="do nothing (and succeed) when the database holds data already")
     demo.add_argument("--accounts-file", help="write the demo accounts there (mode 600)")
@@ -291,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     au.set_defaults(func=cmd_audit)
 
     add_matrix_commands(sub)
+    add_prevention_commands(sub)
     add_models_commands(sub)
     add_detection_commands(sub)
     add_operations_commands(sub)
@@ -331,6 +337,31 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
     rt = _runtime()
     with rt.context_for(args.user, task="cli outcomes") as ctx:
         export = exports.outcomes_table(ctx, by=args.by, purpose=args.purpose, fmt=args.format)
+    _hand_out(export, args.output)
+    return 0
+
+
+def add_prevention_commands(sub) -> None:
+    """`dscr prevention effects ...`"""
+    prev = sub.add_parser("prevention", help="prevention education (the committee's tables)")
+    psub = prev.add_subparsers(dest="prevention_command", required=True)
+    eff = psub.add_parser("effects", help="pre -> post change by audience with 95%% CIs (suppressed)")
+    eff.add_argument("--by", choices=["audience", "format", "audience_format", "programme"],
+                     default="audience")
+    eff.add_argument("--format", choices=["csv", "json"], default="csv")
+    eff.add_argument("--purpose", required=True,
+                     help="why the table leaves dscr (recorded with the export, like every download)")
+    eff.add_argument("--output", help="write to this file (mode 600) instead of standard output")
+    eff.set_defaults(func=cmd_prevention_effects)
+
+
+def cmd_prevention_effects(args: argparse.Namespace) -> int:
+    from exports import service as exports
+
+    rt = _runtime()
+    with rt.context_for(args.user, task="cli prevention effects") as ctx:
+        export = exports.prevention_effects_table(ctx, by=args.by, purpose=args.purpose,
+                                                  fmt=args.format)
     _hand_out(export, args.output)
     return 0
 

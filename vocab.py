@@ -21,8 +21,11 @@ TIME_ZONE = "Asia/Seoul"
 # reviews and countersigns its steps, never edits answers.
 # A partner is a platform or hotline that asks the matching API whether hashes are in the
 # registry (api/, with a token the admin issued): it sees match / no match, a distance and an
-# opaque entry id, never a case.
-ROLES = ("counselor", "supervisor", "committee", "analyst", "reviewer", "admin", "partner")
+# opaque entry id, never a case. An educator (예방교육 강사) delivers prevention education in
+# kindergartens and schools: their own deliveries and anonymous surveys, nothing of the
+# counseling side.
+ROLES = ("counselor", "supervisor", "committee", "analyst", "reviewer", "admin", "partner",
+         "educator")
 # What a partner's API token may be used for: each scope is the access action of that request.
 PARTNER_SCOPES = ("match.hashes", "match.image")
 SEXES = ("female", "male", "other", "unknown")
@@ -133,6 +136,25 @@ AUDIT_ACTIONS = (
     "backup", "restore", "key_rotate", "key_retire", "retention_purge", "audit_verify",
     "access_reviewed", "api_hashes", "api_image",
 )
+
+# --- prevention education -----------------------------------------------------------------------
+
+# Who a prevention programme is written for, youngest first (유치원, 초등 저학년, 초등 고학년, 중학교,
+# 고등학교, 보호자, 교사). A delivery is to one audience level; children are never named or coded.
+AUDIENCES: tuple[str, ...] = ("kindergarten", "elementary_lower", "elementary_upper", "middle",
+                              "high", "guardians", "teachers")
+# How it is delivered (강의, 인형극, 보드게임, 역할극, 캠페인, 온라인).
+EDUCATION_FORMATS: tuple[str, ...] = ("lecture", "puppet_show", "board_game", "role_play",
+                                      "campaign", "online")
+INSTITUTION_KINDS: tuple[str, ...] = ("kindergarten", "elementary", "middle", "high",
+                                      "community_centre", "other")
+# Seoul's 25 districts (자치구), the finest place a delivery is kept at.
+SEOUL_DISTRICTS: tuple[str, ...] = (
+    "jongno", "jung", "yongsan", "seongdong", "gwangjin", "dongdaemun", "jungnang", "seongbuk",
+    "gangbuk", "dobong", "nowon", "eunpyeong", "seodaemun", "mapo", "yangcheon", "gangseo",
+    "guro", "geumcheon", "yeongdeungpo", "dongjak", "gwanak", "seocho", "gangnam", "songpa",
+    "gangdong")
+SURVEY_TIMES: tuple[str, ...] = ("pre", "post")
 
 # --- age bands ----------------------------------------------------------------------------------
 

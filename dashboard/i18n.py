@@ -41,6 +41,7 @@ TEXT: dict[str, dict[str, str]] = {
     "role_reviewer": {"ko": "탐지 검토자", "en": "Detection reviewer"},
     "role_admin": {"ko": "관리자", "en": "Administrator"},
     "role_partner": {"ko": "협력 기관 (매칭 API)", "en": "Partner (matching API)"},
+    "role_educator": {"ko": "예방교육 강사", "en": "Prevention educator"},
     "caseload": {"ko": "담당 사례", "en": "Caseload"},
     "study_code": {"ko": "연구 코드", "en": "Study code"},
     "cohort": {"ko": "기수", "en": "Cohort"},
@@ -128,7 +129,8 @@ def _merge_area_texts() -> None:
     """Each area of the dashboard keeps its labels in dashboard/text_<area>.py (a TEXT dict)."""
     import importlib
 
-    for area in ("home", "counselor", "supervisor", "committee", "analyst", "reviewer", "admin"):
+    for area in ("home", "counselor", "supervisor", "committee", "analyst", "reviewer", "admin",
+                 "prevention"):
         try:
             module = importlib.import_module(f"dashboard.text_{area}")
         except ModuleNotFoundError:

@@ -25,6 +25,10 @@ PAGE_TABLE: tuple[tuple[str, str, str | None, frozenset[str] | None], ...] = (
     # Counselors may read a prediction (model.read) on the matrix page; the model cards are analysts'.
     ("pages/models.py", "an_models", "model.read", frozenset({"analyst"})),
     ("pages/cohort.py", "an_cohort", "recidivism.read", None),
+    ("pages/deliveries.py", "ed_deliveries", "delivery.record", None),
+    ("pages/surveys.py", "ed_surveys", "delivery.record", None),
+    ("pages/prevention_effects.py", "pv_effects", "prevention.effects", None),
+    ("pages/prevention_reviews.py", "pv_reviews", "prevention.review", None),
 )
 
 

@@ -75,10 +75,21 @@ ACTIONS: dict[str, Message] = {
                             "ask the matching API whether hashes are in the registry"),
     "match.image": Message("db.action_match_image",
                            "ask the matching API whether an uploaded image is in the registry"),
+    "prevention.manage": Message("db.action_prevention_manage",
+                                 "add prevention-education programmes and their tailored versions"),
+    "prevention.list": Message("db.action_prevention_list", "list prevention-education programmes"),
+    "delivery.record": Message("db.action_delivery_record",
+                               "record your own prevention-education deliveries and upload their surveys"),
+    "delivery.read": Message("db.action_delivery_read",
+                             "read your own deliveries and their survey summaries"),
+    "prevention.effects": Message("db.action_prevention_effects",
+                                  "read the effect of prevention education by audience"),
+    "prevention.review": Message("db.action_prevention_review",
+                                 "rate prevention programmes and record recommendations"),
 }
 
-C, S, M, A, R, D, P = ("counselor", "supervisor", "committee", "analyst", "reviewer", "admin",
-                       "partner")
+C, S, M, A, R, D, P, E = ("counselor", "supervisor", "committee", "analyst", "reviewer", "admin",
+                          "partner", "educator")
 
 # The policy. Nothing else in dscr grants a permission.
 POLICY: dict[str, frozenset[str]] = {
@@ -138,6 +149,15 @@ POLICY: dict[str, frozenset[str]] = {
     "partner.manage": frozenset({D}),
     "match.hashes": frozenset({P}),
     "match.image": frozenset({P}),
+    # Prevention education: no child is named or coded in it. The committee develops tailored
+    # versions from its recommendations (the admin too); an educator records and reads only their
+    # own deliveries (prevention.service checks the person) and nothing of the counseling side.
+    "prevention.manage": frozenset({M, D}),
+    "prevention.list": frozenset({M, D, E}),
+    "delivery.record": frozenset({E}),
+    "delivery.read": frozenset({E}),
+    "prevention.effects": frozenset({M}),
+    "prevention.review": frozenset({M}),
 }
 
 # Which kinds of kept reason (vocab.REASON_KINDS) each reason action reaches: a row of another

@@ -713,3 +713,119 @@ class PartnerToken(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
     revoked_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+# --- prevention education (issue 16) ----------------------------------------------------------
+
+AUDIENCES = vocab.AUDIENCES
+EDUCATION_FORMATS = vocab.EDUCATION_FORMATS
+INSTITUTION_KINDS = vocab.INSTITUTION_KINDS
+SEOUL_DISTRICTS = vocab.SEOUL_DISTRICTS
+SURVEY_TIMES = vocab.SURVEY_TIMES
+
+
+class PreventionProgramme(Base):
+    """A prevention-education programme version: its audiences, its format and what it was tailored from."""
+
+    __tablename__ = "prevention_programmes"
+    __table_args__ = (
+        UniqueConstraint("name", "version", name="uq_prevention_programmes_name_version"),
+        CheckConstraint(_in("format", EDUCATION_FORMATS), name="format"),
+        CheckConstraint("version >= 1", name="version"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    audiences: Mapped[list[Any]] = mapped_column(JSON)
+    format: Mapped[str] = mapped_column(String(16))
+    tailored_from_id: Mapped[int | None] = mapped_column(ForeignKey("prevention_programmes.id"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PreventionDelivery(Base):
+    """One class taught once: where (kind of institution, district), to whom (a level), how many; no child."""
+
+    __tablename__ = "prevention_deliveries"
+    __table_args__ = (
+        CheckConstraint(_in("audience", AUDIENCES), name="audience"),
+        CheckConstraint(_in("institution_kind", INSTITUTION_KINDS), name="institution_kind"),
+        CheckConstraint(_in("district", SEOUL_DISTRICTS), name="district"),
+        CheckConstraint("present BETWEEN 1 AND 500", name="present"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("prevention_programmes.id"), index=True)
+    delivered_on: Mapped[dt.date] = mapped_column(Date)
+    audience: Mapped[str] = mapped_column(String(24))
+    institution_kind: Mapped[str] = mapped_column(String(24))
+    district: Mapped[str] = mapped_column(String(24))
+    present: Mapped[int] = mapped_column(Integer)
+    educator_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PreventionSurvey(Base):
+    """One anonymous answer sheet (pre or post) of a delivery, or the educator's group checklist.
+
+    No identity: at most a pairing code the class made up, meaningful only inside its delivery.
+    `score` is the sheet's mean item score as a percentage of the scale's range (0-100), so that
+    instruments of different lengths and scales are read on one axis."""
+
+    __tablename__ = "prevention_surveys"
+    __table_args__ = (
+        UniqueConstraint("delivery_id", "time", "pair_code", name="uq_prevention_surveys_delivery_time_pair"),
+        CheckConstraint(_in("time", SURVEY_TIMES), name="time"),
+        CheckConstraint("score >= 0 AND score <= 100", name="score"),
+        CheckConstraint("satisfaction IS NULL OR satisfaction BETWEEN 1 AND 5", name="satisfaction"),
+        CheckConstraint("instrument_version >= 1", name="instrument_version"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("prevention_deliveries.id"), index=True)
+    instrument_id: Mapped[str] = mapped_column(String(32))
+    instrument_version: Mapped[int] = mapped_column(Integer)
+    time: Mapped[str] = mapped_column(String(4))
+    pair_code: Mapped[str | None] = mapped_column(String(16))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    score: Mapped[float] = mapped_column(Float)
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    imported_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PreventionReview(Base):
+    """A committee member's rating of a prevention programme on one gender-sensitivity indicator."""
+
+    __tablename__ = "prevention_reviews"
+    __table_args__ = (
+        UniqueConstraint("programme_id", "rater_id", "indicator", "period", name="uq_prevention_reviews_programme_rater"),
+        CheckConstraint("score BETWEEN 1 AND 5", name="score"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("prevention_programmes.id"), index=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    indicator: Mapped[str] = mapped_column(String(64))
+    score: Mapped[int] = mapped_column(Integer)
+    period: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PreventionRecommendation(Base):
+    """What the committee asked for after reviewing a programme, and the version that answers it."""
+
+    __tablename__ = "prevention_recommendations"
+    __table_args__ = (
+        CheckConstraint("audience IS NULL OR " + _in("audience", AUDIENCES), name="audience"),
+        CheckConstraint("format IS NULL OR " + _in("format", EDUCATION_FORMATS), name="format"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("prevention_programmes.id"), index=True)
+    period: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    audience: Mapped[str | None] = mapped_column(String(24))
+    format: Mapped[str | None] = mapped_column(String(16))
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("prevention_programmes.id"))
+    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -39,7 +39,8 @@ from demo import synthetic
 from errors import Conflict
 
 DEMO_ROLES = (("admin", "admin"), ("committee1", "committee"), ("committee2", "committee"),
-              ("committee3", "committee"), ("analyst1", "analyst"), ("reviewer1", "reviewer"))
+              ("committee3", "committee"), ("analyst1", "analyst"), ("reviewer1", "reviewer"),
+              ("educator1", "educator"), ("educator2", "educator"))
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class DemoSummary:
     follow_ups: int
     events: int
     hash_entries: int
+    prevention_deliveries: int = 0
 
 
 def database_is_empty(runtime: Runtime) -> bool:
@@ -78,7 +80,8 @@ def _password(username: str = "", display_name: str = "") -> str:
 
 
 def load(runtime: Runtime, *, participants: int = 300, seed: int = 1,
-         passwords: dict[str, str] | None = None) -> DemoSummary:
+         passwords: dict[str, str] | None = None,
+         prevention_classes: int = 12) -> DemoSummary:
     """Generate and store a synthetic programme. Refuses a database that holds anything already."""
     if not database_is_empty(runtime):
         raise Conflict(
@@ -202,8 +205,61 @@ def load(runtime: Runtime, *, participants: int = 300, seed: int = 1,
                                       source=row.source, recorded_by=analyst))
             n_hash = _load_registry(s, prog, acc_ids["reviewer1"])
             s.add(Meta(key="demo_data", value=f"participants={participants} seed={seed} at={utcnow().isoformat()}"))
+    n_prev = _load_prevention(runtime, acc_ids, prevention_classes, seed, today, task)
     return DemoSummary(accounts, len(prog.participants), len(prog.sessions), n_assess,
-                       len(prog.follow_ups), len(prog.events), n_hash)
+                       len(prog.follow_ups), len(prog.events), n_hash, n_prev)
+
+
+def _load_prevention(runtime: Runtime, acc_ids: dict[str, int], classes_per_year: int, seed: int,
+                     today: dt.date, task: str) -> int:
+    """Prevention education through its use cases: the committee's programmes and tailored
+    versions, each educator's deliveries and the survey files their schools returned (imported
+    through the same checks), the committee's ratings and a recommendation the puppet show answers."""
+    from demo import prevention as synthetic_prevention
+    from matrix.reviews import REVIEW_INDICATORS
+    from prevention import service as prevention
+
+    world = synthetic_prevention.generate(classes_per_year, seed + 16)
+
+    def as_(username: str):
+        role = dict(DEMO_ROLES)[username]
+        return runtime.context(Actor(acc_ids[username], username, role), today=today, task=task)
+
+    ids: dict[str, int] = {}
+    with as_("committee1") as ctx:
+        for row in world.programmes.itertuples():
+            ids[row.name] = prevention.add_prevention_programme(
+                ctx, name=row.name, audiences=row.audiences, format=row.format,
+                tailored_from_id=ids.get(row.tailored_from) if row.tailored_from else None)
+        lecture = ids[synthetic_prevention.LECTURE]
+        rec = prevention.record_recommendation(
+            ctx, programme_id=lecture, period="2024-H1", audience="kindergarten",
+            format="puppet_show", text="유치원용 인형극 버전을 개발할 것 (강의는 유치원생에게 길고 추상적임)")
+        puppet = next(ids[n] for n, f in zip(world.programmes["name"], world.programmes["format"])
+                      if f == "puppet_show")
+        prevention.answer_recommendation(ctx, recommendation_id=rec, programme_id=puppet)
+    rng = np.random.default_rng(seed + 16016)
+    committee = [u for u, r in DEMO_ROLES if r == "committee"]
+    for k, programme_id in enumerate(ids.values()):
+        level = 3.2 + 0.4 * k
+        for rater in committee:
+            with as_(rater) as ctx:
+                for i, indicator in enumerate(REVIEW_INDICATORS):
+                    score = int(np.clip(np.rint(level + (0.4 if i % 2 else -0.2)
+                                                + rng.normal(0, 0.6)), 1, 5))
+                    prevention.record_prevention_review(ctx, programme_id=programme_id,
+                                                        indicator=indicator, score=score,
+                                                        period="2026-H1")
+    for row in world.deliveries.itertuples():
+        with as_(row.educator) as ctx:
+            delivery = prevention.record_delivery(
+                ctx, programme_id=ids[row.programme], delivered_on=row.delivered_on,
+                audience=row.audience, institution_kind=row.institution_kind,
+                district=row.district, present=row.present)
+            prevention.import_surveys(ctx, delivery_id=delivery,
+                                      data=synthetic_prevention.survey_file(world, row.key),
+                                      file_name=f"{row.institution}-{row.key}.csv")
+    return len(world.deliveries)
 
 
 _GOALS = (

@@ -269,3 +269,51 @@ KINDS = ("programme_outcomes", "outcomes_report_html", "km_table", "analysis_fra
 
 __all__ = ["KINDS", "Export", "check_purpose", "coarsened", "cohort_rows", "hash_list",
            "km_table", "outcomes_report", "outcomes_table", "suppress_km", "write_file"]
+
+
+# --- the committee's prevention-education tables ------------------------------------------------
+
+def prevention_effects_table(ctx: Context, *, by: str = "audience", purpose: str,
+                             fmt: str = "csv") -> Export:
+    """The committee's effect-by-audience table (CSV, or JSON with the model's verdict), suppressed."""
+    from prevention import service as prevention
+
+    access.require(ctx, "export.aggregate")
+    why, fmt = check_purpose(purpose), _check_format(fmt)
+    view = prevention.prevention_effects(ctx, by=by)
+    extra = {"by": by, "threshold": view.threshold, "verdict": str(view.verdict),
+             "note": str(view.note)} if fmt == "json" else None
+    return _record(ctx, kind="prevention_effects", purpose=why,
+                   data=_table_bytes(view.table, fmt, extra), rows=len(view.table),
+                   file_name=_name("prevention-effects", f"by-{by}", ext=fmt, on=ctx.today),
+                   media_type=FORMATS[fmt], filters={"by": by, "format": fmt},
+                   suppression=_suppression(ctx))
+
+
+def prevention_report(ctx: Context, *, by: str = "audience", period: str, purpose: str,
+                      labels: Mapping[str, str] | None = None,
+                      values: Mapping[str, str] | None = None) -> Export:
+    """The printable 예방교육 평가 보고서 (one HTML file), recorded as an export with its purpose:
+    effect by audience, satisfaction, the model, the period's ratings with ICC, recommendations."""
+    from prevention import service as prevention
+    from prevention.report import render_prevention_html
+
+    access.require(ctx, "export.aggregate")
+    why = check_purpose(purpose)
+    view = prevention.prevention_effects(ctx, by=by)
+    summary = prevention.prevention_review_summary(ctx, period=period)
+    recs = prevention.list_recommendations(ctx)
+    # Every recommendation with the version answering it: a review's asks outlive its period.
+    recs = recs[["period", "programme", "text", "audience", "format", "answered_by"]]
+    page = render_prevention_html(
+        change=view.table, satisfaction=view.satisfaction,
+        model=view.model.time_effects if view.model is not None else None,
+        verdict=str(view.verdict or view.note), reviews=summary.programmes,
+        agreement=summary.agreement, recommendations=recs, by=by, threshold=view.threshold,
+        generated_on=ctx.today, labels=labels, values=values)
+    return _record(ctx, kind="prevention_report_html", purpose=why, data=page.encode("utf-8"),
+                   rows=len(view.table) + len(summary.programmes) + len(recs),
+                   file_name=_name("prevention-report", f"by-{by}", period, ext="html",
+                                   on=ctx.today),
+                   media_type="text/html", filters={"by": by, "period": period},
+                   suppression=_suppression(ctx))

@@ -12,6 +12,17 @@ from errors import ValidationError
 
 ALL_INDICATORS = "(all)"
 
+# The committee's rubric, for counseling and prevention programmes alike: four gender-sensitivity
+# indicators, each rated 1..5. No public source names the committee's own four, so callers may
+# pass others (`indicators=`); these are the deployment's default.
+REVIEW_INDICATORS: tuple[str, ...] = (
+    "gender_sensitive_language",    # 성인지적 언어 사용
+    "consent_and_boundaries",       # 동의와 경계 교육
+    "power_and_gender_norms",       # 권력과 성별 고정관념 다루기
+    "victim_perspective",           # 피해자 관점 반영
+)
+REVIEW_SCALE = (1, 5)
+
 
 def _validate_ratings(
     ratings: pd.DataFrame,

@@ -37,14 +37,8 @@ from errors import Conflict, Message, NotFound, PermissionDenied, ValidationErro
 from matrix import change, outcomes, reviews, stages
 from matrix.suppression import suppress
 
-# The committee's rubric: four gender-sensitivity indicators, each rated 1..5 per programme.
-REVIEW_INDICATORS: tuple[str, ...] = (
-    "gender_sensitive_language",    # 성인지적 언어 사용
-    "consent_and_boundaries",       # 동의와 경계 교육
-    "power_and_gender_norms",       # 권력과 성별 고정관념 다루기
-    "victim_perspective",           # 피해자 관점 반영
-)
-REVIEW_SCALE = (1, 5)
+# The committee's rubric (four gender-sensitivity indicators, 1..5), kept in matrix.reviews.
+REVIEW_INDICATORS, REVIEW_SCALE = reviews.REVIEW_INDICATORS, reviews.REVIEW_SCALE
 GROUPINGS = ("cohort", "programme", "age_band", "offence_type")
 # The permission each step action needs (db.access has who holds it). Starting, submitting,
 # skipping and reopening are the counselor's work on the record; reviewing, countersigning,

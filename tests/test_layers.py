@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TOP_MODULES = ("cli", "errors", "vocab")
 PACKAGES = ("accounts", "assessment", "casework", "db", "demo", "detection", "exports", "matrix",
-            "models", "partners")
+            "models", "partners", "prevention")
 # The export use cases compose the other packages' public use cases (they sit under the faces):
 # the one service allowed to import another package's service module, never a private name.
 COMPOSERS = {"exports"}

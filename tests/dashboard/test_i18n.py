@@ -28,8 +28,11 @@ def test_every_key_a_page_uses_is_defined():
 
 def test_every_coded_value_has_a_label():
     from db.schema import ATTENDANCE, MODALITIES, PARTICIPANT_STATUSES, ROLES
+    from vocab import AUDIENCES, EDUCATION_FORMATS, INSTITUTION_KINDS, SEOUL_DISTRICTS
 
     for prefix, values in (("mod_", MODALITIES), ("att_", ATTENDANCE), ("role_", ROLES),
-                           ("status_", PARTICIPANT_STATUSES)):
+                           ("status_", PARTICIPANT_STATUSES), ("pv_aud_", AUDIENCES),
+                           ("pv_fmt_", EDUCATION_FORMATS), ("pv_inst_", INSTITUTION_KINDS),
+                           ("pv_dist_", SEOUL_DISTRICTS)):
         for value in values:
             assert prefix + value in TEXT, prefix + value

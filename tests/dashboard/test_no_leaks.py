@@ -16,7 +16,7 @@ from tests.dashboard.helpers import rendered
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 USERS = {"counselor": "counselor1", "committee": "committee1", "analyst": "analyst1",
-         "reviewer": "reviewer1", "admin": "admin"}
+         "reviewer": "reviewer1", "admin": "admin", "educator": "educator1"}
 
 
 @pytest.fixture

@@ -36,6 +36,9 @@ PARTICIPANT_WRITES = {"participant.create", "participant.break_glass", "session.
 # is wired, take it out of this list; a new action nobody asks for fails the test.
 NOT_YET_ASKED_FOR = {"instrument.manage", "demo.load"}
 MESSAGE_CLASSES = error_class_names() | {"Message"}
+# Prevention education: programmes, classes and anonymous sheets; no participant in them.
+PREVENTION_ACTIONS = {"prevention.manage", "prevention.list", "delivery.record", "delivery.read",
+                      "prevention.effects", "prevention.review"}
 # The second pair of eyes on a young person's step (the first pair submits it).
 STEP_ACTIONS = {"step.review", "step.sign", "step.unlock"}
 
@@ -153,7 +156,18 @@ def test_the_committee_writes_nothing_about_a_participant():
     assert "participant.read" not in committee  # it sees aggregates only
     # Besides aggregates: its own sign-off decisions (by cohort), read, corrected or erased.
     assert committee <= {"outcomes.read", "export.aggregate", "review.record", "conclusion.signoff",
-                         "conclusion.decisions", "conclusion.amend"}
+                         "conclusion.decisions", "conclusion.amend", *PREVENTION_ACTIONS}
+
+
+def test_an_educator_records_and_reads_only_prevention_education_and_nothing_of_counseling():
+    mine = set(access.allowed_actions("educator"))
+    assert mine == {"prevention.list", "delivery.record", "delivery.read"}
+    assert roles_with("delivery.record") == roles_with("delivery.read") == {"educator"}
+    # The committee judges the effect and reviews programmes; it records no delivery.
+    assert roles_with("prevention.effects") == roles_with("prevention.review") == {"committee"}
+    assert roles_with("prevention.manage") == {"committee", "admin"}
+    counseling = {a for a in access.ACTIONS if a not in PREVENTION_ACTIONS}
+    assert mine.isdisjoint(counseling)
 
 
 def test_the_committee_signs_off_conclusions_by_cohort_and_never_one_participants_step():

@@ -67,6 +67,22 @@ BAD = {
         " VALUES (6, 'C6', 1, '2025-01-01', '2025-02-01', 'police');"
         "INSERT INTO hash_entries (case_id, algorithm, bits, hash_hex, variant, media_kind, source_label,"
         " added_by, added_at) VALUES (6, 'pdq', 256, 'abcd', 'original', 'image', '', 1, '2026-01-01')"),
+    "a prevention delivery to an audience outside the vocabulary": (
+        "INSERT INTO prevention_programmes (id, name, version, audiences, format, description, created_by, created_at) VALUES (7, 'pv', 1, '[\"middle\"]', 'lecture', '', 1, '2026-01-01');"
+        "INSERT INTO prevention_deliveries (programme_id, delivered_on, audience, institution_kind,"
+        " district, present, educator_id, created_at) VALUES (7, '2026-03-02', 'adults', 'middle',"
+        " 'mapo', 20, 1, '2026-03-02')"),
+    "a prevention survey sheet scored above 100": (
+        "INSERT INTO prevention_programmes (id, name, version, audiences, format, description, created_by, created_at) VALUES (7, 'pv', 1, '[\"middle\"]', 'lecture', '', 1, '2026-01-01');"
+        "INSERT INTO prevention_deliveries (id, programme_id, delivered_on, audience, institution_kind,"
+        " district, present, educator_id, created_at) VALUES (8, 7, '2026-03-02', 'middle', 'middle',"
+        " 'mapo', 20, 1, '2026-03-02');"
+        "INSERT INTO prevention_surveys (delivery_id, instrument_id, instrument_version, time, answers,"
+        " score, imported_by, imported_at) VALUES (8, 'PE-12', 1, 'pre', '{}', 100.5, 1, '2026-03-02')"),
+    "an account of a role outside the vocabulary": (
+        "INSERT INTO accounts (id, username, display_name, role, password_hash, active, failed_logins,"
+        " password_changed_at, created_at, version) VALUES (2, 't1', 't1', 'teacher', 'x', true, 0,"
+        " '2026-01-01', '2026-01-01', 1)"),
 }
 
 
@@ -83,3 +99,13 @@ def test_database_refuses(rt, what):
         conn.execute(text(
             "INSERT INTO assessment_scores (assessment_id, domain, score, scale_min, scale_max)"
             " VALUES (1, 'gender_equality', 3.25, 1, 4)"))
+
+
+def test_the_database_takes_an_educator_and_a_valid_prevention_sheet(rt):
+    """The rows the refusals above spoil, whole: each refusal is its one bad value, not the seed."""
+    good = BAD["a prevention survey sheet scored above 100"].replace("100.5", "75.0")
+    with rt.engine.begin() as conn:
+        for stmt in SEED + good.split(";") + [
+                BAD["an account of a role outside the vocabulary"].replace("'teacher'", "'educator'")]:
+            conn.execute(text(stmt))
+        assert conn.execute(text("SELECT count(*) FROM prevention_surveys")).scalar() == 1

@@ -151,7 +151,7 @@ def world(demo_rt):
         missing = {arg: (s.scalar(select(func.max(t.id))) or 0) + 10**6 for arg, t in RECORDS.items()}
     actors = {"counselor": "counselor1", "supervisor": "supervisor1", "committee": "committee1",
               "analyst": "analyst1", "reviewer": "reviewer1", "admin": "admin",
-              "partner": "partner1"}
+              "partner": "partner1", "educator": "educator1"}
     assert set(actors) == set(ROLES)
     return {"rt": demo_rt, "inside": inside, "outside": outside, "missing": missing,
             "actors": {role: Actor(by_name[u].id, u, role) for role, u in actors.items()},
@@ -190,6 +190,9 @@ def arguments(key: str, fn, w, tmp_path: Path) -> dict[str, object]:
         to_counselor="counselor2", on=TODAY,
         reason_id=1, partner="hotline-seoul", token_id=1, kind="hashes", asked=1, matched=0,
         token=Partner(1, "hotline-seoul", ("match.hashes",)),
+        audiences=["kindergarten"], format="puppet_show", delivered_on=TODAY,
+        audience="kindergarten", institution_kind="kindergarten", district="mapo", present=20,
+        delivery_id=1, recommendation_id=1,
     )
     if key == "matrix.sign_off_cohort":
         values.update(as_of=dt.datetime(2026, 11, 20, 12), decision="approved at the meeting")
