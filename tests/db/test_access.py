@@ -429,7 +429,8 @@ def test_whoever_submitted_a_step_neither_reviews_nor_signs_it(demo_rt):
     # Each refusal is in the audit log, under the account that tried.
     with demo_rt.sessions() as s:
         denied = s.scalars(select(AuditLog).where(AuditLog.action == "denied",
-                                                  AuditLog.detail.like("step.%"))).all()
+                                                  AuditLog.detail.like("step.%"))
+                           .order_by(AuditLog.id)).all()
     assert [e.actor for e in denied] == [username, username, "supervisor1", "supervisor1"]
 
 
