@@ -52,6 +52,14 @@ TEXT: dict[str, dict[str, str]] = {
     "hm_late_by": {"ko": "기한 초과", "en": "Late by"},
     "hm_hours": {"ko": "{n}시간", "en": "{n} h"},
     "hm_takedown_status": {"ko": "상태", "en": "Status"},
+    # prevention educator
+    "hm_surveys_waiting": {"ko": "설문 결과를 기다리는 교육", "en": "Deliveries waiting for their surveys"},
+    "hm_surveys_none": {"ko": "모든 교육의 설문 결과를 올렸습니다.", "en": "Every delivery has its surveys."},
+    "hm_no_deliveries": {"ko": "아직 기록한 교육이 없습니다. 교육 실시 기록에서 기록하십시오.", "en": "No delivery recorded yet: record one under My deliveries."},
+    "hm_delivered_on": {"ko": "실시일", "en": "Date"},
+    "hm_programme": {"ko": "프로그램", "en": "Programme"},
+    "hm_audience": {"ko": "대상", "en": "Audience"},
+    "hm_present": {"ko": "참석 인원", "en": "Present"},
     # admin
     "hm_access_review": {"ko": "월간 접근 점검", "en": "Monthly access review"},
     "hm_access_review_due": {"ko": "{month} 접근 점검을 아직 마치지 않았습니다.", "en": "The access review of {month} is not done yet."},

@@ -211,6 +211,29 @@ if allowed("flag.review"):
             }), hide_index=True, key="hm_takedowns_table")
             st.page_link("pages/review.py", label=t("rv_review", lang), icon=":material/fact_check:")
 
+# --- prevention educator --------------------------------------------------------------------
+if allowed("delivery.record", "delivery.read"):
+    from prevention import service as prevention
+
+    mine = None
+    with service_errors(), state.context(actor, "home: deliveries") as ctx:
+        mine = prevention.my_deliveries(ctx)
+    if mine is not None:
+        section("hm_surveys_waiting")
+        waiting = mine[mine["n_pre"] + mine["n_post"] == 0]
+        if mine.empty:
+            st.info(t("hm_no_deliveries", lang))
+        elif waiting.empty:
+            st.success(t("hm_surveys_none", lang))
+        else:
+            st.dataframe(pd.DataFrame({
+                t("hm_delivered_on", lang): [dates.day(d, lang) for d in waiting["delivered_on"]],
+                t("hm_programme", lang): waiting["programme"],
+                t("hm_audience", lang): [t("pv_aud_" + a, lang) for a in waiting["audience"]],
+                t("hm_present", lang): waiting["present"].astype(int),
+            }), hide_index=True, key="hm_surveys_table")
+            st.page_link("pages/surveys.py", label=t("ed_surveys", lang), icon=":material/upload_file:")
+
 # --- admin ----------------------------------------------------------------------------------
 if allowed("audit.read", "account.manage"):
     review = locked = None

@@ -204,3 +204,20 @@ def test_every_role_has_a_home_page_in_korean_without_raw_codes(demo, signed_in,
                      + [m.value for m in at.warning] + [m.value for m in at.info])
     for code in ("submitted", "reviewed", "pending", "requested", "None", "Total"):
         assert code not in shown
+
+
+def test_an_educators_day_starts_with_the_classes_whose_surveys_are_not_in(demo, signed_in):
+    from prevention import service as prevention
+
+    with demo.context_for("educator1") as ctx:
+        programme = int(prevention.list_prevention_programmes(ctx)["programme_id"].iloc[0])
+        prevention.record_delivery(ctx, programme_id=programme, delivered_on=local_today(),
+                                   audience="kindergarten", institution_kind="kindergarten",
+                                   district="mapo", present=18)
+        waiting = prevention.my_deliveries(ctx)
+    waiting = waiting[waiting["n_pre"] + waiting["n_post"] == 0]
+    at = signed_in("educator1")
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "참석 인원" in d.value.columns)
+    assert len(table) == len(waiting) >= 1 and "유치원" in set(table["대상"])
+    assert "기한이 지난 단계" not in [h.value for h in at.subheader]  # nothing of counseling
