@@ -169,6 +169,34 @@ def _check_event_fields(event_type: str, source: str) -> None:
                               source=source, recidivism_sources=', '.join(RECIDIVISM_SOURCES))
 
 
+def _extend_window(ctx: Context, s: Session, part: Participant, end: dt.date,
+                   event_date: dt.date) -> None:
+    """Move the follow-up window's end later, to `end` (a check made, not after today), so that
+    an event on `event_date` falls inside it; inside the caller's transaction."""
+    fu = s.scalars(select(FollowUp).where(FollowUp.participant_id == part.id)).first()
+    if fu is None:
+        raise ValidationError(
+            "models.no_follow_up_window",
+            "{part_study_code} has no follow-up window; record one (start at programme end or "
+            "drop-out) before recording an event.",
+            part_study_code=part.study_code)
+    if end > ctx.today:
+        raise ValidationError(
+            "models.follow_up_ends_after",
+            "The follow-up of {code} ends on {end_date}, after today ({today}); the end "
+            "is the date of the last check made.",
+            code=part.study_code, end_date=end.isoformat(), today=ctx.today.isoformat())
+    if end < event_date or end < fu.end_date:
+        raise ValidationError(
+            "models.window_end_too_early",
+            "The follow-up of {code} can be moved to end on {end_date} only if that is on or "
+            "after the event ({event_date}) and its present end ({fu_end}).",
+            code=part.study_code, end_date=end.isoformat(), event_date=event_date.isoformat(),
+            fu_end=fu.end_date.isoformat())
+    fu.end_date = end
+    s.flush()
+
+
 def _add_event(ctx: Context, s: Session, part: Participant, event_date: dt.date, event_type: str,
                source: str) -> RecidivismEvent:
     """Add an event inside the participant's follow-up window (checked here, with the dates)."""
@@ -256,29 +284,49 @@ class EventProposalView:
     flag_id: int
     event_id: int | None
     reason: str | None
+    case_ref: str | None = None        # the detection case the flag matched
+    follow_up_end: dt.date | None = None  # the participant's window's end, if one is recorded
 
 
 def list_event_proposals(ctx: Context, *, status: str | None = "proposed"
                          ) -> list[EventProposalView]:
-    """Proposals from confirmed flags, by study code (default: those still to decide)."""
+    """Proposals from confirmed flags, by study code (default: those still to decide), each with
+    its case and the follow-up window's end, so the analyst sees whether the date falls inside."""
+    from db.schema import HashEntry
+
     access.require(ctx, "recidivism.read")
-    stmt = (select(EventProposal, Participant.study_code)
+    stmt = (select(EventProposal, Participant.study_code, Case.case_ref, FollowUp.end_date)
             .join(Participant, EventProposal.participant_id == Participant.id)
+            .outerjoin(Flag, Flag.id == EventProposal.flag_id)
+            .outerjoin(HashEntry, HashEntry.id == Flag.hash_entry_id)
+            .outerjoin(Case, Case.id == HashEntry.case_id)
+            .outerjoin(FollowUp, FollowUp.participant_id == Participant.id)
             .order_by(EventProposal.proposed_date, EventProposal.id))
     if status is not None:
         stmt = stmt.where(EventProposal.status == status)
     with ctx.transaction() as s:
         return [EventProposalView(p.id, code, p.proposed_date, p.status, p.flag_id, p.event_id,
-                                  p.reason) for p, code in s.execute(stmt)]
+                                  p.reason, case, end) for p, code, case, end in s.execute(stmt)]
 
 
 def decide_event_proposal(ctx: Context, *, proposal_id: int, accept: bool,
                           reason: str | None = None, event_type: str = "digital_sex_crime",
-                          event_date: dt.date | None = None) -> int | None:
+                          event_date: dt.date | None = None,
+                          extend_window_to: dt.date | None = None) -> int | None:
     """Accept a proposal (a recidivism event with source "detection_flag"; returns its id) or
-    reject it with a reason (returns None). A decided proposal is not decided again."""
+    reject it with a reason (returns None). A decided proposal is not decided again.
+
+    An event after the follow-up window's end is refused, unless `extend_window_to` moves the end
+    (to the check that found it: on or after the event, not after today) in the same step; the
+    reason then says why, and is kept with the proposal.
+    """
     access.require(ctx, "followup.record")
     reason = (reason or "").strip() or None
+    if extend_window_to is not None and (reason is None or len(reason) < MIN_REASON):
+        raise ValidationError(
+            "models.give_reason_extending_window",
+            "Give the reason for moving the follow-up window's end (at least {min_reason} "
+            "characters); it is kept with the proposal.", min_reason=MIN_REASON)
     if not accept and (reason is None or len(reason) < MIN_REASON):
         raise ValidationError(
             "models.give_reason_rejecting_proposal",
@@ -320,6 +368,8 @@ def decide_event_proposal(ctx: Context, *, proposal_id: int, accept: bool,
                     flag_status=flag.status if flag else Message("models.flag_missing", "missing"))
             part = s.get(Participant, proposal.participant_id)
             event_id = None
+            if accept and extend_window_to is not None:
+                _extend_window(ctx, s, part, extend_window_to, event_date or proposal.proposed_date)
             if accept:
                 event = _add_event(ctx, s, part, event_date or proposal.proposed_date, event_type,
                                    "detection_flag")

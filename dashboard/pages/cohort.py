@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from db.context import local_today
-from dashboard import state
+from dashboard import dates, state
 from dashboard.components import download, service_errors
 from dashboard.i18n import t
 from dashboard.text_analyst import value_label
@@ -173,26 +173,49 @@ pending = {p.id: p for p in proposals if p.status == "proposed"}
 if not pending:
     st.info(t("an_no_proposals", lang))
 else:
+    # What each proposal is: the participant, the event date proposed, the detection case and
+    # flag it comes from, and whether the date falls inside the follow-up window.
+    st.dataframe(pd.DataFrame({
+        t("study_code", lang): [p.study_code for p in pending.values()],
+        t("an_pr_date", lang): [dates.day(p.proposed_date, lang) for p in pending.values()],
+        t("an_pr_case", lang): [p.case_ref or "" for p in pending.values()],
+        t("an_pr_flag", lang): [f"#{p.flag_id}" for p in pending.values()],
+        t("an_pr_window_end", lang): [dates.day(p.follow_up_end, lang) if p.follow_up_end
+                                      else t("an_pr_no_window", lang) for p in pending.values()],
+        t("an_pr_inside", lang): [t("an_pr_after_window" if p.follow_up_end and p.proposed_date > p.follow_up_end
+                                    else "an_pr_in_window" if p.follow_up_end else "an_pr_no_window", lang)
+                                  for p in pending.values()],
+    }), hide_index=True, key="an_pr_table")
     with st.form("an_proposal_form"):
         pid = st.selectbox(t("an_proposal", lang), list(pending), key="an_pr_choice",
                            format_func=lambda i: f"{pending[i].study_code} · "
-                                                 f"{pending[i].proposed_date.isoformat()}")
+                                                 f"{dates.day(pending[i].proposed_date, lang)} · "
+                                                 f"{pending[i].case_ref or ''} · #{pending[i].flag_id}")
         c1, c2 = st.columns(2)
         decision = c1.radio(t("an_decision", lang), ("accept", "reject"), key="an_pr_decision",
                             format_func=lambda d: t("an_" + d, lang), horizontal=True)
         pr_type = c2.selectbox(t("an_event_type", lang), RECIDIVISM_TYPES, key="an_pr_type",
                                format_func=lambda v: value_label("event_type", v, lang))
-        reason = st.text_input(t("an_reason_reject", lang), key="an_pr_reason")
+        c3, c4 = st.columns(2)
+        extend = c3.checkbox(t("an_pr_extend", lang), key="an_pr_extend")
+        extend_to = c4.date_input(t("an_pr_extend_to", lang), value=local_today(),
+                                  max_value=local_today(), key="an_pr_extend_to", format="YYYY.MM.DD")
+        reason = st.text_input(t("an_pr_reason", lang), key="an_pr_reason")
         decide = st.form_submit_button(t("an_decide", lang))
     if decide:
         with service_errors(), state.context(actor, "cohort page: decide proposal") as ctx:
             if pid not in pending:
                 raise ValidationError("dashboard.choose_proposal_decide",
                                       "Choose a proposal to decide.")
-            ms.decide_event_proposal(ctx, proposal_id=pid, accept=decision == "accept",
-                                     reason=reason or None, event_type=pr_type)
-            st.session_state.pop("an_pr_reason", None)
-            st.toast(t("saved", lang))
+            accept = decision == "accept"
+            ms.decide_event_proposal(ctx, proposal_id=pid, accept=accept,
+                                     reason=reason or None, event_type=pr_type,
+                                     extend_window_to=extend_to if accept and extend else None)
+            for key in ("an_pr_reason", "an_pr_extend"):
+                st.session_state.pop(key, None)
+            chosen = pending[pid]
+            st.toast(t("an_pr_accepted" if accept else "an_pr_rejected", lang,
+                       code=chosen.study_code, date=dates.day(chosen.proposed_date, lang)))
             st.rerun()
 decided = [p for p in proposals if p.status != "proposed"]
 if decided:

@@ -621,3 +621,37 @@ def test_no_output_of_the_module_holds_a_name_contact_or_birth_date(big_rt):
     row = people.set_index("code").loc[code]
     assert (ident.name, ident.contact, ident.birth_date) == (
         row["name"], row.contact, row.birth_date.isoformat())
+
+
+def test_an_event_after_the_window_is_accepted_by_moving_its_end_in_the_same_step(demo_rt):
+    prog = synthetic.generate(DEMO_N, DEMO_SEED)
+    code = followed_event_free(prog)[5]
+    start, end = window(prog, code)
+    beyond = end + 35 * DAY
+    proposal = _proposal(demo_rt, code, beyond)
+    check_day = beyond + 2 * DAY
+    today = max(TODAY, check_day)
+    with demo_rt.context(actor(demo_rt, "analyst1"), today=today) as ctx:
+        (view,) = [p for p in ms.list_event_proposals(ctx) if p.id == proposal]
+        assert view.follow_up_end == end and view.case_ref  # the analyst sees it falls after
+        with pytest.raises(ValidationError, match="reason"):
+            ms.decide_event_proposal(ctx, proposal_id=proposal, accept=True,
+                                     extend_window_to=check_day)
+        with pytest.raises(ValidationError, match="on or after the event"):
+            ms.decide_event_proposal(ctx, proposal_id=proposal, accept=True,
+                                     extend_window_to=beyond - DAY,
+                                     reason="the platform check of that week")
+        with pytest.raises(ValidationError, match="after today"):
+            ms.decide_event_proposal(ctx, proposal_id=proposal, accept=True,
+                                     extend_window_to=today + DAY,
+                                     reason="the platform check of that week")
+        event_id = ms.decide_event_proposal(ctx, proposal_id=proposal, accept=True,
+                                            extend_window_to=check_day,
+                                            reason="the platform check of that week")
+    with demo_rt.sessions() as s:
+        fu = s.scalars(select(FollowUp).where(FollowUp.participant_id == pid_of(demo_rt, code))).one()
+        assert (fu.start_date, fu.end_date) == (start, check_day)
+        assert s.get(RecidivismEvent, event_id).event_date == beyond
+        p = s.get(EventProposal, proposal)
+        assert (p.status, p.reason, p.event_id) == ("accepted", "the platform check of that week",
+                                                    event_id)
