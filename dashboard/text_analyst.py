@@ -250,6 +250,19 @@ TEXT: dict[str, dict[str, str]] = {
     "an_prop_status_proposed": {"ko": "결정 대기", "en": "To decide"},
     "an_prop_status_accepted": {"ko": "받아들임", "en": "Accepted"},
     "an_prop_status_rejected": {"ko": "거절함", "en": "Rejected"},
+    "an_pr_date": {"ko": "제안된 사건일", "en": "Proposed date"},
+    "an_pr_case": {"ko": "탐지 사건", "en": "Detection case"},
+    "an_pr_flag": {"ko": "탐지 건", "en": "Flag"},
+    "an_pr_window_end": {"ko": "추적 관찰 종료일", "en": "Follow-up ends"},
+    "an_pr_no_window": {"ko": "추적 관찰 기간 없음", "en": "no follow-up window"},
+    "an_pr_inside": {"ko": "기간 안?", "en": "Inside the window?"},
+    "an_pr_in_window": {"ko": "기간 안", "en": "inside"},
+    "an_pr_after_window": {"ko": "기간 종료 뒤 (수락하려면 종료일 연장)", "en": "after the end (extend to accept)"},
+    "an_pr_extend": {"ko": "추적 관찰 종료일을 연장하고 수락", "en": "Move the follow-up's end and accept"},
+    "an_pr_extend_to": {"ko": "새 종료일 (확인한 날)", "en": "New end (the check's date)"},
+    "an_pr_reason": {"ko": "사유 (기각하거나 종료일을 연장할 때 필수)", "en": "Reason (needed to reject or to move the end)"},
+    "an_pr_accepted": {"ko": "{code}의 {date} 재범 사건을 기록했습니다.", "en": "Recorded {code}'s event of {date}."},
+    "an_pr_rejected": {"ko": "{code}의 {date} 제안을 기각했습니다.", "en": "Rejected the proposal for {code} of {date}."},
 }
 
 # Coded values of the analysis frame, by column: the label prefix of each column's values.
@@ -285,17 +298,4 @@ def covariate_label(name: str, lang: str) -> str:
         if name.startswith(prefix) and kind + name[len(prefix):] in TEXT:
             inner = TEXT[kind + name[len(prefix):]][lang]
             return TEXT[key][lang].format(**{field: inner})
-    return nam    "an_pr_date": {"ko": "제안된 사건일", "en": "Proposed date"},
-    "an_pr_case": {"ko": "탐지 사건", "en": "Detection case"},
-    "an_pr_flag": {"ko": "탐지 건", "en": "Flag"},
-    "an_pr_window_end": {"ko": "추적 관찰 종료일", "en": "Follow-up ends"},
-    "an_pr_no_window": {"ko": "추적 관찰 기간 없음", "en": "no follow-up window"},
-    "an_pr_inside": {"ko": "기간 안?", "en": "Inside the window?"},
-    "an_pr_in_window": {"ko": "기간 안", "en": "inside"},
-    "an_pr_after_window": {"ko": "기간 종료 뒤 (수락하려면 종료일 연장)", "en": "after the end (extend to accept)"},
-    "an_pr_extend": {"ko": "추적 관찰 종료일을 연장하고 수락", "en": "Move the follow-up's end and accept"},
-    "an_pr_extend_to": {"ko": "새 종료일 (확인한 날)", "en": "New end (the check's date)"},
-    "an_pr_reason": {"ko": "사유 (기각하거나 종료일을 연장할 때 필수)", "en": "Reason (needed to reject or to move the end)"},
-    "an_pr_accepted": {"ko": "{code}의 {date} 재범 사건을 기록했습니다.", "en": "Recorded {code}'s event of {date}."},
-    "an_pr_rejected": {"ko": "{code}의 {date} 제안을 기각했습니다.", "en": "Rejected the proposal for {code} of {date}."},
-}
+    return name
