@@ -58,7 +58,7 @@ from db.schema import (
 import vocab
 from errors import Conflict, Message, NotFound, PermissionDenied, ValidationError, joined
 from db.steps import current_steps
-from models import approval, frames, landmarks, survival
+from models import approval, change_cox, frames, landmarks, survival
 from models.cards import ModelCard, build_card, message_of
 from models.competing import CumulativeIncidenceResult, cumulative_incidence
 from models.risk import DEFAULT_HORIZON, CalibrationTable, LogisticRisk, get_model, validate
@@ -493,6 +493,30 @@ def person_period_frame(ctx: Context, *, as_of: dt.date | None = None) -> pd.Dat
         steps = _assessment_rows(s, ids, as_of)
         sessions = _session_dates(s, ids, as_of)
     return frames.person_period_frame(frame, id_of, steps, sessions)
+
+
+def _domain_norms() -> dict[str, change_cox.DomainNorm]:
+    """Each matrix domain's norm (SD, reliability, direction) from the shipped instruments."""
+    from assessment.instruments import default_instruments
+
+    out = {}
+    for inst in default_instruments().values():
+        for domain, n in inst.norms.items():
+            out[domain] = change_cox.DomainNorm(n.sd, n.reliability, n.higher_is_better)
+    return out
+
+
+def change_on_recidivism(ctx: Context, *, as_of: dt.date | None = None,
+                         domains: Sequence[str] = vocab.MATRIX_DOMAINS,
+                         adjust: Sequence[str] = change_cox.DEFAULT_ADJUST
+                         ) -> change_cox.ChangeCoxResult:
+    """Does change on the matrix predict reoffending? The time-varying Cox model of
+    `models.change_cox` on the person-period frame (each domain's score updates at each step):
+    hazard ratios per reliable improvement, the PH check, the events-per-covariate warning and
+    the caveat that it is observational. Pseudonymised: study codes only, and only aggregates
+    leave (the summary, the PH table, counts)."""
+    frame = person_period_frame(ctx, as_of=as_of)
+    return change_cox.change_cox(frame, _domain_norms(), domains=domains, adjust=adjust)
 
 
 # ---------------------------------------------------------------- survival analyses
@@ -984,6 +1008,7 @@ __all__ = [
     "Prediction",
     "analysis_frame",
     "approve_model",
+    "change_on_recidivism",
     "cox_fit",
     "cumulative_incidence_by_type",
     "current_risk",
