@@ -108,6 +108,24 @@ class ChangeCoxResult:
     summary_columns: ClassVar[tuple[str, ...]] = COX_SUMMARY_COLUMNS
     estimate_column: ClassVar[str] = "coef"
 
+    def table(self) -> pd.DataFrame:
+        """The summary with each covariate's PH check beside it (`ph_statistic`, `ph_p`): what the
+        page shows and `dscr recidivism change-cox` prints."""
+        out = self.summary.copy()
+        out["ph_statistic"] = self.ph_test["statistic"].reindex(out.index)
+        out["ph_p"] = self.ph_test["p"].reindex(out.index)
+        return out.reset_index()
+
+    def facts(self) -> dict:
+        """The figures around the table, as plain values (the JSON export's header)."""
+        glob = self.ph_test.loc["GLOBAL"]
+        return {"n_ids": self.n_ids, "n_intervals": self.n_intervals, "n_events": self.n_events,
+                "events_per_covariate": self.epv, "dropped_without_change": self.dropped,
+                "ph_global": {"statistic": float(glob["statistic"]), "df": int(glob["df"]),
+                              "p": float(glob["p"])},
+                "reliable_change_points": self.reliable_change,
+                "warnings": [str(w) for w in self.warnings], "caveat": str(self.caveat)}
+
     def plot(self, labels: Mapping[str, str] | None = None,
              title: str = "Hazard ratio per reliable improvement (95% CI)") -> go.Figure:
         return survival.forest_plot(self.summary, labels=labels, title=title)
