@@ -85,6 +85,24 @@ TEXT: dict[str, dict[str, str]] = {
     },
     # Cox
     "an_cox_header": {"ko": "Cox 비례위험 모형", "en": "Cox proportional hazards model"},
+    "an_change_header": {"ko": "매트릭스 변화와 재범", "en": "Matrix change and reoffending"},
+    "an_change_intro": {
+        "ko": "매트릭스의 세 영역에서 계획 단계 이후의 변화가 재범과 관련되는지 봅니다: 각 영역 점수가 단계마다 "
+              "갱신되는 시간 의존 Cox 모형이며, 위험비는 신뢰할 만한 향상(RCI 기준) 한 단위당 값입니다. "
+              "이전 범죄 횟수, 의뢰 시 나이, 수료 여부로 보정했습니다.",
+        "en": "Does change since planning in the matrix's three domains go with reoffending? A time-varying "
+              "Cox model in which each domain's score updates at each step; hazard ratios are per reliable "
+              "improvement (the RCI criterion), adjusted for prior offences, age at referral and completion.",
+    },
+    "an_change_dropped": {"ko": "제외 (계획 점수 없음)", "en": "Left out (no planning score)"},
+    "an_change_forest_title": {"ko": "신뢰할 만한 향상 1단위당 위험비 (95% CI)", "en": "Hazard ratio per reliable improvement (95% CI)"},
+    "an_change_ph_p": {"ko": "비례위험 검정 p", "en": "PH test p"},
+    "an_change_ph_global": {"ko": "비례위험 가정 전체 검정: 통계량 {stat}, 자유도 {df}, p {p}", "en": "Proportional hazards, global test: statistic {stat}, df {df}, p {p}"},
+    "an_change_units": {
+        "ko": "신뢰할 만한 향상 1단위 = 성인지 감수성 {gs}점, 성평등 의식 {ge}점, 디지털 성범죄 이해 {dsc}점 (1.96 × 차이의 표준오차).",
+        "en": "One reliable improvement = {gs} points of gender sensitivity, {ge} of gender equality awareness, {dsc} of understanding of digital sex crimes (1.96 x the standard error of the difference).",
+    },
+    "an_cov_improvement": {"ko": "{domain} 향상 (신뢰할 만한 향상 단위)", "en": "{domain} improvement (reliable improvements)"},
     "an_cox_covariates": {"ko": "공변량", "en": "Covariates"},
     "an_cox_choose": {"ko": "공변량을 하나 이상 고르십시오.", "en": "Choose at least one covariate."},
     "an_forest_title": {"ko": "위험비와 95% 신뢰구간", "en": "Hazard ratios with 95% confidence intervals"},
@@ -310,7 +328,8 @@ def covariate_label(name: str, lang: str) -> str:
     """The label of an analysis-frame covariate (a number column) in the user's language."""
     if f"an_cov_{name}" in TEXT:
         return TEXT[f"an_cov_{name}"][lang]
-    for prefix, key, field, kind in (("change_to_last_", "an_cov_change", "domain", "an_dom_"),
+    for prefix, key, field, kind in (("improvement_", "an_cov_improvement", "domain", "an_dom_"),
+                                     ("change_to_last_", "an_cov_change", "domain", "an_dom_"),
                                      ("change_", "an_cov_change", "domain", "an_dom_"),
                                      ("offence_", "an_cov_offence", "kind", "an_off_")):
         if name.startswith(prefix) and kind + name[len(prefix):] in TEXT:
