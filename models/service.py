@@ -763,9 +763,33 @@ def _model_row(s: Session, model_id: int) -> RiskModel:
 
 
 def get_card(ctx: Context, model_id: int) -> ModelCard:
+    """A stored model's card. Readers who may not read the pseudonymised follow-up data (the
+    committee and the admin, who approve models; counselors) get its subgroup table with counts
+    under the deployment's threshold hidden, with their figures and the cells that would give
+    them away (`matrix.suppression.suppress`, each subgroup column against the card's total)."""
     access.require(ctx, "model.card")
     with ctx.transaction() as s:
-        return ModelCard.from_dict(_model_row(s, model_id).card)
+        card = ModelCard.from_dict(_model_row(s, model_id).card)
+    if not access.is_allowed(ctx.actor.role, "recidivism.read"):
+        card.subgroups = _suppressed_subgroups(card, ctx.runtime.settings.suppression_threshold)
+    return card
+
+
+def _suppressed_subgroups(card: ModelCard, threshold: int) -> dict[str, dict[str, dict[str, Any]]]:
+    from matrix.suppression import suppress
+
+    total = "__total__"
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for column, groups in card.subgroups.items():
+        rows = [{"group": g, **r} for g, r in groups.items()]
+        table = pd.DataFrame([*rows, {"group": total, "n": card.n}])
+        figures = [c for c in table.columns if c not in ("group", "n")]
+        shown = suppress(table, "n", threshold, derived_cols=figures, group_cols=["group"],
+                         total_label=total).table
+        shown = shown[shown["group"] != total]
+        records = shown.astype(object).where(shown.notna(), None).to_dict(orient="records")
+        out[column] = {str(r.pop("group")): r for r in records}
+    return out
 
 
 def model_calibration(ctx: Context, model_id: int) -> CalibrationTable | None:

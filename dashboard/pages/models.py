@@ -170,8 +170,10 @@ if groups_available:
     names = [value_label(by, g, lang) for g in rows]
     st.dataframe(pd.DataFrame({
         t("an_group", lang): names,
-        t("an_participants", lang): [r["n"] for r in rows.values()],
-        t("an_events", lang): [r["events"] for r in rows.values()],
+        # Text: a count the reader may not see is "<10" or "x" (models.service.get_card).
+        t("an_participants", lang): [str(r["n"]) for r in rows.values()],
+        t("an_events", lang): ["—" if r["events"] is None else str(r["events"])
+                               for r in rows.values()],
         t("an_base_rate", lang): [with_ci(r["base_rate"], r["base_rate_ci_lower"],
                                           r["base_rate_ci_upper"]) for r in rows.values()],
         **{t("an_" + m, lang): [with_ci(r[m], r[m + "_ci_lower"], r[m + "_ci_upper"])
