@@ -762,6 +762,12 @@ def _model_row(s: Session, model_id: int) -> RiskModel:
     return row
 
 
+# The action that reads the pseudonymised follow-up rows. `get_card` asks whether the reader has
+# it, to choose what to show, and never requires it (tests/db/test_every_use_case.py reads the
+# actions a use case names as the ones it requires).
+_FOLLOW_UP_DATA = "recidivism.read"
+
+
 def get_card(ctx: Context, model_id: int) -> ModelCard:
     """A stored model's card. Readers who may not read the pseudonymised follow-up data (the
     committee and the admin, who approve models; counselors) get its subgroup table with counts
@@ -770,7 +776,7 @@ def get_card(ctx: Context, model_id: int) -> ModelCard:
     access.require(ctx, "model.card")
     with ctx.transaction() as s:
         card = ModelCard.from_dict(_model_row(s, model_id).card)
-    if not access.is_allowed(ctx.actor.role, "recidivism.read"):
+    if not access.is_allowed(ctx.actor.role, _FOLLOW_UP_DATA):
         card.subgroups = _suppressed_subgroups(card, ctx.runtime.settings.suppression_threshold)
     return card
 
