@@ -382,7 +382,22 @@ def add_models_commands(sub) -> None:
     fit.add_argument("--repeats", type=int, default=10, help="cross-validation repeats")
     fit.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs")
     fit.add_argument("--json", dest="json_path", help="write the model card there")
+    fit.add_argument("--landmark", default="conclusion", choices=["planning", "conclusion"],
+                     help="when the model predicts: planning (intake facts and planning scores) "
+                          "or conclusion (default; completion and change known)")
     ms.add_parser("list", help="list the stored models, newest first")
+    approve = ms.add_parser("approve", help="approve a draft model for counselors (committee, "
+                                            "admin; never its fitter), after reading its card")
+    approve.add_argument("model_id", type=int)
+    approve.add_argument("--reason", required=True, help="why (about the model, no personal details)")
+    approve.add_argument("--ack", action="append", default=[], metavar="KEY",
+                         help="acknowledge one warning of the card by its key (`dscr models "
+                              "warnings ID` lists them); give one --ack per warning")
+    warnings = ms.add_parser("warnings", help="list a model's warnings with the keys to acknowledge")
+    warnings.add_argument("model_id", type=int)
+    withdraw = ms.add_parser("withdraw", help="withdraw a model from counselors, with a reason")
+    withdraw.add_argument("model_id", type=int)
+    withdraw.add_argument("--reason", required=True)
     card = ms.add_parser("card", help="print a stored model's card (JSON)")
     card.add_argument("model_id", type=int)
     card.add_argument("--json", dest="json_path", help="write it to a file instead")
@@ -397,6 +412,13 @@ def add_models_commands(sub) -> None:
     km.add_argument("--purpose", required=True,
                     help="why the table leaves dscr (recorded with the export, like every download)")
     km.add_argument("--output", help="write to this file (mode 600) instead of standard output")
+    cc = rs.add_parser("change-cox", help="matrix change and reoffending: time-varying Cox model, "
+                                          "hazard ratio per reliable improvement with the PH check")
+    cc.add_argument("--format", choices=["csv", "json"], default="csv")
+    cc.add_argument("--as-of", type=_date, help="use the data recorded up to this date")
+    cc.add_argument("--purpose", required=True,
+                    help="why the table leaves dscr (recorded with the export, like every download)")
+    cc.add_argument("--output", help="write to this file (mode 600) instead of standard output")
     rec.set_defaults(func=cmd_recidivism)
 
 
@@ -429,7 +451,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             model_id = service.fit_risk_model(
                 ctx, model=args.model, horizon=args.horizon, features=features,
                 random_state=args.seed, as_of=args.as_of, n_repeats=args.repeats,
-                n_bootstrap=args.bootstrap)
+                n_bootstrap=args.bootstrap, landmark=args.landmark)
             card = service.get_card(ctx, model_id)
             auc = card.metrics.get("auc", {})
             print(f"model {model_id} ({card.model_name}, {card.horizon:g} days) fitted on "
@@ -438,17 +460,37 @@ def cmd_models(args: argparse.Namespace) -> int:
                   f"data fingerprint {card.data_fingerprint[:12]}")
             for warning in card.warnings:
                 print(f"warning: {warning}")
+            print(f"model {model_id} is a draft: it reaches counselors once a committee member or "
+                  "an admin approves it (`dscr models approve`)")
             if args.json_path:
                 _emit(card.to_json(), args.json_path, "model card")
         elif args.models_command == "list":
             rows = service.list_models(ctx)
-            print(f"{'id':>4} {'model':<18} {'horizon':>7} {'n':>5} {'events':>6} "
-                  f"{'AUC (95% CI)':<20} {'fitted':<16} by")
+            print(f"{'id':>4} {'model':<18} {'horizon':>7} {'landmark':<10} {'status':<9} "
+                  f"{'n':>5} {'events':>6} {'AUC (95% CI)':<20} {'fitted':<16} by")
             for r in rows:
                 auc = ("-" if r.auc is None else
                        f"{r.auc:.3f} ({r.auc_ci_lower:.3f}-{r.auc_ci_upper:.3f})")
-                print(f"{r.id:>4} {r.name:<18} {r.horizon_days:>7} {r.n:>5} {r.events:>6} "
-                      f"{auc:<20} {r.created_at:%Y-%m-%d %H:%M} {r.created_by}")
+                approved = (f"; approved by {r.approved_by} {r.approved_at:%Y-%m-%d %H:%M}"
+                            if r.approved_by else "")
+                print(f"{r.id:>4} {r.name:<18} {r.horizon_days:>7} {r.landmark:<10} "
+                      f"{r.status:<9} {r.n:>5} {r.events:>6} {auc:<20} "
+                      f"{r.created_at:%Y-%m-%d %H:%M} {r.created_by}{approved}")
+        elif args.models_command == "warnings":
+            from models.approval import warning_keys
+
+            card = service.get_card(ctx, args.model_id)
+            for key, warning in zip(warning_keys(card.warnings), card.warnings, strict=True):
+                print(f"{key}\t{warning}")
+        elif args.models_command == "approve":
+            info = service.approve_model(ctx, model_id=args.model_id, reason=args.reason,
+                                         acknowledged=args.ack)
+            print(f"model {info.id} approved by {info.approved_by} at "
+                  f"{info.approved_at:%Y-%m-%d %H:%M} UTC ({info.landmark} landmark)")
+        elif args.models_command == "withdraw":
+            info = service.withdraw_model(ctx, model_id=args.model_id, reason=args.reason)
+            print(f"model {info.id} withdrawn by {info.withdrawn_by} at "
+                  f"{info.withdrawn_at:%Y-%m-%d %H:%M} UTC")
         else:
             card = service.get_card(ctx, args.model_id)
             _emit(card.to_json(), args.json_path, "model card")
@@ -459,9 +501,13 @@ def cmd_recidivism(args: argparse.Namespace) -> int:
     from exports import service as exports
 
     rt = _runtime()
-    with rt.context_for(args.user, task="cli recidivism km") as ctx:
-        export = exports.km_table(ctx, by=args.by, as_of=args.as_of, purpose=args.purpose,
-                                  fmt=args.format)
+    with rt.context_for(args.user, task="cli recidivism " + args.recidivism_command) as ctx:
+        if args.recidivism_command == "change-cox":
+            export = exports.change_cox_table(ctx, as_of=args.as_of, purpose=args.purpose,
+                                              fmt=args.format)
+        else:
+            export = exports.km_table(ctx, by=args.by, as_of=args.as_of, purpose=args.purpose,
+                                      fmt=args.format)
     _hand_out(export, args.output)
     return 0
 

@@ -115,6 +115,16 @@ DISCLOSURE_BASES = ("juvenile_act_70_1_court_or_prosecution", "juvenile_act_70_1
                     "juvenile_act_70_1_child_protection", "juvenile_act_70_1_education_or_research",
                     "participant_and_guardian_consent")
 
+# --- risk models: who may rely on them, and when a prediction is made ------------------------------
+
+# A fitted model is a draft; it reaches counselors only once a second person approved it, and
+# stops when it is withdrawn.
+MODEL_DRAFT, MODEL_APPROVED, MODEL_WITHDRAWN = "draft", "approved", "withdrawn"
+MODEL_STATUSES = (MODEL_DRAFT, MODEL_APPROVED, MODEL_WITHDRAWN)
+# The moments a risk model predicts at (landmarks): after the planning step (intake facts and the
+# planning scores) and at the end of the programme (completion and change known).
+LANDMARKS = (PLANNING, CONCLUSION)
+
 # --- free-text reasons kept apart from the audit log ----------------------------------------------
 
 # What a kept reason was given for: a re-identification, a break-glass opening and a transfer to

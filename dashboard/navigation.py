@@ -22,8 +22,9 @@ PAGE_TABLE: tuple[tuple[str, str, str | None, frozenset[str] | None], ...] = (
     ("pages/scans.py", "rv_scans", "scan.run", None),
     ("pages/review.py", "rv_review", "flag.review", None),
     ("pages/recidivism.py", "an_recidivism", "recidivism.read", None),
-    # Counselors may read a prediction (model.read) on the matrix page; the model cards are analysts'.
-    ("pages/models.py", "an_models", "model.read", frozenset({"analyst"})),
+    # Counselors read a prediction on the matrix page; the model cards are for those who fit,
+    # approve and withdraw models.
+    ("pages/models.py", "an_models", "model.card", frozenset({"analyst", "committee", "admin"})),
     ("pages/cohort.py", "an_cohort", "recidivism.read", None),
     ("pages/deliveries.py", "ed_deliveries", "delivery.record", None),
     ("pages/surveys.py", "ed_surveys", "delivery.record", None),

@@ -85,6 +85,24 @@ TEXT: dict[str, dict[str, str]] = {
     },
     # Cox
     "an_cox_header": {"ko": "Cox 비례위험 모형", "en": "Cox proportional hazards model"},
+    "an_change_header": {"ko": "매트릭스 변화와 재범", "en": "Matrix change and reoffending"},
+    "an_change_intro": {
+        "ko": "매트릭스의 세 영역에서 계획 단계 이후의 변화가 재범과 관련되는지 봅니다: 각 영역 점수가 단계마다 "
+              "갱신되는 시간 의존 Cox 모형이며, 위험비는 신뢰할 만한 향상(RCI 기준) 한 단위당 값입니다. "
+              "이전 범죄 횟수, 의뢰 시 나이, 수료 여부로 보정했습니다.",
+        "en": "Does change since planning in the matrix's three domains go with reoffending? A time-varying "
+              "Cox model in which each domain's score updates at each step; hazard ratios are per reliable "
+              "improvement (the RCI criterion), adjusted for prior offences, age at referral and completion.",
+    },
+    "an_change_dropped": {"ko": "제외 (계획 점수 없음)", "en": "Left out (no planning score)"},
+    "an_change_forest_title": {"ko": "신뢰할 만한 향상 1단위당 위험비 (95% CI)", "en": "Hazard ratio per reliable improvement (95% CI)"},
+    "an_change_ph_p": {"ko": "비례위험 검정 p", "en": "PH test p"},
+    "an_change_ph_global": {"ko": "비례위험 가정 전체 검정: 통계량 {stat}, 자유도 {df}, p {p}", "en": "Proportional hazards, global test: statistic {stat}, df {df}, p {p}"},
+    "an_change_units": {
+        "ko": "신뢰할 만한 향상 1단위 = 성인지 감수성 {gs}점, 성평등 의식 {ge}점, 디지털 성범죄 이해 {dsc}점 (1.96 × 차이의 표준오차).",
+        "en": "One reliable improvement = {gs} points of gender sensitivity, {ge} of gender equality awareness, {dsc} of understanding of digital sex crimes (1.96 x the standard error of the difference).",
+    },
+    "an_cov_improvement": {"ko": "{domain} 향상 (신뢰할 만한 향상 단위)", "en": "{domain} improvement (reliable improvements)"},
     "an_cox_covariates": {"ko": "공변량", "en": "Covariates"},
     "an_cox_choose": {"ko": "공변량을 하나 이상 고르십시오.", "en": "Choose at least one covariate."},
     "an_forest_title": {"ko": "위험비와 95% 신뢰구간", "en": "Hazard ratios with 95% confidence intervals"},
@@ -128,6 +146,37 @@ TEXT: dict[str, dict[str, str]] = {
     "an_cov_offence": {"ko": "범죄 유형: {kind}", "en": "Offence: {kind}"},
     # risk models
     "an_fit_header": {"ko": "모델 적합", "en": "Fit a model"},
+    "an_landmark": {"ko": "예측 시점", "en": "Landmark"},
+    "an_landmark_planning": {"ko": "계획 단계", "en": "Planning"},
+    "an_landmark_conclusion": {"ko": "종결 단계", "en": "Conclusion"},
+    "an_landmark_help": {
+        "ko": "계획 단계 모델은 접수 정보와 계획 단계 점수만, 종결 단계 모델은 수료 여부와 변화까지 씁니다. "
+              "상담사는 참여자가 도달한 시점의 승인된 모델만 봅니다.",
+        "en": "A planning model uses the intake facts and planning scores only; a conclusion model also "
+              "completion and change. Counselors see only an approved model of the landmark a participant reached.",
+    },
+    "an_status": {"ko": "상태", "en": "Status"},
+    "an_status_draft": {"ko": "초안 (승인 전)", "en": "Draft (not approved)"},
+    "an_status_approved": {"ko": "승인됨", "en": "Approved"},
+    "an_status_withdrawn": {"ko": "철회됨", "en": "Withdrawn"},
+    "an_approved_by": {"ko": "승인자", "en": "Approved by"},
+    "an_approved_line": {"ko": "{who}이(가) {at} (UTC)에 승인: {reason}", "en": "Approved by {who} on {at} UTC: {reason}"},
+    "an_withdrawn_line": {"ko": "{who}이(가) {at} (UTC)에 철회: {reason}", "en": "Withdrawn by {who} on {at} UTC: {reason}"},
+    "an_approve_header": {"ko": "상담사용 승인", "en": "Approve for counselors"},
+    "an_approve_blocked": {"ko": "이 모델은 승인할 수 없습니다:", "en": "This model cannot be approved:"},
+    "an_approve_ack_note": {
+        "ko": "위 카드를 읽고, 아래 경고를 하나씩 확인하십시오. 승인하면 상담사가 이 모델의 예측을 보게 됩니다.",
+        "en": "Read the card above and acknowledge each warning below. Once approved, counselors see this model's estimates.",
+    },
+    "an_approve_reason": {"ko": "승인 사유 (모델에 관한 내용만, 개인 정보 없이)", "en": "Reason for approving (about the model only, no personal details)"},
+    "an_approve": {"ko": "승인", "en": "Approve"},
+    "an_approved": {"ko": "모델 #{id}을(를) 승인했습니다.", "en": "Model #{id} approved."},
+    "an_withdraw_header": {"ko": "모델 철회", "en": "Withdraw the model"},
+    "an_withdraw_reason": {"ko": "철회 사유", "en": "Reason for withdrawing"},
+    "an_withdraw_confirm": {"ko": "철회하면 상담사가 이 모델의 예측을 더 이상 보지 않으며, 되돌릴 수 없습니다.", "en": "Once withdrawn, counselors no longer see this model's estimates; this cannot be undone."},
+    "an_withdraw": {"ko": "철회", "en": "Withdraw"},
+    "an_withdraw_unconfirmed": {"ko": "철회하려면 확인란을 선택하십시오.", "en": "Tick the box to confirm the withdrawal."},
+    "an_withdrawn": {"ko": "모델 #{id}을(를) 철회했습니다.", "en": "Model #{id} withdrawn."},
     "an_fit_model": {"ko": "모델", "en": "Model"},
     "an_model_logistic": {"ko": "로지스틱 회귀", "en": "Logistic regression"},
     "an_model_gradient_boosting": {"ko": "그래디언트 부스팅", "en": "Gradient boosting"},
@@ -292,7 +341,8 @@ def covariate_label(name: str, lang: str) -> str:
     """The label of an analysis-frame covariate (a number column) in the user's language."""
     if f"an_cov_{name}" in TEXT:
         return TEXT[f"an_cov_{name}"][lang]
-    for prefix, key, field, kind in (("change_to_last_", "an_cov_change", "domain", "an_dom_"),
+    for prefix, key, field, kind in (("improvement_", "an_cov_improvement", "domain", "an_dom_"),
+                                     ("change_to_last_", "an_cov_change", "domain", "an_dom_"),
                                      ("change_", "an_cov_change", "domain", "an_dom_"),
                                      ("offence_", "an_cov_offence", "kind", "an_off_")):
         if name.startswith(prefix) and kind + name[len(prefix):] in TEXT:

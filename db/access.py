@@ -50,6 +50,13 @@ ACTIONS: dict[str, Message] = {
     "recidivism.read": Message("db.action_recidivism_read", "read pseudonymised follow-up and recidivism data"),
     "model.fit": Message("db.action_model_fit", "fit and validate risk models"),
     "model.read": Message("db.action_model_read", "read risk model cards and predictions"),
+    "model.card": Message("db.action_model_card",
+                          "read risk model cards (to rely on, approve or withdraw a model)"),
+    "model.approve": Message("db.action_model_approve",
+                             "approve a risk model for counselors after reading its card (one "
+                             "you did not fit)"),
+    "model.withdraw": Message("db.action_model_withdraw",
+                              "withdraw a risk model from counselors, with a reason"),
     "registry.manage": Message("db.action_registry_manage", "add, import and export hash registry entries"),
     "registry.read": Message("db.action_registry_read", "read the hash registry"),
     "scan.run": Message("db.action_scan_run", "run scans for re-uploads"),
@@ -125,6 +132,12 @@ POLICY: dict[str, frozenset[str]] = {
     "recidivism.read": frozenset({A}),
     "model.fit": frozenset({A}),
     "model.read": frozenset({A, C}),
+    # A risk estimate reaches a counselor only from a model a second person approved: a committee
+    # member or an admin, never its fitter (models.service checks the person). Anyone who may
+    # rely on or vouch for a model may take it back.
+    "model.card": frozenset({A, C, M, D}),
+    "model.approve": frozenset({M, D}),
+    "model.withdraw": frozenset({A, M, D}),
     "registry.manage": frozenset({R}),
     "registry.read": frozenset({R}),
     "scan.run": frozenset({R}),

@@ -57,6 +57,8 @@ PROPOSAL_STATUSES = vocab.PROPOSAL_STATUSES
 DISCLOSURE_BASES = vocab.DISCLOSURE_BASES
 REASON_KINDS = vocab.REASON_KINDS
 PARTNER_SCOPES = vocab.PARTNER_SCOPES
+MODEL_STATUSES = vocab.MODEL_STATUSES
+LANDMARKS = vocab.LANDMARKS
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -547,7 +549,16 @@ class RiskModel(Base):
     """A fitted risk model: its card and parameters, never the rows it was fitted on."""
 
     __tablename__ = "risk_models"
-    __table_args__ = (CheckConstraint("horizon_days > 0", name="horizon"),)
+    __table_args__ = (
+        CheckConstraint("horizon_days > 0", name="horizon"),
+        CheckConstraint(_in("status", MODEL_STATUSES), name="status"),
+        CheckConstraint(_in("landmark", LANDMARKS), name="landmark"),
+        CheckConstraint("status <> 'approved' OR (approved_by IS NOT NULL AND approved_at IS NOT "
+                        "NULL AND approval_reason IS NOT NULL)", name="approved"),
+        CheckConstraint("status <> 'withdrawn' OR (withdrawn_by IS NOT NULL AND withdrawn_at IS "
+                        "NOT NULL AND withdrawal_reason IS NOT NULL)", name="withdrawn"),
+        CheckConstraint("approved_by IS NULL OR approved_by <> created_by", name="four_eyes"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
     horizon_days: Mapped[int] = mapped_column(Integer)
@@ -557,6 +568,22 @@ class RiskModel(Base):
     code_version: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # When the model predicts (vocab.LANDMARKS): only features known by then (models.landmarks).
+    landmark: Mapped[str] = mapped_column(String(16), default="conclusion")
+    # draft -> approved (by another person than the fitter, with a reason) -> withdrawn.
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # About the model, never a person: checked by the notes guard like every free text.
+    approval_reason: Mapped[str | None] = mapped_column(Text)
+    # The card's warnings the approver acknowledged (their keys, models.approval.warning_keys).
+    acknowledged: Mapped[list[Any] | None] = mapped_column(JSON)
+    withdrawn_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+    # Optimistic locking: two people approving or withdrawing the same model at once.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
 
 
 class ScanItem(Base):

@@ -199,6 +199,24 @@ def km_table(ctx: Context, *, by: str | None = None, as_of: dt.date | None = Non
                    suppression={**_suppression(ctx), "count": "at_risk"})
 
 
+def change_cox_table(ctx: Context, *, as_of: dt.date | None = None, purpose: str,
+                     fmt: str = "csv") -> Export:
+    """Matrix change and reoffending: the time-varying Cox table (hazard ratios per reliable
+    improvement with the PH check per covariate); JSON adds the counts, the global PH test, the
+    warnings and the caveat. Model coefficients of the whole programme: no cell to suppress."""
+    from models import service as models
+
+    access.require(ctx, "export.aggregate")
+    why, fmt = check_purpose(purpose), _check_format(fmt)
+    result = models.change_on_recidivism(ctx, as_of=as_of)
+    table = result.table()
+    return _record(ctx, kind="change_cox_table", purpose=why,
+                   data=_table_bytes(table, fmt, result.facts()), rows=len(table),
+                   file_name=_name("matrix-change-reoffending", ext=fmt, on=ctx.today),
+                   media_type=FORMATS[fmt],
+                   filters={"as_of": as_of.isoformat() if as_of else None, "format": fmt})
+
+
 def coarsened(frame: pd.DataFrame) -> pd.DataFrame:
     """Pseudonymised rows with ages in whole years and dates to the month.
 
@@ -265,9 +283,10 @@ def write_file(export: Export, file: str | os.PathLike) -> Path:
     return write_private(Path(file), export.data)
 
 
-KINDS = ("programme_outcomes", "outcomes_report_html", "km_table", "analysis_frame", "hash_list")
+KINDS = ("programme_outcomes", "outcomes_report_html", "km_table", "change_cox_table",
+         "analysis_frame", "hash_list")
 
-__all__ = ["KINDS", "Export", "check_purpose", "coarsened", "cohort_rows", "hash_list",
+__all__ = ["KINDS", "Export", "change_cox_table", "check_purpose", "coarsened", "cohort_rows", "hash_list",
            "km_table", "outcomes_report", "outcomes_table", "suppress_km", "write_file"]
 
 

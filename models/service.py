@@ -6,13 +6,14 @@ name, contact or birth date. Age at offence is therefore approximated from the a
 the days between offence and referral, never from a birth date.
 
 Stored risk models keep their card and their parameters (JSON), never the rows they were fitted
-on. A prediction is made
-- for the logistic model, from the stored coefficients, scaler and category levels: exactly what
-  the fitted pipeline computes, so a model keeps working after new follow-up data arrive;
-- for gradient boosting (trees are not kept), by refitting deterministically on the analysis frame
-  as of the model's stored date with its stored settings, after checking that this frame still
-  has the fingerprint on the card; when late-recorded data changed it, the prediction is refused
-  and the analyst is asked to fit a new model.
+on. A fitted model is a draft: it predicts for a young person only once a second person (a
+committee member or an admin, not its fitter) approved it after reading its card, with a reason,
+every warning acknowledged and the gates of `models.approval` passed; it stops when withdrawn. A
+prediction is made from the stored coefficients, scaler and category levels only (exactly what the
+fitted pipeline computes; nothing is refitted, and a model that could not predict that way, such as
+gradient boosting whose trees are not kept, is never approved), with a model of the landmark the
+young person has reached (`models.landmarks`): the planning model once the planning step is
+signed, the conclusion model once the programme ended; features known later are never used.
 Nothing is pickled into the database.
 """
 
@@ -55,9 +56,10 @@ from db.schema import (
     utcnow,
 )
 import vocab
-from errors import Conflict, Message, NotFound, ValidationError
-from models import frames, survival
-from models.cards import ModelCard, build_card, data_fingerprint, message_of
+from errors import Conflict, Message, NotFound, PermissionDenied, ValidationError, joined
+from db.steps import current_steps
+from models import approval, change_cox, frames, landmarks, survival
+from models.cards import ModelCard, build_card, message_of
 from models.competing import CumulativeIncidenceResult, cumulative_incidence
 from models.risk import DEFAULT_HORIZON, CalibrationTable, LogisticRisk, get_model, validate
 from models.validation import check_columns
@@ -65,8 +67,8 @@ from models.validation import check_columns
 DOMAINS = vocab.DOMAINS
 ATTENDED = vocab.ATTENDED
 COUNTED_ASSESSMENTS = ("final", "locked")
-DEFAULT_FEATURES = (
-    "age_at_referral", "prior_offences", "sessions_attended", "completed", "programme")
+# The conclusion landmark's default features (models.landmarks.DEFAULT_FEATURES has both).
+DEFAULT_FEATURES = landmarks.DEFAULT_FEATURES[vocab.CONCLUSION]
 FAIRNESS_GROUPS = ("age_band", "offence_group", "programme", "sex")
 KM_GROUPS = ("programme", "cohort", "sex", "completed", "age_band", "offence_group",
              "first_event_source")
@@ -543,6 +545,30 @@ def person_period_frame(ctx: Context, *, as_of: dt.date | None = None) -> pd.Dat
     return frames.person_period_frame(frame, id_of, steps, sessions)
 
 
+def _domain_norms() -> dict[str, change_cox.DomainNorm]:
+    """Each matrix domain's norm (SD, reliability, direction) from the shipped instruments."""
+    from assessment.instruments import default_instruments
+
+    out = {}
+    for inst in default_instruments().values():
+        for domain, n in inst.norms.items():
+            out[domain] = change_cox.DomainNorm(n.sd, n.reliability, n.higher_is_better)
+    return out
+
+
+def change_on_recidivism(ctx: Context, *, as_of: dt.date | None = None,
+                         domains: Sequence[str] = vocab.MATRIX_DOMAINS,
+                         adjust: Sequence[str] = change_cox.DEFAULT_ADJUST
+                         ) -> change_cox.ChangeCoxResult:
+    """Does change on the matrix predict reoffending? The time-varying Cox model of
+    `models.change_cox` on the person-period frame (each domain's score updates at each step):
+    hazard ratios per reliable improvement, the PH check, the events-per-covariate warning and
+    the caveat that it is observational. Pseudonymised: study codes only, and only aggregates
+    leave (the summary, the PH table, counts)."""
+    frame = person_period_frame(ctx, as_of=as_of)
+    return change_cox.change_cox(frame, _domain_norms(), domains=domains, adjust=adjust)
+
+
 # ---------------------------------------------------------------- survival analyses
 
 
@@ -632,8 +658,11 @@ _NOT_FEATURES = ("study_code", "duration", "event", "follow_up_start", "follow_u
 def fit_risk_model(ctx: Context, *, model: str = "logistic", horizon: int = DEFAULT_HORIZON,
                    features: Sequence[str] | None = None, random_state: int = 0,
                    as_of: dt.date | None = None, n_splits: int = 5, n_repeats: int = 10,
-                   n_bootstrap: int = 200) -> int:
-    """Fit, validate and store a risk model of reoffence within `horizon` days. Returns its id.
+                   n_bootstrap: int = 200, landmark: str = vocab.CONCLUSION) -> int:
+    """Fit, validate and store a draft risk model of reoffence within `horizon` days, predicting
+    at `landmark` (`vocab.LANDMARKS`): only features known by then (`models.landmarks.KNOWN_AT`;
+    default `landmarks.DEFAULT_FEATURES[landmark]`). Returns its id. It reaches no counselor
+    until someone else approves it (`approve_model`).
 
     The data are those recorded up to `as_of` (default: the context's today), kept in the stored
     settings so that the same frame can be rebuilt and checked against the card's fingerprint.
@@ -647,7 +676,8 @@ def fit_risk_model(ctx: Context, *, model: str = "logistic", horizon: int = DEFA
                               "horizon must be a positive whole number of days, got {horizon!r}",
                               horizon=horizon)
     get_model(model)  # an unknown name fails here, before the data are read
-    features = list(DEFAULT_FEATURES if features is None else features)
+    landmarks.check_landmark(landmark)
+    features = list(landmarks.DEFAULT_FEATURES[landmark] if features is None else features)
     # The data are cut at a date (today by default) so that the frame can be rebuilt later.
     as_of = as_of or ctx.today
     with ctx.transaction() as s:
@@ -667,6 +697,7 @@ def fit_risk_model(ctx: Context, *, model: str = "logistic", horizon: int = DEFA
             "{outcome_like} describe the follow-up or the outcome, not the baseline; remove "
             "them from the features",
             outcome_like=', '.join(outcome_like))
+    landmarks.check_features(features, landmark)
     fitted = get_model(model, random_state=random_state).fit(frame, features, horizon)
     validation = validate(model, frame, features, horizon, n_splits=n_splits, n_repeats=n_repeats,
                           random_state=random_state, n_bootstrap=n_bootstrap,
@@ -680,6 +711,7 @@ def fit_risk_model(ctx: Context, *, model: str = "logistic", horizon: int = DEFA
         "model_params": card.model_params,
         "features": features,
         "horizon": horizon,
+        "landmark": landmark,
         "as_of": as_of.isoformat(),
         "random_state": random_state,
         "fingerprint_columns": ["duration", "event", *features],
@@ -687,14 +719,17 @@ def fit_risk_model(ctx: Context, *, model: str = "logistic", horizon: int = DEFA
         "calibration": _plain_table(validation.calibration.table),
     }
     if model == "logistic":
-        params["prediction"] = "stored coefficients"
+        params["prediction"] = approval.STORED_PREDICTION
         params["logistic"] = fitted.stored_parameters()
     else:
-        params["prediction"] = "deterministic refit on the analysis frame as of 'as_of'"
+        # Its trees are not kept, so it cannot predict from stored parameters: a model to read
+        # and compare, never approved (models.approval).
+        params["prediction"] = "none: not kept"
     with ctx.transaction() as s:
         row = RiskModel(name=model, horizon_days=horizon, card=card.to_dict(), params=params,
                         data_fingerprint=card.data_fingerprint, code_version=card.code_version,
-                        created_by=ctx.actor.id, created_at=created)
+                        created_by=ctx.actor.id, created_at=created, landmark=landmark,
+                        status=vocab.MODEL_DRAFT)
         s.add(row)
         s.flush()
         return row.id
@@ -722,6 +757,16 @@ class ModelInfo:
     eo_ratio: float | None
     data_fingerprint: str
     warnings: int
+    landmark: str = vocab.CONCLUSION
+    status: str = vocab.MODEL_DRAFT
+    approved_by: str | None = None
+    approved_at: dt.datetime | None = None
+    approval_reason: str | None = None
+    acknowledged: tuple[str, ...] = ()
+    withdrawn_by: str | None = None
+    withdrawn_at: dt.datetime | None = None
+    withdrawal_reason: str | None = None
+    blockers: tuple[Message, ...] = ()
 
     @property
     def label(self) -> str:
@@ -729,23 +774,33 @@ class ModelInfo:
                 f"fitted {self.created_at:%Y-%m-%d})")
 
 
-def list_models(ctx: Context) -> list[ModelInfo]:
-    """The stored risk models, newest first, with discrimination and its CI from their cards."""
-    access.require(ctx, "model.read")
+def _info(s: Session, r: RiskModel) -> ModelInfo:
+    names = dict(s.execute(select(Account.id, Account.username).where(
+        Account.id.in_([i for i in (r.created_by, r.approved_by, r.withdrawn_by)
+                        if i is not None]))).all())
+    metrics = r.card.get("metrics", {})
+    auc = metrics.get("auc", {})
+    return ModelInfo(
+        r.id, r.name, r.horizon_days, r.created_at, names[r.created_by], r.card.get("n", 0),
+        r.card.get("events", 0), auc.get("estimate"), auc.get("ci_lower"), auc.get("ci_upper"),
+        metrics.get("eo_ratio", {}).get("estimate"), r.data_fingerprint,
+        len(r.card.get("warnings", [])), landmark=r.landmark, status=r.status,
+        approved_by=names.get(r.approved_by), approved_at=r.approved_at,
+        approval_reason=r.approval_reason, acknowledged=tuple(r.acknowledged or ()),
+        withdrawn_by=names.get(r.withdrawn_by), withdrawn_at=r.withdrawn_at,
+        withdrawal_reason=r.withdrawal_reason,
+        blockers=tuple(approval.blockers(r.card, r.params)))
+
+
+def list_models(ctx: Context, *, status: str | None = None) -> list[ModelInfo]:
+    """The stored risk models, newest first, with discrimination and its CI from their cards,
+    their landmark, status and who approved or withdrew them (all, or those of one status)."""
+    access.require(ctx, "model.card")
+    stmt = select(RiskModel).order_by(RiskModel.id.desc())
+    if status is not None:
+        stmt = stmt.where(RiskModel.status == status)
     with ctx.transaction() as s:
-        rows = s.execute(select(RiskModel, Account.username)
-                         .join(Account, RiskModel.created_by == Account.id)
-                         .order_by(RiskModel.id.desc())).all()
-        out = []
-        for r, who in rows:
-            metrics = r.card.get("metrics", {})
-            auc = metrics.get("auc", {})
-            out.append(ModelInfo(r.id, r.name, r.horizon_days, r.created_at, who,
-                                 r.card.get("n", 0), r.card.get("events", 0),
-                                 auc.get("estimate"), auc.get("ci_lower"),
-                                 auc.get("ci_upper"), metrics.get("eo_ratio", {}).get("estimate"),
-                                 r.data_fingerprint, len(r.card.get("warnings", []))))
-        return out
+        return [_info(s, r) for r in s.scalars(stmt)]
 
 
 def _model_row(s: Session, model_id: int) -> RiskModel:
@@ -757,16 +812,46 @@ def _model_row(s: Session, model_id: int) -> RiskModel:
     return row
 
 
+# The action that reads the pseudonymised follow-up rows. `get_card` asks whether the reader has
+# it, to choose what to show, and never requires it (tests/db/test_every_use_case.py reads the
+# actions a use case names as the ones it requires).
+_FOLLOW_UP_DATA = "recidivism.read"
+
+
 def get_card(ctx: Context, model_id: int) -> ModelCard:
-    access.require(ctx, "model.read")
+    """A stored model's card. Readers who may not read the pseudonymised follow-up data (the
+    committee and the admin, who approve models; counselors) get its subgroup table with counts
+    under the deployment's threshold hidden, with their figures and the cells that would give
+    them away (`matrix.suppression.suppress`, each subgroup column against the card's total)."""
+    access.require(ctx, "model.card")
     with ctx.transaction() as s:
-        return ModelCard.from_dict(_model_row(s, model_id).card)
+        card = ModelCard.from_dict(_model_row(s, model_id).card)
+    if not access.is_allowed(ctx.actor.role, _FOLLOW_UP_DATA):
+        card.subgroups = _suppressed_subgroups(card, ctx.runtime.settings.suppression_threshold)
+    return card
+
+
+def _suppressed_subgroups(card: ModelCard, threshold: int) -> dict[str, dict[str, dict[str, Any]]]:
+    from matrix.suppression import suppress
+
+    total = "__total__"
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for column, groups in card.subgroups.items():
+        rows = [{"group": g, **r} for g, r in groups.items()]
+        table = pd.DataFrame([*rows, {"group": total, "n": card.n}])
+        figures = [c for c in table.columns if c not in ("group", "n")]
+        shown = suppress(table, "n", threshold, derived_cols=figures, group_cols=["group"],
+                         total_label=total).table
+        shown = shown[shown["group"] != total]
+        records = shown.astype(object).where(shown.notna(), None).to_dict(orient="records")
+        out[column] = {str(r.pop("group")): r for r in records}
+    return out
 
 
 def model_calibration(ctx: Context, model_id: int) -> CalibrationTable | None:
     """The cross-validated calibration table of a stored model (None for models stored before
     it was kept); `.plot()` draws it."""
-    access.require(ctx, "model.read")
+    access.require(ctx, "model.card")
     with ctx.transaction() as s:
         row = _model_row(s, model_id)
         rows, horizon = row.params.get("calibration"), row.horizon_days
@@ -777,9 +862,96 @@ def model_calibration(ctx: Context, model_id: int) -> CalibrationTable | None:
     return CalibrationTable(table, float(horizon))
 
 
+def _reason(reason: str | None, field_name: str, what: str) -> str:
+    from casework.notes_guard import check_note
+
+    text = (reason or "").strip()
+    if len(text) < MIN_REASON:
+        raise ValidationError(
+            "models.give_reason_model",
+            "Give the reason to {what} the model (at least {min_reason} characters); it is kept "
+            "with the model and shown beside its estimates.",
+            what=what, min_reason=MIN_REASON)
+    check_note(text, field=field_name)
+    return text
+
+
+def approve_model(ctx: Context, *, model_id: int, reason: str,
+                  acknowledged: Sequence[str] = ()) -> ModelInfo:
+    """Approve a draft model for counselors: someone other than its fitter, after reading its
+    card, with a reason, each of the card's warnings acknowledged by its key
+    (`models.approval.warning_keys`). Refused while a gate of `models.approval` fails (the AUC's
+    lower 95% bound at or below 0.5, E/O outside 0.8-1.25, no stored parameters)."""
+    access.require(ctx, "model.approve")
+    text = _reason(reason, "model approval reason", "approve")
+    try:
+        with ctx.transaction() as s:
+            row = _model_row(s, model_id)
+            if row.status != vocab.MODEL_DRAFT:
+                raise Conflict(
+                    "models.model_not_draft",
+                    "Model {model_id} is {status}, not a draft; only a draft is approved (fit "
+                    "a new model to replace a withdrawn one).",
+                    model_id=model_id, status=row.status)
+            if row.created_by == ctx.actor.id:
+                ctx.record_denied("model.approve", f"risk model {model_id} approved by its fitter")
+                raise PermissionDenied(
+                    "models.fitter_cannot_approve",
+                    "You fitted model {model_id}, so you cannot approve it: a second person "
+                    "(a committee member or an admin) reads its card and decides.",
+                    model_id=model_id)
+            refused = approval.blockers(row.card, row.params)
+            if refused:
+                raise ValidationError(
+                    "models.gates_refuse_approval",
+                    "Model {model_id} cannot be approved: {why}. Fit a better model instead.",
+                    model_id=model_id, why=joined(refused))
+            missing = approval.unacknowledged(row.card.get("warnings", []), acknowledged)
+            if missing:
+                raise ValidationError(
+                    "models.warnings_not_acknowledged",
+                    "Acknowledge each warning on the card of model {model_id} before approving "
+                    "it; not acknowledged: {missing}.",
+                    model_id=model_id, missing=", ".join(missing))
+            row.status = vocab.MODEL_APPROVED
+            row.approved_by = ctx.actor.id
+            row.approved_at = utcnow()
+            row.approval_reason = text
+            row.acknowledged = approval.warning_keys(row.card.get("warnings", []))
+            s.flush()
+            return _info(s, row)
+    except StaleDataError:
+        raise changed_since(ctx.session, "risk_models", model_id,
+                            Message("models.model_n", "Model {model_id}",
+                                    model_id=model_id)) from None
+
+
+def withdraw_model(ctx: Context, *, model_id: int, reason: str) -> ModelInfo:
+    """Withdraw a draft or approved model, with a reason: no counselor sees its estimates again."""
+    access.require(ctx, "model.withdraw")
+    text = _reason(reason, "model withdrawal reason", "withdraw")
+    try:
+        with ctx.transaction() as s:
+            row = _model_row(s, model_id)
+            if row.status == vocab.MODEL_WITHDRAWN:
+                raise Conflict("models.model_withdrawn_already",
+                               "Model {model_id} was withdrawn already.", model_id=model_id)
+            row.status = vocab.MODEL_WITHDRAWN
+            row.withdrawn_by = ctx.actor.id
+            row.withdrawn_at = utcnow()
+            row.withdrawal_reason = text
+            s.flush()
+            return _info(s, row)
+    except StaleDataError:
+        raise changed_since(ctx.session, "risk_models", model_id,
+                            Message("models.model_n", "Model {model_id}",
+                                    model_id=model_id)) from None
+
+
 @dataclass(frozen=True)
 class Prediction:
-    """A participant's predicted risk, always with the model that made it and why."""
+    """A participant's predicted risk, always with the model that made it, who approved it, and
+    why."""
 
     model_id: int
     model_name: str
@@ -794,25 +966,33 @@ class Prediction:
     method: str
     metrics: dict[str, dict[str, float | None]]
     warnings: tuple[Message | str, ...] = field(default_factory=tuple)
+    landmark: str = vocab.CONCLUSION
+    approved_by: str | None = None
+    approved_at: dt.datetime | None = None
+    approval_reason: str | None = None
 
 
-def predict_for(ctx: Context, participant_id: int, model_id: int) -> Prediction:
-    """The risk of a participant (in a counselor's caseload) under a stored model, with each
-    feature's contribution, the model's name and its validated performance."""
-    access.require(ctx, "model.read")
-    with ctx.transaction() as s:
-        part = access.access_participant(ctx, participant_id, "model.read")
-        code, still_in = part.study_code, part.ended_on is None
-        row = _model_row(s, model_id)
-        name, horizon, params, card = row.name, row.horizon_days, dict(row.params), dict(row.card)
-        created, stored_fingerprint = row.created_at, row.data_fingerprint
-        person = _baseline(s, [participant_id])
-        audit.record(s, "predict", table_name="risk_models", row_id=model_id,
-                     subject_participant_id=participant_id, detail=ctx.task)
-        frame = None
-        if "logistic" not in params:
-            frame = _frame(s, dt.date.fromisoformat(params["as_of"]))
+def _landmark_of(s: Session, part: Participant) -> str | None:
+    steps = {stage: row.status for stage, row in current_steps(s, part.id).items()}
+    return landmarks.landmark_reached(ended=part.ended_on is not None, steps=steps)
+
+
+def _predict(ctx: Context, s: Session, part: Participant, row: RiskModel) -> Prediction:
+    """The prediction of an approved model at the participant's landmark (checked by callers)."""
+    params, card = dict(row.params), dict(row.card)
     features = list(params["features"])
+    # The stored features are checked again at every prediction, not only at the fit: nothing
+    # known after the model's landmark is ever used.
+    landmarks.check_features(features, row.landmark)
+    if "logistic" not in params:
+        raise ValidationError(
+            "models.no_stored_parameters",
+            "Model {model_id} keeps no parameters to predict from; nothing is refitted for a "
+            "prediction.", model_id=row.id)
+    person = _baseline(s, [part.id])
+    audit.record(s, "predict", table_name="risk_models", row_id=row.id,
+                 subject_participant_id=part.id, detail=ctx.task)
+    code = part.study_code
     missing = [f for f in features if pd.isna(person[f].iloc[0])]
     if missing:
         raise ValidationError(
@@ -821,27 +1001,7 @@ def predict_for(ctx: Context, participant_id: int, model_id: int) -> Prediction:
             "model without it.",
             code=code, missing=', '.join(missing))
     notes = [message_of(w) for w in card.get("warnings", [])]
-    if still_in:
-        notes.append(Message(
-            "models.still_in_programme",
-            "{code} is still in the programme: completion counts as 0 and the sessions attended "
-            "so far are used, so this is the risk if they left now.",
-            code=code))
-    if "logistic" in params:
-        contrib = LogisticRisk.explain_stored(params["logistic"], features, person).iloc[0]
-        method = "stored coefficients"
-    else:
-        check = data_fingerprint(frame, params["fingerprint_columns"])
-        if check != stored_fingerprint:
-            raise Conflict(
-                "models.follow_up_data_changed",
-                "The follow-up data as of {as_of} have changed since model {model_id} was "
-                "fitted (the data fingerprint differs), so it cannot be rebuilt; fit a new "
-                "model.",
-                as_of=params['as_of'], model_id=model_id)
-        fitted = get_model(name, **params["model_params"]).fit(frame, features, horizon)
-        contrib = fitted.explain(person.reset_index(drop=True)).iloc[0]
-        method = "deterministic refit with the stored settings (fingerprint checked)"
+    contrib = LogisticRisk.explain_stored(params["logistic"], features, person).iloc[0]
     log_odds = float(contrib.sum())
     table = pd.DataFrame({
         "feature": features,
@@ -849,24 +1009,89 @@ def predict_for(ctx: Context, participant_id: int, model_id: int) -> Prediction:
         "contribution": [float(contrib[f]) for f in features],
     })
     table = table.reindex(table["contribution"].abs().sort_values(ascending=False).index)
-    label = f"{name} #{model_id} ({horizon} days, fitted {created:%Y-%m-%d})"
+    approver = s.get(Account, row.approved_by) if row.approved_by else None
+    label = f"{row.name} #{row.id} ({row.horizon_days} days, fitted {row.created_at:%Y-%m-%d})"
     return Prediction(
-        model_id=model_id, model_name=name, model_label=label, horizon_days=horizon,
+        model_id=row.id, model_name=row.name, model_label=label, horizon_days=row.horizon_days,
         study_code=code, risk=float(expit(log_odds)), log_odds=log_odds,
         contributions=table.reset_index(drop=True), intercept=float(contrib["intercept"]),
-        explanation=card.get("explanation", ""), method=method, metrics=card.get("metrics", {}),
-        warnings=tuple(notes))
+        explanation=card.get("explanation", ""), method=approval.STORED_PREDICTION,
+        metrics=card.get("metrics", {}), warnings=tuple(notes), landmark=row.landmark,
+        approved_by=approver.username if approver else None, approved_at=row.approved_at,
+        approval_reason=row.approval_reason)
+
+
+def predict_for(ctx: Context, participant_id: int, model_id: int) -> Prediction:
+    """The risk of a participant (in a counselor's caseload) under an approved stored model of
+    the landmark the participant has reached, with each feature's contribution, the model's name,
+    who approved it and its validated performance. A draft, a withdrawn model and a model of
+    another landmark are refused."""
+    access.require(ctx, "model.read")
+    with ctx.transaction() as s:
+        part = access.access_participant(ctx, participant_id, "model.read")
+        row = _model_row(s, model_id)
+        if row.status != vocab.MODEL_APPROVED:
+            raise Conflict(
+                "models.model_not_approved",
+                "Model {model_id} is {status}: its estimates reach nobody until someone other "
+                "than its fitter approves it.", model_id=model_id, status=row.status)
+        reached = _landmark_of(s, part)
+        if reached != row.landmark:
+            raise ValidationError(
+                "models.landmark_not_reached",
+                "Model {model_id} predicts at the {landmark} landmark; {code} is at "
+                "{reached}, so it would use what is not known about them yet (or ignore what "
+                "is).", model_id=model_id, landmark=row.landmark, code=part.study_code,
+                reached=reached or Message("models.no_landmark", "no landmark yet"))
+        return _predict(ctx, s, part, row)
+
+
+@dataclass(frozen=True)
+class CurrentRisk:
+    """What the counselor's risk panel shows: the landmark reached and the approved model's
+    prediction there, or why there is none (`note`)."""
+
+    landmark: str | None
+    prediction: Prediction | None
+    note: Message | None
+
+
+def current_risk(ctx: Context, participant_id: int) -> CurrentRisk:
+    """The estimate a counselor may see for a participant now: from the newest approved model of
+    the landmark the participant has reached (planning step signed: the planning model; programme
+    ended: the conclusion model), or none, with the reason."""
+    access.require(ctx, "model.read")
+    with ctx.transaction() as s:
+        part = access.access_participant(ctx, participant_id, "model.read")
+        reached = _landmark_of(s, part)
+        if reached is None:
+            return CurrentRisk(None, None, Message(
+                "models.no_landmark_yet",
+                "No estimate yet: the first is made once the planning step is signed."))
+        row = s.scalars(select(RiskModel).where(
+            RiskModel.status == vocab.MODEL_APPROVED, RiskModel.landmark == reached)
+            .order_by(RiskModel.approved_at.desc(), RiskModel.id.desc()).limit(1)).first()
+        if row is None:
+            return CurrentRisk(reached, None, Message(
+                "models.no_approved_model",
+                "No approved risk model predicts at the {landmark} landmark, so no estimate is "
+                "shown.", landmark=reached))
+        return CurrentRisk(reached, _predict(ctx, s, part, row), None)
 
 
 __all__ = [
     "DEFAULT_FEATURES",
     "EVENT_TYPE_CODES",
     "EventProposalView",
+    "CurrentRisk",
     "ModelInfo",
     "Prediction",
     "analysis_frame",
+    "approve_model",
+    "change_on_recidivism",
     "cox_fit",
     "cumulative_incidence_by_type",
+    "current_risk",
     "decide_event_proposal",
     "fit_risk_model",
     "follow_up_register",
@@ -879,4 +1104,5 @@ __all__ = [
     "predict_for",
     "record_event",
     "record_follow_up",
+    "withdraw_model",
 ]

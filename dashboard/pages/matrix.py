@@ -255,17 +255,18 @@ if access.is_allowed(actor.role, "model.read"):
     st.subheader(t("co_risk", lang))
 if access.is_allowed(actor.role, "model.read") and st.toggle(t("co_risk_show", lang), key="co_risk_show"):
     with service_errors(), state.context(actor, "matrix page: risk") as ctx:
-        models = model_service.list_models(ctx)
-        if not models:
-            st.info(t("co_risk_none", lang))
+        # Only the newest approved model of the landmark this young person reached, or none.
+        shown = model_service.current_risk(ctx, pid)
+        if shown.prediction is None:
+            st.info(localise(shown.note, lang))
         else:
-            labels = {m.id: m.label for m in models}
-            model_id = st.selectbox(t("co_risk_model", lang), list(labels), format_func=labels.get,
-                                    key="co_risk_model")
-            p = model_service.predict_for(ctx, pid, model_id)
+            p = shown.prediction
             c1, c2 = st.columns([1, 2])
             c1.metric(t("co_risk_value", lang, days=p.horizon_days), f"{p.risk:.1%}")
             c1.caption(f"{t('co_risk_model', lang)}: {p.model_label}")
+            c1.caption(t("co_risk_landmark", lang, landmark=t("co_risk_landmark_" + p.landmark, lang)))
+            c1.caption(t("co_risk_approved", lang, who=p.approved_by,
+                         at=f"{p.approved_at:%Y-%m-%d %H:%M}"))
             auc = p.metrics.get("auc") or {}
             if auc.get("estimate") is not None:
                 c1.caption(t("co_risk_auc", lang, est=f"{auc['estimate']:.2f}",

@@ -1,4 +1,5 @@
-"""Risk models: fit one (analysts), list the stored ones, and read a model card with its plots."""
+"""Risk models: fit one (analysts), list the stored ones, read a model card with its plots, and
+approve (committee, admin: never the fitter) or withdraw it."""
 
 import math
 
@@ -6,12 +7,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+import vocab
+
 from dashboard import state
 from dashboard.components import service_errors
 from dashboard.i18n import TEXT, t
 from dashboard.messages import localise
 from dashboard.text_analyst import covariate_label, value_label
 from db import access
+from models import approval
 from models import service as ms
 from models.risk import DEFAULT_HORIZON, RISK_MODELS
 
@@ -34,7 +38,7 @@ def model_name(name: str) -> str:
     return t(key, lang) if key in TEXT else name
 
 
-actor = state.require_page("model.read")
+actor = state.require_page("model.card")
 lang = state.lang()
 
 st.title(t("an_models", lang))
@@ -48,6 +52,9 @@ if access.is_allowed(actor.role, "model.fit"):
                              format_func=model_name)
         horizon = c2.number_input(t("an_horizon", lang), min_value=30, max_value=3650,
                                   value=int(DEFAULT_HORIZON), step=30, key="an_fit_horizon")
+        landmark = st.radio(t("an_landmark", lang), vocab.LANDMARKS, horizontal=True,
+                            key="an_fit_landmark", format_func=lambda m: t("an_landmark_" + m, lang),
+                            help=t("an_landmark_help", lang))
         with st.expander(t("an_validation_settings", lang)):
             d1, d2, d3 = st.columns(3)
             n_splits = d1.number_input(t("an_n_splits", lang), min_value=2, max_value=10, value=5,
@@ -60,7 +67,7 @@ if access.is_allowed(actor.role, "model.fit"):
     if fit:
         with service_errors(), st.spinner(t("an_fitting", lang)), \
                 state.context(actor, "models page: fit") as ctx:
-            new_id = ms.fit_risk_model(ctx, model=model, horizon=int(horizon),
+            new_id = ms.fit_risk_model(ctx, model=model, horizon=int(horizon), landmark=landmark,
                                        n_splits=int(n_splits), n_repeats=int(n_repeats),
                                        n_bootstrap=int(n_bootstrap))
             st.session_state["an_model_choice"] = new_id
@@ -77,6 +84,9 @@ if not models:
 st.dataframe(pd.DataFrame({
     t("an_model_label", lang): [f"{model_name(m.name)} #{m.id}" for m in models],
     t("an_horizon", lang): [m.horizon_days for m in models],
+    t("an_landmark", lang): [t("an_landmark_" + m.landmark, lang) for m in models],
+    t("an_status", lang): [t("an_status_" + m.status, lang) for m in models],
+    t("an_approved_by", lang): [m.approved_by or "—" for m in models],
     t("an_created", lang): [f"{m.created_at:%Y-%m-%d %H:%M}" for m in models],
     t("an_created_by", lang): [m.created_by for m in models],
     t("an_participants", lang): [m.n for m in models],
@@ -91,7 +101,9 @@ if st.session_state.get("an_model_choice") not in by_id:
     st.session_state["an_model_choice"] = models[0].id
 chosen = st.selectbox(t("an_choose_model", lang), list(by_id), key="an_model_choice",
                       format_func=lambda i: f"{model_name(by_id[i].name)} #{i} "
-                                            f"({by_id[i].horizon_days} · {by_id[i].created_at:%Y-%m-%d})")
+                                            f"({by_id[i].horizon_days} · {by_id[i].created_at:%Y-%m-%d}"
+                                            f" · {t('an_status_' + by_id[i].status, lang)})")
+info = by_id[chosen]
 
 # ------------------------------------------------------------------ the card
 with state.context(actor, "models page: card") as ctx:
@@ -99,6 +111,14 @@ with state.context(actor, "models page: card") as ctx:
     calibration = ms.model_calibration(ctx, chosen)
 
 st.header(f"{t('an_card', lang)}: {model_name(card.model_name)} #{chosen}")
+st.markdown(f"**{t('an_status', lang)}:** {t('an_status_' + info.status, lang)} · "
+            f"**{t('an_landmark', lang)}:** {t('an_landmark_' + info.landmark, lang)}")
+if info.approved_at is not None:
+    st.caption(t("an_approved_line", lang, who=info.approved_by,
+                 at=f"{info.approved_at:%Y-%m-%d %H:%M}", reason=info.approval_reason))
+if info.withdrawn_at is not None:
+    st.caption(t("an_withdrawn_line", lang, who=info.withdrawn_by,
+                 at=f"{info.withdrawn_at:%Y-%m-%d %H:%M}", reason=info.withdrawal_reason))
 if card.warnings:
     # Every warning is on the page: the first ones in the box, the rest (often one per small
     # subgroup) one click away, so the box stays readable.
@@ -150,8 +170,10 @@ if groups_available:
     names = [value_label(by, g, lang) for g in rows]
     st.dataframe(pd.DataFrame({
         t("an_group", lang): names,
-        t("an_participants", lang): [r["n"] for r in rows.values()],
-        t("an_events", lang): [r["events"] for r in rows.values()],
+        # Text: a count the reader may not see is "<10" or "x" (models.service.get_card).
+        t("an_participants", lang): [str(r["n"]) for r in rows.values()],
+        t("an_events", lang): ["—" if r["events"] is None else str(r["events"])
+                               for r in rows.values()],
         t("an_base_rate", lang): [with_ci(r["base_rate"], r["base_rate_ci_lower"],
                                           r["base_rate_ci_upper"]) for r in rows.values()],
         **{t("an_" + m, lang): [with_ci(r[m], r[m + "_ci_lower"], r[m + "_ci_upper"])
@@ -183,3 +205,38 @@ with st.expander(t("an_card_details", lang)):
     st.json({"model_params": card.model_params, "validation": card.validation_settings,
              "code_version": card.code_version, "data_fingerprint": card.data_fingerprint,
              "created": card.created})
+
+# ------------------------------------------------------------------ approval and withdrawal
+# Below the card, so that whoever decides has it on the page; the use cases check everything again.
+if info.status == vocab.MODEL_DRAFT and access.is_allowed(actor.role, "model.approve"):
+    st.subheader(t("an_approve_header", lang))
+    if info.blockers:
+        st.error(t("an_approve_blocked", lang) + "\n\n"
+                 + "\n".join(f"- {localise(b, lang)}" for b in info.blockers))
+    else:
+        keys = approval.warning_keys(card.warnings)
+        with st.form("an_approve_form"):
+            st.caption(t("an_approve_ack_note", lang))
+            ticked = [key for key, w in zip(keys, card.warnings, strict=True)
+                      if st.checkbox(localise(w, lang), key=f"an_ack_{key}")]
+            reason = st.text_area(t("an_approve_reason", lang), key="an_approve_reason")
+            go_ahead = st.form_submit_button(t("an_approve", lang))
+        if go_ahead:
+            with service_errors(), state.context(actor, "models page: approve") as ctx:
+                ms.approve_model(ctx, model_id=chosen, reason=reason, acknowledged=ticked)
+                st.toast(t("an_approved", lang, id=chosen))
+                st.rerun()
+if info.status != vocab.MODEL_WITHDRAWN and access.is_allowed(actor.role, "model.withdraw"):
+    with st.expander(t("an_withdraw_header", lang)):
+        with st.form("an_withdraw_form"):
+            reason = st.text_area(t("an_withdraw_reason", lang), key="an_withdraw_reason")
+            sure = st.checkbox(t("an_withdraw_confirm", lang), key="an_withdraw_confirm")
+            withdraw = st.form_submit_button(t("an_withdraw", lang))
+        if withdraw:
+            if not sure:
+                st.error(t("an_withdraw_unconfirmed", lang))
+            else:
+                with service_errors(), state.context(actor, "models page: withdraw") as ctx:
+                    ms.withdraw_model(ctx, model_id=chosen, reason=reason)
+                    st.toast(t("an_withdrawn", lang, id=chosen))
+                    st.rerun()

@@ -1,4 +1,5 @@
-"""The analyst's recidivism page: Kaplan-Meier by group, cumulative incidence by type, the Cox table."""
+"""The analyst's recidivism page: Kaplan-Meier by group, cumulative incidence by type, the Cox table,
+and matrix change and reoffending (the time-varying Cox model per reliable improvement)."""
 
 import math
 
@@ -9,6 +10,7 @@ import streamlit as st
 from dashboard import state
 from dashboard.components import service_errors
 from dashboard.i18n import t
+from dashboard.messages import localise
 from dashboard.text_analyst import covariate_label, value_label
 from models import service as ms
 
@@ -55,8 +57,9 @@ if frame is None:
     st.stop()
 
 # Only the open tab runs (a stateful st.tabs): the Cox model is fitted when its tab is opened.
-km_tab, cif_tab, cox_tab = state.lazy_tabs([t("an_km_title", lang), t("an_cif_header", lang),
-                                            t("an_cox_header", lang)], key="an_tabs")
+km_tab, cif_tab, cox_tab, change_tab = state.lazy_tabs(
+    [t("an_km_title", lang), t("an_cif_header", lang), t("an_cox_header", lang),
+     t("an_change_header", lang)], key="an_tabs")
 
 if km_tab.open:
     with km_tab:
@@ -149,3 +152,43 @@ if cox_tab.open:
                 }), hide_index=True, key="an_ph_table")
                 if (ph["p"] < 0.05).any():
                     st.warning(t("an_ph_violated", lang))
+
+
+if change_tab.open:
+    with change_tab:
+        # The caveat first: the table is an association, never the effect of improving.
+        st.info(t("an_change_intro", lang))
+        with service_errors(), state.context(actor, "recidivism page: change and reoffending") as ctx:
+            result = state.memo(ctx, "change_cox", lambda: ms.change_on_recidivism(ctx))
+            st.warning(localise(result.caveat, lang), icon=":material/info:")
+            for note in result.warnings:
+                st.warning(localise(note, lang))
+            c1, c2, c3, c4 = st.columns(4)
+            c1.metric(t("an_n_used", lang), result.n_ids)
+            c2.metric(t("an_n_events", lang), result.n_events)
+            c3.metric(t("an_epv", lang), f"{result.epv:.1f}")
+            c4.metric(t("an_change_dropped", lang), result.dropped)
+            table = result.table()
+            labels = [covariate_label(c, lang) for c in table["covariate"]]
+            forest = result.plot(labels=dict(zip(table["covariate"], labels, strict=True)),
+                                 title=t("an_change_forest_title", lang))
+            forest.update_traces(name=t("an_hr", lang))
+            forest.update_layout(xaxis_title=t("an_hr_axis", lang))
+            st.plotly_chart(forest, key="an_change_chart")
+            st.dataframe(pd.DataFrame({
+                t("an_covariate", lang): labels,
+                t("an_hr", lang): table["hazard_ratio"].map(fmt).to_numpy(),
+                t("an_ci_lower", lang): table["hr_ci_lower"].map(fmt).to_numpy(),
+                t("an_ci_upper", lang): table["hr_ci_upper"].map(fmt).to_numpy(),
+                t("an_p", lang): table["p"].map(fmt_p).to_numpy(),
+                t("an_change_ph_p", lang): table["ph_p"].map(
+                    lambda v: "—" if math.isnan(v) else fmt_p(v)).to_numpy(),
+            }), hide_index=True, key="an_change_table")
+            glob = result.ph_test.loc["GLOBAL"]
+            st.caption(t("an_change_ph_global", lang, stat=f"{glob['statistic']:.2f}",
+                         df=int(glob["df"]), p=fmt_p(glob["p"])))
+            st.caption(t("an_change_units", lang, **{
+                d: fmt(v, 2) for d, v in (("gs", result.reliable_change["gender_sensitivity"]),
+                                          ("ge", result.reliable_change["gender_equality"]),
+                                          ("dsc", result.reliable_change[
+                                              "digital_sex_crime_understanding"]))}))

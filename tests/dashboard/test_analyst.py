@@ -197,11 +197,14 @@ def test_a_proposal_is_rejected_only_with_a_reason_and_exports_state_their_purpo
 def test_other_roles_cannot_use_the_analysts_use_cases(demo):
     from dashboard.navigation import visible_pages
 
+    # The committee and the admin open the risk models page to approve or withdraw a model
+    # (tests/dashboard/test_model_approval.py); nothing else of the analyst's.
     for role in ("committee", "reviewer", "admin"):
-        assert not {p for p, _ in visible_pages(role)} & set(PAGES), role
+        shown = {p for p, _ in visible_pages(role)} & set(PAGES)
+        assert shown == ({"pages/models.py"} if role != "reviewer" else set()), role
     with demo.context(actor(demo, "committee1")) as ctx:
         for call in (lambda: ms.km(ctx, by="programme"), lambda: ms.cumulative_incidence_by_type(ctx),
-                     lambda: ms.cox_fit(ctx, ["completed"]), lambda: ms.list_models(ctx),
+                     lambda: ms.cox_fit(ctx, ["completed"]), lambda: ms.fit_risk_model(ctx),
                      lambda: ms.follow_up_register(ctx), lambda: ms.list_event_proposals(ctx)):
             with pytest.raises(PermissionDenied):
                 call()
@@ -245,3 +248,25 @@ def test_fitting_a_model_lists_it_and_shows_its_card(demo250, signed_in):
     assert len(fairness) >= 2 and {"인원", "기저 재범률", "AUC", "위음성률", "양성예측도"} <= set(fairness)
     metrics = next(v for cols, v in tables.items() if "지표" in cols)
     assert len(metrics) == 5 and {"95% CI 하한", "95% CI 상한"} <= set(metrics)
+
+
+def test_the_change_and_reoffending_tab_shows_the_caveat_the_table_and_the_ph_check(demo250, signed_in):
+    at = signed_in("analyst1", "pages/recidivism.py")
+    at.session_state["an_tabs"] = TEXT["an_change_header"]["ko"]
+    at.run()
+    assert not at.exception, at.exception
+    assert any("관찰 연구입니다" in w.value for w in at.warning)
+    table = next(d.value for d in at.dataframe if "비례위험 검정 p" in d.value.columns)
+    assert len(table) == 6
+    assert "디지털 성범죄에 대한 이해 향상 (신뢰할 만한 향상 단위)" in set(table["공변량"])
+    with demo250.context(actor(demo250, "analyst1")) as ctx:
+        result = ms.change_on_recidivism(ctx)
+    shown = table.set_index("공변량")["위험비"]
+    label = "디지털 성범죄에 대한 이해 향상 (신뢰할 만한 향상 단위)"
+    assert shown[label] == f"{result.summary.loc['improvement_digital_sex_crime_understanding', 'hazard_ratio']:.3f}"
+    assert chart(at, "an_change_chart")["data"]
+    assert any("비례위험 가정 전체 검정" in c.value for c in at.caption)
+    # English keeps the tab and says the same.
+    at.session_state["lang"] = "en"
+    at.run()
+    assert not at.exception and any("Observational" in w.value for w in at.warning)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
 import pytest
 from sqlalchemy import select
 
@@ -243,30 +242,13 @@ def test_goals_and_step_actions_change_the_store(demo, signed_in, newcomer):
                                                        StageStep.stage == "midterm")) is None
 
 
-def test_the_risk_panel_names_the_model_or_says_none_is_fitted(demo, signed_in, newcomer, monkeypatch):
-    from models import service as models
-
+def test_the_risk_panel_shows_no_estimate_before_the_planning_step_is_signed(demo, signed_in, newcomer):
+    # tests/dashboard/test_model_approval.py shows an approved model's estimate on this panel.
     _pid, code = newcomer
     at = open_for(signed_in, "pages/matrix.py", code)
     at.toggle(key="co_risk_show").set_value(True).run()
-    assert any("위험 예측 모형이 아직 없습니다" in i.value for i in at.info)
-
-    info = models.ModelInfo(7, "logistic", 730, dt.datetime(2026, 1, 2), "analyst1", 500, 45, 0.71,
-                            0.65, 0.77, 1.0, "f" * 64, 0)
-    prediction = models.Prediction(
-        model_id=7, model_name="logistic", model_label="logistic #7 (730 days, fitted 2026-01-02)",
-        horizon_days=730, study_code=code, risk=0.123, log_odds=-1.96,
-        contributions=pd.DataFrame({"feature": ["prior_offences", "age_at_referral"], "value": [2, 15],
-                                    "contribution": [0.4, -0.1]}),
-        intercept=-2.2, explanation="", method="stored coefficients",
-        metrics={"auc": {"estimate": 0.71, "ci_lower": 0.65, "ci_upper": 0.77}}, warnings=("EPV low",))
-    monkeypatch.setattr(models, "list_models", lambda ctx: [info])
-    monkeypatch.setattr(models, "predict_for", lambda ctx, pid, model_id: prediction)
-    at.run()
-    assert not at.exception
-    assert at.metric[0].value == "12.3%"
-    captions = " ".join(c.value for c in at.caption)
-    assert "logistic #7" in captions and "AUC 0.71 (95% CI 0.65–0.77)" in captions
+    assert not at.exception and not at.metric
+    assert any("계획 단계가 승인(서명)된 뒤에" in i.value for i in at.info)
 
 
 # --- other roles' use cases refuse ---------------------------------------------------------------

@@ -145,6 +145,14 @@ def test_the_reasons_for_reidentifying_and_break_glass_are_the_admins_to_read_an
     assert {k for kinds in access.REASON_KINDS.values() for k in kinds} == set(REASON_KINDS)
 
 
+def test_a_risk_model_is_approved_by_the_committee_or_an_admin_never_by_who_fits_it():
+    assert roles_with("model.approve") == {"committee", "admin"}
+    assert roles_with("model.fit").isdisjoint(roles_with("model.approve"))
+    assert roles_with("model.withdraw") == {"analyst", "committee", "admin"}
+    # Predictions (model.read) stay with the analyst and the counselor's caseload.
+    assert roles_with("model.read") == {"analyst", "counselor"}
+
+
 def test_a_reviewer_has_only_detection_actions():
     mine = access.allowed_actions("reviewer")
     assert mine and all(a.startswith(DETECTION) for a in mine)
@@ -154,9 +162,12 @@ def test_the_committee_writes_nothing_about_a_participant():
     committee = set(access.allowed_actions("committee"))
     assert committee.isdisjoint(PARTICIPANT_WRITES)
     assert "participant.read" not in committee  # it sees aggregates only
-    # Besides aggregates: its own sign-off decisions (by cohort), read, corrected or erased.
+    # Besides aggregates: its own sign-off decisions (by cohort), read, corrected or erased; and
+    # risk models (cards of aggregates) to approve or withdraw, never a prediction for anyone.
     assert committee <= {"outcomes.read", "export.aggregate", "review.record", "conclusion.signoff",
-                         "conclusion.decisions", "conclusion.amend", *PREVENTION_ACTIONS}
+                         "conclusion.decisions", "conclusion.amend", "model.card", "model.approve",
+                         "model.withdraw", *PREVENTION_ACTIONS}
+    assert "model.read" not in committee
 
 
 def test_an_educator_records_and_reads_only_prevention_education_and_nothing_of_counseling():

@@ -30,3 +30,33 @@ def test_downgrade_to_base_and_upgrade_again(database_url):
     assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
     assert migrate.current_revision(engine) == migrate.head_revision(engine)
     engine.dispose()
+
+
+def test_models_stored_before_0009_become_drafts_at_the_conclusion_landmark(database_url):
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    engine = make_engine(database_url)
+    migrate.downgrade(engine, "0008")
+    now = dt.datetime(2026, 11, 1, 9, 0)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO accounts (id, username, display_name, role, password_hash, active, "
+            "failed_logins, password_changed_at, created_at, version) VALUES (1, 'analyst9', '', "
+            "'analyst', 'x', true, 0, :now, :now, 1)"), {"now": now})
+        conn.execute(text(
+            "INSERT INTO risk_models (id, name, horizon_days, card, params, data_fingerprint, "
+            "code_version, created_by, created_at) VALUES (1, 'logistic', 730, '{}', '{}', 'f', "
+            "'dscr 0', 1, :now)"), {"now": now})
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT status, landmark, version, approved_by FROM risk_models"
+                                )).one()
+    assert tuple(row) == ("draft", "conclusion", 1, None)
+    # Going down keeps a draft (only withdrawn models are dropped) and comes back up.
+    migrate.downgrade(engine, "0008")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM risk_models")).scalar() == 1
+    migrate.upgrade(engine)
+    engine.dispose()

@@ -102,6 +102,10 @@ def test_one_purpose_rule_for_every_kind(demo_rt, purpose):
     with demo_rt.context(actor(demo_rt, "committee1")) as ctx, pytest.raises(
             ValidationError, match="purpose"):
         exports.outcomes_report(ctx, purpose=purpose)
+    # Matrix change and reoffending (tests/models/test_cli.py exports it on a larger programme).
+    with demo_rt.context(actor(demo_rt, "analyst1")) as ctx, pytest.raises(
+            ValidationError, match="purpose"):
+        exports.change_cox_table(ctx, purpose=purpose)
     assert manifests(demo_rt) == []
 
 

@@ -49,7 +49,8 @@ def test_an_analyst_fits_lists_and_reads_a_model(env, capsys, tmp_path):
     assert code == 0
     header, row = out.strip().splitlines()
     assert "AUC (95% CI)" in header
-    assert row.split()[:5] == ["1", "logistic", "730", "220", str(card["events"])]
+    assert row.split()[:7] == ["1", "logistic", "730", "conclusion", "draft", "220",
+                               str(card["events"])]
 
     code, out, _ = run(capsys, "--user", "analyst1", "models", "card", "1")
     assert code == 0 and json.loads(out)["data_fingerprint"] == card["data_fingerprint"]
@@ -100,3 +101,62 @@ def test_kaplan_meier_by_programme_as_csv_and_json(env, capsys, monkeypatch):
     assert kinds == [("km_table", "csv"), ("km_table", "json")]
     with env.sessions() as s:
         assert s.query(FollowUp).count() == len(prog.follow_ups)
+
+
+def test_a_model_is_approved_from_the_command_by_someone_else_each_warning_acknowledged(env, capsys):
+    code, out, err = run(capsys, "--user", "analyst1", "models", "fit", "--horizon", "1095",
+                         "--features", "age_at_referral,prior_offences", "--landmark", "planning",
+                         "--repeats", "2", "--bootstrap", "30")
+    assert code == 0, err
+    assert "is a draft" in out
+    code, out, _ = run(capsys, "--user", "committee1", "models", "warnings", "1")
+    keys = [line.split("\t")[0] for line in out.strip().splitlines()]
+    assert code == 0 and keys and keys[0].startswith("1:models.")
+    code, _, err = run(capsys, "--user", "analyst1", "models", "approve", "1", "--reason",
+                       "my own model", *[a for k in keys for a in ("--ack", k)])
+    assert code == 2 and "may not approve a risk model" in err
+    code, _, err = run(capsys, "--user", "committee1", "models", "approve", "1", "--reason",
+                       "Card read at the meeting", "--ack", keys[0])
+    assert code == 2 and "not acknowledged" in err and keys[-1] in err
+    code, out, err = run(capsys, "--user", "committee1", "models", "approve", "1", "--reason",
+                         "Card read at the meeting", *[a for k in keys for a in ("--ack", k)])
+    assert code == 0, err
+    assert out.startswith("model 1 approved by committee1 at ") and "(planning landmark)" in out
+    code, out, _ = run(capsys, "--user", "analyst1", "models", "list")
+    assert "approved" in out and "approved by committee1" in out
+    code, out, err = run(capsys, "--user", "admin", "models", "withdraw", "1", "--reason",
+                         "Replaced by a newer model")
+    assert code == 0 and out.startswith("model 1 withdrawn by admin"), err
+
+
+def test_change_cox_prints_the_table_the_page_shows_and_records_the_export(env, capsys):
+    from db.context import Actor
+    from db.schema import Account
+    from models import service as ms
+
+    code, out, err = run(capsys, "--user", "analyst1", "recidivism", "change-cox", "--format",
+                         "csv", "--purpose", "programme evaluation 2026")
+    assert code == 0, err
+    table = pd.read_csv(io.StringIO(out))
+    with env.sessions() as s:
+        acc = s.scalars(select(Account).where(Account.username == "analyst1")).one()
+    with env.context(Actor(acc.id, acc.username, acc.role)) as ctx:
+        expected = ms.change_on_recidivism(ctx).table()
+    assert list(table.covariate) == list(expected.covariate)
+    assert list(table.columns) == list(expected.columns)
+    assert table.hazard_ratio.to_numpy() == pytest.approx(expected.hazard_ratio.to_numpy(),
+                                                          rel=1e-9)
+    assert "improvement_digital_sex_crime_understanding" in set(table.covariate)
+    code, out, err = run(capsys, "--user", "analyst1", "recidivism", "change-cox", "--format",
+                         "json", "--purpose", "programme evaluation 2026")
+    assert code == 0, err
+    body = json.loads(out)
+    assert body["caveat"].startswith("Observational")
+    assert {"n_ids", "n_events", "events_per_covariate", "ph_global", "warnings"} <= set(body)
+    assert [r["covariate"] for r in body["table"]] == list(expected.covariate)
+    with env.sessions() as s:
+        kinds = s.scalars(select(ExportManifest.kind)).all()
+    assert kinds.count("change_cox_table") == 2
+    code, _, err = run(capsys, "--user", "counselor1", "recidivism", "change-cox", "--purpose",
+                       "programme evaluation 2026")
+    assert code == 2 and "may not" in err

@@ -10,6 +10,7 @@ import pytest
 
 from matrix.outcomes import STEPS, ThreeStepModel, three_step_model
 from models import survival
+from models.change_cox import ChangeCoxResult, DomainNorm, change_cox
 from models.competing import CumulativeIncidenceResult, cumulative_incidence
 from models.survival import (
     CoxResult,
@@ -55,6 +56,12 @@ def steps(seed: int = 33, n: int = 90) -> pd.DataFrame:
                          "score": y + rng.normal(0, 0.6, 3 * n)})
 
 
+def change_episodes() -> pd.DataFrame:
+    """The episodes above with a change of score from planning that flips with the school."""
+    pp = episodes()
+    return pp.assign(change_gender_equality=0.4 * pp["school"] - 0.1)
+
+
 # Each entry: the result class, and how to fit it from fresh data (so a refit is a new fit).
 FITS = {
     "kaplan_meier": (KaplanMeierResult, lambda: kaplan_meier(follow_up(), "days", "event")),
@@ -70,6 +77,10 @@ FITS = {
     "cox_time_varying": (
         TimeVaryingCoxResult,
         lambda: cox_time_varying(episodes(), "pid", "start", "stop", "event", ["school", "x1"])),
+    "change_cox": (
+        ChangeCoxResult,
+        lambda: change_cox(change_episodes(), {"gender_equality": DomainNorm(0.45, 0.80)},
+                           domains=["gender_equality"], adjust=["x1"], id="pid")),
     "three_step_model": (ThreeStepModel, lambda: three_step_model(steps(), test_random_slope=False)),
 }
 
