@@ -28,4 +28,4 @@ def test_0008_refuses_to_go_down_with_an_educator_and_goes_down_and_up_without_o
     with rt.engine.begin() as conn:
         conn.execute(text("UPDATE accounts SET role = 'educator' WHERE username = 'kim'"))
         assert conn.execute(text("SELECT role FROM accounts WHERE username = 'kim'")).scalar() == "educator"
-    assert migrate.current_revision(rt.engine) == migrate.head_revision(rt.engine) == "0008"
+    assert migrate.current_revision(rt.engine) == migrate.head_revision(rt.engine)
