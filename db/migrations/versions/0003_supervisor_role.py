@@ -12,6 +12,8 @@ from __future__ import annotations
 from alembic import op
 import sqlalchemy as sa
 
+from db.migrations.sqlite_copy import foreign_keys as _foreign_keys
+
 
 revision = '0003'
 down_revision = '0002'
@@ -25,21 +27,6 @@ NEW_ROLES = ("counselor", "supervisor", "committee", "analyst", "reviewer", "adm
 def _roles(values: tuple[str, ...]) -> str:
     return "role IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
-
-def _foreign_keys(on: bool) -> None:
-    """SQLite changes a CHECK only by copying the table; its rows are referenced from everywhere,
-    so foreign keys are switched off for the copy. The pragma is ignored inside a transaction:
-    end it, switch, and begin again (dscr's SQLite connections leave transactions to us)."""
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        return
-    bind.exec_driver_sql("COMMIT")
-    bind.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
-    bind.exec_driver_sql("BEGIN IMMEDIATE")
-    if on:
-        broken = bind.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        if broken:  # pragma: no cover - the copy keeps every row and id
-            raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
 
 
 def upgrade() -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from alembic import op
 import sqlalchemy as sa
 
+from db.migrations.sqlite_copy import foreign_keys as _foreign_keys
+
 
 revision = '0006'
 down_revision = '0005'
@@ -27,20 +29,6 @@ NEW_KINDS = (*OLD_KINDS, "transfer")
 def _kinds(values: tuple[str, ...]) -> str:
     return "kind IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
-
-def _foreign_keys(on: bool) -> None:
-    """SQLite changes a CHECK only by copying the table, with foreign keys off for the copy (as in
-    0003); the pragma is ignored inside a transaction, so end it, switch, and begin again."""
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        return
-    bind.exec_driver_sql("COMMIT")
-    bind.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
-    bind.exec_driver_sql("BEGIN IMMEDIATE")
-    if on:
-        broken = bind.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        if broken:  # pragma: no cover - the copy keeps every row and id
-            raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
 
 
 def upgrade() -> None:

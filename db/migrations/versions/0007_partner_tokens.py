@@ -13,6 +13,8 @@ from __future__ import annotations
 from alembic import op
 import sqlalchemy as sa
 
+from db.migrations.sqlite_copy import foreign_keys as _foreign_keys
+
 
 revision = '0007'
 down_revision = '0006'
@@ -26,20 +28,6 @@ NEW_ROLES = OLD_ROLES + ("partner",)
 def _roles(values: tuple[str, ...]) -> str:
     return "role IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
-
-def _foreign_keys(on: bool) -> None:
-    """As in 0003: SQLite changes a CHECK only by copying the table, which everything references,
-    so foreign keys are off for the copy (the pragma is ignored inside a transaction)."""
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        return
-    bind.exec_driver_sql("COMMIT")
-    bind.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
-    bind.exec_driver_sql("BEGIN IMMEDIATE")
-    if on:
-        broken = bind.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        if broken:  # pragma: no cover - the copy keeps every row and id
-            raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
 
 
 def upgrade() -> None:
