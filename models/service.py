@@ -171,10 +171,8 @@ def _check_event_fields(event_type: str, source: str) -> None:
                               source=source, recidivism_sources=', '.join(RECIDIVISM_SOURCES))
 
 
-def _extend_window(ctx: Context, s: Session, part: Participant, end: dt.date,
-                   event_date: dt.date) -> None:
-    """Move the follow-up window's end later, to `end` (a check made, not after today), so that
-    an event on `event_date` falls inside it; inside the caller's transaction."""
+def _window_of(s: Session, part: Participant) -> FollowUp:
+    """The participant's follow-up window, which an event needs (ValidationError without one)."""
     fu = s.scalars(select(FollowUp).where(FollowUp.participant_id == part.id)).first()
     if fu is None:
         raise ValidationError(
@@ -182,6 +180,14 @@ def _extend_window(ctx: Context, s: Session, part: Participant, end: dt.date,
             "{part_study_code} has no follow-up window; record one (start at programme end or "
             "drop-out) before recording an event.",
             part_study_code=part.study_code)
+    return fu
+
+
+def _extend_window(ctx: Context, s: Session, part: Participant, end: dt.date,
+                   event_date: dt.date) -> None:
+    """Move the follow-up window's end later, to `end` (a check made, not after today), so that
+    an event on `event_date` falls inside it; inside the caller's transaction."""
+    fu = _window_of(s, part)
     if end > ctx.today:
         raise ValidationError(
             "models.follow_up_ends_after",
@@ -202,13 +208,7 @@ def _extend_window(ctx: Context, s: Session, part: Participant, end: dt.date,
 def _add_event(ctx: Context, s: Session, part: Participant, event_date: dt.date, event_type: str,
                source: str) -> RecidivismEvent:
     """Add an event inside the participant's follow-up window (checked here, with the dates)."""
-    fu = s.scalars(select(FollowUp).where(FollowUp.participant_id == part.id)).first()
-    if fu is None:
-        raise ValidationError(
-            "models.no_follow_up_window",
-            "{part_study_code} has no follow-up window; record one (start at programme end or "
-            "drop-out) before recording an event.",
-            part_study_code=part.study_code)
+    fu = _window_of(s, part)
     if event_date < fu.start_date:
         raise ValidationError(
             "models.event_before_follow_up",
