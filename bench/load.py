@@ -33,7 +33,7 @@ from db import audit, migrate
 from demo import loader
 from casework import service as casework
 from db.config import Settings
-from db.context import Actor, Runtime
+from db.context import Actor, Runtime, local_today
 from db.schema import (
     Account,
     Assessment,
@@ -145,7 +145,7 @@ def _step(rt: Runtime, actor: Actor, pid: int, today: dt.date) -> None:
 def _worker(rt, actor, caseload, own, deadline, tally, lock, seed) -> None:
     rng = np.random.default_rng(seed)
     random.seed(seed)
-    today = dt.date.today()
+    today = local_today()
     while time.monotonic() < deadline:
         r = random.random()
         t0 = time.perf_counter()
@@ -249,7 +249,7 @@ def run(*, workers: int = 16, seconds: float = 120.0, participants: int = 40, ur
         rt = Runtime(settings, engine=engine, create_keys=True)
         rt.check_key()
         loader.load(rt, participants=participants, seed=3)
-        today = dt.date.today()
+        today = local_today()
         with rt.sessions() as s:
             counselors = [Actor(a.id, a.username, a.role) for a in
                           s.scalars(select(Account).where(Account.role == "counselor").order_by(Account.id))]

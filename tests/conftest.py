@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import shutil
@@ -76,29 +77,84 @@ def backend(request) -> str:
     return request.param
 
 
+# The synthetic programmes tests ask for by fixture name. Each is loaded once per backend per run
+# (3-5 s for 40 participants, about 20 s for 250) and copied for every test that names it: the
+# data folder (field, study-code and audit-chain keys, checkpoints) by file copy, the database by
+# file copy on SQLite and by CREATE DATABASE ... TEMPLATE on PostgreSQL. Each test still gets a
+# database of its own to change; what it finds there is what loader.load would have stored.
+DEMOS: dict[str, dict] = {
+    "demo_rt": dict(participants=40, seed=3, passwords={"admin": "admin-password-1"}),
+    "demo250": dict(participants=250, seed=3),
+}
+_demo_builds: dict[tuple[str, str], tuple[Path, object, str | None]] = {}
+_demo_summaries: dict[str, object] = {}
+
+
+def _test_settings(folder: Path, database_url: str) -> Settings:
+    return Settings(data_dir=folder, database_url=database_url, key_file=folder / "field.key",
+                    study_key_file=folder / "study-code.key", user=None, scan_roots=(folder,))
+
+
+def _demo_build(request, backend: str, name: str) -> tuple[Path, object, str | None]:
+    """(data folder, summary, PostgreSQL template name) of one demo on one backend, built once."""
+    if (backend, name) in _demo_builds:
+        return _demo_builds[(backend, name)]
+    from demo import loader
+
+    folder = request.getfixturevalue("tmp_path_factory").mktemp(f"demo-{name}-{backend}")
+    template = None
+    if backend == "sqlite":
+        shutil.copy(request.getfixturevalue("_sqlite_template"), folder / "dscr.sqlite3")
+        url = f"sqlite:///{folder / 'dscr.sqlite3'}"
+    else:
+        admin = request.getfixturevalue("_pg_template")
+        template = f"dscr_demo_{name}"
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'CREATE DATABASE "{template}" TEMPLATE dscr_template'))
+        url = request.getfixturevalue("postgres_server").url(template)
+    runtime = Runtime(_test_settings(folder, url), create_keys=True)
+    runtime.check_key()
+    runtime.study_coder  # noqa: B018 - the study-code key file, as `dscr db upgrade` makes it
+    summary = loader.load(runtime, **DEMOS[name])
+    runtime.dispose()  # no connection may stay open to a template; SQLite checkpoints its WAL
+    _demo_builds[(backend, name)] = (folder, summary, template)
+    return _demo_builds[(backend, name)]
+
+
 @pytest.fixture
 def database_url(backend, request, tmp_path):
-    """A new, migrated database for one test, on the backend of the test's parameter."""
+    """A new, migrated database for one test, on the backend of the test's parameter; a copy of
+    a demo programme when the test asks for one of DEMOS by name."""
+    wanted = [n for n in DEMOS if n in request.fixturenames]
+    assert len(wanted) <= 1, f"one demo programme per test, not {wanted}"
+    demo = _demo_build(request, backend, wanted[0]) if wanted else None
+    if demo is not None:
+        shutil.copytree(demo[0], tmp_path, dirs_exist_ok=True)
     if backend == "sqlite":
-        template = request.getfixturevalue("_sqlite_template")
         path = tmp_path / "dscr.sqlite3"
-        shutil.copy(template, path)
-        yield f"sqlite:///{path}"
-        return
-    admin = request.getfixturevalue("_pg_template")
-    server = request.getfixturevalue("postgres_server")
-    name = f"t_{os.getpid()}_{next(_counter)}"
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE dscr_template'))
-    yield server.url(name)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if demo is None:
+            shutil.copy(request.getfixturevalue("_sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        admin = request.getfixturevalue("_pg_template")
+        server = request.getfixturevalue("postgres_server")
+        name = f"t_{os.getpid()}_{next(_counter)}"
+        source = demo[2] if demo is not None else "dscr_template"
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
+        url = server.url(name)
+    if demo is not None:
+        _demo_summaries[url] = copy.deepcopy(demo[1])
+    yield url
+    _demo_summaries.pop(url, None)
+    if backend != "sqlite":
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
 def settings(tmp_path, database_url) -> Settings:
-    return Settings(data_dir=tmp_path, database_url=database_url, key_file=tmp_path / "field.key",
-                    study_key_file=tmp_path / "study-code.key", user=None, scan_roots=(tmp_path,))
+    return _test_settings(tmp_path, database_url)
 
 
 @pytest.fixture
@@ -128,10 +184,15 @@ def make_account(rt):
 
 @pytest.fixture
 def demo_rt(rt):
-    """A runtime whose database holds a small synthetic programme (seed 3)."""
-    from demo import loader
+    """A runtime whose database holds a small synthetic programme (DEMOS["demo_rt"]: 40
+    participants, seed 3, the admin's password set), copied from the run's one load of it."""
+    rt.demo_summary = _demo_summaries[rt.settings.database_url]
+    return rt
 
-    summary = loader.load(rt, participants=40, seed=3,
-                        passwords={"admin": "admin-password-1"})
-    rt.demo_summary = summary
+
+@pytest.fixture
+def demo250(rt):
+    """A runtime whose database holds the 250-participant synthetic programme (seed 3), copied
+    from the run's one load of it: enough follow-up and events to fit and gate risk models."""
+    rt.demo_summary = _demo_summaries[rt.settings.database_url]
     return rt

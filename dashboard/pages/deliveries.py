@@ -1,6 +1,5 @@
 """The educator records the classes they taught and sees each one's survey summary."""
 
-import datetime as dt
 import math
 
 import pandas as pd
@@ -8,6 +7,7 @@ import streamlit as st
 
 import vocab
 from dashboard import state
+from db.context import local_today
 from dashboard.components import service_errors
 from dashboard.i18n import label, t
 from prevention import service as prevention
@@ -39,7 +39,7 @@ programme_id = st.selectbox(t("pv_col_programme", lang), list(names), format_fun
 with st.form("ed_delivery_form", clear_on_submit=False):
     c1, c2 = st.columns(2)
     delivered_on = c1.date_input(t("pv_col_date", lang), key="ed_date",
-                                 max_value=dt.date.today())
+                                 max_value=local_today())
     audience = c2.selectbox(t("pv_col_audience", lang), audiences_of[programme_id],
                             format_func=lambda a: label("pv_aud_", a, lang), key="ed_audience")
     c3, c4, c5 = st.columns(3)

@@ -220,11 +220,9 @@ def test_other_roles_cannot_use_the_analysts_use_cases(demo):
 
 
 @pytest.fixture
-def demo250(app_env, rt):
-    from demo import loader
-
-    loader.load(rt, participants=250, seed=3)
-    return rt
+def demo250(app_env, demo250):
+    """The 250-participant programme (tests/conftest.py), with the app on it."""
+    return demo250
 
 
 def test_fitting_a_model_lists_it_and_shows_its_card(demo250, signed_in):

@@ -11,6 +11,7 @@ from assessment import service as assessments
 from assessment.instruments import get_instrument
 from dashboard.navigation import visible_pages
 from casework import service as casework
+from db.context import local_today
 from db.schema import Cohort, Goal, StageStep
 from errors import PermissionDenied
 from matrix import service as matrix_service
@@ -28,7 +29,7 @@ def newcomer(demo):
         cohort = ctx.session.scalars(select(Cohort.id).order_by(Cohort.id)).first()
         pid = casework.register_participant(ctx, casework.NewParticipant(
             intake_ref="REF-APPTEST-1", name="시험 참여자", birth_date=dt.date(2011, 3, 1), sex="male",
-            cohort_id=cohort, enrolled_on=dt.date.today() - dt.timedelta(days=30), age_at_referral=15))
+            cohort_id=cohort, enrolled_on=local_today() - dt.timedelta(days=30), age_at_referral=15))
         code = next(r.study_code for r in casework.my_caseload(ctx) if r.participant_id == pid)
     return pid, code
 

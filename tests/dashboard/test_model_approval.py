@@ -15,11 +15,9 @@ FEATURES = ["age_at_referral", "prior_offences", "completed"]
 
 
 @pytest.fixture
-def demo250(app_env, rt):
-    from demo import loader
-
-    loader.load(rt, participants=250, seed=3)
-    return rt
+def demo250(app_env, demo250):
+    """The 250-participant programme (tests/conftest.py), with the app on it."""
+    return demo250
 
 
 def ended_participant(rt) -> tuple[str, str]:

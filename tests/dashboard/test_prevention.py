@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from db.context import local_today
 from db.schema import ExportManifest, PreventionDelivery, PreventionSurvey
 from prevention import service
 from prevention.instruments import get_survey_instrument
@@ -55,7 +56,7 @@ def test_an_educator_records_a_delivery_and_uploads_its_survey_then_sees_the_sum
         lecture = service.list_prevention_programmes(ctx).set_index("format").loc["lecture", "programme_id"]
         before = len(service.my_deliveries(ctx))
     at.selectbox(key="ed_programme").set_value(int(lecture)).run()
-    at.date_input(key="ed_date").set_value(dt.date.today() - dt.timedelta(days=1))
+    at.date_input(key="ed_date").set_value(local_today() - dt.timedelta(days=1))
     at.selectbox(key="ed_audience").set_value("middle")
     at.selectbox(key="ed_district").set_value("nowon")
     at.number_input(key="ed_present").set_value(3)

@@ -16,7 +16,6 @@ import vocab
 from db.context import SYSTEM, Actor, Runtime
 from db.schema import Account, AuditLog, Participant, RiskModel, StageStep
 from db.steps import current_steps
-from demo import loader
 from errors import Conflict, PermissionDenied, ValidationError
 from models import approval, landmarks
 from models import service as ms
@@ -113,9 +112,8 @@ def actor(rt: Runtime, username: str) -> Actor:
 
 
 @pytest.fixture
-def programme(rt):
-    loader.load(rt, participants=250, seed=3)
-    return rt
+def programme(demo250):
+    return demo250
 
 
 def keys_of(ctx, model_id: int) -> list[str]:

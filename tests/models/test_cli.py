@@ -11,14 +11,14 @@ from sqlalchemy import select
 
 import cli
 from db.schema import ExportManifest, FollowUp
-from demo import loader, synthetic
+from demo import synthetic
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def env(rt, settings, monkeypatch):
-    loader.load(rt, participants=250, seed=3)
+def env(demo250, settings, monkeypatch):
+    rt = demo250
     monkeypatch.setenv("DSCR_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("DSCR_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("DSCR_KEY_FILE", str(settings.key_file))

@@ -456,12 +456,6 @@ def test_analyses_on_a_frame_already_read_equal_those_that_read_it(demo_rt):
 # ---------------------------------------------------------------- stored risk models
 
 
-@pytest.fixture
-def demo250(rt):
-    loader.load(rt, participants=250, seed=3)
-    return rt
-
-
 def test_a_fitted_model_is_stored_listed_and_predicts_with_its_name(demo250):
     rt = demo250
     analyst = actor(rt, "analyst1")
