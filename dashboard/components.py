@@ -29,6 +29,46 @@ def service_errors(where=None):
         target.error(localise(exc, state.lang()))
 
 
+def ask_to_confirm(key: str, what: str, **payload) -> None:
+    """Remember an act the user asked for (what it does, in words, and what the act needs); the
+    page's `confirmation(key, ...)` then shows it in a dialog until it is confirmed or cancelled."""
+    st.session_state[f"{key}_pending"] = {"what": what, **payload}
+
+
+def confirmation(key: str, act: Callable[[dict], None]) -> None:
+    """The dialog of an act that locks or changes a record, while one is pending.
+
+    Call it on every run of the page, after the form that asks (`ask_to_confirm`). Nothing is
+    written until "confirm": `act(pending)` runs the use case (and its toast), then the page reruns
+    without the dialog; an error it raises is shown in the dialog and the act stays pending (the
+    form keeps what was typed).
+    "Cancel", the X or a click outside forgets the act. The pending act lives in session state, so
+    that the dialog survives the reruns its buttons cause (in a browser and under AppTest alike).
+    """
+    pending = st.session_state.get(f"{key}_pending")
+    if pending is None:
+        return
+    lang = state.lang()
+
+    def forget() -> None:
+        st.session_state.pop(f"{key}_pending", None)
+
+    @st.dialog(t("confirm_title", lang), on_dismiss=forget)
+    def _dialog() -> None:
+        st.markdown(pending["what"])
+        yes, no = st.columns(2)
+        if yes.button(t("confirm_yes", lang), type="primary", key=f"{key}_yes"):
+            with service_errors():
+                act(pending)
+                forget()
+                st.rerun()
+        if no.button(t("confirm_no", lang), key=f"{key}_no"):
+            forget()
+            st.rerun()
+
+    _dialog()
+
+
 def download(label_key: str, key: str, make: Callable[[str], Export]) -> None:
     """Ask for the purpose, make the export through its use case (which records it), offer the file."""
     lang = state.lang()

@@ -118,7 +118,10 @@ TEXT: dict[str, dict[str, str]] = {
     "au_tbl_disclosures": {"ko": "외부 제공 기록", "en": "Disclosures"},
     # the accounts page: roles, resets, caseloads
     "ac_role_change": {"ko": "역할 변경", "en": "Change a role"},
-    "ac_role_confirm": {"ko": "역할을 바꾸면 그 계정의 열린 세션이 모두 끝납니다. 바꾸겠습니다.", "en": "Changing the role ends the account's open sessions. Change it."},
+    "ac_role_confirm": {"ko": "**{name}**의 역할을 {old}에서 **{new}**(으)로 바꿉니다. 그 계정의 열린 세션은 모두 끝납니다.", "en": "Change the role of **{name}** from {old} to **{new}**. The account's open sessions all end."},
+    "ac_reset_confirm": {"ko": "**{name}**의 비밀번호를 초기화합니다. 지금 비밀번호로는 더 이상 로그인할 수 없고, 열린 세션이 끝나며, 일회용 비밀번호를 한 번만 보여 드립니다.", "en": "Reset the password of **{name}**. The current password stops working, open sessions end, and a one-time password is shown once."},
+    "ac_disable_confirm": {"ko": "**{name}** 계정을 비활성화합니다. 이 계정으로는 더 이상 로그인할 수 없습니다.", "en": "Disable the account **{name}**. It can no longer log in."},
+    "ac_transfer_confirm": {"ko": "**{code}**을(를) {on}부터 **{name}** 상담사에게 이관합니다. 사유(암호화되어 기록됨): {reason}", "en": "Transfer **{code}** to the counselor **{name}** from {on}. Reason (kept encrypted): {reason}"},
     "ac_role_changed": {"ko": "{name} 계정의 역할을 {role}(으)로 바꾸었습니다.", "en": "{name} is now {role}."},
     "ac_reset": {"ko": "비밀번호 재설정 (일회용 비밀번호 발급)", "en": "Reset a password (one-time password)"},
     "ac_reset_help": {"ko": "일회용 비밀번호는 이 화면에 한 번만 보입니다. 본인에게 직접 전달하십시오. 다음 로그인에서 본인이 새 비밀번호를 정해야 합니다.",

@@ -6,7 +6,7 @@ import streamlit as st
 from casework import service as casework
 from dashboard import dates, state
 from db.context import local_today
-from dashboard.components import service_errors
+from dashboard.components import ask_to_confirm, confirmation, service_errors
 from dashboard.i18n import t
 from accounts import service as accounts_service
 from db.schema import ROLES
@@ -46,17 +46,19 @@ with st.form("role_form"):
                          format_func=lambda u: f"{u} ({t('role_' + role_of[u], lang)})")
     new_role = c2.selectbox(t("role", lang), ROLES, format_func=lambda r: t("role_" + r, lang),
                             key="ac_role_new")
-    confirm_role = st.checkbox(t("ac_role_confirm", lang), key="ac_role_confirm")
     change = st.form_submit_button(t("ac_role_change", lang))
 if change and whose:
-    if not confirm_role:
-        st.error(t("co_mx_confirm_needed", lang))
-    else:
-        with service_errors(), state.context(actor, "accounts page: role") as ctx:
-            accounts_service.change_role(ctx, whose, new_role)
-            st.toast(t("ac_role_changed", lang, name=whose, role=t("role_" + new_role, lang)))
-            st.session_state.pop("ac_role_confirm", None)
-            st.rerun()
+    ask_to_confirm("ac_role", t("ac_role_confirm", lang, name=whose, old=t("role_" + role_of[whose], lang),
+                                new=t("role_" + new_role, lang)), whose=whose, role=new_role)
+
+
+def change_role(pending: dict) -> None:
+    with state.context(actor, "accounts page: role") as ctx:
+        accounts_service.change_role(ctx, pending["whose"], pending["role"])
+    st.toast(t("ac_role_changed", lang, name=pending["whose"], role=t("role_" + pending["role"], lang)))
+
+
+confirmation("ac_role", change_role)
 
 st.subheader(t("ac_reset", lang))
 st.caption(t("ac_reset_help", lang))
@@ -64,11 +66,22 @@ with st.form("reset_form"):
     whom = st.selectbox(t("username", lang), others_all, key="ac_reset_user")
     reset = st.form_submit_button(t("ac_reset", lang))
 if reset and whom:
-    with service_errors(), state.context(actor, "accounts page: reset") as ctx:
-        # Shown once, in this run only: never kept in session state or anywhere else.
-        one_time = accounts_service.reset_password(ctx, whom)
-        st.success(t("ac_reset_done", lang, name=whom))
-        st.code(one_time, language=None)
+    ask_to_confirm("ac_reset", t("ac_reset_confirm", lang, name=whom), whom=whom)
+
+
+def reset_password(pending: dict) -> None:
+    with state.context(actor, "accounts page: reset") as ctx:
+        one_time = accounts_service.reset_password(ctx, pending["whom"])
+    # Shown once, in the next run only (the one the dialog's rerun starts), which takes it out of
+    # session state again: it is never stored, logged or shown twice.
+    st.session_state["ac_reset_shown"] = (pending["whom"], one_time)
+
+
+confirmation("ac_reset", reset_password)
+shown_once = st.session_state.pop("ac_reset_shown", None)
+if shown_once:
+    st.success(t("ac_reset_done", lang, name=shown_once[0]))
+    st.code(shown_once[1], language=None)
 
 st.subheader(t("disable", lang))
 others = [a.username for a in accounts if a.active and a.username != actor.username]
@@ -76,10 +89,16 @@ with st.form("disable_form"):
     who = st.selectbox(t("username", lang), others, key="dis_user")
     go = st.form_submit_button(t("disable", lang))
 if go and who:
-    with service_errors(), state.context(actor, "accounts page: disable") as ctx:
-        accounts_service.disable_account(ctx, who)
-        st.toast(t("saved", lang))
-        st.rerun()
+    ask_to_confirm("ac_disable", t("ac_disable_confirm", lang, name=who), who=who)
+
+
+def disable(pending: dict) -> None:
+    with state.context(actor, "accounts page: disable") as ctx:
+        accounts_service.disable_account(ctx, pending["who"])
+    st.toast(t("saved", lang))
+
+
+confirmation("ac_disable", disable)
 
 st.subheader(t("open_sessions", lang))
 with state.context(actor, "accounts page: sessions") as ctx:
@@ -116,8 +135,15 @@ if assignments is not None:
         why = st.text_input(t("ac_transfer_reason", lang), key="ac_tr_reason")
         move = st.form_submit_button(t("ac_transfer", lang))
     if move and code and to:
-        with service_errors(), state.context(actor, "accounts page: transfer") as ctx:
-            casework.transfer_participant(ctx, code, to_counselor=to, on=on, reason=why)
-            st.toast(t("ac_transferred", lang, code=code, name=to))
-            st.session_state.pop("ac_tr_reason", None)
-            st.rerun()
+        ask_to_confirm("ac_transfer", t("ac_transfer_confirm", lang, code=code, name=to,
+                                        on=dates.day(on, lang), reason=why or "-"),
+                       code=code, to=to, on=on, why=why)
+
+    def transfer(pending: dict) -> None:
+        with state.context(actor, "accounts page: transfer") as ctx:
+            casework.transfer_participant(ctx, pending["code"], to_counselor=pending["to"],
+                                          on=pending["on"], reason=pending["why"])
+        st.toast(t("ac_transferred", lang, code=pending["code"], name=pending["to"]))
+        st.session_state.pop("ac_tr_reason", None)
+
+    confirmation("ac_transfer", transfer)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from assessment.instruments import DOMAIN_LABELS, get_instrument
 from dashboard import state
-from dashboard.components import service_errors
+from dashboard.components import ask_to_confirm, confirmation, service_errors
 from dashboard.counselor import caseload_codes, choose_participant, stage_label, status_label
 from dashboard.i18n import label, t
 from dashboard.messages import localise
@@ -16,8 +16,9 @@ from matrix import service as matrix_service
 from matrix import stages
 from models import service as model_service
 
-# Actions that undo work or close a step: confirmed before they are taken.
-DESTRUCTIVE = ("return", "unlock", "skip", "reopen")
+# Actions that lock, undo or close a step: confirmed in a dialog before they are taken (starting
+# a step only opens it for rating).
+CONFIRMED = tuple(a for a in stages.ACTIONS if a != "start")
 
 actor = state.require_page("assessment.read")
 lang = state.lang()
@@ -71,6 +72,17 @@ st.dataframe(pd.DataFrame([{
                                    if s in steps.index and steps.at[s, "skip_reason"] else ""),
 } for s in stages.STAGES]), hide_index=True, key="co_mx_steps_table")
 
+
+def take_step(step: dict) -> None:
+    with state.context(actor, f"matrix page: {step['action']} {step['stage']}") as ctx:
+        view = matrix_service.step_action(ctx, participant_id=step["pid"], stage=step["stage"],
+                                          action=step["action"], reason=step["reason"],
+                                          expected_version=step["version"])
+    st.toast(t("co_mx_done", lang, stage=stage_label(step["stage"], lang),
+               status=status_label(view.status, lang)))
+    st.session_state.pop("co_mx_act_reason", None)
+
+
 # --- step actions -----------------------------------------------------------------------------
 st.subheader(t("co_mx_actions", lang))
 c1, c2 = st.columns(2)
@@ -92,23 +104,24 @@ else:
                                   format_func=lambda r: t("co_skip_" + r, lang))
         elif action in stages.REASON_REQUIRED:
             reason = st.text_input(t("co_mx_reason", lang), key="co_mx_act_reason")
-        confirmed = True
-        if action in DESTRUCTIVE:
-            confirmed = st.checkbox(t("co_mx_confirm", lang), key="co_mx_act_confirm")
         take = st.form_submit_button(t("co_act_" + action, lang))
     if take:
-        if not confirmed:
-            st.error(t("co_mx_confirm_needed", lang))
+        version = int(steps.at[act_stage, "version"]) if act_stage in steps.index else None
+        step = dict(pid=pid, stage=act_stage, action=action, reason=reason, version=version)
+        if action in CONFIRMED:
+            shown_reason = (label("co_skip_", reason, lang) if action == "skip" else reason) or ""
+            ask_to_confirm("co_mx_act", t("co_mx_confirm_what", lang, code=code,
+                                          stage=stage_label(act_stage, lang),
+                                          action=t("co_act_" + action, lang),
+                                          status=status_label(stages.TRANSITIONS[action][1], lang),
+                                          reason=shown_reason or "-"), **step)
         else:
-            version = int(steps.at[act_stage, "version"]) if act_stage in steps.index else None
-            with service_errors(), state.context(actor, f"matrix page: {action} {act_stage}") as ctx:
-                view = matrix_service.step_action(ctx, participant_id=pid, stage=act_stage, action=action,
-                                                  reason=reason, expected_version=version)
-                st.toast(t("co_mx_done", lang, stage=stage_label(act_stage, lang),
-                           status=status_label(view.status, lang)))
-                for key in ("co_mx_act_reason", "co_mx_act_confirm"):
-                    st.session_state.pop(key, None)
+            with service_errors():
+                take_step(step)
                 st.rerun()
+
+
+confirmation("co_mx_act", take_step)
 
 # --- the matrix as a heatmap: steps x domains ---------------------------------------------------
 st.subheader(t("co_mx_heatmap", lang))

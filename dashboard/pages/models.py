@@ -10,7 +10,7 @@ import streamlit as st
 import vocab
 
 from dashboard import state
-from dashboard.components import service_errors
+from dashboard.components import ask_to_confirm, confirmation, service_errors
 from dashboard.i18n import TEXT, t
 from dashboard.messages import localise
 from dashboard.text_analyst import covariate_label, value_label
@@ -230,13 +230,14 @@ if info.status != vocab.MODEL_WITHDRAWN and access.is_allowed(actor.role, "model
     with st.expander(t("an_withdraw_header", lang)):
         with st.form("an_withdraw_form"):
             reason = st.text_area(t("an_withdraw_reason", lang), key="an_withdraw_reason")
-            sure = st.checkbox(t("an_withdraw_confirm", lang), key="an_withdraw_confirm")
             withdraw = st.form_submit_button(t("an_withdraw", lang))
         if withdraw:
-            if not sure:
-                st.error(t("an_withdraw_unconfirmed", lang))
-            else:
-                with service_errors(), state.context(actor, "models page: withdraw") as ctx:
-                    ms.withdraw_model(ctx, model_id=chosen, reason=reason)
-                    st.toast(t("an_withdrawn", lang, id=chosen))
-                    st.rerun()
+            ask_to_confirm("an_withdraw", t("an_withdraw_confirm", lang, id=chosen),
+                           model_id=chosen, reason=reason)
+
+    def withdraw_model(pending: dict) -> None:
+        with state.context(actor, "models page: withdraw") as ctx:
+            ms.withdraw_model(ctx, model_id=pending["model_id"], reason=pending["reason"])
+        st.toast(t("an_withdrawn", lang, id=pending["model_id"]))
+
+    confirmation("an_withdraw", withdraw_model)

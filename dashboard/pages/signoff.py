@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from dashboard.components import correct_or_erase, service_errors
+from dashboard.components import ask_to_confirm, confirmation, correct_or_erase, service_errors
 from dashboard.i18n import label, t
 from matrix import service as matrix
 
@@ -86,16 +86,18 @@ with sign_tab:
     with st.form("cm_signoff_form", clear_on_submit=False):
         cohort = st.selectbox(t("cm_choose_cohort", lang), waiting, key="cm_so_cohort")
         decision = st.text_area(t("cm_decision", lang), key="cm_so_decision")
-        confirm = st.checkbox(t("cm_confirm_signoff", lang), key="cm_so_confirm")
         sign = st.form_submit_button(t("cm_sign", lang))
     if sign:
-        if not confirm:
-            st.error(t("cm_confirm_required", lang))
-        else:
-            with service_errors(), state.context(actor, "conclusion sign-off: sign") as ctx:
-                matrix.sign_off_cohort(ctx, cohort, as_of=seen_before or st.session_state["cm_so_seen_at"],
-                                       decision=decision)
-                for key in ("cm_so_decision", "cm_so_confirm"):
-                    del st.session_state[key]  # signed: the next sign-off starts from an empty form
-                st.session_state["cm_so_done"] = cohort
-                st.rerun()
+        n = next(str(v) for c, v in zip(counts["cohort"], counts["awaiting_signoff"], strict=True)
+                 if c == cohort)
+        ask_to_confirm("cm_so", t("cm_confirm_signoff", lang, cohort=cohort, n=n), cohort=cohort,
+                       decision=decision, as_of=seen_before or st.session_state["cm_so_seen_at"])
+
+    def sign_off(pending: dict) -> None:
+        with state.context(actor, "conclusion sign-off: sign") as ctx:
+            matrix.sign_off_cohort(ctx, pending["cohort"], as_of=pending["as_of"],
+                                   decision=pending["decision"])
+        st.session_state.pop("cm_so_decision", None)  # the next sign-off starts from an empty form
+        st.session_state["cm_so_done"] = pending["cohort"]
+
+    confirmation("cm_so", sign_off)

@@ -22,11 +22,10 @@ def test_the_admin_changes_a_role_only_when_confirmed_and_its_sessions_end(demo,
     at.selectbox(key="ac_role_user").set_value("analyst1")
     at.selectbox(key="ac_role_new").set_value("reviewer")
     at.button(key="FormSubmitter:role_form-역할 변경").click().run()
-    assert [e.value for e in at.error]  # not confirmed: nothing changes
-    with demo.sessions() as s:
+    assert any("analyst1" in m.value and "세션" in m.value for m in at.markdown)  # the dialog asks
+    with demo.sessions() as s:  # not confirmed yet: nothing changes
         assert s.scalar(select(Account.role).where(Account.username == "analyst1")) == "analyst"
-    at.checkbox(key="ac_role_confirm").check()
-    at.button(key="FormSubmitter:role_form-역할 변경").click().run()
+    at.button(key="ac_role_yes").click().run()
     assert not at.exception and not at.error
     with demo.sessions() as s:
         assert s.scalar(select(Account.role).where(Account.username == "analyst1")) == "reviewer"
@@ -41,6 +40,10 @@ def test_a_reset_shows_the_one_time_password_once_and_it_must_be_replaced(demo, 
     at = signed_in("admin", "pages/accounts.py")
     at.selectbox(key="ac_reset_user").set_value("counselor2")
     at.button(key="FormSubmitter:reset_form-비밀번호 재설정 (일회용 비밀번호 발급)").click().run()
+    assert not at.exception and not [c.value for c in at.code]  # asked first, nothing reset yet
+    with demo.sessions() as s:
+        assert s.scalar(select(AuditLog.id).where(AuditLog.action == "password_reset")) is None
+    at.button(key="ac_reset_yes").click().run()
     assert not at.exception
     (shown,) = [c.value for c in at.code]
     assert all(shown not in str(at.session_state[k]) for k in at.session_state.keys())  # never kept
@@ -74,9 +77,14 @@ def test_a_transfer_moves_the_participant_with_a_kept_reason(demo, signed_in):
     at.selectbox(key="ac_tr_to").set_value("counselor2")
     at.text_input(key="ac_tr_reason").input("짧음")
     at.button(key="FormSubmitter:transfer_form-이관").click().run()
-    assert [e.value for e in at.error]  # too short a reason: nothing moves
+    at.button(key="ac_transfer_yes").click().run()
+    assert [e.value for e in at.error]  # too short a reason: nothing moves, said in the dialog
+    at.button(key="ac_transfer_no").click().run()
+    assert at.text_input(key="ac_tr_reason").value == "짧음"  # kept to correct
     at.text_input(key="ac_tr_reason").input("상담사 휴직으로 인한 담당 변경 (시험)")
     at.button(key="FormSubmitter:transfer_form-이관").click().run()
+    assert any(code in m.value and "counselor2" in m.value for m in at.markdown)
+    at.button(key="ac_transfer_yes").click().run()
     assert not at.exception and not at.error
     table = next(d.value for d in at.dataframe if "담당 상담사" in d.value.columns)
     assert table[table["연구 코드"] == code]["담당 상담사"].tolist() == ["counselor2"]
@@ -118,3 +126,19 @@ def test_a_transfer_is_refused_with_its_reason_and_changes_nothing(demo):
         after = [(a.counselor_id, a.start_date, a.end_date) for a in s.scalars(
             select(CounselorAssignment).where(CounselorAssignment.participant_id == pid))]
         assert after == before
+
+
+def test_disabling_an_account_asks_first_and_cancel_changes_nothing(demo, signed_in):
+    at = signed_in("admin", "pages/accounts.py")
+    at.selectbox(key="dis_user").set_value("reviewer1")
+    at.button(key="FormSubmitter:disable_form-비활성화").click().run()
+    assert any("reviewer1" in m.value for m in at.markdown)
+    at.button(key="ac_disable_no").click().run()
+    with demo.sessions() as s:
+        assert s.scalar(select(Account.active).where(Account.username == "reviewer1"))
+    at.button(key="FormSubmitter:disable_form-비활성화").click().run()
+    at.button(key="ac_disable_yes").click().run()
+    assert not at.exception and not at.error
+    with demo.sessions() as s:
+        assert not s.scalar(select(Account.active).where(Account.username == "reviewer1"))
+    assert "reviewer1" not in at.selectbox(key="dis_user").options

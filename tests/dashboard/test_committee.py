@@ -171,11 +171,13 @@ def test_sign_off_needs_confirmation_and_then_signs_the_cohort(demo, signed_in):
     assert "<10" in set(shown.iloc[:, 2])  # the cohort's count, suppressed
     at.text_area(key="cm_so_decision").input("2026-07-14 평가위원회 회의에서 승인")
     at.button(key="FormSubmitter:cm_signoff_form-승인").click().run()
-    assert any("확인란" in e.value for e in at.error)
+    assert any(label in m.value and "잠기며" in m.value for m in at.markdown), "the dialog says what it does"
+    at.button(key="cm_so_no").click().run()  # cancelled: nothing signed, the decision kept
+    assert not at.exception and not at.error
     assert at.text_area(key="cm_so_decision").value == "2026-07-14 평가위원회 회의에서 승인"
     assert set(conclusion_status(demo, pids).values()) == {"reviewed"}
-    at.checkbox(key="cm_so_confirm").check()
     at.button(key="FormSubmitter:cm_signoff_form-승인").click().run()
+    at.button(key="cm_so_yes").click().run()
     assert not at.exception and not at.error
     assert any(label in s.value for s in at.success)
     assert set(conclusion_status(demo, pids).values()) == {"signed"}
@@ -190,8 +192,8 @@ def test_a_decision_naming_someone_is_refused_in_place(demo, signed_in):
     _label, _cid, pids = reviewed_cohort(demo)
     at = signed_in("committee1", "pages/signoff.py")
     at.text_area(key="cm_so_decision").input("피해자 김민지 학생 건 확인 후 승인")
-    at.checkbox(key="cm_so_confirm").check()
     at.button(key="FormSubmitter:cm_signoff_form-승인").click().run()
+    at.button(key="cm_so_yes").click().run()
     assert any("식별할 수 있는 정보" in e.value for e in at.error)
     assert at.text_area(key="cm_so_decision").value == "피해자 김민지 학생 건 확인 후 승인"
     assert set(conclusion_status(demo, pids).values()) == {"reviewed"}

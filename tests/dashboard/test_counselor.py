@@ -101,7 +101,8 @@ def test_the_matrix_page_shows_steps_scores_change_and_goals_of_a_signed_partici
 
 def test_the_supervisor_reviews_the_teams_matrix_and_edits_nothing(demo, signed_in):
     with demo.context_for("counselor1") as ctx:
-        done = next(r.study_code for r in casework.my_caseload(ctx) if r.status == "completed")
+        done, done_pid = next((r.study_code, r.participant_id) for r in casework.my_caseload(ctx)
+                              if r.status == "completed")
     assert "pages/matrix.py" in [p for p, _ in visible_pages("supervisor")]
     assert "pages/instrument.py" not in [p for p, _ in visible_pages("supervisor")]
     at = open_for(signed_in, "pages/matrix.py", done, username="supervisor1")
@@ -112,8 +113,11 @@ def test_the_supervisor_reviews_the_teams_matrix_and_edits_nothing(demo, signed_
     assert at.selectbox(key="co_mx_act_action").options == ["잠금 해제 (사유 필수)"]
     at.text_input(key="co_mx_act_reason").input("점수 입력 오류 정정")
     at.button(key="FormSubmitter:co_mx_act_form-잠금 해제 (사유 필수)").click().run()
-    assert any("확인란" in e.value for e in at.error)
+    assert any("점수 입력 오류 정정" in m.value for m in at.markdown), "the dialog shows the reason"
+    at.button(key="co_mx_act_no").click().run()
+    assert not at.exception and not at.error
     assert at.text_input(key="co_mx_act_reason").value == "점수 입력 오류 정정"
+    assert status_of(demo, done_pid, "planning") == "signed", "cancelled: still locked"
 
 
 def test_the_counselor_pages_render_in_english(demo, signed_in, newcomer):
@@ -225,22 +229,30 @@ def test_goals_and_step_actions_change_the_store(demo, signed_in, newcomer):
     with demo.sessions() as s:
         assert s.scalars(select(Goal).where(Goal.participant_id == pid)).one()
     assert "위험 상황에서" in table_with(at, "상담 목표").iloc[0, 0]
-    # Submit planning.
+    # Submitting planning asks first, in a dialog that says what it does; then it is done.
     at.selectbox(key="co_mx_act_stage").set_value("planning").run()
     at.selectbox(key="co_mx_act_action").set_value("submit").run()
     at.button(key="FormSubmitter:co_mx_act_form-제출").click().run()
+    assert any(code in m.value and "'제출됨'" in m.value for m in at.markdown), "the dialog says what happens"
+    assert status_of(demo, pid, "planning") == "draft"  # nothing yet
+    at.button(key="co_mx_act_yes").click().run()
     assert not at.exception and not at.error
-    with demo.sessions() as s:
-        assert s.scalar(select(StageStep.status).where(StageStep.participant_id == pid,
-                                                       StageStep.stage == "planning")) == "submitted"
-    # Skipping midterm needs the confirmation first; nothing changes without it.
+    assert status_of(demo, pid, "planning") == "submitted"
+    assert not [b for b in at.button if b.key == "co_mx_act_yes"], "the dialog has closed"
+    # Skipping midterm, cancelled in the dialog: nothing changes.
     at.selectbox(key="co_mx_act_stage").set_value("midterm").run()
     at.selectbox(key="co_mx_act_action").set_value("skip").run()
     at.button(key="FormSubmitter:co_mx_act_form-건너뛰기 (사유 필수)").click().run()
-    assert any("확인란" in e.value for e in at.error)
-    with demo.sessions() as s:
-        assert s.scalar(select(StageStep.status).where(StageStep.participant_id == pid,
-                                                       StageStep.stage == "midterm")) is None
+    at.button(key="co_mx_act_no").click().run()
+    assert not at.exception and not at.error
+    assert status_of(demo, pid, "midterm") is None
+    assert not [b for b in at.button if b.key == "co_mx_act_yes"]
+
+
+def status_of(rt, pid, stage):
+    with rt.sessions() as s:
+        return s.scalar(select(StageStep.status).where(StageStep.participant_id == pid,
+                                                       StageStep.stage == stage))
 
 
 def test_the_risk_panel_shows_no_estimate_before_the_planning_step_is_signed(demo, signed_in, newcomer):

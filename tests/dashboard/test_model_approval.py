@@ -93,8 +93,9 @@ def test_the_committee_approves_a_model_with_its_card_and_the_counselor_then_see
     # Withdrawn by the analyst: gone from the panel.
     at = signed_in("analyst1", "pages/models.py")
     at.text_area(key="an_withdraw_reason").set_value("Calibration drifted in 2026")
-    at.checkbox(key="an_withdraw_confirm").check()
     at.button(key="FormSubmitter:an_withdraw_form-철회").click().run()
+    assert any(f"#{model_id}" in m.value and "되돌릴 수 없습니다" in m.value for m in at.markdown)
+    at.button(key="an_withdraw_yes").click().run()
     assert not at.exception and not at.error
     at = open_matrix(signed_in, code, counselor)
     assert not at.metric and any("승인된 위험성 모델이 없어" in i.value for i in at.info)
