@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.models --json bench/results/models.json
 	$(BIN)/python -m bench.load --json bench/results/load.json
 	$(BIN)/python -m bench.dashboard --json bench/results/dashboard.json
+	$(BIN)/python -m bench.browser --json bench/results/browser.json
 	$(BIN)/python -m bench.scale --json bench/results/scale.json
 	$(BIN)/python -m bench.api --json bench/results/api.json
 

@@ -1,0 +1,191 @@
+"""Page switches as a user feels them: the real dashboard in headless Chromium, every role's pages.
+
+    python -m bench.browser [--participants 2000] [--seed 7] [--roles counselor,analyst]
+                            [--repeat 2] --json PATH
+
+The demo is built as `bench.dashboard` builds it (`dscr db upgrade`, `dscr demo-data` in child
+processes), the dashboard is started with `streamlit run dashboard/serve.py`, and each role's demo
+account logs in and opens every page it may see from the sidebar `--repeat` times. A switch is
+timed from the click on the link until the page's heading is shown and the app is idle (script
+state notRunning, no stale element left). The baseline in the same run is the home page's switch.
+The default size is 2,000 participants, not 10,000: the 10,000 demo takes long to load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from bench.common import print_table, ratio, write_json
+from bench.dashboard import build
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("DSCR_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+ROLES = ("counselor", "supervisor", "committee", "analyst", "reviewer", "admin", "educator")
+IDLE = ("() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+        " return app && app.getAttribute('data-test-script-state') === 'notRunning'"
+        " && !document.querySelector('[data-stale=\"true\"]'); }")
+
+
+def accounts(path: Path) -> dict[str, tuple[str, str]]:
+    """{role: (username, password)}: the first demo account of each role."""
+    out: dict[str, tuple[str, str]] = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            user, role, pw = line.split()
+            out.setdefault(role, (user, pw))
+    return out
+
+
+def serve(settings, log_path: Path):
+    """(process, base URL) of a dashboard on the demo, once its health check answers."""
+    from tests.pg import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DSCR_")}
+    env.update(DSCR_DATA_DIR=str(settings.data_dir), DSCR_DATABASE_URL=settings.database_url,
+               DSCR_KEY_FILE=str(settings.key_file),
+               DSCR_STUDY_KEY_FILE=str(settings.study_key_file), PYTHONPATH=str(ROOT))
+    port = free_port()
+    log = open(log_path, "w")  # closed by the OS when the benchmark ends
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/serve.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
+                if r.read() == b"ok":
+                    return proc, base
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("the dashboard did not start:\n" + log_path.read_text())
+        time.sleep(0.3)
+
+
+def wait_idle(page) -> None:
+    page.wait_for_function(IDLE, timeout=120_000)
+
+
+def login(page, base: str, username: str, password: str) -> float:
+    from playwright.sync_api import expect
+
+    page.goto(base)
+    page.get_by_label("아이디").fill(username)
+    page.get_by_label("비밀번호").fill(password)
+    page.get_by_text("위 안내를 읽었고 이에 따르겠습니다.").click()
+    start = time.perf_counter()
+    with page.expect_navigation():
+        page.get_by_role("button", name="로그인").click()
+    expect(page.get_by_text(f"로그인 계정: {username}")).to_be_visible(timeout=120_000)
+    wait_idle(page)
+    return time.perf_counter() - start
+
+
+def switch(page, title: str) -> float:
+    """Seconds from the click on the sidebar link until the heading is shown and the app idle."""
+    from playwright.sync_api import expect
+
+    heading = page.locator("[data-testid='stMain']").get_by_role("heading", name=title)
+    start = time.perf_counter()
+    page.locator("[data-testid='stSidebar']").get_by_role("link", name=title).click()
+    expect(heading).to_be_visible(timeout=120_000)
+    wait_idle(page)
+    return time.perf_counter() - start
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--roles", default=",".join(ROLES))
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    roles = [r for r in args.roles.split(",") if r]
+
+    import streamlit
+    from playwright.sync_api import sync_playwright
+
+    from dashboard.i18n import t
+    from dashboard.navigation import visible_pages
+
+    with tempfile.TemporaryDirectory(prefix="dscr-bench-browser-") as tmp:
+        folder = Path(tmp)
+        settings, _rt, load_seconds = build(args.participants, args.seed, folder)
+        users = accounts(folder / "demo-accounts.txt")
+        proc, base = serve(settings, folder / "streamlit.log")
+        switches, logins = [], []
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+                for role in roles:
+                    username, password = users[role]
+                    context = browser.new_context(viewport={"width": 1400, "height": 1000},
+                                                  locale="ko-KR")
+                    page = context.new_page()
+                    page.set_default_timeout(120_000)
+                    logins.append({"role": role, "seconds": login(page, base, username, password)})
+                    for run in range(args.repeat):
+                        for path, key in visible_pages(role):
+                            switches.append({"role": role, "page": key, "file": path, "run": run,
+                                             "seconds": switch(page, t(key, "ko"))})
+                    context.close()
+                browser.close()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    pages = []
+    for role, key in dict.fromkeys((s["role"], s["page"]) for s in switches):
+        secs = [s["seconds"] for s in switches if s["role"] == role and s["page"] == key]
+        pages.append({"role": role, "page": key, "median": statistics.median(secs),
+                      "p95": p95(secs), "max": max(secs)})
+    home = [s["seconds"] for s in switches if s["page"] == "home"] or [s["seconds"] for s in switches]
+    baseline = statistics.median(home)
+    for row in pages:
+        row["x_home"] = ratio(row["median"], baseline)
+    every = [s["seconds"] for s in switches]
+    slowest = max(pages, key=lambda r: r["max"])
+    summary = {"median": statistics.median(every), "p95": p95(every),
+               "slowest": {"role": slowest["role"], "page": slowest["page"],
+                           "seconds": slowest["max"]},
+               "baseline_home_median": baseline,
+               "login_median": statistics.median(x["seconds"] for x in logins)}
+    print_table(pages, ["role", "page", "median", "p95", "max", "x_home"])
+    print(f"all switches: median {summary['median']:.2f} s, p95 {summary['p95']:.2f} s, slowest "
+          f"{slowest['role']}/{slowest['page']} {slowest['max']:.2f} s")
+    result = {"machine": {"participants": args.participants, "seed": args.seed,
+                          "streamlit": streamlit.__version__, "load_seconds": load_seconds,
+                          "repeat": args.repeat, "roles": roles},
+              "logins": logins, "switches": switches, "pages": pages, "summary": summary}
+    if args.json:
+        write_json(args.json, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

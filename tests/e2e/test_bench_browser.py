@@ -1,0 +1,29 @@
+"""bench.browser on a small demo: every page of the roles asked for is timed, the JSON is whole."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import browser
+from dashboard.navigation import visible_pages
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_browser_bench_times_every_page_of_the_roles_and_writes_its_json(tmp_path):
+    out = tmp_path / "browser.json"
+    browser.main(["--participants", "30", "--seed", "2", "--roles", "counselor", "--repeat", "1",
+                  "--json", str(out)])
+    data = json.loads(out.read_text())
+    assert data["machine"]["participants"] == 30
+    assert data["machine"]["streamlit"]
+    assert [x["role"] for x in data["logins"]] == ["counselor"]
+    timed = [s["page"] for s in data["switches"]]
+    assert timed == [key for _path, key in visible_pages("counselor")]
+    assert all(s["seconds"] > 0 for s in data["switches"])
+    assert {p["page"] for p in data["pages"]} == set(timed)
+    summary = data["summary"]
+    assert summary["slowest"]["page"] in timed
+    assert summary["median"] <= summary["p95"] <= summary["slowest"]["seconds"]
