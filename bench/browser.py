@@ -100,7 +100,7 @@ def switch(page, title: str) -> float:
     """Seconds from the click on the sidebar link until the heading is shown and the app idle."""
     from playwright.sync_api import expect
 
-    heading = page.locator("[data-testid='stMain']").get_by_role("heading", name=title)
+    heading = page.locator("[data-testid='stMain']").get_by_role("heading", name=title, exact=True)
     start = time.perf_counter()
     page.locator("[data-testid='stSidebar']").get_by_role("link", name=title).click()
     expect(heading).to_be_visible(timeout=120_000)
