@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from assessment.instruments import default_instruments
-from dashboard import state
+from dashboard import dates, state
 from dashboard.components import service_errors
 from dashboard.counselor import stage_label, status_label
 from dashboard.i18n import t
@@ -51,7 +51,7 @@ def _mark(row) -> str:
 
 
 def _date(d) -> str:
-    return "" if d is None or pd.isna(d) else d.isoformat()
+    return dates.day(d, lang)
 
 
 table = pd.DataFrame({

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import vocab
-from dashboard import state
+from dashboard import dates, state
 from db.context import local_today
 from dashboard.components import service_errors
 from dashboard.i18n import label, t
@@ -64,7 +64,7 @@ if mine.empty:
     st.info(t("ed_none", lang))
     st.stop()
 st.dataframe(pd.DataFrame([{
-    "#": int(r.delivery_id), t("pv_col_date", lang): r.delivered_on.isoformat(),
+    "#": int(r.delivery_id), t("pv_col_date", lang): dates.day(r.delivered_on, lang),
     t("pv_col_programme", lang): r.programme, t("pv_col_audience", lang): label("pv_aud_", r.audience, lang),
     t("pv_col_institution", lang): label("pv_inst_", r.institution_kind, lang),
     t("pv_col_district", lang): label("pv_dist_", r.district, lang),

@@ -6,7 +6,7 @@ from plotly.subplots import make_subplots
 import streamlit as st
 
 from assessment.instruments import DOMAIN_LABELS, get_instrument
-from dashboard import state
+from dashboard import dates, state
 from dashboard.components import ask_to_confirm, confirmation, service_errors
 from dashboard.counselor import caseload_codes, choose_participant, stage_label, status_label
 from dashboard.i18n import label, t
@@ -65,7 +65,7 @@ st.dataframe(pd.DataFrame([{
     t("co_mx_step", lang): stage_label(s, lang),
     t("status", lang): status_label(status_of[s], lang),
     t("co_mx_version", lang): str(int(steps.at[s, "step_version"])) if s in steps.index else "",
-    t("co_mx_due", lang): (steps.at[s, "due_date"].isoformat()
+    t("co_mx_due", lang): (dates.day(steps.at[s, "due_date"], lang)
                            if s in steps.index and pd.notna(steps.at[s, "due_date"]) else ""),
     t("co_cl_overdue", lang): (t("co_cl_overdue_mark", lang, n=1, days=late_days[s]) if s in late_days else ""),
     t("co_mx_skip_reason", lang): (label("co_skip_", steps.at[s, "skip_reason"], lang)

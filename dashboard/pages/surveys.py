@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import dates, state
 from dashboard.components import service_errors
 from dashboard.i18n import label, t
 from prevention import service as prevention
@@ -19,7 +19,7 @@ waiting = mine[(mine["n_pre"] == 0) & (mine["n_post"] == 0)]
 if waiting.empty:
     st.info(t("ed_all_imported", lang))
     st.stop()
-names = {int(r.delivery_id): f"#{int(r.delivery_id)} {r.delivered_on.isoformat()} {r.programme} "
+names = {int(r.delivery_id): f"#{int(r.delivery_id)} {dates.day(r.delivered_on, lang)} {r.programme} "
          f"({label('pv_aud_', r.audience, lang)}, {int(r.present)})" for r in waiting.itertuples()}
 delivery_id = st.selectbox(t("ed_choose_delivery", lang), list(names), format_func=names.get,
                            key="ed_sv_delivery")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import select
@@ -73,6 +74,8 @@ def test_the_caseload_shows_the_next_step_overdue_marks_and_the_completion_matri
     row = table[table["연구 코드"] == code].iloc[0]
     assert row["다음 단계"] == "계획 단계 (사전 평가)"
     assert row["기한 지남"].startswith("⚠ 1단계 · 16일")
+    enrolled = local_today() - dt.timedelta(days=30)
+    assert row["등록일"] == f"{enrolled.year}. {enrolled.month}. {enrolled.day}."  # Korean dates
     assert any("기한이 지난 단계" in w.value for w in at.warning)
     heat = [c for c in at.get("plotly_chart")]
     assert heat, "the completion matrix is drawn"
@@ -220,6 +223,8 @@ def test_goals_and_step_actions_change_the_store(demo, signed_in, newcomer):
         assessments.finalise(ctx, aid, 1)
     at = open_for(signed_in, "pages/matrix.py", code)
     assert not at.exception and not at.error
+    due = table_with(at, "기한")["기한"].tolist()
+    assert due[0] and all(re.fullmatch(r"(\d{4}\. \d{1,2}\. \d{1,2}\.)?", d) for d in due), due
     # An empty goal is refused in place; a written one is kept (encrypted).
     at.button(key="FormSubmitter:co_mx_goal_form-상담 목표 설정").click().run()
     assert any("상담 목표가 비어 있습니다" in e.value for e in at.error)
