@@ -16,21 +16,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from bench.common import print_table, ratio, write_json
 from bench.dashboard import build
+from tests import dashboard_server
+from tests.dashboard_server import CHROMIUM, CHROMIUM_ARGS, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("DSCR_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
 ROLES = ("counselor", "supervisor", "committee", "analyst", "reviewer", "admin", "educator")
 IDLE = ("() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
         " return app && app.getAttribute('data-test-script-state') === 'notRunning'"
@@ -49,32 +43,11 @@ def accounts(path: Path) -> dict[str, tuple[str, str]]:
 
 def serve(settings, log_path: Path):
     """(process, base URL) of a dashboard on the demo, once its health check answers."""
-    from tests.pg import free_port
-
     env = {k: v for k, v in os.environ.items() if not k.startswith("DSCR_")}
     env.update(DSCR_DATA_DIR=str(settings.data_dir), DSCR_DATABASE_URL=settings.database_url,
                DSCR_KEY_FILE=str(settings.key_file),
                DSCR_STUDY_KEY_FILE=str(settings.study_key_file), PYTHONPATH=str(ROOT))
-    port = free_port()
-    log = open(log_path, "w")  # closed by the OS when the benchmark ends
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/serve.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
-                if r.read() == b"ok":
-                    return proc, base
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("the dashboard did not start:\n" + log_path.read_text())
-        time.sleep(0.3)
+    return dashboard_server.start(env, log_path)
 
 
 def wait_idle(page) -> None:
@@ -153,11 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
                     context.close()
                 browser.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            dashboard_server.stop(proc)
 
     pages = []
     for role, key in dict.fromkeys((s["role"], s["page"]) for s in switches):

@@ -50,20 +50,16 @@ def _mark(row) -> str:
     return ""
 
 
-def _date(d) -> str:
-    return dates.day(d, lang)
-
-
 table = pd.DataFrame({
     t("study_code", lang): order["study_code"],
     t("status", lang): [t("status_" + s, lang) for s in order["status"]],
     t("co_cl_next_stage", lang): [stage_label(s, lang) if isinstance(s, str) else "" for s in order["next_stage"]],
-    t("co_cl_next_due", lang): [_date(d) for d in order["next_due"]],
+    t("co_cl_next_due", lang): [dates.day(d, lang) for d in order["next_due"]],
     t("co_cl_overdue", lang): [_mark(r) for r in order.itertuples()],
-    t("co_cl_last_session", lang): [_date(d) for d in order["last_session"]],
+    t("co_cl_last_session", lang): [dates.day(d, lang) for d in order["last_session"]],
     t("programme", lang): order["programme"],
     t("cohort", lang): order["cohort"],
-    t("enrolled_on", lang): [_date(d) for d in order["enrolled_on"]],
+    t("enrolled_on", lang): [dates.day(d, lang) for d in order["enrolled_on"]],
 })
 st.dataframe(table, hide_index=True, key="co_cl_table")
 

@@ -6,18 +6,12 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.pg import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("DSCR_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+from tests import dashboard_server
+from tests.dashboard_server import CHROMIUM, CHROMIUM_ARGS, ROOT
 
 
 def _dscr(env, *args):
@@ -39,33 +33,9 @@ def dashboard(tmp_path_factory):
         if line and not line.startswith("#"):
             user, _role, pw = line.split()
             accounts[user] = pw
-    port = free_port()
-    log = open(data / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/serve.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
-                if r.read() == b"ok":
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("the dashboard did not start:\n" + (data / "streamlit.log").read_text())
-        time.sleep(0.3)
+    proc, base = dashboard_server.start(env, data / "streamlit.log", timeout=90)
     yield base, accounts, data
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    dashboard_server.stop(proc)
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +73,6 @@ def wait_idle(page) -> None:
 def wait_until(page, condition, what: str, seconds: float = 20.0) -> None:
     """Wait for a condition outside the page (a row in the store): a click's rerun may not have
     started yet when the page still says "notRunning", so that alone cannot tell a save landed."""
-    import time
 
     deadline = time.monotonic() + seconds
     while not condition():
