@@ -49,6 +49,10 @@ class Message:
     def __str__(self) -> str:
         return self.template.format(**self.params)
 
+    def with_params(self, **changes: Any) -> Message:
+        """The same sentence with some values replaced (a code shown by its label, say)."""
+        return Message(self.code, self.template, **{**self.params, **changes})
+
     def __repr__(self) -> str:
         return f"Message({self.code!r}, {str(self)!r})"
 

@@ -71,8 +71,13 @@ TEXT: dict[str, dict[str, str]] = {
     "au_action": {"ko": "활동", "en": "Action"},
     "au_table": {"ko": "대상 기록", "en": "Record"},
     "au_row": {"ko": "기록 번호", "en": "Row"},
-    "au_fields": {"ko": "항목", "en": "Fields"},
-    "au_detail": {"ko": "내용", "en": "Detail"},
+    "au_fields": {"ko": "항목 (데이터베이스 열 이름)", "en": "Fields (database column names)"},
+    "au_detail": {"ko": "내용 (기록된 원문)", "en": "Detail (as recorded)"},
+    "au_record_note": {
+        "ko": "항목과 내용 열은 해시 체인에 묶인 기록을 그대로 보여 줍니다. 데이터베이스 열 이름과 "
+              "프로그램이 남긴 작업 설명(영문)은 번역하지 않습니다. 번역하면 기록과 달라지기 때문입니다.",
+        "en": "The fields and detail columns show the hash-chained record as stored: database column "
+              "names and the task the software recorded are not translated, so they match the record."},
     "au_none": {"ko": "조건에 맞는 감사 기록이 없습니다. 활동 종류, 계정, 기간, 연구 코드를 바꾸어 보십시오.",
                 "en": "No audit entry matches. Try other actions, account, dates or study code."},
     "au_shown": {"ko": "최근 {n}건을 보여 줍니다 (최대 {limit}건).", "en": "Showing the newest {n} (at most {limit})."},
@@ -116,8 +121,15 @@ TEXT: dict[str, dict[str, str]] = {
     "au_tbl_reason_texts": {"ko": "보관된 사유", "en": "Kept reasons"},
     "au_tbl_access_grants": {"ko": "담당 외 열람 허가", "en": "Access grants"},
     "au_tbl_disclosures": {"ko": "외부 제공 기록", "en": "Disclosures"},
+    "au_tbl_partner_tokens": {"ko": "협력 플랫폼 토큰", "en": "Partner tokens"},
+    "au_tbl_prevention_programmes": {"ko": "예방교육 과정", "en": "Prevention programmes"},
+    "au_tbl_prevention_deliveries": {"ko": "예방교육 실시", "en": "Prevention classes"},
+    "au_tbl_prevention_surveys": {"ko": "예방교육 설문", "en": "Prevention surveys"},
+    "au_tbl_prevention_reviews": {"ko": "예방교육 평가", "en": "Prevention reviews"},
+    "au_tbl_prevention_recommendations": {"ko": "예방교육 권고", "en": "Prevention recommendations"},
     # the accounts page: roles, resets, caseloads
     "ac_role_change": {"ko": "역할 변경", "en": "Change a role"},
+    "ac_last_seen": {"ko": "마지막 활동", "en": "Last seen"},
     "ac_role_confirm": {"ko": "**{name}**의 역할을 {old}에서 **{new}**(으)로 바꿉니다. 그 계정의 열린 세션은 모두 끝납니다.", "en": "Change the role of **{name}** from {old} to **{new}**. The account's open sessions all end."},
     "ac_reset_confirm": {"ko": "**{name}**의 비밀번호를 초기화합니다. 지금 비밀번호로는 더 이상 로그인할 수 없고, 열린 세션이 끝나며, 일회용 비밀번호를 한 번만 보여 드립니다.", "en": "Reset the password of **{name}**. The current password stops working, open sessions end, and a one-time password is shown once."},
     "ac_disable_confirm": {"ko": "**{name}** 계정을 비활성화합니다. 이 계정으로는 더 이상 로그인할 수 없습니다.", "en": "Disable the account **{name}**. It can no longer log in."},

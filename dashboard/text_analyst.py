@@ -115,6 +115,13 @@ TEXT: dict[str, dict[str, str]] = {
     "an_ci_upper": {"ko": "95% CI 상한", "en": "95% CI upper"},
     "an_z": {"ko": "z", "en": "z"},
     "an_p": {"ko": "p", "en": "p"},
+    "an_change_too_few": {
+        "ko": "아직 추정할 수 없습니다: 공변량 {n_covariates}개에 재범 사건이 {n_events}건뿐이며, 안정된 추정에는 "
+              "{needed}건 이상(공변량마다 {min_per_covariate:g}건)이 필요합니다. 추적 관찰이 쌓이면 이 표가 채워집니다.",
+        "en": "Not estimable yet: {n_events} reoffending event(s) for {n_covariates} covariate(s); a stable "
+              "estimate needs at least {needed} ({min_per_covariate:g} per covariate). The table fills in "
+              "as follow-up accrues."},
+    "an_ph_global": {"ko": "전체 (모든 공변량)", "en": "Global (all covariates)"},
     "an_ph_test": {"ko": "비례위험 가정 검정 (Schoenfeld 잔차)", "en": "Proportional hazards test (Schoenfeld residuals)"},
     "an_statistic": {"ko": "검정통계량", "en": "Statistic"},
     "an_df": {"ko": "자유도", "en": "df"},
@@ -220,6 +227,8 @@ TEXT: dict[str, dict[str, str]] = {
     "an_cal_x": {"ko": "{h}일 안에 재범할 예측 위험", "en": "Predicted risk of reoffending within {h} days"},
     "an_cal_y": {"ko": "관찰 비율 (중도절단 가중)", "en": "Observed share (censoring-weighted)"},
     "an_cal_perfect": {"ko": "완전 보정", "en": "Perfect calibration"},
+    "an_cal_hover": {"ko": "예측 %{x:.1%}<br>관찰 %{y:.1%}<br>참여자 %{customdata[0]}명, 사건 %{customdata[1]}건<extra></extra>",
+                     "en": "predicted %{x:.1%}<br>observed %{y:.1%}<br>%{customdata[0]} participants, %{customdata[1]} events<extra></extra>"},
     "an_cal_observed": {"ko": "관찰값 (95% CI)", "en": "Observed (95% CI)"},
     "an_cal_missing": {"ko": "이 모델은 보정 표가 저장되기 전에 적합되었습니다.", "en": "This model was fitted before calibration tables were kept."},
     "an_fairness": {"ko": "하위집단별 성능 (공정성)", "en": "Performance by subgroup (fairness)"},
@@ -239,6 +248,20 @@ TEXT: dict[str, dict[str, str]] = {
     "an_censoring": {"ko": "중도절단 처리", "en": "How censoring is handled"},
     "an_explanation": {"ko": "개인별 설명 방법", "en": "How individual predictions are explained"},
     "an_card_details": {"ko": "모델 세부 정보 (특성, 설정, 코드 버전, 자료 지문)", "en": "Details (features, settings, code version, data fingerprint)"},
+    "an_set_splits": {"ko": "교차검증 분할 수", "en": "Cross-validation folds"},
+    "an_set_repeats": {"ko": "교차검증 반복 횟수", "en": "Cross-validation repeats"},
+    "an_set_bootstrap": {"ko": "부트스트랩 횟수", "en": "Bootstrap resamples"},
+    "an_set_seed": {"ko": "난수 시드", "en": "Random seed"},
+    "an_set_ci": {"ko": "신뢰수준", "en": "Confidence level"},
+    "an_set_ci_method": {
+        "ko": "신뢰구간: 각 분할에서 학습에 쓰지 않은 자료로 잰 지표를 반복마다 평균하고, 참여자 단위로 다시 뽑은 "
+              "백분위 부트스트랩 (분할 모형은 다시 적합하지 않음)",
+        "en": "Intervals: percentile bootstrap over participants of the repeat-averaged out-of-fold "
+              "metric (fold models not refitted)"},
+    "an_set_params": {"ko": "모형 매개변수 (scikit-learn 이름)", "en": "Model parameters (scikit-learn names)"},
+    "an_set_code_version": {"ko": "코드 버전", "en": "Code version"},
+    "an_set_fingerprint": {"ko": "자료 지문", "en": "Data fingerprint"},
+    "an_set_created": {"ko": "만든 날", "en": "Created on"},
     "an_features": {"ko": "예측변수", "en": "Features"},
     "an_fit_denied": {"ko": "모델 적합은 분석 담당자만 할 수 있습니다.", "en": "Only analysts fit models."},
     # cohort explorer

@@ -95,6 +95,7 @@ TEXT: dict[str, dict[str, str]] = {
     "pv_by_audience_format": {"ko": "대상 × 형식", "en": "Audience x format"},
     "pv_by_programme": {"ko": "프로그램", "en": "Programme"},
     "pv_change_title": {"ko": "사전→사후 변화 (95% 신뢰구간)", "en": "Change before -> after (95% CI)"},
+    "pv_forest_axis": {"ko": "변화 (POMP, 0-100점)", "en": "Change (POMP, 0-100)"},
     "pv_model_title": {"ko": "혼합 모형: 대상 × 시점, 학급 무선효과", "en": "Mixed model: audience x time, class as random effect"},
     "pv_satisfaction_title": {"ko": "만족도 (학습 변화와 별도)", "en": "Satisfaction (apart from learning change)"},
     "pv_compare_title": {"ko": "맞춤형 활동과 원 프로그램 비교", "en": "Tailored activity against its original programme"},

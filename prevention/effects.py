@@ -309,8 +309,9 @@ def compare_changes(tailored: np.ndarray, origin: np.ndarray, *, ci: float = 0.9
 # --------------------------------------------------------------------------- the forest plot
 
 def forest_plot(table: pd.DataFrame, *, label: str = "audience", labels: dict | None = None,
-                title: str = ""):
-    """A Plotly forest plot of change and CI per row (hidden rows left out); shows nothing."""
+                title: str = "", x_title: str = "change (POMP, 0-100)"):
+    """A Plotly forest plot of change and CI per row (hidden rows left out); shows nothing.
+    `x_title` names the axis in the reader's language (the dashboard passes its catalogue's)."""
     import plotly.graph_objects as go
 
     rows = table.dropna(subset=["change"]) if "change" in table.columns else table.iloc[:0]
@@ -324,6 +325,6 @@ def forest_plot(table: pd.DataFrame, *, label: str = "audience", labels: dict | 
                      arrayminus=change - rows["ci_lower"].astype(float).to_numpy()),
         marker=dict(size=10)))
     fig.add_vline(x=0, line_dash="dot")
-    fig.update_layout(title=title, xaxis_title="change (POMP, 0-100)",
+    fig.update_layout(title=title, xaxis_title=x_title,
                       yaxis=dict(autorange="reversed"), height=120 + 40 * len(names))
     return fig

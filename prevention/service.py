@@ -297,9 +297,9 @@ class PreventionEffects:
     verdict: Message | str
     note: Message | str = ""
 
-    def forest(self, labels: dict | None = None):
+    def forest(self, labels: dict | None = None, **kwargs):
         label = _by_columns(self.by)[0]
-        return effects.forest_plot(self.table, label=label, labels=labels)
+        return effects.forest_plot(self.table, label=label, labels=labels, **kwargs)
 
 
 def _suppressed(table: pd.DataFrame, by: list[str], threshold: int) -> pd.DataFrame:

@@ -103,9 +103,15 @@ confirmation("ac_disable", disable)
 st.subheader(t("open_sessions", lang))
 with state.context(actor, "accounts page: sessions") as ctx:
     sessions = accounts_service.open_login_sessions(ctx)
-st.dataframe(sessions.drop(columns=["id"]), hide_index=True)
+st.dataframe(pd.DataFrame({
+    t("au_account", lang): sessions["username"],
+    t("au_created_at", lang): [dates.moment(v, lang) for v in sessions["created_at"]],
+    t("ac_last_seen", lang): [dates.moment(v, lang) for v in sessions["last_seen_at"]],
+    t("au_expires_at", lang): [dates.moment(v, lang) for v in sessions["expires_at"]],
+}), hide_index=True, key="ac_sessions")
 if not sessions.empty:
-    labels = {int(r.id): f"{r.username} · {r.last_seen_at:%Y-%m-%d %H:%M}" for r in sessions.itertuples()}
+    labels = {int(r.id): f"{r.username} · {dates.moment(r.last_seen_at, lang)}"
+              for r in sessions.itertuples()}
     with st.form("end_session_form"):
         sid = st.selectbox(t("end_session", lang), list(labels), format_func=labels.get, key="end_sid")
         end = st.form_submit_button(t("end_session", lang))

@@ -70,6 +70,7 @@ with log_tab:
         st.info(t("au_none", lang))
     elif entries:
         st.caption(t("au_shown", lang, n=len(entries), limit=LIMIT))
+        st.caption(t("au_record_note", lang))
         st.dataframe(pd.DataFrame({
             t("au_at", lang): [when(e.at) for e in entries],
             t("au_account", lang): [e.actor for e in entries],

@@ -1,6 +1,7 @@
 """Risk models: fit one (analysts), list the stored ones, read a model card with its plots, and
 approve (committee, admin: never the fitter) or withdraw it."""
 
+import datetime as dt
 import math
 
 import pandas as pd
@@ -9,7 +10,7 @@ import streamlit as st
 
 import vocab
 
-from dashboard import state
+from dashboard import dates, state
 from dashboard.components import ask_to_confirm, confirmation, service_errors
 from dashboard.i18n import TEXT, t
 from dashboard.messages import localise
@@ -40,6 +41,40 @@ def model_name(name: str) -> str:
 
 actor = state.require_page("model.card")
 lang = state.lang()
+
+
+def _code(value: object) -> str:
+    return f"`{value}`"
+
+
+def warning_text(message) -> str:
+    """A card's warning in the reader's language, its subgroup named by label (not `age_band`)."""
+    params = getattr(message, "params", None)
+    if params and "label" in params and "level" in params and f"an_group_{params['label']}" in TEXT:
+        message = message.with_params(label=t(f"an_group_{params['label']}", lang),
+                                      level=value_label(params["label"], params["level"], lang))
+    return localise(message, lang)
+
+
+def card_settings(card) -> str:
+    """The card's settings as a list a reader can scan: Korean names, each value as recorded.
+    Parameter names are scikit-learn's and values are shown as code; the censoring text is
+    shown above it in the reader's language, so it is not repeated here."""
+    v = card.validation_settings
+    lines = []
+    names = {"n_splits": "an_set_splits", "n_repeats": "an_set_repeats",
+             "n_bootstrap": "an_set_bootstrap", "random_state": "an_set_seed", "ci": "an_set_ci"}
+    for key, text_key in names.items():
+        if key in v:
+            lines.append(f"- {t(text_key, lang)}: {_code(v[key])}")
+    if "ci_method" in v:
+        lines.append(f"- {t('an_set_ci_method', lang)}")
+    params = ", ".join(f"{_code(k)} = {_code(p)}" for k, p in sorted(card.model_params.items()))
+    lines.append(f"- {t('an_set_params', lang)}: {params}")
+    lines.append(f"- {t('an_set_code_version', lang)}: {_code(card.code_version)}")
+    lines.append(f"- {t('an_set_fingerprint', lang)}: {_code(card.data_fingerprint)}")
+    lines.append(f"- {t('an_set_created', lang)}: {dates.day(dt.date.fromisoformat(card.created[:10]), lang)}")
+    return "\n".join(lines)
 
 st.title(t("an_models", lang))
 
@@ -115,19 +150,19 @@ st.markdown(f"**{t('an_status', lang)}:** {t('an_status_' + info.status, lang)} 
             f"**{t('an_landmark', lang)}:** {t('an_landmark_' + info.landmark, lang)}")
 if info.approved_at is not None:
     st.caption(t("an_approved_line", lang, who=info.approved_by,
-                 at=f"{info.approved_at:%Y-%m-%d %H:%M}", reason=info.approval_reason))
+                 at=dates.moment(info.approved_at, lang), reason=info.approval_reason))
 if info.withdrawn_at is not None:
     st.caption(t("an_withdrawn_line", lang, who=info.withdrawn_by,
-                 at=f"{info.withdrawn_at:%Y-%m-%d %H:%M}", reason=info.withdrawal_reason))
+                 at=dates.moment(info.withdrawn_at, lang), reason=info.withdrawal_reason))
 if card.warnings:
     # Every warning is on the page: the first ones in the box, the rest (often one per small
     # subgroup) one click away, so the box stays readable.
     first, rest = card.warnings[:3], card.warnings[3:]
     st.warning(f"**{t('an_card_warnings', lang)} ({len(card.warnings)})**\n\n"
-               + "\n".join(f"- {localise(w, lang)}" for w in first), icon=":material/warning:")
+               + "\n".join(f"- {warning_text(w)}" for w in first), icon=":material/warning:")
     if rest:
         with st.expander(t("an_more_warnings", lang, n=len(rest)), expanded=False):
-            st.markdown("\n".join(f"- {localise(w, lang)}" for w in rest))
+            st.markdown("\n".join(f"- {warning_text(w)}" for w in rest))
 st.markdown(f"**{t('an_data_window', lang)}:** {card.data_window[0]} – {card.data_window[1]}")
 c2, c3, c4, c5 = st.columns(4)
 c2.metric(t("an_participants", lang), card.n)
@@ -153,6 +188,7 @@ else:
     fig = calibration.plot()
     fig.data[0].name = t("an_cal_perfect", lang)
     fig.data[1].name = t("an_cal_observed", lang)
+    fig.data[1].hovertemplate = t("an_cal_hover", lang)
     fig.update_layout(title=t("an_calibration_title", lang), template="plotly_white",
                       xaxis_title=t("an_cal_x", lang, h=f"{card.horizon:g}"),
                       yaxis_title=t("an_cal_y", lang), height=460)
@@ -202,9 +238,7 @@ with st.expander(t("an_explanation", lang)):
 with st.expander(t("an_card_details", lang)):
     st.markdown(f"**{t('an_features', lang)}:** "
                 + ", ".join(covariate_label(f, lang) for f in card.features))
-    st.json({"model_params": card.model_params, "validation": card.validation_settings,
-             "code_version": card.code_version, "data_fingerprint": card.data_fingerprint,
-             "created": card.created})
+    st.markdown(card_settings(card))
 
 # ------------------------------------------------------------------ approval and withdrawal
 # Below the card, so that whoever decides has it on the page; the use cases check everything again.
@@ -218,7 +252,7 @@ if info.status == vocab.MODEL_DRAFT and access.is_allowed(actor.role, "model.app
         with st.form("an_approve_form"):
             st.caption(t("an_approve_ack_note", lang))
             ticked = [key for key, w in zip(keys, card.warnings, strict=True)
-                      if st.checkbox(localise(w, lang), key=f"an_ack_{key}")]
+                      if st.checkbox(warning_text(w), key=f"an_ack_{key}")]
             reason = st.text_area(t("an_approve_reason", lang), key="an_approve_reason")
             go_ahead = st.form_submit_button(t("an_approve", lang))
         if go_ahead:

@@ -55,7 +55,7 @@ st.dataframe(pd.DataFrame([{
 if by in ("audience", "format"):
     prefix = "pv_aud_" if by == "audience" else "pv_fmt_"
     names = {code: label(prefix, code, lang) for code in (*vocab.AUDIENCES, *vocab.EDUCATION_FORMATS)}
-    fig = view.forest(labels=names)
+    fig = view.forest(labels=names, x_title=t("pv_forest_axis", lang))
     fig.update_layout(title=t("pv_change_title", lang))
     st.plotly_chart(fig, key="pv_forest")
 st.info(t("pv_suppression_note", lang, threshold=view.threshold))

@@ -12,6 +12,7 @@ from dashboard.components import service_errors
 from dashboard.i18n import t
 from dashboard.messages import localise
 from dashboard.text_analyst import covariate_label, value_label
+from errors import ValidationError
 from models import service as ms
 
 GROUPINGS = (None, "programme", "completed", "age_band", "offence_group", "sex")
@@ -144,7 +145,7 @@ if cox_tab.open:
                 st.markdown(f"**{t('an_ph_test', lang)}**")
                 ph = cox.ph_test()
                 st.dataframe(pd.DataFrame({
-                    t("an_covariate", lang): [("GLOBAL" if c == "GLOBAL" else covariate_label(c, lang))
+                    t("an_covariate", lang): [(t("an_ph_global", lang) if c == "GLOBAL" else covariate_label(c, lang))
                                               for c in ph.index],
                     t("an_statistic", lang): ph["statistic"].map(lambda v: fmt(v, 2)).to_numpy(),
                     t("an_df", lang): ph["df"].to_numpy(),
@@ -159,7 +160,14 @@ if change_tab.open:
         # The caveat first: the table is an association, never the effect of improving.
         st.info(t("an_change_intro", lang))
         with service_errors(), state.context(actor, "recidivism page: change and reoffending") as ctx:
-            result = state.memo(ctx, "change_cox", lambda: ms.change_on_recidivism(ctx))
+            try:
+                result = state.memo(ctx, "change_cox", lambda: ms.change_on_recidivism(ctx))
+            except ValidationError as exc:
+                if exc.code != "models.event_covariate_least_needed":
+                    raise
+                # Not a mistake of the reader's: the programme has too few events so far.
+                st.info(t("an_change_too_few", lang, **exc.params))
+                st.stop()  # the last part of the page
             st.warning(localise(result.caveat, lang), icon=":material/info:")
             for note in result.warnings:
                 st.warning(localise(note, lang))

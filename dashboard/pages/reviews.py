@@ -29,6 +29,29 @@ def num(value: object, digits: int = 2) -> str:
     return f"{float(value):.{digits}f}"
 
 
+def bound(value: object) -> str:
+    """A CI bound; an infinite one (pingouin's F-based interval with few programmes) in words."""
+    if value is not None and isinstance(value, (int, float)) and math.isinf(value):
+        return t("cm_ci_unbounded", lang)
+    return num(value)
+
+
+def icc_reading(icc: object, lower: object) -> str:
+    """What an ICC says, in words: below zero or with no lower bound, agreement cannot be claimed;
+    otherwise Koo & Li's (2016) bands (poor < 0.5 <= moderate < 0.75 <= good < 0.9 <= excellent)."""
+    if not num(icc):
+        return t("cm_icc_none", lang)
+    icc = round(float(icc), 2)  # banded as shown: a printed 0.50 is never "below 0.5"
+    if icc < 0:
+        return t("cm_icc_negative", lang)
+    band = ("poor" if icc < 0.5 else "moderate" if icc < 0.75 else "good" if icc < 0.9
+            else "excellent")
+    text = t("cm_icc_" + band, lang)
+    if lower is None or not num(lower) or math.isinf(float(lower)) or float(lower) < 0:
+        text += ", " + t("cm_icc_wide", lang)
+    return text
+
+
 with st.expander(t("cm_rubric", lang), expanded=True):
     st.markdown(t("cm_rubric_text", lang))
     st.markdown("\n".join(f"- **{ind(i)}**: {t('cm_ind_help_' + i, lang)}"
@@ -113,7 +136,9 @@ if summary.agreement.empty:
 else:
     st.dataframe(pd.DataFrame([{
         t("cm_col_indicator", lang): ind(r["indicator"]), t("cm_col_type", lang): r["type"],
-        t("cm_col_icc", lang): num(r["icc"]), t("cm_col_ci", lang): f"[{num(r['ci_lower'])}, {num(r['ci_upper'])}]",
+        t("cm_col_icc", lang): num(r["icc"]), t("cm_col_ci", lang): (f"[{bound(r['ci_lower'])}, {bound(r['ci_upper'])}]"
+                               if num(r["icc"]) else ""),
+        t("cm_col_icc_reading", lang): icc_reading(r["icc"], r["ci_lower"]),
         t("cm_col_p_f", lang): num(r["p"], 3), t("cm_col_n_programmes", lang): int(r["n_programmes"]),
         t("cm_col_n_raters", lang): int(r["n_raters"])} for _, r in summary.agreement.iterrows()]),
         hide_index=True, key="cm_rv_agreement")

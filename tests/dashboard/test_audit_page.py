@@ -36,6 +36,14 @@ def test_every_audit_action_in_the_code_is_in_the_vocabulary_with_a_korean_name(
         assert "au_act_" + code in TEXT, code
 
 
+def test_every_table_of_the_schema_has_a_name_in_the_audit_log():
+    from db.schema import Base
+
+    missing = [name for name in Base.metadata.tables if "au_tbl_" + name not in TEXT]
+    assert not missing, missing
+    assert len(Base.metadata.tables) > 30
+
+
 def test_the_audit_log_filters_by_action_account_day_and_study_code(demo):
     with demo.sessions() as s:
         pid, code = s.execute(select(Participant.id, Participant.study_code)).first()
@@ -86,7 +94,8 @@ def test_the_admin_filters_the_log_by_korean_action_names(demo, signed_in):
     assert not at.exception
     table = next(d.value for d in at.dataframe if "대상 기록" in d.value.columns)
     assert set(table["활동"]) == {"로그인"} and "admin" in set(table["계정"])
-    assert {"시각", "계정", "활동", "대상 기록", "연구 코드", "항목", "내용"} <= set(table.columns)
+    assert {"시각", "계정", "활동", "대상 기록", "연구 코드", TEXT["au_fields"]["ko"],
+            TEXT["au_detail"]["ko"]} <= set(table.columns)
     assert not table.astype(str).isin(["None", "nan", "NaT"]).any().any()
     # Korea's time, the Korean way: "2026. 12. 2. 14:05".
     assert all(re.fullmatch(r"\d{4}\. \d{1,2}\. \d{1,2}\. \d{2}:\d{2}", v) for v in table["시각"])
