@@ -16,8 +16,11 @@ TEXT: dict[str, dict[str, str]] = {
     # registry
     "rv_counts": {"ko": "사례·알고리즘별 등록 해시 수", "en": "Registry entries by case and algorithm"},
     "rv_case_filter": {"ko": "사례 번호로 거르기", "en": "Filter by case reference"},
-    "rv_chart_limited": {"ko": "차트에는 사례 {total}개 중 {n}개만 보입니다. 사례 번호로 거르면 나머지도 볼 수 있습니다.",
-                         "en": "The chart shows {n} of {total} cases; filter by case reference to see the others."},
+    "rv_growth_title": {"ko": "월별 등록 해시 수 (들어온 경로별)", "en": "Entries added per month, by how they came"},
+    "rv_month": {"ko": "등록한 달 (한국 시간)", "en": "Month added (Korea time)"},
+    "rv_source": {"ko": "들어온 경로", "en": "Came from"},
+    "rv_source_upload": {"ko": "파일을 올려 해시 계산", "en": "Uploaded files, hashed here"},
+    "rv_source_import": {"ko": "해시 목록 가져오기", "en": "Imported hash list"},
     "rv_case": {"ko": "사례 번호", "en": "Case reference"},
     "rv_algorithm": {"ko": "알고리즘", "en": "Algorithm"},
     "rv_entries": {"ko": "등록 해시 수", "en": "Entries"},

@@ -349,13 +349,18 @@ def _load_registry(s, prog: synthetic.SyntheticProgramme, reviewer_id: int) -> i
     from detection.hashing import HASHERS
 
     case_ids = dict(s.execute(select(Case.case_ref, Case.id)).all())
+    referred = dict(zip(prog.participants["case_ref"], prog.participants["referral_date"], strict=True))
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     n = 0
     for row in prog.detection_cases.itertuples():
         img = synthetic.draw_benign_image(row.image_seed)
+        # Registered a week after the case came in, at 10:00 in Seoul (01:00 UTC), so that the
+        # registry's growth by month reads as a real one would.
+        added = min(now, dt.datetime.combine(referred[row.case_ref] + dt.timedelta(days=7), dt.time(1)))
         for name, hasher in HASHERS.items():
             s.add(HashEntry(case_id=case_ids[row.case_ref], algorithm=name, bits=hasher.bits,
                             hash_hex=hasher.hash_image(img), source_label="synthetic drawing",
-                            added_by=reviewer_id))
+                            added_by=reviewer_id, added_at=added))
             n += 1
         del img
     return n

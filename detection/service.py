@@ -25,6 +25,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
+import vocab
 from db import access
 from db.conflicts import account_name, at_time
 from db.context import Context
@@ -481,6 +482,40 @@ def registry_summary(ctx: Context) -> pd.DataFrame:
     out = pd.concat([frame, regions_df[["case", "algorithm", "entries"]]], ignore_index=True)
     out["entries"] = out["entries"].astype(int)
     return out.sort_values(["case", "algorithm"], ignore_index=True)
+
+
+REGISTRY_SOURCES = ("upload", "import")
+
+
+def registry_growth(ctx: Context) -> pd.DataFrame:
+    """Registry entries added per month (Seoul's calendar) by how they came: hashed here from
+    uploaded files ("upload") or imported from a hash list ("import"). Columns month (the month's first day), source, entries; every month
+    from the first to the last entry is present, with 0 where nothing was added."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import case, literal
+
+    access.require(ctx, "registry.read")
+    source = case((HashEntry.source_label.like("sha256:%"), literal("upload")),
+                  else_=literal("import"))
+    with ctx.transaction() as s:
+        rows = s.execute(select(HashEntry.added_at, source)).all()
+    empty = pd.DataFrame({"month": pd.Series(dtype="datetime64[ns]"),
+                          "source": pd.Series(dtype=object), "entries": pd.Series(dtype=int)})
+    if not rows:
+        return empty
+    frame = pd.DataFrame(rows, columns=["added_at", "source"])
+    # Stored as UTC (naive): a moment just after midnight in Seoul on the 1st is that month's.
+    seoul = (pd.to_datetime(frame["added_at"], utc=True)
+             .dt.tz_convert(ZoneInfo(vocab.TIME_ZONE)).dt.tz_localize(None))
+    frame["month"] = seoul.dt.to_period("M").dt.to_timestamp()
+    months = pd.date_range(frame["month"].min(), frame["month"].max(), freq="MS")
+    counts = frame.groupby(["month", "source"]).size()
+    full = pd.MultiIndex.from_product([months, list(REGISTRY_SOURCES)], names=["month", "source"])
+    out = counts.reindex(full, fill_value=0).rename("entries").reset_index()
+    out["source"] = out["source"].astype(object)
+    out["entries"] = out["entries"].astype(int)
+    return out
 
 
 def _load_matcher(ctx: Context) -> tuple[Matcher, dict[int, str]]:

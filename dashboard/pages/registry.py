@@ -1,17 +1,16 @@
 """The detection reviewer's hash registry: counts by case and algorithm, add by upload, import, export."""
 
 import pandas as pd
-import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import state
+from dashboard import dates, state
 from dashboard.components import download, service_errors
 from dashboard.i18n import t
 from db import access
 from detection import service
 from exports import service as exports
 
-CHART_CASES = 40  # cases drawn in the chart at most; the table lists them all
 
 actor = state.require_page("registry.read")
 lang = state.lang()
@@ -28,26 +27,32 @@ for kind, message in st.session_state.pop("rv_registry_done", []):
 with state.context(actor, "registry page") as ctx:
     summary = service.registry_summary(ctx)
 
-st.subheader(t("rv_counts", lang))
 if summary.empty:
     st.info(t("rv_registry_empty", lang))
 else:
-    # A registry of a thousand cases cannot be read as one chart: the reviewer narrows it by case.
+    # How the registry grew, month by month and by how entries came (a chart per case would be
+    # all bars of height one: most cases hold one item per algorithm).
+    with state.context(actor, "registry page: growth") as ctx:
+        growth = service.registry_growth(ctx)
+    st.subheader(t("rv_growth_title", lang))
+    fig = go.Figure([
+        go.Bar(x=[dates.month(m.date(), lang) for m in part["month"]], y=part["entries"].tolist(),
+               name=t("rv_source_" + source, lang),
+               hovertemplate="%{x}<br>" + t("rv_source_" + source, lang) + ": %{y}<extra></extra>")
+        for source, part in growth.groupby("source", sort=False)])
+    fig.update_layout(barmode="stack", xaxis_title=t("rv_month", lang),
+                      yaxis_title=t("rv_entries_axis", lang), legend_title_text=t("rv_source", lang),
+                      height=360, margin={"t": 30})
+    fig.update_xaxes(type="category")
+    st.plotly_chart(fig, key="rv_growth_chart")
+
+    # The per-case counts: a registry of a thousand cases is narrowed by case reference.
+    st.subheader(t("rv_counts", lang))
     needle = st.text_input(t("rv_case_filter", lang), key="rv_case_filter").strip().lower()
     if needle:
         summary = summary[summary["case"].str.lower().str.contains(needle, regex=False)]
-    cases = list(dict.fromkeys(summary["case"]))
-    charted = summary[summary["case"].isin(cases[:CHART_CASES])]
-    if len(cases) > CHART_CASES:
-        st.caption(t("rv_chart_limited", lang, n=CHART_CASES, total=len(cases)))
     names = {"case": t("rv_case", lang), "algorithm": t("rv_algorithm", lang), "entries": t("rv_entries", lang)}
-    shown = summary.rename(columns=names)
-    fig = px.bar(charted.rename(columns=names), x=names["case"], y=names["entries"], color=names["algorithm"],
-                 barmode="group", title=t("rv_counts", lang))
-    fig.update_layout(xaxis_title=t("rv_case", lang), yaxis_title=t("rv_entries_axis", lang),
-                      legend_title_text=t("rv_algorithm", lang))
-    st.plotly_chart(fig, key="rv_counts_chart")
-    st.dataframe(shown, hide_index=True, key="rv_counts_table")
+    st.dataframe(summary.rename(columns=names), hide_index=True, key="rv_counts_table")
 
 if not access.is_allowed(actor.role, "registry.manage"):
     st.info(t("rv_cannot_manage", lang))

@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.apptest import COOKIE_KEY as BROWSER_COOKIE
 from dashboard.navigation import visible_pages
+from db.context import SYSTEM
 from accounts import service as accounts
 from db.schema import ExportManifest, HashEntry
 from detection import service
@@ -95,10 +96,44 @@ def test_registry_counts_render_as_a_table_and_a_chart(demo, signed_in):
     assert len(table) == len(summary)
     assert list(table.columns) == ["사례 번호", "알고리즘", "등록 해시 수"]
     assert table["등록 해시 수"].sum() == summary["entries"].sum() == hash_entries(demo)
-    assert at.get("plotly_chart")
     first = summary["case"].iloc[0]
     at.text_input(key="rv_case_filter").input(first.lower()).run()
     assert set(table_with(at, "알고리즘")["사례 번호"]) == {first}
+
+
+def test_the_registry_chart_shows_its_growth_by_month_and_source(demo, signed_in):
+    """Not one bar per case (each of height one): entries added per Seoul month, stacked by how
+    they came, every month from the first to the last, and the bars add up to the registry."""
+    import json
+
+    at = signed_in("reviewer1", "pages/registry.py")
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    bars = spec["data"]
+    assert [b["name"] for b in bars] == ["파일을 올려 해시 계산", "해시 목록 가져오기"]
+    assert sum(sum(b["y"]) for b in bars) == hash_entries(demo)
+    months = bars[0]["x"]
+    assert len(months) >= 3 and all(m.endswith("월") and "년" in m for m in months)  # the demo spans months
+    assert spec["layout"]["barmode"] == "stack" and max(bars[1]["y"]) >= 1  # the demo's are imported
+    with demo.context(actor(demo, "reviewer1")) as ctx:
+        growth = service.registry_growth(ctx)
+    first, last = growth["month"].min(), growth["month"].max()
+    assert len(months) == (last.year - first.year) * 12 + last.month - first.month + 1
+
+
+def test_an_entry_added_just_after_midnight_in_seoul_counts_in_seouls_month(demo):
+    import datetime as dt
+
+    with demo.context(SYSTEM, task="test set-up") as ctx, ctx.transaction() as s:
+        entry = s.scalars(select(HashEntry).order_by(HashEntry.id)).first()
+        entry.added_at = dt.datetime(2026, 10, 31, 15, 30)  # 2026-11-01 00:30 in Seoul
+        others = s.scalars(select(HashEntry).where(HashEntry.id != entry.id)).all()
+        for other in others:
+            other.added_at = dt.datetime(2026, 9, 10, 1, 0)
+    with demo.context(actor(demo, "reviewer1")) as ctx:
+        growth = service.registry_growth(ctx)
+    totals = growth.groupby("month")["entries"].sum()
+    assert list(totals.index.strftime("%Y-%m")) == ["2026-09", "2026-10", "2026-11"]
+    assert list(totals) == [len(others), 0, 1]  # October is shown, as an empty month
 
 
 def test_an_upload_adds_entries_and_an_unknown_case_is_explained_in_place(demo, signed_in):
