@@ -107,6 +107,20 @@ TEXT: dict[str, dict[str, str]] = {
     "an_cox_choose": {"ko": "공변량을 하나 이상 고르십시오.", "en": "Choose at least one covariate."},
     "an_forest_title": {"ko": "위험비와 95% 신뢰구간", "en": "Hazard ratios with 95% confidence intervals"},
     "an_hr_axis": {"ko": "위험비 (로그 척도)", "en": "Hazard ratio (log scale)"},
+    "an_hr_compare": {"ko": "비교 (기준)", "en": "Compared (reference)"},
+    "an_forest_note": {"ko": "위험비가 1보다 크면 재범 위험이 더 높고, 1보다 작으면 더 낮습니다. 점선은 1(차이 없음)입니다. "
+                             "각 항목 아래 줄은 무엇을 무엇과 비교하는지(기준 범주)입니다.",
+                       "en": "A hazard ratio above 1 means a higher risk of reoffending, below 1 a lower one; the "
+                             "dashed line is 1 (no difference). The line under each name says what is compared with what "
+                             "(the reference category)."},
+    "an_unit_age_at_referral": {"ko": "1세 많을수록", "en": "per year older"},
+    "an_unit_age_at_offence": {"ko": "1세 많을수록", "en": "per year older"},
+    "an_unit_prior_offences": {"ko": "이전 범행 1건 많을수록", "en": "per prior offence"},
+    "an_unit_sessions_attended": {"ko": "회기 1회 더 출석할수록", "en": "per session attended"},
+    "an_unit_completed": {"ko": "수료 대 미수료, 기준: 미수료", "en": "completed vs not, reference: not completed"},
+    "an_unit_offence": {"ko": "해당 대 비해당, 기준: 이 유형이 없는 사건", "en": "yes vs no, reference: cases without it"},
+    "an_unit_change": {"ko": "검사 척도에서 1점 더 오를수록", "en": "per point more of change on the instrument's scale"},
+    "an_unit_improvement": {"ko": "신뢰할 만한 향상 1단위마다", "en": "per reliable improvement"},
     "an_covariate": {"ko": "공변량", "en": "Covariate"},
     "an_coef": {"ko": "계수", "en": "coef"},
     "an_se": {"ko": "표준오차", "en": "se"},
@@ -115,6 +129,11 @@ TEXT: dict[str, dict[str, str]] = {
     "an_ci_upper": {"ko": "95% CI 상한", "en": "95% CI upper"},
     "an_z": {"ko": "z", "en": "z"},
     "an_p": {"ko": "p", "en": "p"},
+    "an_cox_too_few": {
+        "ko": "공변량 {n_covariates}개에 재범 사건이 {n_events}건뿐입니다. 안정된 추정에는 {needed}건 이상(공변량마다 "
+              "{min_per_covariate:g}건)이 필요합니다. 공변량을 줄이십시오.",
+        "en": "{n_events} reoffending event(s) for {n_covariates} covariate(s); a stable estimate needs at least "
+              "{needed} ({min_per_covariate:g} per covariate). Choose fewer covariates."},
     "an_change_too_few": {
         "ko": "아직 추정할 수 없습니다: 공변량 {n_covariates}개에 재범 사건이 {n_events}건뿐이며, 안정된 추정에는 "
               "{needed}건 이상(공변량마다 {min_per_covariate:g}건)이 필요합니다. 추적 관찰이 쌓이면 이 표가 채워집니다.",
@@ -357,6 +376,23 @@ def value_label(column: str, value: object, lang: str) -> str:
     key = _VALUE_PREFIX.get(column, "\0") + str(value)
     entry = ALL.get(key)
     return (entry.get(lang) or entry["ko"]) if entry else str(value)
+
+
+def covariate_unit(name: str, lang: str) -> str:
+    """What a covariate's hazard ratio compares: a unit of a number, or a category against its
+    reference ("yes vs no, reference: ..."); "" when not known."""
+    if f"an_unit_{name}" in TEXT:
+        return TEXT[f"an_unit_{name}"][lang]
+    for prefix in ("offence", "change", "improvement"):
+        if name.startswith(prefix + "_"):
+            return TEXT[f"an_unit_{prefix}"][lang]
+    return ""
+
+
+def compared_label(name: str, lang: str) -> str:
+    """A covariate's label with what its ratio compares below it, for a forest plot's rows."""
+    unit = covariate_unit(name, lang)
+    return f"{covariate_label(name, lang)}<br>{unit}" if unit else covariate_label(name, lang)
 
 
 def covariate_label(name: str, lang: str) -> str:

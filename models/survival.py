@@ -692,10 +692,30 @@ def forest_plot(
                  "array": summary["hr_ci_upper"] - hr, "arrayminus": hr - summary["hr_ci_lower"]},
         name="hazard ratio", hovertemplate="%{y}: %{x:.2f}<extra></extra>"))
     fig.add_vline(x=1, line_dash="dash", line_color="grey")
+    ticks = log_ticks(summary["hr_ci_lower"], summary["hr_ci_upper"])
     fig.update_layout(title=title, template="plotly_white", xaxis_title="hazard ratio (log scale)",
                       xaxis_type="log", yaxis_autorange="reversed", showlegend=False,
                       height=240 + 40 * len(names))
+    fig.update_xaxes(tickvals=ticks, ticktext=[f"{v:g}" for v in ticks], minor_showgrid=False)
     return fig
+
+
+_NICE = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+
+
+def log_ticks(lower: Sequence[float], upper: Sequence[float], most: int = 7) -> list[float]:
+    """Few readable ticks for a ratio's log axis: 1 and the 1-2-5 values the intervals span
+    (only the powers of ten when that would be more than `most`). Plotly's own log ticks label
+    every 2..9 between decades, which clutters a forest plot."""
+    values = np.r_[np.asarray(lower, float), np.asarray(upper, float)]
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size == 0:
+        return [1.0]
+    lo, hi = min(values.min(), 1.0), max(values.max(), 1.0)
+    ticks = [v for v in _NICE if lo / 1.5 <= v <= hi * 1.5]
+    if len(ticks) > most:
+        ticks = [v for v in ticks if v in (0.01, 0.1, 1.0, 10.0, 100.0)]
+    return ticks
 
 
 def _ph_table(

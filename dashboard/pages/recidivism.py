@@ -11,7 +11,7 @@ from dashboard import state
 from dashboard.components import service_errors
 from dashboard.i18n import t
 from dashboard.messages import localise
-from dashboard.text_analyst import covariate_label, value_label
+from dashboard.text_analyst import compared_label, covariate_label, covariate_unit, value_label
 from errors import ValidationError
 from models import service as ms
 
@@ -117,42 +117,52 @@ if cox_tab.open:
                 # The whole frame (with the matrix scores) is read only for a model of changes.
                 if any(c.startswith("change_") for c in covariates):
                     frame = state.memo(ctx, "analysis_frame", lambda: ms.analysis_frame(ctx))
-                cox = state.memo(ctx, ("cox", tuple(covariates)),
-                                 lambda: ms.cox_fit(ctx, covariates, complete_cases=True, frame=frame))
-                summary = cox.summary
-                labels = [covariate_label(c, lang) for c in summary.index]
-                c1, c2, c3 = st.columns(3)
-                c1.metric(t("an_n_used", lang), cox.n)
-                c2.metric(t("an_n_events", lang), cox.n_events)
-                c3.metric(t("an_concordance", lang), f"{cox.concordance:.3f}")
-                lr = cox.log_likelihood_ratio_test
-                st.caption(t("an_lr_test", lang, stat=f"{lr.statistic:.2f}", df=lr.df, p=fmt_p(lr.p)))
-                forest = cox.plot(labels=dict(zip(summary.index, labels, strict=True)),
-                                  title=t("an_forest_title", lang))
-                forest.update_traces(name=t("an_hr", lang))
-                forest.update_layout(xaxis_title=t("an_hr_axis", lang))
-                st.plotly_chart(forest, key="an_forest_chart")
-                st.dataframe(pd.DataFrame({
-                    t("an_covariate", lang): labels,
-                    t("an_coef", lang): summary["coef"].map(fmt).to_numpy(),
-                    t("an_se", lang): summary["se"].map(fmt).to_numpy(),
-                    t("an_hr", lang): summary["hazard_ratio"].map(fmt).to_numpy(),
-                    t("an_ci_lower", lang): summary["hr_ci_lower"].map(fmt).to_numpy(),
-                    t("an_ci_upper", lang): summary["hr_ci_upper"].map(fmt).to_numpy(),
-                    t("an_z", lang): summary["z"].map(lambda v: fmt(v, 2)).to_numpy(),
-                    t("an_p", lang): summary["p"].map(fmt_p).to_numpy(),
-                }), hide_index=True, key="an_cox_table")
-                st.markdown(f"**{t('an_ph_test', lang)}**")
-                ph = cox.ph_test()
-                st.dataframe(pd.DataFrame({
-                    t("an_covariate", lang): [(t("an_ph_global", lang) if c == "GLOBAL" else covariate_label(c, lang))
-                                              for c in ph.index],
-                    t("an_statistic", lang): ph["statistic"].map(lambda v: fmt(v, 2)).to_numpy(),
-                    t("an_df", lang): ph["df"].to_numpy(),
-                    t("an_p", lang): ph["p"].map(lambda v: "—" if math.isnan(v) else fmt_p(v)).to_numpy(),
-                }), hide_index=True, key="an_ph_table")
-                if (ph["p"] < 0.05).any():
-                    st.warning(t("an_ph_violated", lang))
+                try:
+                    cox = state.memo(ctx, ("cox", tuple(covariates)),
+                                     lambda: ms.cox_fit(ctx, covariates, complete_cases=True, frame=frame))
+                except ValidationError as exc:
+                    if exc.code != "models.event_covariate_least_needed":
+                        raise
+                    # The reader's choice asks more of the data than it has: say what to change.
+                    st.warning(t("an_cox_too_few", lang, **exc.params))
+                    cox = None
+                if cox is not None:
+                    summary = cox.summary
+                    labels = [covariate_label(c, lang) for c in summary.index]
+                    c1, c2, c3 = st.columns(3)
+                    c1.metric(t("an_n_used", lang), cox.n)
+                    c2.metric(t("an_n_events", lang), cox.n_events)
+                    c3.metric(t("an_concordance", lang), f"{cox.concordance:.3f}")
+                    lr = cox.log_likelihood_ratio_test
+                    st.caption(t("an_lr_test", lang, stat=f"{lr.statistic:.2f}", df=lr.df, p=fmt_p(lr.p)))
+                    forest = cox.plot(labels={c: compared_label(c, lang) for c in summary.index},
+                                      title=t("an_forest_title", lang))
+                    forest.update_traces(name=t("an_hr", lang))
+                    forest.update_layout(xaxis_title=t("an_hr_axis", lang))
+                    st.plotly_chart(forest, key="an_forest_chart")
+                    st.caption(t("an_forest_note", lang))
+                    st.dataframe(pd.DataFrame({
+                        t("an_covariate", lang): labels,
+                        t("an_hr_compare", lang): [covariate_unit(c, lang) for c in summary.index],
+                        t("an_coef", lang): summary["coef"].map(fmt).to_numpy(),
+                        t("an_se", lang): summary["se"].map(fmt).to_numpy(),
+                        t("an_hr", lang): summary["hazard_ratio"].map(fmt).to_numpy(),
+                        t("an_ci_lower", lang): summary["hr_ci_lower"].map(fmt).to_numpy(),
+                        t("an_ci_upper", lang): summary["hr_ci_upper"].map(fmt).to_numpy(),
+                        t("an_z", lang): summary["z"].map(lambda v: fmt(v, 2)).to_numpy(),
+                        t("an_p", lang): summary["p"].map(fmt_p).to_numpy(),
+                    }), hide_index=True, key="an_cox_table")
+                    st.markdown(f"**{t('an_ph_test', lang)}**")
+                    ph = cox.ph_test()
+                    st.dataframe(pd.DataFrame({
+                        t("an_covariate", lang): [(t("an_ph_global", lang) if c == "GLOBAL" else covariate_label(c, lang))
+                                                  for c in ph.index],
+                        t("an_statistic", lang): ph["statistic"].map(lambda v: fmt(v, 2)).to_numpy(),
+                        t("an_df", lang): ph["df"].to_numpy(),
+                        t("an_p", lang): ph["p"].map(lambda v: "—" if math.isnan(v) else fmt_p(v)).to_numpy(),
+                    }), hide_index=True, key="an_ph_table")
+                    if (ph["p"] < 0.05).any():
+                        st.warning(t("an_ph_violated", lang))
 
 
 if change_tab.open:
@@ -178,7 +188,7 @@ if change_tab.open:
             c4.metric(t("an_change_dropped", lang), result.dropped)
             table = result.table()
             labels = [covariate_label(c, lang) for c in table["covariate"]]
-            forest = result.plot(labels=dict(zip(table["covariate"], labels, strict=True)),
+            forest = result.plot(labels={c: compared_label(c, lang) for c in table["covariate"]},
                                  title=t("an_change_forest_title", lang))
             forest.update_traces(name=t("an_hr", lang))
             forest.update_layout(xaxis_title=t("an_hr_axis", lang))

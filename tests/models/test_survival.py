@@ -327,3 +327,13 @@ def test_cox_reads_concordance_and_ph_tests_lazily_and_keeps_no_rows_once_stored
     pd.testing.assert_frame_equal(stored.ph_test("km"), res.ph_test("km"))
     arrays = [v for v in vars(stored).values() if isinstance(v, np.ndarray)]
     assert all(a.shape[0] != len(tied) for a in arrays)
+
+
+def test_forest_ticks_are_few_readable_ratios_around_one():
+    from models.survival import log_ticks
+
+    assert log_ticks([0.3, 0.8], [1.4, 4.0]) == [0.2, 0.5, 1.0, 2.0, 5.0]
+    assert log_ticks([2.0], [3.0]) == [1.0, 2.0]  # 1 is always on the axis, the line is drawn there
+    wide = log_ticks([0.01], [80.0])
+    assert wide == [0.01, 0.1, 1.0, 10.0, 100.0]  # a wide span gets the powers of ten only
+    assert log_ticks([float("-inf"), float("nan")], [float("inf")]) == [1.0]
