@@ -122,19 +122,65 @@ def _name(*parts: object, ext: str, on: dt.date) -> str:
 
 # --- the committee's outcomes -------------------------------------------------------------------
 
+# Figures of the outcomes table and how they are rounded for reading (the exact value stays).
+_PERCENT = ("share_improved", "share_recovered", "share_deteriorated")
+_THREE = ("p", "wilcoxon_p")
+_CODED = ("domain", "from_step", "to_step")
+
+
+def _rounded(value: object, column: str) -> object:
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    if pd.isna(number):
+        return value if isinstance(value, str) else ""  # "<10", "x" or an empty cell as it is
+    if column in _PERCENT:
+        return f"{100 * number:.1f}%"
+    if column in _THREE:
+        return "<0.001" if number < 0.001 else f"{number:.3f}"
+    return f"{number:.2f}"
+
+
+def readable_outcomes(table: pd.DataFrame, *, by: str | None = None,
+                      headers: Mapping[str, str] | None = None,
+                      values: Mapping[str, str] | None = None,
+                      rounded_suffix: str = " (rounded)") -> pd.DataFrame:
+    """The outcomes table as a committee member reads it in a spreadsheet: beside every figure
+    its rounded copy (2 decimals, p-values 3, shares as percents), exact values kept; with
+    `headers` (column -> header) the columns renamed and with `values` the coded cells (domains,
+    steps and the `by` groups) named. Suppressed cells ("<10", "x") stay as they are."""
+    headers, values = headers or {}, values or {}
+    coded = (*_CODED, by) if by else _CODED
+    out = {}
+    for column in table.columns:
+        cells = table[column].astype(object)
+        if column in coded:
+            cells = cells.map(lambda v: values.get(str(v), v))
+        out[headers.get(column, column)] = cells
+        if column not in coded and column not in ("note", "n", "df"):
+            out[headers.get(column, column) + rounded_suffix] = [_rounded(v, column) for v in cells]
+    return pd.DataFrame(out)
+
+
 def outcomes_table(ctx: Context, *, by: str | None = None, purpose: str,
-                   fmt: str = "csv") -> Export:
-    """The committee's outcomes table (CSV or JSON): the same suppressed table the page shows."""
+                   fmt: str = "csv", headers: Mapping[str, str] | None = None,
+                   values: Mapping[str, str] | None = None,
+                   rounded_suffix: str = " (rounded)") -> Export:
+    """The committee's outcomes table (CSV or JSON): the same suppressed table the page shows.
+
+    The CSV puts a rounded copy beside every figure (`readable_outcomes`) and, on request, the
+    reader's headers and names of coded values; JSON keeps the codes and exact values only."""
     from matrix import service as matrix
 
     access.require(ctx, "export.aggregate")
     why, fmt = check_purpose(purpose), _check_format(fmt)
     table = matrix.programme_outcomes(ctx, by=by)
-    return _record(ctx, kind="programme_outcomes", purpose=why, data=_table_bytes(table, fmt),
+    shown = (readable_outcomes(table, by=by, headers=headers, values=values,
+                               rounded_suffix=rounded_suffix) if fmt == "csv" else table)
+    return _record(ctx, kind="programme_outcomes", purpose=why, data=_table_bytes(shown, fmt),
                    rows=len(table),
                    file_name=_name("programme-outcomes", f"by-{by}" if by else "whole-programme",
-                                   ext=fmt, on=ctx.today),
-                   media_type=FORMATS[fmt], filters={"by": by, "format": fmt},
+                                   "korean" if headers else None, ext=fmt, on=ctx.today),
+                   media_type=FORMATS[fmt],
+                   filters={"by": by, "format": fmt, "headers": "reader" if headers else "codes"},
                    suppression=_suppression(ctx))
 
 

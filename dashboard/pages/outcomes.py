@@ -160,9 +160,19 @@ c1, c2 = st.columns(2)
 with c1:
     st.markdown(f"**{t('cm_export_csv', lang)}**")
 
+    readable = st.checkbox(t("cm_csv_korean", lang), key=state.keep("cm_csv_korean"))
+
     def make_csv(purpose: str) -> exports.Export:
+        words = {}
+        if readable:
+            words = {"headers": {**{k[len("cm_csv_"):]: t(k, lang) for k in TEXT
+                                    if k.startswith("cm_csv_") and k not in ("cm_csv_korean", "cm_csv_rounded")},
+                                 **({by: group_col} if by else {})},
+                     "values": {k.split("_", 2)[2]: t(k, lang) for k in TEXT
+                                if k.startswith(("cm_dom_", "cm_step_", "cm_grp_"))}}
         with state.context(actor, "committee outcomes: CSV export") as ctx:
-            return exports.outcomes_table(ctx, by=by, purpose=purpose)
+            return exports.outcomes_table(ctx, by=by, purpose=purpose,
+                                          rounded_suffix=t("cm_csv_rounded", lang), **words)
 
     download("download_csv", f"cm_csv_{by_key}", make_csv)
 

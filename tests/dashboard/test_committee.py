@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 
+import pandas as pd
 import pytest
 from sqlalchemy import select
 
@@ -111,6 +113,23 @@ def test_downloads_ask_their_purpose_and_are_recorded(demo, signed_in):
     csv = export.data
     assert b"domain" in csv and not CODE.search(csv)
     assert export.file_name.startswith("programme-outcomes-whole-programme-")
+    # Beside every figure its rounded copy; the exact value stays.
+    table = pd.read_csv(io.BytesIO(csv), dtype=str, keep_default_na=False)
+    assert list(table.columns[:6]) == ["domain", "from_step", "to_step", "n", "mean_pre", "mean_pre (반올림)"]
+    for _, row in table.iterrows():
+        if row["mean_diff"] not in ("", "x"):
+            assert row["mean_diff (반올림)"] == f"{float(row['mean_diff']):.2f}"
+            assert row["share_improved (반올림)"].endswith("%")
+    # Korean headers and names on request, in a file that says so.
+    at.checkbox(key="cm_csv_korean").check().run()
+    at.button(key="FormSubmitter:dl_cm_csv_none-내려받기 준비").click().run()
+    korean = at.session_state["file_cm_csv_none"]
+    assert korean.file_name.startswith("programme-outcomes-whole-programme-korean-")
+    headed = pd.read_csv(io.BytesIO(korean.data), dtype=str, keep_default_na=False)
+    assert list(headed.columns[:6]) == ["영역", "이전 단계", "이후 단계", "인원", "이전 평균", "이전 평균 (반올림)"]
+    assert "성인지 감수성" in set(headed["영역"]) and not {"planning", "midterm"} & set(headed["이전 단계"])
+    assert not [c for c in headed.columns if re.search(r"[a-z]{3,}_", c)]  # no raw column code left
+    assert len(headed) == len(table)
 
     at.button(key="FormSubmitter:cm_report_form-내려받기 준비").click().run()
     assert any("내려받기 목적" in e.value for e in at.error)
@@ -120,6 +139,7 @@ def test_downloads_ask_their_purpose_and_are_recorded(demo, signed_in):
     assert report.startswith(b"<!DOCTYPE html>") and "프로그램 성과 보고서".encode() in report
     assert "사전 (계획 단계)".encode() in report and not CODE.search(report)
     assert manifests(demo) == [("programme_outcomes", "평가위원회 반기 회의 자료"),
+                               ("programme_outcomes", "평가위원회 반기 회의 자료"),
                                ("outcomes_report_html", "평가위원회 보고서 인쇄")]
 
 

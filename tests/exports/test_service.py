@@ -196,3 +196,21 @@ def test_coarsened_gives_whole_years_and_months_for_every_kind_of_date(infer_str
     assert out["follow_up_end"].tolist() == ["2025-01", "2025-02"]
     assert out["duration"].tolist() == [400.0, 20.0]
     assert frame["age_at_offence"].iloc[0] == 16.414213  # the caller's frame is left alone
+
+
+def test_readable_outcomes_round_beside_exact_and_keep_suppressed_cells():
+    table = pd.DataFrame({
+        "programme": ["A", "B", "Total"], "domain": ["engagement"] * 3,
+        "from_step": ["planning"] * 3, "to_step": ["conclusion"] * 3, "n": [24, "<10", "x"],
+        "mean_diff": [0.123456, None, None], "p": [0.0004, None, None],
+        "share_improved": [0.41667, None, None], "note": ["", "", ""]}, dtype=object)
+    out = exports.readable_outcomes(table, by="programme", headers={"mean_diff": "평균 변화"},
+                                    values={"Total": "전체", "engagement": "참여도"},
+                                    rounded_suffix=" (반올림)")
+    assert list(out.columns) == ["programme", "domain", "from_step", "to_step", "n", "평균 변화",
+                                 "평균 변화 (반올림)", "p", "p (반올림)", "share_improved",
+                                 "share_improved (반올림)", "note"]
+    assert out["평균 변화"].iloc[0] == 0.123456 and out["평균 변화 (반올림)"].tolist() == ["0.12", "", ""]
+    assert out["p (반올림)"].iloc[0] == "<0.001" and out["share_improved (반올림)"].iloc[0] == "41.7%"
+    assert out["n"].tolist() == [24, "<10", "x"]  # suppressed counts stay as they were
+    assert out["programme"].tolist() == ["A", "B", "전체"] and set(out["domain"]) == {"참여도"}
