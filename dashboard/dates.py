@@ -58,6 +58,19 @@ def month(value: dt.date, lang: str) -> str:
     return f"{value.year}년 {value.month}월" if lang == "ko" else f"{value:%Y-%m}"
 
 
+# Tables keep dates as dates (so they sort), shown the reader's way (Streamlit's moment.js format).
+TABLE_FORMAT = {"ko": "YYYY. M. D.", "en": "YYYY-MM-DD"}
+INPUT_FORMAT = {"ko": "YYYY.MM.DD", "en": "YYYY-MM-DD"}  # st.date_input takes only these shapes
+
+
+def date_columns(names, lang: str) -> dict:
+    """`column_config` for a table's date columns: shown as the reader writes dates."""
+    import streamlit as st
+
+    fmt = TABLE_FORMAT.get(lang, TABLE_FORMAT["en"])
+    return {name: st.column_config.DateColumn(name, format=fmt) for name in names}
+
+
 # d3-time-format (Plotly's) spellings of the same: no English month names on a Korean axis.
 AXIS_FORMAT = {"ko": "%Y. %-m. %-d.", "en": "%Y-%m-%d"}
 HOVER_FORMAT = {"ko": "%Y. %-m. %-d.", "en": "%Y-%m-%d"}

@@ -18,7 +18,7 @@ TEXT: dict[str, dict[str, str]] = {
     "rv_case_filter": {"ko": "사례 번호로 거르기", "en": "Filter by case reference"},
     "rv_growth_title": {"ko": "월별 등록 해시 수 (들어온 경로별)", "en": "Entries added per month, by how they came"},
     "rv_month": {"ko": "등록한 달 (한국 시간)", "en": "Month added (Korea time)"},
-    "rv_source": {"ko": "들어온 경로", "en": "Came from"},
+    "rv_growth_source": {"ko": "들어온 경로", "en": "Came from"},
     "rv_source_upload": {"ko": "파일을 올려 해시 계산", "en": "Uploaded files, hashed here"},
     "rv_source_import": {"ko": "해시 목록 가져오기", "en": "Imported hash list"},
     "rv_case": {"ko": "사례 번호", "en": "Case reference"},

@@ -136,8 +136,7 @@ if assignments is not None:
         c1, c2, c3 = st.columns(3)
         code = c1.selectbox(t("study_code", lang), [c for c, _, _ in assignments], key="ac_tr_code")
         to = c2.selectbox(t("ac_transfer_to", lang), counselors, key="ac_tr_to")
-        on = c3.date_input(t("ac_transfer_on", lang), value=local_today(), key="ac_tr_on",
-                           format="YYYY.MM.DD")
+        on = c3.date_input(t("ac_transfer_on", lang), value=local_today(), key="ac_tr_on", format=dates.INPUT_FORMAT[lang])
         why = st.text_input(t("ac_transfer_reason", lang), key="ac_tr_reason")
         move = st.form_submit_button(t("ac_transfer", lang))
     if move and code and to:

@@ -57,9 +57,8 @@ with log_tab:
     who = c2.selectbox(t("au_account", lang), [everyone, *names], key="f_actor")
     c3, c4, c5 = st.columns(3)
     since = c3.date_input(t("au_from", lang), value=today - dt.timedelta(days=30), max_value=today,
-                          key="f_from", format="YYYY.MM.DD")
-    until = c4.date_input(t("au_to", lang), value=today, max_value=today, key="f_to",
-                          format="YYYY.MM.DD")
+                          key="f_from", format=dates.INPUT_FORMAT[lang])
+    until = c4.date_input(t("au_to", lang), value=today, max_value=today, key="f_to", format=dates.INPUT_FORMAT[lang])
     code = c5.text_input(t("au_study_code", lang), key="f_code").strip()
     entries = None
     with service_errors(), state.context(actor, "audit page") as ctx:
@@ -84,9 +83,8 @@ with log_tab:
 with review_tab:
     today = local_today()
     c1, c2 = st.columns(2)
-    start = c1.date_input(t("month_start", lang), value=today.replace(day=1), key="rv_start",
-                          format="YYYY.MM.DD")
-    end = c2.date_input(t("month_end", lang), value=today, key="rv_end", format="YYYY.MM.DD")
+    start = c1.date_input(t("month_start", lang), value=today.replace(day=1), key="rv_start", format=dates.INPUT_FORMAT[lang])
+    end = c2.date_input(t("month_end", lang), value=today, key="rv_end", format=dates.INPUT_FORMAT[lang])
     review = None
     with service_errors(), state.context(actor, "audit page: access review") as ctx:
         review = accounts.access_review(ctx, start=start, end=end)

@@ -111,7 +111,7 @@ for status in completion.CELL_STATUSES:
                              marker={"symbol": "square", "size": 14, "color": COLOURS[status],
                                      "line": {"width": 1, "color": "#999"}}))
 fig.update_layout(
-    title=f"{t('co_cl_completion', lang)} · {today:%Y-%m-%d}",
+    title=f"{t('co_cl_completion', lang)} · {dates.day(today, lang)}",
     xaxis_title=t("co_cl_axis_cells", lang), yaxis_title=t("study_code", lang),
     yaxis={"autorange": "reversed", "type": "category"}, xaxis={"side": "top", "type": "category"},
     height=max(360, 200 + 24 * len(rows)), margin={"t": 140},

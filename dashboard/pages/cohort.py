@@ -80,7 +80,9 @@ if frame is not None:
     if rows.empty:
         st.info(t("an_no_rows", lang))
     else:
-        st.dataframe(shown(rows, SHOWN), hide_index=True, key="an_frame_table")
+        st.dataframe(shown(rows, SHOWN), hide_index=True, key="an_frame_table",
+                     column_config=dates.date_columns(
+                         [t(COLUMN_KEYS[c], lang) for c in ("follow_up_start", "follow_up_end")], lang))
 
     if access.is_allowed(actor.role, "export.pseudonymised"):
         st.subheader(t("an_export", lang))
@@ -131,8 +133,8 @@ else:
     with st.form("an_followup_form"):
         c1, c2 = st.columns(2)
         start = c1.date_input(t("an_fu_start", lang), min_value=dt.date(2000, 1, 1),
-                              key="an_fu_start")
-        end = c2.date_input(t("an_fu_end", lang), min_value=dt.date(2000, 1, 1), key="an_fu_end")
+                              key="an_fu_start", format=dates.INPUT_FORMAT[lang])
+        end = c2.date_input(t("an_fu_end", lang), min_value=dt.date(2000, 1, 1), key="an_fu_end", format=dates.INPUT_FORMAT[lang])
         save_fu = st.form_submit_button(t("save", lang))
     if save_fu:
         with service_errors(), state.context(actor, "cohort page: record follow-up") as ctx:
@@ -150,7 +152,7 @@ else:
         c1, c2, c3, c4 = st.columns(4)
         ev_code = c1.selectbox(t("study_code", lang), windowed, key="an_ev_code")
         ev_date = c2.date_input(t("an_event_date", lang), min_value=dt.date(2000, 1, 1),
-                                key="an_ev_date")
+                                key="an_ev_date", format=dates.INPUT_FORMAT[lang])
         ev_type = c3.selectbox(t("an_event_type", lang), RECIDIVISM_TYPES, key="an_ev_type",
                                format_func=lambda v: value_label("event_type", v, lang))
         ev_source = c4.selectbox(t("an_event_source", lang), MANUAL_SOURCES, key="an_ev_source",
@@ -199,7 +201,7 @@ else:
         c3, c4 = st.columns(2)
         extend = c3.checkbox(t("an_pr_extend", lang), key="an_pr_extend")
         extend_to = c4.date_input(t("an_pr_extend_to", lang), value=local_today(),
-                                  max_value=local_today(), key="an_pr_extend_to", format="YYYY.MM.DD")
+                                  max_value=local_today(), key="an_pr_extend_to", format=dates.INPUT_FORMAT[lang])
         reason = st.text_input(t("an_pr_reason", lang), key="an_pr_reason")
         decide = st.form_submit_button(t("an_decide", lang))
     if decide:
@@ -225,4 +227,5 @@ if decided:
             t("an_proposed_date", lang): [p.proposed_date for p in decided],
             t("status", lang): [t("an_prop_status_" + p.status, lang) for p in decided],
             t("reason", lang): [p.reason or "" for p in decided],
-        }), hide_index=True, key="an_decided_table")
+        }), hide_index=True, key="an_decided_table",
+            column_config=dates.date_columns([t("an_proposed_date", lang)], lang))

@@ -39,7 +39,7 @@ programme_id = st.selectbox(t("pv_col_programme", lang), list(names), format_fun
 with st.form("ed_delivery_form", clear_on_submit=False):
     c1, c2 = st.columns(2)
     delivered_on = c1.date_input(t("pv_col_date", lang), key="ed_date",
-                                 max_value=local_today())
+                                 max_value=local_today(), format=dates.INPUT_FORMAT[lang])
     audience = c2.selectbox(t("pv_col_audience", lang), audiences_of[programme_id],
                             format_func=lambda a: label("pv_aud_", a, lang), key="ed_audience")
     c3, c4, c5 = st.columns(3)

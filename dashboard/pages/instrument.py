@@ -4,7 +4,7 @@ import streamlit as st
 
 from assessment import service as assessment_service
 from assessment.instruments import default_instruments
-from dashboard import state
+from dashboard import dates, state
 from dashboard.components import service_errors
 from dashboard.counselor import caseload_codes, choose_participant, stage_label, status_label
 from dashboard.i18n import t
@@ -112,7 +112,7 @@ with st.form(f"co_in_form_{inst.id}", clear_on_submit=False):
         st.text_area(getattr(field.label, lang), key=free_key[field.id], disabled=not editable,
                      help=getattr(field.hint, lang) if field.hint else None)
     c1, c2 = st.columns([1, 3])
-    given_on = c1.date_input(t("co_in_date", lang), key="co_in_date", max_value=today, disabled=not editable)
+    given_on = c1.date_input(t("co_in_date", lang), key="co_in_date", max_value=today, disabled=not editable, format=dates.INPUT_FORMAT[lang])
     notes = c2.text_area(t("co_in_notes", lang), key="co_in_notes", disabled=not editable, height=68)
     b1, b2, _ = st.columns([1, 1, 3])
     save = b1.form_submit_button(t("co_in_save", lang), disabled=not editable)

@@ -69,14 +69,15 @@ with service_errors(), state.context(actor, "participant page: sessions") as ctx
                           yaxis={"range": [0, max(s.minutes for s in sessions) * 1.15]})
         dates.date_axes(fig, lang)
         st.plotly_chart(fig, key="timeline")
-        st.dataframe(frame, hide_index=True)
+        st.dataframe(frame, hide_index=True, key="sessions_table",
+                     column_config=dates.date_columns([t("session_date", lang)], lang))
     else:
         st.info(t("no_sessions", lang))
 
 st.subheader(t("record_session", lang))
 with st.form("record_session_form", clear_on_submit=False):
     c1, c2, c3, c4 = st.columns(4)
-    date = c1.date_input(t("session_date", lang), value=ctx.today, max_value=ctx.today, key="rs_date")
+    date = c1.date_input(t("session_date", lang), value=ctx.today, max_value=ctx.today, key="rs_date", format=dates.INPUT_FORMAT[lang])
     minutes = c2.number_input(t("minutes", lang), min_value=1, max_value=480, value=50, key="rs_minutes")
     modality = c3.selectbox(t("modality", lang), MODALITIES, format_func=lambda m: t("mod_" + m, lang),
                             key="rs_modality")

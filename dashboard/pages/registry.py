@@ -41,7 +41,7 @@ else:
                hovertemplate="%{x}<br>" + t("rv_source_" + source, lang) + ": %{y}<extra></extra>")
         for source, part in growth.groupby("source", sort=False)])
     fig.update_layout(barmode="stack", xaxis_title=t("rv_month", lang),
-                      yaxis_title=t("rv_entries_axis", lang), legend_title_text=t("rv_source", lang),
+                      yaxis_title=t("rv_entries_axis", lang), legend_title_text=t("rv_growth_source", lang),
                       height=360, margin={"t": 30})
     fig.update_xaxes(type="category")
     st.plotly_chart(fig, key="rv_growth_chart")

@@ -99,7 +99,7 @@ def visible_texts(at, skip_columns: set[str] = frozenset()) -> list[str]:
         if kind in ("dataframe", "table") or (proto is not None and hasattr(proto, "arrow_data")):
             try:
                 _frame_strings(node.value, out, skip_columns)
-            except Exception:  # noqa: BLE001 - an element without a frame: its proto's strings
+            except Exception:  # an element without a frame: its proto's strings
                 pass
         if proto is not None and hasattr(proto, "ListFields"):
             if kind == "plotly_chart" or hasattr(proto, "spec") and getattr(proto, "spec", ""):

@@ -43,3 +43,29 @@ def test_date_axes_carry_no_english_month_names_in_korean():
     fig = dates.date_axes(go.Figure(go.Scatter(x=[dt.date(2026, 10, 13)], y=[1])), "ko")
     assert fig.layout.xaxis.tickformat == "%Y. %-m. %-d."
     assert dates.date_axes(go.Figure(), "en").layout.xaxis.tickformat == "%Y-%m-%d"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_every_date_input_and_date_column_is_written_the_readers_way(demo, signed_in):
+    """Date inputs take Korea's YYYY.MM.DD (not Streamlit's YYYY/MM/DD) and table dates stay
+    dates (they sort) shown as "2026. 10. 13."; in English both are ISO."""
+    import json
+
+    from dashboard.navigation import visible_pages
+    from tests.dashboard.test_every_page import USERS
+
+    inputs = 0
+    for role in ("counselor", "analyst", "admin", "educator"):
+        for path, _ in visible_pages(role):
+            at = signed_in(USERS[role], path)
+            for widget in at.date_input:
+                assert widget.proto.format == "YYYY.MM.DD", (path, widget.label)
+                inputs += 1
+    assert inputs >= 8
+    at = signed_in("counselor1", "pages/participant.py")
+    table = next(d for d in at.dataframe if "회기 날짜" in d.value.columns)
+    config = json.loads(table.proto.columns)
+    assert config["회기 날짜"]["type_config"]["format"] == "YYYY. M. D.", config
+    at.session_state["lang"] = "en"
+    at.run()
+    assert [w.proto.format for w in at.date_input] == ["YYYY-MM-DD"] * len(at.date_input)

@@ -36,3 +36,16 @@ def test_every_coded_value_has_a_label():
                            ("pv_dist_", SEOUL_DISTRICTS)):
         for value in values:
             assert prefix + value in TEXT, prefix + value
+
+
+def test_no_catalogue_defines_a_key_twice():
+    """A key written twice in one dict literal silently keeps the last text (the first is lost)."""
+    import ast
+
+    twice = []
+    for path in sorted((Path(__file__).resolve().parents[2] / "dashboard").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Dict):
+                keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
+                twice += [f"{path.name}: {k}" for k in {k for k in keys if keys.count(k) > 1}]
+    assert twice == []
