@@ -198,3 +198,50 @@ def age_band(age: float | None) -> str | None:
         if lo <= years <= hi:
             return code
     raise ValueError(f"age {age!r} is outside every age band")
+
+
+# --- review periods -----------------------------------------------------------------------------
+# The committee rates programmes for a period, and every rating of one period is summarised
+# together: a period is a calendar half, quarter or month, a date range, or a named cohort, never
+# free text ("다음주쯤" would be a period of its own that no summary finds).
+PERIOD_KINDS: tuple[str, ...] = ("half", "quarter", "month", "range", "cohort")
+COHORT_PERIOD_PREFIX = "cohort:"
+PERIOD_MAX_LENGTH = 80  # "cohort:" and a cohort's name (64), with room to spare
+
+
+def period_kind(text: str) -> str | None:
+    """The kind of a review period written as its code, or None when it is not one.
+
+    Half "2026-H1", quarter "2026-Q3", month "2026-10", date range "2026-01-05~2026-06-30"
+    (start on or before end), cohort "cohort:<the cohort's name>".
+
+    >>> [period_kind(p) for p in ("2026-H1", "2026-Q3", "2026-10", "2026-01-05~2026-06-30")]
+    ['half', 'quarter', 'month', 'range']
+    >>> period_kind("cohort:2026 봄 기수"), period_kind("다음주쯤"), period_kind("2026-06-30~2026-01-05")
+    ('cohort', None, None)
+    """
+    import datetime as dt
+    import re
+
+    text = (text or "").strip()
+    if not text or len(text) > PERIOD_MAX_LENGTH:
+        return None
+    if text.startswith(COHORT_PERIOD_PREFIX):
+        return "cohort" if text[len(COHORT_PERIOD_PREFIX):].strip() else None
+    year = re.match(r"^(\d{4})-", text)
+    if not year or not 2000 <= int(year.group(1)) <= 2100:
+        return None
+    if re.fullmatch(r"\d{4}-H[12]", text):
+        return "half"
+    if re.fullmatch(r"\d{4}-Q[1-4]", text):
+        return "quarter"
+    if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        return "month"
+    span = re.fullmatch(r"(\d{4}-\d{2}-\d{2})~(\d{4}-\d{2}-\d{2})", text)
+    if span:
+        try:
+            start, end = (dt.date.fromisoformat(d) for d in span.groups())
+        except ValueError:
+            return None
+        return "range" if start <= end else None
+    return None

@@ -115,3 +115,75 @@ def table(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> None:
     lang = state.lang()
     shown = frame.rename(columns={c: t(k, lang) for c, k in (labels or {}).items()})
     st.dataframe(shown, hide_index=True)
+
+
+def period_picker(key: str, *, cohorts: list[str] | None = None, where=None) -> str:
+    """A review period chosen, never typed (vocab.period_kind): a half, quarter or month near
+    today, a date range, or (given `cohorts`) one of the programme's cohorts. Returns its code,
+    e.g. "2026-H2", "2026-01-05~2026-06-30", "cohort:2026 봄 기수"."""
+    import datetime as dt
+
+    import vocab
+    from dashboard import dates
+    from db.context import local_today
+
+    lang, target = state.lang(), where or st
+    kinds = [k for k in vocab.PERIOD_KINDS if k != "cohort" or cohorts]
+    today = local_today()
+    c1, c2 = target.columns([1, 2])
+    kind = c1.selectbox(t("period_kind", lang), kinds, key=state.keep(f"{key}_kind", "half"),
+                        format_func=lambda k: t("period_kind_" + k, lang))
+    if kind == "half":
+        halves = [(y, h) for y in range(today.year + 1, today.year - 4, -1) for h in (2, 1)]
+        current = (today.year, 1 if today.month <= 6 else 2)
+        y, h = c2.selectbox(t("period", lang), halves, index=halves.index(current),
+                            key=f"{key}_half",
+                            format_func=lambda v: t(f"period_half_{v[1]}", lang, year=v[0]))
+        return f"{y}-H{h}"
+    if kind == "quarter":
+        quarters = [(y, q) for y in range(today.year + 1, today.year - 4, -1) for q in (4, 3, 2, 1)]
+        current = (today.year, (today.month - 1) // 3 + 1)
+        y, q = c2.selectbox(t("period", lang), quarters, index=quarters.index(current),
+                            key=f"{key}_quarter",
+                            format_func=lambda v: t("period_quarter", lang, year=v[0], q=v[1]))
+        return f"{y}-Q{q}"
+    if kind == "month":
+        months, y, m = [], today.year, today.month
+        for _ in range(36):
+            months.append(dt.date(y, m, 1))
+            y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+        chosen = c2.selectbox(t("period", lang), months, key=f"{key}_month",
+                              format_func=lambda d: dates.month(d, lang))
+        return f"{chosen:%Y-%m}"
+    if kind == "range":
+        d1, d2 = c2.columns(2)
+        start = d1.date_input(t("period_from", lang), value=today.replace(day=1), key=f"{key}_from",
+                              format=dates.INPUT_FORMAT[lang])
+        end = d2.date_input(t("period_to", lang), value=today, key=f"{key}_to",
+                            format=dates.INPUT_FORMAT[lang])
+        return f"{start.isoformat()}~{end.isoformat()}"  # the use case refuses an end before start
+    name = c2.selectbox(t("period_cohort", lang), cohorts, key=f"{key}_cohort")
+    return vocab.COHORT_PERIOD_PREFIX + name
+
+
+def period_text(code: str) -> str:
+    """A period's code as the reader says it ("2026년 하반기", "기수: 2026 봄 기수")."""
+    import datetime as dt
+
+    import vocab
+    from dashboard import dates
+
+    lang = state.lang()
+    kind = vocab.period_kind(code)
+    if kind == "half":
+        return t(f"period_half_{code[-1]}", lang, year=int(code[:4]))
+    if kind == "quarter":
+        return t("period_quarter", lang, year=int(code[:4]), q=int(code[-1]))
+    if kind == "month":
+        return dates.month(dt.date(int(code[:4]), int(code[5:7]), 1), lang)
+    if kind == "range":
+        start, end = (dt.date.fromisoformat(d) for d in code.split("~"))
+        return f"{dates.day(start, lang)} ~ {dates.day(end, lang)}"
+    if kind == "cohort":
+        return t("period_cohort_is", lang, name=code[len(vocab.COHORT_PERIOD_PREFIX):])
+    return code  # a period stored before they had a form: as it was written

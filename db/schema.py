@@ -540,7 +540,7 @@ class ProgrammeReview(Base):
     rater_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     indicator: Mapped[str] = mapped_column(String(64))
     score: Mapped[int] = mapped_column(Integer)
-    period: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(String(vocab.PERIOD_MAX_LENGTH))  # vocab.period_kind
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -833,7 +833,7 @@ class PreventionReview(Base):
     rater_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     indicator: Mapped[str] = mapped_column(String(64))
     score: Mapped[int] = mapped_column(Integer)
-    period: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(String(vocab.PERIOD_MAX_LENGTH))  # vocab.period_kind
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -848,7 +848,7 @@ class PreventionRecommendation(Base):
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("prevention_programmes.id"), index=True)
-    period: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(String(vocab.PERIOD_MAX_LENGTH))  # vocab.period_kind
     text: Mapped[str] = mapped_column(Text)
     audience: Mapped[str | None] = mapped_column(String(24))
     format: Mapped[str | None] = mapped_column(String(16))

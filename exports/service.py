@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +117,10 @@ def _table_bytes(table: pd.DataFrame, fmt: str, extra: Mapping[str, Any] | None 
 
 
 def _name(*parts: object, ext: str, on: dt.date) -> str:
-    words = [str(p).replace("_", "-") for p in parts if p not in (None, "")]
+    # Only letters, digits, dots and hyphens: a period such as "2026-01-05~2026-06-30" or a
+    # cohort's name with spaces makes no odd file name.
+    words = [re.sub(r"[^\w.-]+", "-", str(p)).replace("_", "-").strip("-")
+             for p in parts if p not in (None, "")]
     return "-".join([*words, on.isoformat()]) + "." + ext
 
 

@@ -668,10 +668,12 @@ def record_programme_review(ctx: Context, *, programme_id: int, indicator: str, 
                               "{score!r}",
                               indicator=indicator, lo=lo, hi=hi, score=score)
     period = (period or "").strip()
-    if not period or len(period) > 16:
-        raise ValidationError("matrix.name_review_period_characters",
-                              "name the review period in 1-16 characters (e.g. 2026-H2), got "
-                              "{period!r}",
+    kind = vocab.period_kind(period)
+    if kind is None:
+        raise ValidationError("matrix.review_period_form",
+                              "the review period {period!r} is not a period: give a half "
+                              "(2026-H2), a quarter (2026-Q3), a month (2026-10), a date range "
+                              "(2026-01-05~2026-06-30) or a cohort (cohort:<its name>)",
                               period=period)
     check_note(comment, field="review comment")
     with ctx.transaction() as s:
@@ -679,6 +681,12 @@ def record_programme_review(ctx: Context, *, programme_id: int, indicator: str, 
             raise NotFound("matrix.no_programme",
                            "No programme {programme_id}.",
                            programme_id=programme_id)
+        name = period[len(vocab.COHORT_PERIOD_PREFIX):].strip()
+        if kind == "cohort" and s.scalar(select(Cohort.id).where(
+                Cohort.programme_id == programme_id, Cohort.name == name)) is None:
+            raise ValidationError("matrix.review_period_cohort",
+                                  "programme {programme_id} has no cohort named {name!r}",
+                                  programme_id=programme_id, name=name)
         row = s.scalars(select(ProgrammeReview).where(
             ProgrammeReview.programme_id == programme_id, ProgrammeReview.rater_id == ctx.actor.id,
             ProgrammeReview.indicator == indicator, ProgrammeReview.period == period)).one_or_none()
@@ -812,6 +820,15 @@ def review_programmes(ctx: Context) -> pd.DataFrame:
     rows = ctx.session.execute(select(Programme.id, Programme.name).order_by(Programme.name)).all()
     ctx.session.rollback()
     return pd.DataFrame(rows, columns=["programme_id", "programme"])
+
+
+def review_cohorts(ctx: Context, programme_id: int) -> list[str]:
+    """The names of a programme's cohorts, newest first: the named periods it can be rated for."""
+    access.require(ctx, "review.record")
+    names = ctx.session.scalars(select(Cohort.name).where(Cohort.programme_id == programme_id)
+                                .order_by(Cohort.start_date.desc(), Cohort.name)).all()
+    ctx.session.rollback()
+    return list(names)
 
 
 def my_programme_reviews(ctx: Context, *, period: str) -> pd.DataFrame:
@@ -1005,6 +1022,7 @@ __all__ = [
     "programme_review_summary",
     "record_programme_review",
     "review_goal",
+    "review_cohorts",
     "review_programmes",
     "set_goal",
     "sign_off_cohort",

@@ -395,11 +395,13 @@ def record_prevention_review(ctx: Context, *, programme_id: int, indicator: str,
 
 
 def _period(period: str) -> str:
+    """A calendar period (vocab.period_kind); prevention classes have no cohorts to name."""
     period = (period or "").strip()
-    if not 1 <= len(period) <= 16:
-        raise ValidationError("prevention.review_period",
-                              "name the review period in 1-16 characters (e.g. 2026-H2), got "
-                              "{period!r}", period=period)
+    if vocab.period_kind(period) not in ("half", "quarter", "month", "range"):
+        raise ValidationError("prevention.review_period_form",
+                              "the review period {period!r} is not a period: give a half "
+                              "(2026-H2), a quarter (2026-Q3), a month (2026-10) or a date range "
+                              "(2026-01-05~2026-06-30)", period=period)
     return period
 
 

@@ -16,7 +16,7 @@ from accounts import service as accounts_service
 from assessment import service as assessments
 from casework import service as casework
 from dashboard import dates, state
-from dashboard.components import service_errors
+from dashboard.components import period_text, service_errors
 from dashboard.counselor import stage_label
 from dashboard.i18n import t
 from db import access
@@ -140,7 +140,7 @@ if allowed("review.record"):
         programmes = matrix_service.review_programmes(ctx)
         mine = matrix_service.my_programme_reviews(ctx, period=period)
     if programmes is not None and mine is not None:
-        section("hm_reviews", period=period)
+        section("hm_reviews", period=period_text(period))
         rated = set(mine["programme_id"])
         left = [str(name) for pid, name in zip(programmes.iloc[:, 0], programmes.iloc[:, 1],
                                                strict=True) if pid not in rated]

@@ -7,7 +7,7 @@ import streamlit as st
 
 import vocab
 from dashboard import state
-from dashboard.components import download, service_errors
+from dashboard.components import download, period_picker, service_errors
 from dashboard.i18n import TEXT, label, t
 from dashboard.messages import localise
 from exports import service as exports
@@ -107,7 +107,8 @@ else:
             t("pv_col_p", lang): num(row["p"], 3)}]), hide_index=True, key="pv_cmp_table")
 
 st.subheader(t("pv_report", lang))
-period = st.text_input(t("pv_col_period", lang), value="2026-H1", key="pv_report_period").strip()
+st.markdown(f"**{t('pv_col_period', lang)}**")
+period = period_picker("pv_report_period")
 values = {k[len(p):]: v[lang] for p in ("pv_aud_", "pv_fmt_", "pv_by_")
           for k, v in TEXT.items() if k.startswith(p)}
 

@@ -7,7 +7,7 @@ import streamlit as st
 
 import vocab
 from dashboard import state
-from dashboard.components import service_errors
+from dashboard.components import period_picker, period_text, service_errors
 from dashboard.i18n import label, t
 from dashboard.messages import localise
 from prevention import service as prevention
@@ -47,7 +47,8 @@ rate_tab, rec_tab, version_tab = st.tabs([t("pv_rate", lang), t("pv_recommendati
                                           t("pv_new_version", lang)])
 
 with rate_tab:
-    period = st.text_input(t("pv_col_period", lang), value="2026-H1", key="pv_rv_period").strip()
+    st.markdown(f"**{t('pv_col_period', lang)}**")
+    period = period_picker("pv_rv_period")
     if names:
         programme_id = st.selectbox(t("pv_col_programme", lang), list(names),
                                     format_func=names.get, key="pv_rv_programme")
@@ -94,11 +95,13 @@ with rate_tab:
 
 with rec_tab:
     if names:
+        # The period is chosen outside the form: its second list follows the first at once.
+        st.markdown(f"**{t('pv_col_period', lang)}**")
+        rec_period = period_picker("pv_rec_period")
         with st.form("pv_rec_form", clear_on_submit=False):
             rec_programme = st.selectbox(t("pv_col_programme", lang), list(names),
                                          format_func=names.get, key="pv_rec_programme")
-            c1, c2, c3 = st.columns(3)
-            rec_period = c1.text_input(t("pv_col_period", lang), value="2026-H1", key="pv_rec_period")
+            c2, c3 = st.columns(2)
             rec_audience = c2.selectbox(t("pv_col_audience", lang), [None, *vocab.AUDIENCES],
                                         format_func=lambda a: t("pv_any", lang) if a is None
                                         else label("pv_aud_", a, lang), key="pv_rec_audience")
@@ -116,7 +119,7 @@ with rec_tab:
     with state.context(actor, "prevention reviews: recommendations") as ctx:
         recs = prevention.list_recommendations(ctx)
     st.dataframe(pd.DataFrame([{
-        "#": int(r.recommendation_id), t("pv_col_period", lang): r.period,
+        "#": int(r.recommendation_id), t("pv_col_period", lang): period_text(r.period),
         t("pv_col_programme", lang): r.programme, t("pv_col_text", lang): r.text,
         t("pv_col_audience", lang): label("pv_aud_", r.audience, lang) if r.audience else "",
         t("pv_col_format", lang): label("pv_fmt_", r.format, lang) if r.format else "",

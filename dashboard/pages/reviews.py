@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import state
-from dashboard.components import service_errors
+from dashboard.components import period_picker, service_errors
 from dashboard.i18n import label, t
 from dashboard.messages import localise
 from matrix import service as matrix
@@ -64,10 +64,12 @@ if programmes.empty:
     st.stop()
 names = dict(zip(programmes["programme_id"].astype(int), programmes["programme"], strict=True))
 
-c1, c2 = st.columns(2)
-programme_id = c1.selectbox(t("cm_choose_programme", lang), list(names), format_func=names.get,
+programme_id = st.selectbox(t("cm_choose_programme", lang), list(names), format_func=names.get,
                             key="cm_rv_programme")
-period = c2.text_input(t("cm_period", lang), value="2026-H1", key="cm_rv_period").strip()
+with state.context(actor, "programme reviews: cohorts") as ctx:
+    cohorts = matrix.review_cohorts(ctx, programme_id)
+st.markdown(f"**{t('cm_period', lang)}**")
+period = period_picker("cm_rv_period", cohorts=cohorts)
 
 # Show the member's own earlier ratings for this programme and period, so a re-rating starts from
 # them (loaded once per choice; what the member types afterwards is kept across reruns).

@@ -145,6 +145,9 @@ def test_downloads_ask_their_purpose_and_are_recorded(demo, signed_in):
 
 def test_the_review_form_wants_every_indicator_and_keeps_what_was_chosen(demo, signed_in):
     at = signed_in("committee2", "pages/reviews.py")
+    # The period is chosen, not typed: this half-year by default, the demo's ratings are 2026-H1.
+    assert at.selectbox(key="cm_rv_period_half").value == (2026, 2)
+    at.selectbox(key="cm_rv_period_half").set_value((2026, 1)).run()
     assert at.radio(key="cm_rv_victim_perspective").value is not None  # the demo's 2026-H1 rating
     icc = next(d.value for d in at.dataframe if "ICC" in d.value.columns)
     assert {"ICC(2,1)", "ICC(2,k)"} == set(icc["유형"]) and "95% 신뢰구간" in icc.columns
@@ -154,7 +157,7 @@ def test_the_review_form_wants_every_indicator_and_keeps_what_was_chosen(demo, s
     # Banded as printed: a shown 0.50 is moderate, not "below 0.5".
     assert all(r.startswith("보통") for r in icc.loc[icc["ICC"] == "0.50", "해석"])
     assert at.get("plotly_chart")
-    at.text_input(key="cm_rv_period").input("2026-H2").run()
+    at.selectbox(key="cm_rv_period_half").set_value((2026, 2)).run()
     assert all(at.radio(key=f"cm_rv_{i}").value is None for i in service.REVIEW_INDICATORS)
     at.radio(key="cm_rv_gender_sensitive_language").set_value(4)
     at.radio(key="cm_rv_consent_and_boundaries").set_value(2)
@@ -176,13 +179,27 @@ def test_the_review_form_wants_every_indicator_and_keeps_what_was_chosen(demo, s
     assert set(summary["평가자 수"]) == {1}
     assert any("일치도를 계산할 수 없습니다" in i.value for i in at.info)
     # A period the use case refuses: the message is shown in place and the choices are kept.
-    at.text_input(key="cm_rv_period").input("2026 second half of the year").run()
+    # (a date range that ends before it starts).
+    at.selectbox(key="cm_rv_period_kind").set_value("range").run()
+    at.date_input(key="cm_rv_period_from").set_value(dt.date(2026, 6, 30))
+    at.date_input(key="cm_rv_period_to").set_value(dt.date(2026, 1, 5)).run()
     at.radio(key="cm_rv_gender_sensitive_language").set_value(5)
     for i in service.REVIEW_INDICATORS[1:]:
         at.radio(key=f"cm_rv_{i}").set_value(1)
     at.button(key="FormSubmitter:cm_review_form-평가 저장").click().run()
-    assert any("평가 기간" in e.value for e in at.error)
+    assert any("평가 기간" in e.value and "기간이 아닙니다" in e.value for e in at.error), \
+        [e.value for e in at.error]
     assert at.radio(key="cm_rv_gender_sensitive_language").value == 5
+    # A cohort of the programme is a period too, and the rating is kept under its name.
+    at.selectbox(key="cm_rv_period_kind").set_value("cohort").run()
+    cohort = at.selectbox(key="cm_rv_period_cohort").value
+    assert cohort in at.selectbox(key="cm_rv_period_cohort").options
+    for i in service.REVIEW_INDICATORS:  # a new period starts from no rating
+        at.radio(key=f"cm_rv_{i}").set_value(3)
+    at.button(key="FormSubmitter:cm_review_form-평가 저장").click().run()
+    assert not at.error, [e.value for e in at.error]
+    with demo.context(actor(demo, "committee2")) as ctx:
+        assert len(service.my_programme_reviews(ctx, period=f"cohort:{cohort}")) == 4
 
 
 def test_sign_off_needs_confirmation_and_then_signs_the_cohort(demo, signed_in):

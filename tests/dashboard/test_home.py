@@ -126,7 +126,8 @@ def test_the_committee_sees_the_programmes_it_has_not_rated_for_the_half_year(de
     assert not at.exception
     today = local_today()
     period = f"{today.year}-H{1 if today.month <= 6 else 2}"
-    assert f"{period} 프로그램 평가" in [h.value for h in at.subheader]
+    half = "상반기" if period.endswith("H1") else "하반기"
+    assert f"{today.year}년 {half} 프로그램 평가" in [h.value for h in at.subheader]
     with demo.context_for("committee1") as ctx:
         programmes = matrix_service.review_programmes(ctx)
     names = list(programmes["programme"])

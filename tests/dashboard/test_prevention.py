@@ -94,7 +94,7 @@ def test_the_committee_rates_recommends_and_adds_the_tailored_version(demo, sign
         progs = service.list_prevention_programmes(ctx).set_index("format")
     lecture = int(progs.loc["lecture", "programme_id"])
     at.selectbox(key="pv_rv_programme").set_value(lecture).run()
-    at.text_input(key="pv_rv_period").input("2026-H2").run()
+    at.selectbox(key="pv_rv_period_half").set_value((2026, 2)).run()
     at.button(key="pv_save_btn").click().run()
     assert at.error  # every indicator needs a score
     for i in service.REVIEW_INDICATORS:

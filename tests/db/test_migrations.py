@@ -60,3 +60,33 @@ def test_models_stored_before_0009_become_drafts_at_the_conclusion_landmark(data
         assert conn.execute(text("SELECT count(*) FROM risk_models")).scalar() == 1
     migrate.upgrade(engine)
     engine.dispose()
+
+
+def test_0010_makes_room_for_a_date_range_or_a_cohort_and_will_not_cut_one_going_down(database_url):
+    import datetime as dt
+
+    import pytest
+    from sqlalchemy import text
+
+    engine = make_engine(database_url)
+    now = dt.datetime(2026, 11, 1, 9, 0)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO accounts (id, username, display_name, role, password_hash, active, "
+            "failed_logins, password_changed_at, created_at, version) VALUES (1, 'committee9', '', "
+            "'committee', 'x', true, 0, :now, :now, 1)"), {"now": now})
+        conn.execute(text("INSERT INTO programmes (id, name, description) VALUES (1, 'P', '')"))
+        conn.execute(text(
+            "INSERT INTO programme_reviews (programme_id, rater_id, indicator, score, period, "
+            "created_at) VALUES (1, 1, 'victim_perspective', 4, '2026-01-05~2026-06-30', :now)"),
+            {"now": now})
+    with pytest.raises(RuntimeError, match="programme_reviews holds a period of 21 characters"):
+        migrate.downgrade(engine, "0009")
+    assert migrate.current_revision(engine) == "0010"  # nothing was changed
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE programme_reviews SET period = '2026-H1'"))
+    migrate.downgrade(engine, "0009")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT period FROM programme_reviews")).scalar() == "2026-H1"
+    migrate.upgrade(engine)
+    engine.dispose()

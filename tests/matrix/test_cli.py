@@ -41,7 +41,9 @@ def test_outcomes_prints_the_committees_suppressed_table_as_csv_and_json(committ
     table = pd.read_csv(io.StringIO(out), dtype={"n": str})
     with committee_env.context_for("committee1") as ctx:
         expected = service.programme_outcomes(ctx, by="programme")
-    assert list(table.columns) == list(expected.columns)
+    # Every column exactly as the use case gives it, and beside each figure its rounded copy.
+    assert [c for c in table.columns if not c.endswith(" (rounded)")] == list(expected.columns)
+    assert table.columns[table.columns.get_loc("mean_diff") + 1] == "mean_diff (rounded)"
     assert table["n"].tolist() == [str(n) for n in expected["n"]]
     assert "study_code" not in out and "participant" not in table.columns
     assert set(table["programme"]) == set(expected["programme"]) and "Total" in set(table["programme"])
@@ -63,8 +65,8 @@ def test_outcomes_prints_the_committees_suppressed_table_as_csv_and_json(committ
         manifests = [(m.kind, m.purpose, m.filters, (m.suppression or {}).get("threshold"))
                      for m in s.scalars(select(ExportManifest).order_by(ExportManifest.id))]
     assert manifests == [
-        ("programme_outcomes", "평가위원회 반기 회의", {"by": "programme", "format": "csv"}, 10),
-        ("programme_outcomes", "annual outcome review", {"by": None, "format": "json"}, 5)]
+        ("programme_outcomes", "평가위원회 반기 회의", {"by": "programme", "format": "csv", "headers": "codes"}, 10),
+        ("programme_outcomes", "annual outcome review", {"by": None, "format": "json", "headers": "codes"}, 5)]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # messages do not depend on it

@@ -169,6 +169,32 @@ def test_a_member_sees_their_own_ratings_and_a_comment_naming_someone_is_refused
         assert service.my_programme_reviews(ctx, period="2026-H2").empty
 
 
+@pytest.mark.parametrize("period", ["다음주쯤", "2026 second half", "2026-H3", "2026-13",
+                                    "2026-06-30~2026-01-05", "2026-02-30~2026-03-01", "cohort:",
+                                    "1999-H1", ""])
+def test_a_review_period_is_a_period_not_free_text(demo_rt, period):
+    with demo_rt.context(actor(demo_rt, "committee3")) as ctx:
+        pid = int(service.review_programmes(ctx)["programme_id"].iloc[0])
+        with pytest.raises(ValidationError, match="is not a period"):
+            service.record_programme_review(ctx, programme_id=pid, indicator="victim_perspective",
+                                            score=4, period=period)
+
+
+def test_a_review_period_may_be_a_range_a_quarter_a_month_or_one_of_the_programmes_cohorts(demo_rt):
+    with demo_rt.context(actor(demo_rt, "committee3")) as ctx:
+        pid = int(service.review_programmes(ctx)["programme_id"].iloc[0])
+        cohorts = service.review_cohorts(ctx, pid)
+        assert cohorts
+        periods = ["2026-01-05~2026-06-30", "2026-Q3", "2026-10", f"cohort:{cohorts[0]}"]
+        for period in periods:
+            service.record_programme_review(ctx, programme_id=pid, indicator="victim_perspective",
+                                            score=4, period=period)
+        assert all(len(service.my_programme_reviews(ctx, period=p)) == 1 for p in periods)
+        with pytest.raises(ValidationError, match="has no cohort named 'no such cohort'"):
+            service.record_programme_review(ctx, programme_id=pid, indicator="victim_perspective",
+                                            score=4, period="cohort:no such cohort")
+
+
 def test_the_report_prints_the_interval_its_d_z_header_promises():
     row = {"domain": "empathy", "from_step": "planning", "to_step": "conclusion", "n": 40,
            "mean_pre": 3.0, "mean_post": 3.6, "mean_diff": 0.6, "ci_lower": 0.4, "ci_upper": 0.8,

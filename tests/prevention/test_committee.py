@@ -150,3 +150,18 @@ def test_the_printable_report_asks_its_purpose_and_is_recorded(demo_rt):
     page = export.data.decode("utf-8")
     assert export.kind == "prevention_report_html" and "<h1>예방교육 평가 보고서</h1>" in page
     assert "ICC(2,1)" in page and "유치원용 인형극" in page
+
+
+def test_a_prevention_period_is_a_calendar_period_not_free_text_or_a_cohort(demo_rt):
+    with demo_rt.context_for("committee1") as ctx:
+        pid = int(service.list_prevention_programmes(ctx)["programme_id"].iloc[0])
+        for period in ("다음주쯤", "cohort:2026 봄", "2026-06-30~2026-01-05"):
+            with pytest.raises(ValidationError, match="is not a period"):
+                service.record_prevention_review(ctx, programme_id=pid, indicator="victim_perspective",
+                                                 score=3, period=period)
+            with pytest.raises(ValidationError, match="is not a period"):
+                service.record_recommendation(ctx, programme_id=pid, period=period, text="그림 카드")
+        service.record_prevention_review(ctx, programme_id=pid, indicator="victim_perspective",
+                                         score=3, period="2026-03-02~2026-07-17")
+        assert service.prevention_review_summary(ctx, period="2026-03-02~2026-07-17").programmes[
+            "n_raters"].max() == 1
