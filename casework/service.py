@@ -118,11 +118,12 @@ def _check_new_participant(p: NewParticipant, today: dt.date) -> None:
             "casework.referral_source_not_one",
             "referral source {p_referral_source!r} is not one of {referral_sources}.",
             p_referral_source=p.referral_source, referral_sources=', '.join(REFERRAL_SOURCES))
-    if p.offence_date and p.referral_date and p.referral_date < p.offence_date:
+    referred = p.referral_date or p.enrolled_on  # as the case is stored
+    if p.offence_date and referred < p.offence_date:
         raise ValidationError(
             "casework.referral_date_before_offence",
             "The referral date {p_referral_date} is before the offence date {p_offence_date}.",
-            p_referral_date=p.referral_date, p_offence_date=p.offence_date)
+            p_referral_date=referred, p_offence_date=p.offence_date)
     if p.status not in PARTICIPANT_STATUSES:
         raise ValidationError("casework.status_unknown",
                               "status must be one of {choices}, got {status!r}.",
@@ -149,6 +150,31 @@ def register_participant(ctx: Context, new: NewParticipant, *, counselor_id: int
                          ) -> int:
     """Register a young person: a research record under a study code, identity encrypted apart."""
     return register_participants(ctx, [new], counselor_ids=[counselor_id])[0]
+
+
+def enrol(ctx: Context, new: NewParticipant, *, counselor_id: int | None = None) -> str:
+    """`register_participant` for one young person at intake; returns the study code under which
+    the record is kept (the intake reference itself is not kept)."""
+    pid = register_participant(ctx, new, counselor_id=counselor_id)
+    return ctx.session.get(Participant, pid).study_code
+
+
+def intake_choices(ctx: Context) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+    """What an intake form offers: the cohorts (cohort_id, programme, cohort, start_date, end_date;
+    open ones first) and the active counselors (id, username) a new participant can be given to."""
+    import pandas as pd
+
+    access.require(ctx, "participant.create")
+    with ctx.transaction() as s:
+        rows = s.execute(select(Cohort.id, Programme.name, Cohort.name, Cohort.start_date,
+                                Cohort.end_date).join(Programme, Cohort.programme_id == Programme.id)
+                         .order_by(Cohort.start_date.desc(), Programme.name, Cohort.name)).all()
+        counselors = s.execute(select(Account.id, Account.username).where(
+            Account.role == "counselor", Account.active.is_(True)).order_by(Account.username)).all()
+    cohorts = pd.DataFrame(rows, columns=["cohort_id", "programme", "cohort", "start_date", "end_date"])
+    open_first = cohorts["end_date"].isna() | (cohorts["end_date"] >= ctx.today)
+    cohorts = pd.concat([cohorts[open_first], cohorts[~open_first]], ignore_index=True)
+    return cohorts, [(int(i), str(u)) for i, u in counselors]
 
 
 def register_participants(ctx: Context, news: Sequence[NewParticipant], *,
@@ -211,10 +237,11 @@ def register_participants(ctx: Context, news: Sequence[NewParticipant], *,
                 key_id=keyring.primary_id,
             ))
             if new.case_ref:
+                referred = new.referral_date or new.enrolled_on
                 case = Case(case_ref=new.case_ref, participant_id=part.id,
-                            offence_date=new.offence_date or new.enrolled_on,
-                            referral_date=new.referral_date or new.enrolled_on,
-                            referral_source=new.referral_source)
+                            # Not known: no later than the referral (the store CHECKs the order).
+                            offence_date=new.offence_date or referred,
+                            referral_date=referred, referral_source=new.referral_source)
                 case.offences = [CaseOffence(offence_type=t) for t in new.offence_types]
                 s.add(case)
             if owner is not None:

@@ -11,6 +11,7 @@ PAGE_TABLE: tuple[tuple[str, str, str | None, frozenset[str] | None], ...] = (
     ("pages/home.py", "home", None, None),
     ("pages/caseload.py", "caseload", "participant.identify", None),
     ("pages/participant.py", "participant_page", "participant.identify", None),
+    ("pages/register.py", "rg_title", "participant.create", None),
     ("pages/matrix.py", "co_matrix", "assessment.read", None),
     ("pages/instrument.py", "co_instrument", "assessment.record", None),
     ("pages/accounts.py", "accounts", "account.manage", None),
