@@ -7,6 +7,7 @@ by --user or DSCR_USER, whose role must allow the action; the audit log attribut
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import json
 import sys
@@ -24,6 +25,13 @@ def _read_password(args: argparse.Namespace, prompt: str = "Password: ") -> str:
         if getpass.getpass("Again: ") != pw:
             raise DscrError("cli.two_passwords_differ", "The two passwords differ.")
     return pw
+
+
+def _read_reason(args: argparse.Namespace) -> str:
+    """A reason from stdin or asked for: not an argument, so it stays out of the shell history."""
+    if args.reason_stdin:
+        return sys.stdin.read().strip()
+    return input("Reason (kept encrypted for the access review): ").strip()
 
 
 def _read_current_password(args: argparse.Namespace) -> str:
@@ -181,6 +189,39 @@ def cmd_users(args: argparse.Namespace) -> int:
         with rt.context_for(args.user, task="cli users passwd") as ctx:
             accounts_service.set_password(ctx, args.username, password, current_password=current)
         print(f"password of {args.username} changed; its open sessions were ended")
+    elif args.users_command == "role":
+        with rt.context_for(args.user, task="cli users role") as ctx:
+            accounts_service.change_role(ctx, args.username, args.role)
+        print(f"{args.username} is now {args.role}; its open sessions were ended")
+    elif args.users_command == "reset":
+        with rt.context_for(args.user, task="cli users reset") as ctx:
+            one_time = accounts_service.reset_password(ctx, args.username)
+        # Shown once, on this terminal only: the user must change it at the next log-in.
+        print(f"one-time password for {args.username} (they must change it at log-in): {one_time}")
+    elif args.users_command == "unlock":
+        with rt.context_for(args.user, task="cli users unlock") as ctx:
+            was_locked = accounts_service.unlock_account(ctx, args.username)
+        print(f"{args.username} unlocked" if was_locked else f"{args.username} was not locked")
+    return 0
+
+
+def cmd_participants(args: argparse.Namespace) -> int:
+    from casework import service as casework
+
+    rt = _runtime()
+    if args.participants_command == "transfer":
+        try:
+            on = dt.date.fromisoformat(args.on) if args.on else None
+        except ValueError:
+            raise DscrError("cli.transfer_day", "--on {day!r} is not a date (YYYY-MM-DD).",
+                            day=args.on) from None
+        reason = _read_reason(args)
+        with rt.context_for(args.user, task="cli participants transfer") as ctx:
+            on = on or ctx.today  # Seoul's today
+            casework.transfer_participant(ctx, args.study_code, to_counselor=args.to, on=on,
+                                          reason=reason)
+        print(f"{args.study_code} moves to {args.to} from {on.isoformat()}; the reason is kept, "
+              "encrypted, for the access review")
     return 0
 
 
@@ -273,7 +314,24 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--password-stdin", action="store_true",
                     help="read the new password from stdin; for your own account the first line "
                          "is the current password and the second the new one")
+    role = us.add_parser("role", help="change an account's role (its open sessions end)")
+    role.add_argument("username")
+    role.add_argument("role", choices=list(vocab.ROLES))
+    reset = us.add_parser("reset", help="set a one-time password the user must change at log-in")
+    reset.add_argument("username")
+    unlock = us.add_parser("unlock", help="unlock an account locked by failed log-ins")
+    unlock.add_argument("username")
     users.set_defaults(func=cmd_users)
+
+    parts = sub.add_parser("participants", help="the caseload: transfers between counselors")
+    ps = parts.add_subparsers(dest="participants_command", required=True)
+    tr = ps.add_parser("transfer", help="move a participant to another counselor from a day")
+    tr.add_argument("study_code")
+    tr.add_argument("--to", required=True, help="the counselor's username")
+    tr.add_argument("--on", help="the first day with the new counselor (YYYY-MM-DD; default today)")
+    tr.add_argument("--reason-stdin", action="store_true",
+                    help="read the reason from stdin (else it is asked for); kept encrypted")
+    parts.set_defaults(func=cmd_participants)
 
     demo = sub.add_parser("demo-data", help="load a synthetic programme into a new database")
     demo.add_argument("--participants", type=int, default=300)
