@@ -3,7 +3,6 @@ unlock` and `dscr participants transfer`, each through its use case and its audi
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import sys
 
