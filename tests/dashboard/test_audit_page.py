@@ -109,6 +109,9 @@ def test_the_access_review_names_participants_by_study_code(demo, signed_in):
     with demo.context_for("admin", task="test") as ctx:
         casework.reidentify(ctx, code, reason="법원 요청에 따른 신원 확인 (시험)")
     at = signed_in("admin", "pages/audit.py")
+    assert not [d for d in at.dataframe if "보관된 사유 번호" in d.value.columns]  # drawn when opened
+    at.session_state["au_tabs"] = TEXT["access_review"]["ko"]
+    at.run()
     events = next(d.value for d in at.dataframe if "보관된 사유 번호" in d.value.columns
                   and "활동" in d.value.columns)
     row = events[events["활동"] == "재식별"]

@@ -29,7 +29,8 @@ pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 USERS = {"counselor": "counselor1", "supervisor": "supervisor1", "committee": "committee1",
          "analyst": "analyst1", "reviewer": "reviewer1", "admin": "admin", "educator": "educator1"}
 # Tabs drawn only when chosen: their state key (dashboard pages use st.tabs(on_change="rerun")).
-STATEFUL_TABS = {"pages/recidivism.py": "an_tabs", "pages/outcomes.py": "cm_domain_tabs"}
+STATEFUL_TABS = {"pages/recidivism.py": "an_tabs", "pages/outcomes.py": "cm_domain_tabs",
+                 "pages/audit.py": "au_tabs"}
 # The audit log's stored record is shown as kept (column names, the software's task strings) and
 # says so on the page; everything else on that page is checked.
 RECORD_COLUMNS = {TEXT["au_fields"]["ko"], TEXT["au_detail"]["ko"]}

@@ -71,6 +71,7 @@ def test_admin_verifies_the_audit_chain(demo, signed_in):
 
 def test_admin_reads_a_break_glass_reason_on_request_and_erases_it(demo, signed_in):
     from casework import service as casework
+    from dashboard.i18n import TEXT
     from db.schema import AuditLog, CounselorAssignment
     from tests.dashboard.helpers import actor
 
@@ -82,6 +83,8 @@ def test_admin_reads_a_break_glass_reason_on_request_and_erases_it(demo, signed_
         casework.break_glass(ctx, other, reason="담당 상담사 부재 중 위기 대응 필요")
     at = signed_in("admin", "pages/audit.py")
     assert not at.exception
+    at.session_state["au_tabs"] = TEXT["access_review"]["ko"]  # the tab is drawn when opened
+    at.run()
     assert not any("위기 대응" in str(m.value) for m in at.info)  # not before it is asked for
     [reason_id] = at.selectbox(key="rv_reason_id").options
     at.button(key="show_reason").click().run()
