@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from bench.common import print_table, ratio, write_json
-from bench.dashboard import build
+from bench.dashboard import build, settings_for
 from tests import dashboard_server
 from tests.dashboard_server import CHROMIUM, CHROMIUM_ARGS, ROOT
 
@@ -93,6 +93,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--roles", default=",".join(ROLES))
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--reuse", default=None, metavar="DIR",
+                        help="a demo an earlier run built (bench.dashboard.build into DIR): "
+                             "measured again without loading it anew")
     args = parser.parse_args(argv)
     roles = [r for r in args.roles.split(",") if r]
 
@@ -103,8 +106,12 @@ def main(argv: list[str] | None = None) -> dict:
     from dashboard.navigation import visible_pages
 
     with tempfile.TemporaryDirectory(prefix="dscr-bench-browser-") as tmp:
-        folder = Path(tmp)
-        settings, _rt, load_seconds = build(args.participants, args.seed, folder)
+        if args.reuse:
+            folder, load_seconds = Path(args.reuse), None
+            settings = settings_for(folder)
+        else:
+            folder = Path(tmp)
+            settings, _rt, load_seconds = build(args.participants, args.seed, folder)
         users = accounts(folder / "demo-accounts.txt")
         proc, base = serve(settings, folder / "streamlit.log")
         switches, logins = [], []

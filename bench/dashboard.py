@@ -27,6 +27,15 @@ ROLES_USERS = {"counselor": "counselor1", "committee": "committee1", "analyst": 
                "reviewer": "reviewer1", "admin": "admin"}
 
 
+def settings_for(folder: Path):
+    """The settings of a demo built into `folder` (its SQLite file and key files)."""
+    from db.config import Settings
+
+    return Settings(data_dir=folder, database_url=f"sqlite:///{folder / 'dscr.sqlite3'}",
+                    key_file=folder / "field.key", study_key_file=folder / "study-code.key",
+                    user=None, scan_roots=(folder / "scan-inbox",))
+
+
 def build(participants: int, seed: int, folder: Path):
     """The demo programme as an operator makes it (`dscr db upgrade`, `dscr demo-data`), in child
     processes: the timing process then holds what a dashboard process holds, not the millions of
@@ -34,12 +43,9 @@ def build(participants: int, seed: int, folder: Path):
     import subprocess
     import sys
 
-    from db.config import Settings
     from db.context import Runtime
 
-    settings = Settings(data_dir=folder, database_url=f"sqlite:///{folder / 'dscr.sqlite3'}",
-                        key_file=folder / "field.key", study_key_file=folder / "study-code.key",
-                        user=None, scan_roots=(folder / "scan-inbox",))
+    settings = settings_for(folder)
     env = {**os.environ, "DSCR_DATA_DIR": str(folder), "DSCR_DATABASE_URL": settings.database_url,
            "DSCR_KEY_FILE": str(settings.key_file),
            "DSCR_STUDY_KEY_FILE": str(settings.study_key_file)}
