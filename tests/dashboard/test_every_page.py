@@ -62,6 +62,9 @@ def check(at, where, identities, usernames=None) -> None:
     assert at.title and len(sent) > 100, where  # the page really rendered something
     leaked = [v for v in identities if v.encode("utf-8") in sent]
     assert not leaked, f"{where} sent {leaked[:3]}"
+    # Date inputs take dates the reader's way (Korea's YYYY.MM.DD, not Streamlit's YYYY/MM/DD).
+    shape = "YYYY.MM.DD" if usernames is not None else "YYYY-MM-DD"
+    assert all(w.proto.format == shape for w in at.date_input), (where, shape)
     if usernames is not None:
         assert not english_on(at, usernames), (where, english_on(at, usernames))
 
