@@ -133,9 +133,14 @@ _CODED = ("domain", "from_step", "to_step")
 
 
 def _rounded(value: object, column: str) -> object:
-    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-    if pd.isna(number):
-        return value if isinstance(value, str) else ""  # "<10", "x" or an empty cell as it is
+    if value is None:
+        return ""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):  # "<10", "x": a suppressed cell as it is
+        return value
+    if np.isnan(number):
+        return ""
     if column in _PERCENT:
         return f"{100 * number:.1f}%"
     if column in _THREE:

@@ -190,6 +190,23 @@ def demo_rt(rt):
     return rt
 
 
+def point_cli_at(rt, monkeypatch) -> None:
+    """The DSCR_* variables the `dscr` command reads, pointing at `rt`'s database and key files."""
+    st = rt.settings
+    monkeypatch.setenv("DSCR_DATA_DIR", str(st.data_dir))
+    monkeypatch.setenv("DSCR_DATABASE_URL", st.database_url)
+    monkeypatch.setenv("DSCR_KEY_FILE", str(st.key_file))
+    monkeypatch.setenv("DSCR_STUDY_KEY_FILE", str(st.study_key_file))
+    monkeypatch.delenv("DSCR_USER", raising=False)
+
+
+@pytest.fixture
+def demo_cli(demo_rt, monkeypatch):
+    """`demo_rt` with the `dscr` command pointed at it (`point_cli_at`)."""
+    point_cli_at(demo_rt, monkeypatch)
+    return demo_rt
+
+
 @pytest.fixture
 def demo250(rt):
     """A runtime whose database holds the 250-participant synthetic programme (seed 3), copied

@@ -17,17 +17,6 @@ from db.schema import Account, AuditLog
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
-@pytest.fixture
-def admin_env(demo_rt, monkeypatch):
-    st = demo_rt.settings
-    monkeypatch.setenv("DSCR_DATA_DIR", str(st.data_dir))
-    monkeypatch.setenv("DSCR_DATABASE_URL", st.database_url)
-    monkeypatch.setenv("DSCR_KEY_FILE", str(st.key_file))
-    monkeypatch.setenv("DSCR_STUDY_KEY_FILE", str(st.study_key_file))
-    monkeypatch.delenv("DSCR_USER", raising=False)
-    return demo_rt
-
-
 def run(capsys, monkeypatch, *argv, stdin=""):
     monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
     code = cli.main(list(argv))
@@ -40,19 +29,19 @@ def actions(rt) -> list[str]:
         return list(s.scalars(select(AuditLog.action).order_by(AuditLog.id)))
 
 
-def test_role_reset_and_unlock_go_through_their_use_cases(admin_env, capsys, monkeypatch):
+def test_role_reset_and_unlock_go_through_their_use_cases(demo_cli, capsys, monkeypatch):
     code, out, err = run(capsys, monkeypatch, "--user", "admin", "users", "role", "analyst1",
                          "committee")
     assert code == 0, err
     assert "analyst1 is now committee" in out
-    with admin_env.sessions() as s:
+    with demo_cli.sessions() as s:
         assert s.scalar(select(Account.role).where(Account.username == "analyst1")) == "committee"
     code, out, err = run(capsys, monkeypatch, "--user", "admin", "users", "reset", "counselor2")
     assert code == 0, err
     one_time = out.rsplit(": ", 1)[-1].strip()
     with pytest.raises(accounts.PasswordChangeRequired):  # it opens only the change of password
-        accounts.authenticate(admin_env, "counselor2", one_time)
-    with admin_env.sessions() as s:
+        accounts.authenticate(demo_cli, "counselor2", one_time)
+    with demo_cli.sessions() as s:
         assert s.scalar(select(Account.must_change_password).where(Account.username == "counselor2"))
     code, out, _ = run(capsys, monkeypatch, "--user", "admin", "users", "unlock", "counselor2")
     assert code == 0 and "was not locked" in out
@@ -60,13 +49,13 @@ def test_role_reset_and_unlock_go_through_their_use_cases(admin_env, capsys, mon
     code, _, err = run(capsys, monkeypatch, "--user", "counselor1", "users", "role", "counselor2",
                        "admin")
     assert code != 0 and err
-    with admin_env.sessions() as s:
+    with demo_cli.sessions() as s:
         assert s.scalar(select(Account.role).where(Account.username == "counselor2")) == "counselor"
-    assert {"role_change", "password_reset"} <= set(actions(admin_env))
+    assert {"role_change", "password_reset"} <= set(actions(demo_cli))
 
 
-def test_a_transfer_needs_a_reason_and_moves_the_participant(admin_env, capsys, monkeypatch):
-    with admin_env.context_for("admin") as ctx:
+def test_a_transfer_needs_a_reason_and_moves_the_participant(demo_cli, capsys, monkeypatch):
+    with demo_cli.context_for("admin") as ctx:
         owners = casework.current_assignments(ctx)
     code_, counselor, _ = next(row for row in owners if row[1] == "counselor1")
     code, _, err = run(capsys, monkeypatch, "--user", "admin", "participants", "transfer", code_,
@@ -80,6 +69,6 @@ def test_a_transfer_needs_a_reason_and_moves_the_participant(admin_env, capsys, 
                          "--to", "counselor2", "--reason-stdin", stdin="담당 상담사 휴직으로 인한 이관")
     assert code == 0, err
     assert f"{code_} moves to counselor2" in out
-    with admin_env.context_for("admin") as ctx:
+    with demo_cli.context_for("admin") as ctx:
         now = dict((c, who) for c, who, _ in casework.current_assignments(ctx))
     assert now[code_] == "counselor2"

@@ -12,17 +12,13 @@ from sqlalchemy import select
 import cli
 from db.schema import ExportManifest
 from matrix import service
+from tests.conftest import point_cli_at
 
 
 @pytest.fixture
 def committee_env(demo_rt, monkeypatch, make_account):
     """DSCR_* variables pointing at the demo database and its key files."""
-    st = demo_rt.settings
-    monkeypatch.setenv("DSCR_DATA_DIR", str(st.data_dir))
-    monkeypatch.setenv("DSCR_DATABASE_URL", st.database_url)
-    monkeypatch.setenv("DSCR_KEY_FILE", str(st.key_file))
-    monkeypatch.setenv("DSCR_STUDY_KEY_FILE", str(st.study_key_file))
-    monkeypatch.delenv("DSCR_USER", raising=False)
+    point_cli_at(demo_rt, monkeypatch)
     make_account("counselor", "kim")
     return demo_rt
 

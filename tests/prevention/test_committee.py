@@ -18,6 +18,7 @@ from errors import PermissionDenied, ValidationError
 from exports import service as exports
 from matrix import reviews
 from prevention import effects, service
+from tests.conftest import point_cli_at
 
 
 def test_the_committees_effect_table_is_the_class_level_change_of_the_stored_sheets(demo_rt):
@@ -110,12 +111,7 @@ def test_the_tailored_puppet_show_is_compared_with_the_lecture_it_came_from(demo
 
 @pytest.fixture
 def committee_env(demo_rt, monkeypatch):
-    st = demo_rt.settings
-    monkeypatch.setenv("DSCR_DATA_DIR", str(st.data_dir))
-    monkeypatch.setenv("DSCR_DATABASE_URL", st.database_url)
-    monkeypatch.setenv("DSCR_KEY_FILE", str(st.key_file))
-    monkeypatch.setenv("DSCR_STUDY_KEY_FILE", str(st.study_key_file))
-    monkeypatch.delenv("DSCR_USER", raising=False)
+    point_cli_at(demo_rt, monkeypatch)
     return demo_rt
 
 
