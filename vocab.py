@@ -146,6 +146,13 @@ AUDIT_ACTIONS = (
     "backup", "restore", "key_rotate", "key_retire", "retention_purge", "audit_verify",
     "access_reviewed", "api_hashes", "api_image",
 )
+# Entries that record an access, not a change: a decrypted field read, a refusal, a log-in or
+# log-out, a prediction shown, a partner's query. They leave `accounts.service.data_version` as it
+# was, so a counselor opening a record does not make every analyst's memo compute again.
+ACCESS_ACTIONS = (
+    "read", "denied", "login", "login_failed", "login_refused_locked", "logout",
+    "password_change_refused", "reidentify", "predict", "audit_verify", "api_hashes", "api_image",
+)
 
 # --- prevention education -----------------------------------------------------------------------
 

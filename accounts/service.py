@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import func, select, update
 
+import vocab
 from db import access, audit, reasons
 from db.context import SYSTEM, Actor, Context, Runtime
 from db.engine import begin_writing
@@ -417,15 +418,20 @@ def end_login_session(runtime: Runtime, token: str, *, everywhere: bool = False)
 # --- the audit log --------------------------------------------------------------------------
 
 def data_version(ctx: Context) -> str:
-    """A token that changes whenever the store's data changes: the newest audit entry's id and hash.
+    """A token that changes whenever the store's data changes: the id and hash of the newest audit
+    entry that records a change.
 
     Every write through dscr appends to the audit log (`db.audit`: a flush event, and the few
-    non-row events such as logins and denials), and the hash covers the whole chain, so a restored
-    backup or a rotated key gives a new token too. A result computed after reading the token
-    holds for as long as the token is the same; the dashboard's per-session memo keys on it.
-    (Changes made to the database behind dscr's back are not seen: they are not supported.)
+    non-row events such as a role change or a restore), and the hash covers the whole chain, so a
+    restored backup or a rotated key gives a new token too. Entries that only record an access
+    (`vocab.ACCESS_ACTIONS`: a decrypted field read, a denial, a log-in) do not move it: at 10,000
+    participants every counselor's opened record would otherwise make every other user's memo
+    compute again. A result computed after reading the token holds for as long as the token is the
+    same; the dashboard's per-session memo keys on it. (Changes made to the database behind dscr's
+    back are not seen: they are not supported.)
     """
     row = ctx.session.execute(select(AuditLog.id, AuditLog.row_hash)
+                              .where(AuditLog.action.not_in(vocab.ACCESS_ACTIONS))
                               .order_by(AuditLog.id.desc()).limit(1)).first()
     ctx.session.rollback()
     return "empty" if row is None else f"{row.id}:{row.row_hash}"

@@ -9,6 +9,11 @@ account logs in and opens every page it may see from the sidebar `--repeat` time
 timed from the click on the link until the page's heading is shown and the app is idle (script
 state notRunning, no stale element left). The baseline in the same run is the home page's switch.
 The default size is 2,000 participants, not 10,000: the 10,000 demo takes long to load.
+
+Where the time goes: each switch also records the bytes the browser received over Streamlit's
+websocket and when the last message arrived (`last_message`, seconds after the click). The server
+has sent everything by then; what follows (`seconds - last_message`, the browser's share) is the
+browser drawing the page.
 """
 
 from __future__ import annotations
@@ -69,8 +74,25 @@ def login(page, base: str, username: str, password: str) -> float:
     return time.perf_counter() - start
 
 
-def switch(page, title: str) -> float:
-    """Seconds from the click on the sidebar link until the heading is shown and the app idle."""
+class Frames:
+    """What the page's websockets received: (arrival time, bytes) of every message."""
+
+    def __init__(self, page) -> None:
+        self.received: list[tuple[float, int]] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", self._add))
+
+    def _add(self, payload) -> None:
+        self.received.append((time.perf_counter(), len(payload) if payload else 0))
+
+    def since(self, start: float) -> tuple[int, float]:
+        """(bytes received, seconds from `start` to the last message) since `start`."""
+        after = [(at, n) for at, n in self.received if at >= start]
+        return sum(n for _, n in after), (after[-1][0] - start if after else 0.0)
+
+
+def switch(page, title: str, frames: Frames | None = None) -> dict:
+    """{"seconds": from the click on the sidebar link until the heading is shown and the app idle,
+    "received_bytes", "last_message": the websocket's share of it (see the module's docstring)}."""
     from playwright.sync_api import expect
 
     heading = page.locator("[data-testid='stMain']").get_by_role("heading", name=title, exact=True)
@@ -78,7 +100,9 @@ def switch(page, title: str) -> float:
     page.locator("[data-testid='stSidebar']").get_by_role("link", name=title).click()
     expect(heading).to_be_visible(timeout=120_000)
     wait_idle(page)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    received, last = frames.since(start) if frames is not None else (0, 0.0)
+    return {"seconds": seconds, "received_bytes": received, "last_message": min(last, seconds)}
 
 
 def p95(values: list[float]) -> float:
@@ -125,11 +149,12 @@ def main(argv: list[str] | None = None) -> dict:
                                                   locale="ko-KR")
                     page = context.new_page()
                     page.set_default_timeout(120_000)
+                    frames = Frames(page)
                     logins.append({"role": role, "seconds": login(page, base, username, password)})
                     for run in range(args.repeat):
                         for path, key in visible_pages(role):
                             switches.append({"role": role, "page": key, "file": path, "run": run,
-                                             "seconds": switch(page, t(key, "ko"))})
+                                             **switch(page, t(key, "ko"), frames)})
                     context.close()
                 browser.close()
         finally:
@@ -137,9 +162,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     pages = []
     for role, key in dict.fromkeys((s["role"], s["page"]) for s in switches):
-        secs = [s["seconds"] for s in switches if s["role"] == role and s["page"] == key]
+        mine = [s for s in switches if s["role"] == role and s["page"] == key]
+        secs = [s["seconds"] for s in mine]
         pages.append({"role": role, "page": key, "median": statistics.median(secs),
-                      "p95": p95(secs), "max": max(secs)})
+                      "p95": p95(secs), "max": max(secs),
+                      "last_message_median": statistics.median(s["last_message"] for s in mine),
+                      "kib_median": statistics.median(s["received_bytes"] for s in mine) / 1024})
     home = [s["seconds"] for s in switches if s["page"] == "home"] or [s["seconds"] for s in switches]
     baseline = statistics.median(home)
     for row in pages:
@@ -150,10 +178,15 @@ def main(argv: list[str] | None = None) -> dict:
                "slowest": {"role": slowest["role"], "page": slowest["page"],
                            "seconds": slowest["max"]},
                "baseline_home_median": baseline,
-               "login_median": statistics.median(x["seconds"] for x in logins)}
-    print_table(pages, ["role", "page", "median", "p95", "max", "x_home"])
+               "login_median": statistics.median(x["seconds"] for x in logins),
+               # The browser's share of a switch: drawing after the last message arrived.
+               "browser_share_median": statistics.median(
+                   (s["seconds"] - s["last_message"]) / s["seconds"] for s in switches)}
+    print_table(pages, ["role", "page", "median", "p95", "max", "last_message_median",
+                        "kib_median", "x_home"])
     print(f"all switches: median {summary['median']:.2f} s, p95 {summary['p95']:.2f} s, slowest "
-          f"{slowest['role']}/{slowest['page']} {slowest['max']:.2f} s")
+          f"{slowest['role']}/{slowest['page']} {slowest['max']:.2f} s; the browser's share "
+          f"(after the last message) {summary['browser_share_median']:.0%}")
     result = {"machine": {"participants": args.participants, "seed": args.seed,
                           "streamlit": streamlit.__version__, "load_seconds": load_seconds,
                           "repeat": args.repeat, "roles": roles},

@@ -34,7 +34,9 @@ by = st.selectbox(t("pv_group_by", lang), list(prevention.GROUPINGS),
                   format_func=lambda b: t("pv_by_" + b, lang), key="pv_by")
 view = None
 with service_errors(), state.context(actor, "prevention effects") as ctx:
-    view = prevention.prevention_effects(ctx, by=by)
+    # A mixed model per audience: fitted once per grouping until the data change (state.memo),
+    # not again on every click of the page.
+    view = state.memo(ctx, ("prevention_effects", by), lambda: prevention.prevention_effects(ctx, by=by))
 if view is None:
     st.stop()
 if view.table.empty:
@@ -95,7 +97,9 @@ else:
     audience = c2.selectbox(t("pv_col_audience", lang), list(auds),
                             format_func=lambda a: label("pv_aud_", a, lang), key="pv_cmp_audience")
     with service_errors(), state.context(actor, "prevention effects: compare") as ctx:
-        row = prevention.compare_tailored(ctx, programme_id=pick, audience=audience).iloc[0]
+        row = state.memo(ctx, ("compare_tailored", pick, audience),
+                         lambda: prevention.compare_tailored(ctx, programme_id=pick,
+                                                             audience=audience)).iloc[0]
         st.dataframe(pd.DataFrame([{
             t("pv_col_programme", lang): row["programme"], t("pv_col_origin", lang): row["origin"],
             t("pv_col_n", lang): str(row["n"]),

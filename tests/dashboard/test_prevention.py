@@ -37,6 +37,21 @@ def test_the_effects_page_shows_the_forest_plot_the_verdict_and_the_audiences(de
     assert "초등 고학년" in set(effects.dataframe[0].value["대상"])
 
 
+def test_the_effects_are_fitted_once_until_the_data_change(demo, signed_in, make_account):
+    from dashboard.state import MEMO_KEY
+
+    at = signed_in("committee1", "pages/prevention_effects.py")
+    memo = lambda: at.session_state[MEMO_KEY]["values"]
+    fitted = memo()[("prevention_effects", "audience")]
+    at.run()  # a click elsewhere on the page: the mixed model is not fitted again
+    assert memo()[("prevention_effects", "audience")] is fitted
+    assert any(key[0] == "compare_tailored" for key in memo())
+    make_account("educator", "educator9")  # a write, by someone else
+    at.run()
+    assert not at.exception
+    assert memo()[("prevention_effects", "audience")] is not fitted
+
+
 def test_the_menu_shows_an_educator_only_the_prevention_pages(demo, signed_in):
     from dashboard.navigation import visible_pages
 

@@ -1,17 +1,20 @@
 """`db.engine.read_frame` (driver rows straight into a frame) gives what the ordinary read gives,
-and `accounts.service.data_version` changes with every write and with nothing else."""
+and `accounts.service.data_version` changes with every write and with nothing else (an audited
+read or a refusal is not a write)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pandas as pd
+import pytest
 from sqlalchemy import func, select
 
 from accounts import service as accounts
 from casework import service as casework
 from db.engine import read_frame
-from db.schema import Account, Assessment, AssessmentScore, Participant
+from db.schema import Account, Assessment, AssessmentScore, AuditLog, Participant
+from errors import PermissionDenied
 from casework.service import NewParticipant
 
 
@@ -80,4 +83,25 @@ def test_the_data_version_moves_with_writes_only(rt, make_account):
             intake_ref="TEST-0001", cohort_id=cohort, name="가상 참여자",
             birth_date=dt.date(2011, 3, 1), sex="male", age_at_referral=15,
             enrolled_on=dt.date(2026, 1, 5)))
-        assert accounts.data_version(ctx) not in (first, second, third)
+        pid = casework.register_participant(ctx, NewParticipant(
+            intake_ref="TEST-0002", cohort_id=cohort, name="가상 참여자 둘",
+            birth_date=dt.date(2011, 4, 1), sex="male", age_at_referral=15,
+            enrolled_on=dt.date(2026, 1, 5)))
+        fourth = accounts.data_version(ctx)
+        assert fourth not in (first, second, third)
+        casework.assign_counselor(ctx, counselor_id=counselor.id, participant_id=pid,
+                                  start_date=dt.date(2026, 1, 5))
+        fifth = accounts.data_version(ctx)
+        assert fifth != fourth
+    with rt.context(counselor) as ctx:
+        entries = count_audit(rt)
+        casework.participant_identity(ctx, pid)  # four fields decrypted: four "read" entries
+        with pytest.raises(PermissionDenied):
+            casework.add_programme(ctx, name="상담자는 만들 수 없음")  # a "denied" entry
+        assert count_audit(rt) >= entries + 5  # the accesses are in the log ...
+        assert accounts.data_version(ctx) == fifth  # ... and change no data
+
+
+def count_audit(rt) -> int:
+    with rt.sessions() as s:
+        return s.scalar(select(func.count()).select_from(AuditLog))

@@ -23,6 +23,12 @@ def test_browser_bench_times_every_page_of_the_roles_and_writes_its_json(tmp_pat
     timed = [s["page"] for s in data["switches"]]
     assert timed == [key for _path, key in visible_pages("counselor")]
     assert all(s["seconds"] > 0 for s in data["switches"])
+    # Every page switched to was sent over the websocket, its last message within the switch (the
+    # first "switch" is to the home page the log-in shows already: the app may not run again).
+    assert data["switches"][0]["page"] == "home"
+    assert all(s["received_bytes"] > 0 for s in data["switches"][1:])
+    assert all(0 < s["last_message"] <= s["seconds"] for s in data["switches"][1:])
+    assert 0 <= data["summary"]["browser_share_median"] < 1
     assert {p["page"] for p in data["pages"]} == set(timed)
     summary = data["summary"]
     assert summary["slowest"]["page"] in timed
