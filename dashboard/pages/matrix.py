@@ -222,7 +222,8 @@ else:
         t("co_mx_set_on", lang): goals["set_on"],
         **{stage_label(s, lang, short=True): [progress.get((g, s)) for g in goals["goal_id"]]
            for s in ("midterm", "conclusion")},
-    }), hide_index=True, key="co_mx_goals_table")
+    }), hide_index=True, key="co_mx_goals_table",
+        column_config=dates.date_columns([t("co_mx_set_on", lang)], lang))
 
 # A supervisor reads and reviews the matrix; goals are the counselor's to set and review.
 edits = access.is_allowed(actor.role, "assessment.record")

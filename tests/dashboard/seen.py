@@ -9,6 +9,7 @@ shows Korean readers an English sentence or a raw code.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -113,6 +114,52 @@ def visible_texts(at, skip_columns: set[str] = frozenset()) -> list[str]:
 
     walk(at._tree)
     return [s for s in out if s and s.strip()]
+
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}\b")
+
+
+def _is_date_column(series: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return True
+    values = series.dropna()
+    return (series.dtype == object and len(values) > 0
+            and all(isinstance(v, (dt.date, pd.Timestamp)) for v in values))
+
+
+def unreadable_dates(at, table_format: str, *, iso_text_ok: bool) -> list[str]:
+    """Table columns of dates shown as Streamlit shows them by default (ISO, and UTC for moments):
+    every date column needs a `column_config` format (`dashboard.dates.date_columns`), and unless
+    `iso_text_ok` no text cell may be a date written ISO-fashion ("2026-10-13")."""
+    found: list[str] = []
+
+    def walk(node) -> None:
+        proto = getattr(node, "proto", None)
+        if getattr(node, "type", None) == "arrow_data_frame" or (
+                proto is not None and hasattr(proto, "arrow_data") and hasattr(proto, "columns")):
+            try:
+                frame = node.value
+            except Exception:
+                frame = None
+            if isinstance(frame, pd.DataFrame):
+                config = json.loads(proto.columns or "{}")
+                for col in frame.columns:
+                    series = frame[col]
+                    if _is_date_column(series):
+                        fmt = config.get(str(col), {}).get("type_config", {}).get("format")
+                        if fmt != table_format:
+                            found.append(f"{col!s}: {series.dropna().iloc[0]!s} (format {fmt})")
+                    elif not iso_text_ok and (series.dtype == object
+                                              or pd.api.types.is_string_dtype(series)):
+                        iso = [v for v in series.dropna().unique()
+                               if isinstance(v, str) and _ISO_DAY.match(v)]
+                        if iso:
+                            found.append(f"{col!s}: {iso[0]!r} (ISO text)")
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return found
 
 
 # Words a Korean reader sees in Korean text too: statistics' names, file kinds, units, programme

@@ -16,12 +16,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from dashboard.dates import TABLE_FORMAT
 from dashboard.i18n import TEXT
 from dashboard.navigation import visible_pages
 from db.schema import Account
 from demo import synthetic
 from tests.dashboard.helpers import rendered
-from tests.dashboard.seen import english, visible_texts
+from tests.dashboard.seen import english, unreadable_dates, visible_texts
 from tests.matrix.test_service_signoff import reviewed_cohort
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -65,6 +66,10 @@ def check(at, where, identities, usernames=None) -> None:
     # Date inputs take dates the reader's way (Korea's YYYY.MM.DD, not Streamlit's YYYY/MM/DD).
     shape = "YYYY.MM.DD" if usernames is not None else "YYYY-MM-DD"
     assert all(w.proto.format == shape for w in at.date_input), (where, shape)
+    # Table dates too: 2026. 10. 13. in Korean, ISO in English, never Streamlit's default.
+    korean = usernames is not None
+    bad_dates = unreadable_dates(at, TABLE_FORMAT["ko" if korean else "en"], iso_text_ok=not korean)
+    assert not bad_dates, (where, bad_dates)
     if usernames is not None:
         assert not english_on(at, usernames), (where, english_on(at, usernames))
 
@@ -115,3 +120,30 @@ def test_the_language_check_would_find_english(demo, signed_in, usernames):
     assert english("ICC(2,k) 0.75, AUC 0.81, CSV 파일, DU-14, counselor1, `a_b`", {"admin"}) == []
     assert english("[-inf, 1.00]") == ["inf"] and english("단계: not_started") == ["not_started"]
     assert english("change (POMP, 0-100)") == ["change"]
+
+
+def _tables_with_dates():
+    import datetime as dt
+
+    import pandas as pd
+    import streamlit as st
+
+    from dashboard import dates
+
+    days = [dt.date(2026, 10, 13), dt.date(2026, 11, 2)]
+    st.dataframe(pd.DataFrame({"날짜": days}), key="plain")
+    st.dataframe(pd.DataFrame({"날짜": days}), key="shown",
+                 column_config=dates.date_columns(["날짜"], "ko"))
+    st.dataframe(pd.DataFrame({"적힌 날짜": [d.isoformat() for d in days]}), key="text")
+
+
+def test_the_date_check_would_find_a_date_shown_streamlits_way(backend):
+    """A date column without its format and a date written ISO-fashion as text are found; the
+    column formatted by dates.date_columns passes."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_tables_with_dates).run()
+    assert not at.exception
+    found = unreadable_dates(at, TABLE_FORMAT["ko"], iso_text_ok=False)
+    assert found == ["날짜: 2026-10-13 (format None)", "적힌 날짜: '2026-10-13' (ISO text)"]
+    assert unreadable_dates(at, TABLE_FORMAT["ko"], iso_text_ok=True) == found[:1]
