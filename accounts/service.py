@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 import vocab
 from db import access, audit, reasons
-from db.context import SYSTEM, Actor, Context, Runtime
+from db.context import SYSTEM, Actor, Context, Runtime, utc_start_of
 from db.engine import begin_writing
 from db.passwords import hash_password, needs_rehash, password_problem, verify_password
 from db.schema import (
@@ -461,16 +461,8 @@ class AuditEntry:
 
 def _utc_bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.datetime | None, dt.datetime | None]:
     """Seoul's days from `start` to `end` (both included) as the naive UTC the log keeps."""
-    from zoneinfo import ZoneInfo
-
-    from vocab import TIME_ZONE
-
-    zone = ZoneInfo(TIME_ZONE)
-
-    def utc(day: dt.date) -> dt.datetime:
-        return dt.datetime.combine(day, dt.time.min, zone).astimezone(dt.UTC).replace(tzinfo=None)
-
-    return (utc(start) if start else None, utc(end + dt.timedelta(days=1)) if end else None)
+    return (utc_start_of(start) if start else None,
+            utc_start_of(end + dt.timedelta(days=1)) if end else None)
 
 
 def audit_entries(ctx: Context, *, limit: int = 200, actor: str | None = None,

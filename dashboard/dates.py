@@ -8,21 +8,9 @@ Charts get the same through `date_axes`.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
-
 import pandas as pd
 
-from vocab import TIME_ZONE
-
-ZONE = ZoneInfo(TIME_ZONE)
-UTC = dt.UTC
-
-
-def local(moment: dt.datetime) -> dt.datetime:
-    """A stored moment (naive UTC, or aware) in Seoul's time."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(ZONE)
+from db.context import ZONE, local  # the one conversion from stored UTC to Seoul's time
 
 
 def _missing(value: object) -> bool:

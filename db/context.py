@@ -6,6 +6,9 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import pandas as pd
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -21,12 +24,33 @@ from errors import ConfigurationError, NotFound, PermissionDenied, StoreUnavaila
 from vocab import TIME_ZONE
 
 
+ZONE = ZoneInfo(TIME_ZONE)
+
+
 def local_today() -> dt.date:
     """Today in Seoul, where the programme runs (between 00:00 and 09:00 there the UTC date is
     still yesterday's): every use case's `ctx.today` unless the caller gives one."""
-    from zoneinfo import ZoneInfo
+    return dt.datetime.now(ZONE).date()
 
-    return dt.datetime.now(ZoneInfo(TIME_ZONE)).date()
+
+# The store keeps moments as naive UTC (db.schema.utcnow); people count days in Seoul. These three
+# are the only conversions between the two (the dashboard's dates module shows them).
+
+def local(moment: dt.datetime) -> dt.datetime:
+    """A stored moment (naive UTC, or aware) as Seoul's aware time."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(ZONE)
+
+
+def utc_start_of(day: dt.date) -> dt.datetime:
+    """The naive UTC moment at which Seoul's `day` begins (the day before, 15:00 UTC)."""
+    return dt.datetime.combine(day, dt.time.min, ZONE).astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def local_times(moments: pd.Series) -> pd.Series:
+    """Stored moments (naive UTC) as Seoul's wall-clock times, naive, for a whole column at once."""
+    return (pd.to_datetime(moments, utc=True).dt.tz_convert(ZONE).dt.tz_localize(None))
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,9 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
-import vocab
 from db import access
 from db.conflicts import account_name, at_time
-from db.context import Context
+from db.context import Context, local_times
 from casework.notes_guard import FIELDS, check_note
 from db.schema import (
     Account,
@@ -491,8 +490,6 @@ def registry_growth(ctx: Context) -> pd.DataFrame:
     """Registry entries added per month (Seoul's calendar) by how they came: hashed here from
     uploaded files ("upload") or imported from a hash list ("import"). Columns month (the month's first day), source, entries; every month
     from the first to the last entry is present, with 0 where nothing was added."""
-    from zoneinfo import ZoneInfo
-
     from sqlalchemy import case, literal
 
     access.require(ctx, "registry.read")
@@ -506,9 +503,7 @@ def registry_growth(ctx: Context) -> pd.DataFrame:
         return empty
     frame = pd.DataFrame(rows, columns=["added_at", "source"])
     # Stored as UTC (naive): a moment just after midnight in Seoul on the 1st is that month's.
-    seoul = (pd.to_datetime(frame["added_at"], utc=True)
-             .dt.tz_convert(ZoneInfo(vocab.TIME_ZONE)).dt.tz_localize(None))
-    frame["month"] = seoul.dt.to_period("M").dt.to_timestamp()
+    frame["month"] = local_times(frame["added_at"]).dt.to_period("M").dt.to_timestamp()
     months = pd.date_range(frame["month"].min(), frame["month"].max(), freq="MS")
     counts = frame.groupby(["month", "source"]).size()
     full = pd.MultiIndex.from_product([months, list(REGISTRY_SOURCES)], names=["month", "source"])
