@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -109,6 +110,13 @@ def correct_or_erase(actor, row_id: int, *, key: str, labels: str, task: str,
             with service_errors(), state.context(actor, f"{task}: erase") as ctx:
                 erase(ctx, row_id)
                 st.success(t(labels + "erased_ok", lang, id=row_id))
+
+
+def num(value: object, digits: int = 2) -> str:
+    """A figure as a table shows it: `digits` decimals, and "" for a missing one (None, NaN)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{float(value):.{digits}f}"
 
 
 def table(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> None:

@@ -3,7 +3,6 @@
 Aggregates only, each through small-cell suppression in the use case; no study code on this page.
 """
 
-import math
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -11,7 +10,7 @@ import streamlit as st
 
 import vocab
 from dashboard import state
-from dashboard.components import download, service_errors
+from dashboard.components import download, num, service_errors
 from dashboard.i18n import TEXT, label, t
 from exports import service as exports
 from matrix import service as matrix
@@ -32,12 +31,6 @@ def step(code: str) -> str:
 
 def grp(value: object) -> str:
     return label("cm_grp_", str(value), lang)
-
-
-def num(value: object, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{float(value):.{digits}f}"
 
 
 def pval(value: object) -> str:

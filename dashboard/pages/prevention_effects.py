@@ -1,13 +1,12 @@
 """The committee reads the effect of prevention education by audience, satisfaction apart, and the printable report."""
 
-import math
-
 import pandas as pd
 import streamlit as st
 
 import vocab
 from dashboard import state
 from dashboard.components import download, period_picker, service_errors
+from dashboard.components import num as _num
 from dashboard.i18n import TEXT, label, t
 from dashboard.messages import localise
 from exports import service as exports
@@ -20,9 +19,7 @@ st.caption(t("pv_intro", lang))
 
 
 def num(value: object, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{float(value):.{digits}f}"
+    return _num(value, digits)  # this page's figures are POMP points: one decimal
 
 
 def code_label(column: str, value: object) -> str:

@@ -1,13 +1,12 @@
 """The committee rates prevention programmes, records recommendations, and links the tailored versions that answer them."""
 
-import math
 
 import pandas as pd
 import streamlit as st
 
 import vocab
 from dashboard import state
-from dashboard.components import period_picker, period_text, service_errors
+from dashboard.components import num, period_picker, period_text, service_errors
 from dashboard.i18n import label, t
 from dashboard.messages import localise
 from prevention import service as prevention
@@ -20,12 +19,6 @@ SCORES = (1, 2, 3, 4, 5)
 
 def ind(code: str) -> str:
     return label("cm_ind_", code, lang)
-
-
-def num(value: object, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{float(value):.{digits}f}"
 
 
 def programmes_now() -> pd.DataFrame:

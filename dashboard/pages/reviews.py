@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import state
-from dashboard.components import period_picker, service_errors
+from dashboard.components import num, period_picker, service_errors
 from dashboard.i18n import label, t
 from dashboard.messages import localise
 from matrix import service as matrix
@@ -21,12 +21,6 @@ SCORES = (1, 2, 3, 4, 5)
 
 def ind(code: str) -> str:
     return label("cm_ind_", code, lang)
-
-
-def num(value: object, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{float(value):.{digits}f}"
 
 
 def bound(value: object) -> str:
