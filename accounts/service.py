@@ -23,7 +23,7 @@ from db.schema import (
     LoginSession,
     utcnow,
 )
-from errors import Conflict, NotFound, PermissionDenied, ValidationError
+from errors import Conflict, NotFound, PermissionDenied, StoreUnavailable, ValidationError
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = dt.timedelta(minutes=15)
@@ -370,10 +370,16 @@ def start_login_session(runtime: Runtime, actor: Actor, *, now: dt.datetime | No
 
 def resume_login_session(runtime: Runtime, token: str, *, now: dt.datetime | None = None,
                          idle: dt.timedelta = IDLE_TIMEOUT) -> Actor | None:
-    """The actor of a live session, or None when it ended, idled out, expired or was revoked."""
+    """The actor of a live session, or None when it ended, idled out, expired or was revoked.
+
+    Every page view asks this, so a live session is only read: no page view waits for another
+    user's write (SQLite readers never wait) or fails because one holds the store. Its
+    `last_seen_at` is written at most once per LAST_SEEN_EVERY, so the idle time-out is reached
+    between `idle` and `idle` + LAST_SEEN_EVERY after the last page view; a touch that finds the
+    store busy is left for the next view.
+    """
     now = now or utcnow()
     with runtime.sessions() as s:
-        begin_writing(s)  # a live session is written to (its last_seen_at) at every page view
         row = s.scalars(select(LoginSession).where(LoginSession.token_hash == _token_hash(token))
                         ).one_or_none()
         if row is None or row.ended_at is not None:
@@ -388,14 +394,33 @@ def resume_login_session(runtime: Runtime, token: str, *, now: dt.datetime | Non
             reason = "lifetime reached"
         elif now - row.last_seen_at > idle:
             reason = "idle time-out"
-        s.info["audit_actor"] = audit.AuditActor(row.account_id, acc.username if acc else "?")
-        if reason:
-            row.ended_at, row.ended_reason = now, reason
-            s.commit()
-            return None
-        row.last_seen_at = now
+        session_id, last_seen = row.id, row.last_seen_at
+        who = audit.AuditActor(row.account_id, acc.username if acc else "?")
+        actor = Actor(acc.id, acc.username, acc.role) if acc is not None else None
+        s.rollback()  # the read ends here
+    if reason:
+        _write_session(runtime, session_id, who, ended_at=now, ended_reason=reason)
+        return None
+    if now - last_seen >= LAST_SEEN_EVERY:
+        try:
+            _write_session(runtime, session_id, who, last_seen_at=now)
+        except StoreUnavailable:
+            pass  # another user's long write: the next page view records this one
+    return actor
+
+
+LAST_SEEN_EVERY = dt.timedelta(minutes=1)
+
+
+def _write_session(runtime: Runtime, session_id: int, who: audit.AuditActor, **values) -> None:
+    with runtime.sessions() as s:
+        begin_writing(s)
+        s.info["audit_actor"] = who
+        row = s.get(LoginSession, session_id)  # an ORM change, so the store's audit sees an end
+        if row is not None and row.ended_at is None:  # never undo an end written meanwhile
+            for name, value in values.items():
+                setattr(row, name, value)
         s.commit()
-        return Actor(acc.id, acc.username, acc.role)
 
 
 def end_login_session(runtime: Runtime, token: str, *, everywhere: bool = False) -> None:

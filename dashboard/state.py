@@ -37,8 +37,15 @@ def current_actor() -> Actor | None:
     Nothing about the log-in is kept in `st.session_state`: a client that attaches itself to
     this Streamlit session with its id but without the cookie is nobody.
     """
+    from dashboard.messages import localise
+    from errors import StoreUnavailable
+
     token = browser_token()
-    actor = accounts.resume_login_session(runtime(), token) if token else None
+    try:
+        actor = accounts.resume_login_session(runtime(), token) if token else None
+    except StoreUnavailable as exc:  # ending an idle session met another user's long write
+        st.warning(localise(exc, lang()))
+        st.stop()
     if actor is None:
         if token:
             st.session_state["ended"] = True

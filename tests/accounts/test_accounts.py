@@ -6,11 +6,11 @@ import datetime as dt
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from db import passwords
 from accounts import service as accounts
-from db.schema import Account, AuditLog, utcnow
+from db.schema import Account, AuditLog, LoginSession, utcnow
 from errors import Conflict, PermissionDenied, ValidationError
 
 T0 = dt.datetime(2026, 11, 2, 9, 0)
@@ -82,6 +82,42 @@ def test_sessions_idle_out_expire_and_end_everywhere(rt, make_account):
         step += dt.timedelta(minutes=15)
         assert accounts.resume_login_session(rt, c, now=step) == actor
     assert accounts.resume_login_session(rt, c, now=T0 + accounts.SESSION_LIFETIME) is None
+
+
+def last_seen(rt, token: str) -> dt.datetime:
+    with rt.sessions() as s:
+        return s.scalar(select(LoginSession.last_seen_at)
+                        .where(LoginSession.token_hash == accounts._token_hash(token)))
+
+
+def test_a_page_view_only_reads_its_session_and_waits_for_no_writer(rt, make_account):
+    import threading
+
+    actor = make_account("counselor", "seo", "right password 1")
+    start = utcnow() + dt.timedelta(seconds=1)
+    tok = accounts.start_login_session(rt, actor, now=start)
+    # Views within LAST_SEEN_EVERY of the last recorded one write nothing ...
+    assert accounts.resume_login_session(rt, tok, now=start + dt.timedelta(seconds=30)) == actor
+    assert last_seen(rt, tok) == start
+    # ... a later one records itself, and the idle time-out counts from there.
+    later = start + accounts.LAST_SEEN_EVERY
+    assert accounts.resume_login_session(rt, tok, now=later) == actor
+    assert last_seen(rt, tok) == later
+    assert accounts.resume_login_session(rt, tok, now=later + accounts.IDLE_TIMEOUT) == actor
+    # While another user's transaction holds the write lock (SQLite) or this very row
+    # (PostgreSQL), the next view still answers at once: it does not wait for the writer.
+    answers: list = []
+    with rt.engine.connect() as other:
+        other.execute(update(LoginSession).where(LoginSession.token_hash == accounts._token_hash(tok))
+                      .values(created_at=LoginSession.created_at))
+        view = threading.Thread(target=lambda: answers.append(accounts.resume_login_session(
+            rt, tok, now=later + accounts.IDLE_TIMEOUT + dt.timedelta(seconds=20))), daemon=True)
+        view.start()
+        view.join(timeout=10)
+        answered_while_held = list(answers)
+        other.rollback()
+    view.join(timeout=40)
+    assert answered_while_held == [actor]
 
 
 def test_disabling_or_changing_the_password_revokes_sessions(rt, make_account):
