@@ -512,9 +512,10 @@ def audit_entries(ctx: Context, *, limit: int = 200, actor: str | None = None,
         raise ValidationError("casework.period_backwards",
                               "The period starts ({start}) after it ends ({end}).",
                               start=start, end=end)
-    stmt = (select(AuditLog, Participant.study_code)
-            .outerjoin(Participant, Participant.id == AuditLog.subject_participant_id)
-            .order_by(AuditLog.id.desc()).limit(limit))
+    # The filters choose ids first (a narrow sort: with a date range SQLite reads the range from
+    # the `at` index and sorts it, at 500,000 entries 1 s when whole rows were sorted, 0.1 s for
+    # ids); the rows are read for the `limit` newest only.
+    stmt = select(AuditLog.id).order_by(AuditLog.id.desc()).limit(limit)
     if actor:
         stmt = stmt.where(AuditLog.actor == actor)
     if wanted:
@@ -532,6 +533,10 @@ def audit_entries(ctx: Context, *, limit: int = 200, actor: str | None = None,
                            "No participant with study code {study_code!r}.",
                            study_code=study_code.strip())
         stmt = stmt.where(AuditLog.subject_participant_id == pid)
+    stmt = (select(AuditLog, Participant.study_code)
+            .outerjoin(Participant, Participant.id == AuditLog.subject_participant_id)
+            .where(AuditLog.id.in_(stmt.scalar_subquery()))
+            .order_by(AuditLog.id.desc()))
     out = [AuditEntry(a.id, a.at, a.actor, a.action, a.table_name, a.row_id,
                       a.subject_participant_id, a.fields, a.detail, code)
            for a, code in ctx.session.execute(stmt)]
