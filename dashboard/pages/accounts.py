@@ -129,8 +129,9 @@ if assignments is not None:
     st.dataframe(pd.DataFrame({
         t("study_code", lang): [c for c, _, _ in assignments],
         t("ac_counselor", lang): [n or t("ac_unassigned", lang) for _, n, _ in assignments],
-        t("ac_since", lang): [dates.day(d, lang) for _, _, d in assignments],
-    }), hide_index=True, key="ac_caseload_table")
+        t("ac_since", lang): [d for _, _, d in assignments],  # dates, so the column sorts
+    }), hide_index=True, key="ac_caseload_table",
+        column_config=dates.date_columns([t("ac_since", lang)], lang))
     counselors = [a.username for a in accounts if a.role == "counselor" and a.active]
     with st.form("transfer_form"):
         c1, c2, c3 = st.columns(3)

@@ -54,14 +54,16 @@ table = pd.DataFrame({
     t("study_code", lang): order["study_code"],
     t("status", lang): [t("status_" + s, lang) for s in order["status"]],
     t("co_cl_next_stage", lang): [stage_label(s, lang) if isinstance(s, str) else "" for s in order["next_stage"]],
-    t("co_cl_next_due", lang): [dates.day(d, lang) for d in order["next_due"]],
+    t("co_cl_next_due", lang): list(order["next_due"]),
     t("co_cl_overdue", lang): [_mark(r) for r in order.itertuples()],
-    t("co_cl_last_session", lang): [dates.day(d, lang) for d in order["last_session"]],
+    t("co_cl_last_session", lang): list(order["last_session"]),
     t("programme", lang): order["programme"],
     t("cohort", lang): order["cohort"],
-    t("enrolled_on", lang): [dates.day(d, lang) for d in order["enrolled_on"]],
+    t("enrolled_on", lang): list(order["enrolled_on"]),
 })
-st.dataframe(table, hide_index=True, key="co_cl_table")
+# Dates stay dates, so the columns sort by date (the reader's format is column_config's).
+st.dataframe(table, hide_index=True, key="co_cl_table", column_config=dates.date_columns(
+    [t(k, lang) for k in ("co_cl_next_due", "co_cl_last_session", "enrolled_on")], lang))
 
 # Open one participant on the matrix page (the id stays on the server).
 with st.form("co_cl_open_form"):

@@ -179,15 +179,15 @@ else:
     # flag it comes from, and whether the date falls inside the follow-up window.
     st.dataframe(pd.DataFrame({
         t("study_code", lang): [p.study_code for p in pending.values()],
-        t("an_pr_date", lang): [dates.day(p.proposed_date, lang) for p in pending.values()],
+        t("an_pr_date", lang): [p.proposed_date for p in pending.values()],
         t("an_pr_case", lang): [p.case_ref or "" for p in pending.values()],
         t("an_pr_flag", lang): [f"#{p.flag_id}" for p in pending.values()],
-        t("an_pr_window_end", lang): [dates.day(p.follow_up_end, lang) if p.follow_up_end
-                                      else t("an_pr_no_window", lang) for p in pending.values()],
+        t("an_pr_window_end", lang): [p.follow_up_end for p in pending.values()],
         t("an_pr_inside", lang): [t("an_pr_after_window" if p.follow_up_end and p.proposed_date > p.follow_up_end
                                     else "an_pr_in_window" if p.follow_up_end else "an_pr_no_window", lang)
                                   for p in pending.values()],
-    }), hide_index=True, key="an_pr_table")
+    }), hide_index=True, key="an_pr_table", column_config=dates.date_columns(
+        [t("an_pr_date", lang), t("an_pr_window_end", lang)], lang))
     with st.form("an_proposal_form"):
         pid = st.selectbox(t("an_proposal", lang), list(pending), key="an_pr_choice",
                            format_func=lambda i: f"{pending[i].study_code} · "

@@ -64,7 +64,7 @@ if mine.empty:
     st.info(t("ed_none", lang))
     st.stop()
 st.dataframe(pd.DataFrame([{
-    "#": int(r.delivery_id), t("pv_col_date", lang): dates.day(r.delivered_on, lang),
+    "#": int(r.delivery_id), t("pv_col_date", lang): r.delivered_on,
     t("pv_col_programme", lang): r.programme, t("pv_col_audience", lang): label("pv_aud_", r.audience, lang),
     t("pv_col_institution", lang): label("pv_inst_", r.institution_kind, lang),
     t("pv_col_district", lang): label("pv_dist_", r.district, lang),
@@ -73,4 +73,4 @@ st.dataframe(pd.DataFrame([{
     t("pv_col_pre", lang): num(r.mean_pre), t("pv_col_post", lang): num(r.mean_post),
     t("pv_col_change", lang): num(r.change),
     t("pv_col_satisfaction", lang): num(r.satisfaction)} for r in mine.itertuples()]),
-    hide_index=True, key="ed_mine")
+    hide_index=True, key="ed_mine", column_config=dates.date_columns([t("pv_col_date", lang)], lang))

@@ -70,9 +70,10 @@ if allowed("participant.identify", "assessment.record", "session.read"):
                 t("study_code", lang): late["study_code"],
                 t("co_cl_next_stage", lang): [stage_label(s, lang, short=True) if isinstance(s, str) else ""
                                               for s in late["next_stage"]],
-                t("hm_due_on", lang): [dates.day(d, lang) for d in late["next_due"]],
+                t("hm_due_on", lang): list(late["next_due"]),
                 t("hm_days_overdue", lang): late["days_overdue"].astype(int),
-            }), hide_index=True, key="hm_overdue_table")
+            }), hide_index=True, key="hm_overdue_table",
+                column_config=dates.date_columns([t("hm_due_on", lang)], lang))
             st.page_link("pages/caseload.py", label=t("caseload", lang), icon=":material/list:")
 
         section("hm_week_sessions", start=dates.day(week_start, lang), end=dates.day(week_end, lang))
@@ -80,10 +81,11 @@ if allowed("participant.identify", "assessment.record", "session.read"):
             st.info(t("hm_week_sessions_none", lang))
         else:
             st.dataframe(pd.DataFrame({
-                t("hm_session_date", lang): [dates.day(d, lang) for d in week["session_date"]],
+                t("hm_session_date", lang): list(week["session_date"]),
                 t("study_code", lang): week["study_code"],
                 t("hm_minutes", lang): week["minutes"].astype(int),
-            }), hide_index=True, key="hm_week_table")
+            }), hide_index=True, key="hm_week_table",
+                column_config=dates.date_columns([t("hm_session_date", lang)], lang))
 
         section("hm_drafts")
         if not drafts:
@@ -93,8 +95,9 @@ if allowed("participant.identify", "assessment.record", "session.read"):
                 t("study_code", lang): [code for code, _ in drafts],
                 t("co_mx_step", lang): [stage_label(a.stage, lang, short=True) for _, a in drafts],
                 t("hm_instrument", lang): [a.instrument_id for _, a in drafts],
-                t("hm_administered_on", lang): [dates.day(a.administered_on, lang) for _, a in drafts],
-            }), hide_index=True, key="hm_drafts_table")
+                t("hm_administered_on", lang): [a.administered_on for _, a in drafts],
+            }), hide_index=True, key="hm_drafts_table",
+                column_config=dates.date_columns([t("hm_administered_on", lang)], lang))
             st.page_link("pages/instrument.py", label=t("co_instrument", lang), icon=":material/edit_note:")
 
 # --- steps to review or countersign (a supervisor; a counselor reviewing a colleague's) ------
@@ -176,9 +179,10 @@ if allowed("recidivism.read", "followup.record"):
         else:
             st.dataframe(pd.DataFrame({
                 t("study_code", lang): [p.study_code for p in proposals],
-                t("hm_proposed_on", lang): [dates.day(p.proposed_date, lang) for p in proposals],
+                t("hm_proposed_on", lang): [p.proposed_date for p in proposals],
                 t("hm_flag", lang): [f"#{p.flag_id}" for p in proposals],
-            }), hide_index=True, key="hm_proposals_table")
+            }), hide_index=True, key="hm_proposals_table",
+                column_config=dates.date_columns([t("hm_proposed_on", lang)], lang))
             st.page_link("pages/recidivism.py", label=t("an_recidivism", lang), icon=":material/timeline:")
 
 # --- detection reviewer ---------------------------------------------------------------------
@@ -227,11 +231,12 @@ if allowed("delivery.record", "delivery.read"):
             st.success(t("hm_surveys_none", lang))
         else:
             st.dataframe(pd.DataFrame({
-                t("hm_delivered_on", lang): [dates.day(d, lang) for d in waiting["delivered_on"]],
+                t("hm_delivered_on", lang): list(waiting["delivered_on"]),
                 t("hm_programme", lang): waiting["programme"],
                 t("hm_audience", lang): [t("pv_aud_" + a, lang) for a in waiting["audience"]],
                 t("hm_present", lang): waiting["present"].astype(int),
-            }), hide_index=True, key="hm_surveys_table")
+            }), hide_index=True, key="hm_surveys_table",
+                column_config=dates.date_columns([t("hm_delivered_on", lang)], lang))
             st.page_link("pages/surveys.py", label=t("ed_surveys", lang), icon=":material/upload_file:")
 
 # --- admin ----------------------------------------------------------------------------------

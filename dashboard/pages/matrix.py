@@ -65,12 +65,13 @@ st.dataframe(pd.DataFrame([{
     t("co_mx_step", lang): stage_label(s, lang),
     t("status", lang): status_label(status_of[s], lang),
     t("co_mx_version", lang): str(int(steps.at[s, "step_version"])) if s in steps.index else "",
-    t("co_mx_due", lang): (dates.day(steps.at[s, "due_date"], lang)
-                           if s in steps.index and pd.notna(steps.at[s, "due_date"]) else ""),
+    t("co_mx_due", lang): (steps.at[s, "due_date"]
+                           if s in steps.index and pd.notna(steps.at[s, "due_date"]) else None),
     t("co_cl_overdue", lang): (t("co_cl_overdue_mark", lang, n=1, days=late_days[s]) if s in late_days else ""),
     t("co_mx_skip_reason", lang): (label("co_skip_", steps.at[s, "skip_reason"], lang)
                                    if s in steps.index and steps.at[s, "skip_reason"] else ""),
-} for s in stages.STAGES]), hide_index=True, key="co_mx_steps_table")
+} for s in stages.STAGES]), hide_index=True, key="co_mx_steps_table",
+    column_config=dates.date_columns([t("co_mx_due", lang)], lang))
 
 
 def take_step(step: dict) -> None:

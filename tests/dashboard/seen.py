@@ -117,6 +117,7 @@ def visible_texts(at, skip_columns: set[str] = frozenset()) -> list[str]:
 
 
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}\b")
+_A_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{4}\. \d{1,2}\. \d{1,2}\.)$")
 
 
 def _is_date_column(series: pd.Series) -> bool:
@@ -129,8 +130,9 @@ def _is_date_column(series: pd.Series) -> bool:
 
 def unreadable_dates(at, table_format: str, *, iso_text_ok: bool) -> list[str]:
     """Table columns of dates shown as Streamlit shows them by default (ISO, and UTC for moments):
-    every date column needs a `column_config` format (`dashboard.dates.date_columns`), and unless
-    `iso_text_ok` no text cell may be a date written ISO-fashion ("2026-10-13")."""
+    every date column needs a `column_config` format (`dashboard.dates.date_columns`); a column of
+    dates written as text ("2026. 10. 13.") is refused too, since it sorts as text (9 after 10);
+    and unless `iso_text_ok` no text cell may start with an ISO date ("2026-10-13 14:05")."""
     found: list[str] = []
 
     def walk(node) -> None:
@@ -149,11 +151,14 @@ def unreadable_dates(at, table_format: str, *, iso_text_ok: bool) -> list[str]:
                         fmt = config.get(str(col), {}).get("type_config", {}).get("format")
                         if fmt != table_format:
                             found.append(f"{col!s}: {series.dropna().iloc[0]!s} (format {fmt})")
-                    elif not iso_text_ok and (series.dtype == object
+                    elif (series.dtype == object
                                               or pd.api.types.is_string_dtype(series)):
-                        iso = [v for v in series.dropna().unique()
-                               if isinstance(v, str) and _ISO_DAY.match(v)]
-                        if iso:
+                        texts = [v for v in series.dropna().unique() if isinstance(v, str)]
+                        days = [v for v in texts if _A_DAY.match(v)]
+                        iso = [v for v in texts if _ISO_DAY.match(v)]
+                        if days and all(_A_DAY.match(v) or not v for v in texts):
+                            found.append(f"{col!s}: {days[0]!r} (dates as text)")
+                        elif iso and not iso_text_ok:
                             found.append(f"{col!s}: {iso[0]!r} (ISO text)")
         for child in getattr(node, "children", {}).values():
             walk(child)

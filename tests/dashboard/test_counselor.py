@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
+import json
 
 import pytest
 from sqlalchemy import select
@@ -51,6 +51,11 @@ def table_with(at, column):
     return next(d.value for d in at.dataframe if column in d.value.columns)
 
 
+def date_format(table, column: str) -> str | None:
+    """The format a shown table gives a date column (dashboard.dates.date_columns)."""
+    return json.loads(table.proto.columns or "{}").get(column, {}).get("type_config", {}).get("format")
+
+
 def answer(at, instrument_id, values):
     for item_id, value in values.items():
         at.radio(key=f"co_item_{instrument_id}_{item_id}").set_value(value)
@@ -75,7 +80,8 @@ def test_the_caseload_shows_the_next_step_overdue_marks_and_the_completion_matri
     assert row["다음 단계"] == "계획 단계 (사전 평가)"
     assert row["기한 지남"].startswith("⚠ 1단계 · 16일")
     enrolled = local_today() - dt.timedelta(days=30)
-    assert row["등록일"] == f"{enrolled.year}. {enrolled.month}. {enrolled.day}."  # Korean dates
+    assert row["등록일"] == enrolled  # a date, so the column sorts by date ...
+    assert date_format(at.dataframe[0], "등록일") == "YYYY. M. D."  # ... shown the Korean way
     assert any("기한이 지난 단계" in w.value for w in at.warning)
     heat = [c for c in at.get("plotly_chart")]
     assert heat, "the completion matrix is drawn"
@@ -224,7 +230,9 @@ def test_goals_and_step_actions_change_the_store(demo, signed_in, newcomer):
     at = open_for(signed_in, "pages/matrix.py", code)
     assert not at.exception and not at.error
     due = table_with(at, "기한")["기한"].tolist()
-    assert due[0] and all(re.fullmatch(r"(\d{4}\. \d{1,2}\. \d{1,2}\.)?", d) for d in due), due
+    assert isinstance(due[0], dt.date) and all(d is None or isinstance(d, dt.date) for d in due), due
+    steps_table = next(d for d in at.dataframe if "기한" in d.value.columns)
+    assert date_format(steps_table, "기한") == "YYYY. M. D."
     # An empty goal is refused in place; a written one is kept (encrypted).
     at.button(key="FormSubmitter:co_mx_goal_form-상담 목표 설정").click().run()
     assert any("상담 목표가 비어 있습니다" in e.value for e in at.error)

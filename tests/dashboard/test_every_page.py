@@ -134,16 +134,19 @@ def _tables_with_dates():
     st.dataframe(pd.DataFrame({"날짜": days}), key="plain")
     st.dataframe(pd.DataFrame({"날짜": days}), key="shown",
                  column_config=dates.date_columns(["날짜"], "ko"))
-    st.dataframe(pd.DataFrame({"적힌 날짜": [d.isoformat() for d in days]}), key="text")
+    st.dataframe(pd.DataFrame({"적힌 날짜": [dates.day(d, "ko") for d in days]}), key="text")
+    st.dataframe(pd.DataFrame({"시각": ["2026-10-13 14:05 KST", ""]}), key="moment")
 
 
 def test_the_date_check_would_find_a_date_shown_streamlits_way(backend):
-    """A date column without its format and a date written ISO-fashion as text are found; the
-    column formatted by dates.date_columns passes."""
+    """A date column without its format, a column of dates written as text (which sorts as text)
+    and, in Korean, a moment written ISO-fashion are found; the column formatted by
+    dates.date_columns passes."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_function(_tables_with_dates).run()
     assert not at.exception
     found = unreadable_dates(at, TABLE_FORMAT["ko"], iso_text_ok=False)
-    assert found == ["날짜: 2026-10-13 (format None)", "적힌 날짜: '2026-10-13' (ISO text)"]
-    assert unreadable_dates(at, TABLE_FORMAT["ko"], iso_text_ok=True) == found[:1]
+    assert found == ["날짜: 2026-10-13 (format None)", "적힌 날짜: '2026. 10. 13.' (dates as text)",
+                     "시각: '2026-10-13 14:05 KST' (ISO text)"]
+    assert unreadable_dates(at, TABLE_FORMAT["ko"], iso_text_ok=True) == found[:2]
