@@ -106,7 +106,8 @@ def click_until(page, target, shown, *, attempts: int = 3, timeout: float = 20_0
 def open_page(page, link: str, heading: str | None = None) -> None:
     """Open a page from the sidebar and wait until it has drawn its title."""
     main = page.locator("[data-testid='stMain']")
-    click_until(page, page.get_by_role("link", name=link),
+    # The sidebar's link: a home page may link to the same page (st.page_link) when it has work.
+    click_until(page, page.locator("[data-testid='stSidebar']").get_by_role("link", name=link),
                 main.get_by_role("heading", name=heading or link))
 
 

@@ -33,7 +33,7 @@ def test_an_educator_records_a_class_and_uploads_its_survey_in_the_browser(dashb
     mine = "SELECT d.id FROM prevention_deliveries d JOIN accounts a ON a.id = d.educator_id " \
            "WHERE a.username = 'educator1' ORDER BY d.id"
     before = _rows(data, mine)
-    page.get_by_role("link", name="교육 실시 기록").click()
+    page.locator("[data-testid='stSidebar']").get_by_role("link", name="교육 실시 기록").click()
     wait_idle(page)
     expect(page.get_by_role("heading", name="교육 실시 기록", exact=True)).to_be_visible()
     page.get_by_label("참석 인원").fill("18")
@@ -45,7 +45,7 @@ def test_an_educator_records_a_class_and_uploads_its_survey_in_the_browser(dashb
                                     "WHERE id = ?", new_id)[0]
     assert present == 18
 
-    page.get_by_role("link", name="설문 결과 올리기").click()
+    page.locator("[data-testid='stSidebar']").get_by_role("link", name="설문 결과 올리기").click()
     wait_idle(page)
     # The new class waits for its sheets, chosen first (newest first).
     expect(page.get_by_role("combobox", name="교육 실시")).to_have_value(
