@@ -90,7 +90,7 @@ class Frames:
         return sum(n for _, n in after), (after[-1][0] - start if after else 0.0)
 
 
-def switch(page, title: str, frames: Frames | None = None) -> dict:
+def switch(page, title: str, frames: Frames) -> dict:
     """{"seconds": from the click on the sidebar link until the heading is shown and the app idle,
     "received_bytes", "last_message": the websocket's share of it (see the module's docstring)}."""
     from playwright.sync_api import expect
@@ -101,7 +101,7 @@ def switch(page, title: str, frames: Frames | None = None) -> dict:
     expect(heading).to_be_visible(timeout=120_000)
     wait_idle(page)
     seconds = time.perf_counter() - start
-    received, last = frames.since(start) if frames is not None else (0, 0.0)
+    received, last = frames.since(start)
     return {"seconds": seconds, "received_bytes": received, "last_message": min(last, seconds)}
 
 

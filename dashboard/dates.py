@@ -8,6 +8,7 @@ Charts get the same through `date_axes`.
 from __future__ import annotations
 
 import datetime as dt
+
 import pandas as pd
 
 from db.context import ZONE, local  # the one conversion from stored UTC to Seoul's time

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker

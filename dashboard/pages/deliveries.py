@@ -1,14 +1,12 @@
 """The educator records the classes they taught and sees each one's survey summary."""
 
-import math
-
 import pandas as pd
 import streamlit as st
 
 import vocab
 from dashboard import dates, state
 from db.context import local_today
-from dashboard.components import service_errors
+from dashboard.components import num, service_errors
 from dashboard.i18n import label, t
 from prevention import service as prevention
 
@@ -16,12 +14,6 @@ actor = state.require_page("delivery.record")
 lang = state.lang()
 st.title(t("ed_deliveries", lang))
 st.caption(t("ed_intro", lang))
-
-
-def num(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{float(value):.1f}"
 
 
 with state.context(actor, "deliveries: programmes") as ctx:
@@ -70,7 +62,7 @@ st.dataframe(pd.DataFrame([{
     t("pv_col_district", lang): label("pv_dist_", r.district, lang),
     t("pv_col_present", lang): int(r.present),
     t("pv_col_sheets", lang): f"{int(r.n_pre)}/{int(r.n_post)}",
-    t("pv_col_pre", lang): num(r.mean_pre), t("pv_col_post", lang): num(r.mean_post),
-    t("pv_col_change", lang): num(r.change),
-    t("pv_col_satisfaction", lang): num(r.satisfaction)} for r in mine.itertuples()]),
+    t("pv_col_pre", lang): num(r.mean_pre, 1), t("pv_col_post", lang): num(r.mean_post, 1),
+    t("pv_col_change", lang): num(r.change, 1),
+    t("pv_col_satisfaction", lang): num(r.satisfaction, 1)} for r in mine.itertuples()]),
     hide_index=True, key="ed_mine", column_config=dates.date_columns([t("pv_col_date", lang)], lang))

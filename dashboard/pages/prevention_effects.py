@@ -6,7 +6,7 @@ import streamlit as st
 import vocab
 from dashboard import state
 from dashboard.components import download, period_picker, service_errors
-from dashboard.components import num as _num
+from dashboard.components import num as shared_num
 from dashboard.i18n import TEXT, label, t
 from dashboard.messages import localise
 from exports import service as exports
@@ -19,7 +19,7 @@ st.caption(t("pv_intro", lang))
 
 
 def num(value: object, digits: int = 1) -> str:
-    return _num(value, digits)  # this page's figures are POMP points: one decimal
+    return shared_num(value, digits)  # this page's figures are POMP points: one decimal
 
 
 def code_label(column: str, value: object) -> str:
