@@ -234,7 +234,7 @@ class LoginGate:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and self._is_page(scope):
+        if is_page(scope):
             token = cookie_from_scope(scope)
             live = token is not None and await run_in_threadpool(is_live, token)
             if not live:
@@ -248,10 +248,14 @@ class LoginGate:
                 return
         await self.app(scope, receive, send)
 
-    @staticmethod
-    def _is_page(scope) -> bool:
-        path = scope["path"]
-        if path.startswith(_NOT_PAGES) or "." in path.rsplit("/", 1)[-1]:
-            return False
-        accept = next((v for k, v in scope.get("headers", []) if k == b"accept"), b"")
-        return b"text/html" in accept
+
+def is_page(scope) -> bool:
+    """Whether an ASGI request is a browser opening a dashboard page: a GET (or HEAD) asking for
+    HTML, outside Streamlit's own paths and dscr's routes, and not a file."""
+    if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+        return False
+    path = scope["path"]
+    if path.startswith(_NOT_PAGES) or "." in path.rsplit("/", 1)[-1]:
+        return False
+    accept = next((v for k, v in scope.get("headers", []) if k == b"accept"), b"")
+    return b"text/html" in accept

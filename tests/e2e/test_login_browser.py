@@ -166,12 +166,19 @@ def test_counselor_finalises_a_planning_rating_and_sees_it_on_the_matrix(dashboa
 def test_committee_sees_outcomes_with_a_chart_a_table_and_no_participant_code(dashboard, page, tmp_path):
     base, accounts, _ = dashboard
     login(page, base, "committee1", accounts["committee1"])
+    # The home page has no chart, yet the browser loads Plotly's code while idle (preload.py) ...
+    expect(page.locator("html")).to_have_attribute("data-charts-loaded", "true", timeout=30_000)
     open_page(page, "프로그램 성과")
     expect(page.get_by_role("heading", name="프로그램 성과")).to_be_visible()
     # 30 participants: most cells are hidden, and the page says by which rule.
     expect(page.get_by_text("소표본 보호:")).to_be_visible()
     expect(page.locator("[data-testid='stPlotlyChart']").first).to_be_visible()
     expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()
+    # ... which the chart then uses: fetched once, and drawn.
+    expect(page.locator("[data-testid='stPlotlyChart'] .main-svg").first).to_be_visible()
+    fetched = page.evaluate("performance.getEntriesByType('resource')"
+                            ".filter(e => e.name.includes('/PlotlyChart.')).length")
+    assert fetched == 1
     text = page.locator("[data-testid='stApp']").inner_text()
     assert not re.search(r"P-[0-9A-Z]{10}", text)
     page.screenshot(path=str(tmp_path / "committee-outcomes.png"), full_page=True)
