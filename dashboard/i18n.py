@@ -124,6 +124,14 @@ TEXT: dict[str, dict[str, str]] = {
     "download_csv": {"ko": "CSV 내려받기", "en": "Download CSV"},
     "count_sessions": {"ko": "회기 수", "en": "Sessions"},
     "choose": {"ko": "선택하십시오", "en": "Choose"},
+    "tbl_sort_by": {"ko": "정렬 기준", "en": "Sort by"},
+    "tbl_descending": {"ko": "내림차순", "en": "Descending"},
+    "tbl_page": {"ko": "쪽 (전체 {pages}쪽)", "en": "Page (of {pages})"},
+    "tbl_rows_shown": {
+        "ko": "전체 {total}행 중 {first}-{last}행을 보입니다. 표의 열 머리를 누르면 이 쪽 안에서만 "
+              "정렬되니, 전체를 정렬하려면 '정렬 기준'을 고르십시오.",
+        "en": "Rows {first}-{last} of {total}. Clicking a column header sorts this page only; "
+              "choose \"Sort by\" to sort them all."},
     "pages_coming": {"ko": "이 역할의 업무 화면은 메뉴에서 선택하십시오.", "en": "Choose your work from the menu."},
 }
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 from db.context import local_today
 from dashboard import dates, state
-from dashboard.components import download, service_errors
+from dashboard.components import download, paged, service_errors
 from dashboard.i18n import t
 from dashboard.text_analyst import value_label
 from db import access
@@ -80,7 +80,7 @@ if frame is not None:
     if rows.empty:
         st.info(t("an_no_rows", lang))
     else:
-        st.dataframe(shown(rows, SHOWN), hide_index=True, key="an_frame_table",
+        st.dataframe(paged(shown(rows, SHOWN), "an_frame"), hide_index=True, key="an_frame_table",
                      column_config=dates.date_columns(
                          [t(COLUMN_KEYS[c], lang) for c in ("follow_up_start", "follow_up_end")], lang))
 

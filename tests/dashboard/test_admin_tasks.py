@@ -142,3 +142,25 @@ def test_disabling_an_account_asks_first_and_cancel_changes_nothing(demo, signed
     with demo.sessions() as s:
         assert not s.scalar(select(Account.active).where(Account.username == "reviewer1"))
     assert "reviewer1" not in at.selectbox(key="dis_user").options
+
+
+def test_the_caseloads_are_found_by_code_or_counselor_and_a_transfer_chooses_among_those_shown(demo, signed_in):
+    code = _caseload_code(demo, "counselor1")
+    at = signed_in("admin", "pages/accounts.py")
+
+    def shown():
+        return next(d.value for d in at.dataframe if "담당 상담사" in d.value.columns)
+
+    everyone = len(shown())
+    at.text_input(key="ac_cl_find").input(code[-4:].lower()).run()  # part of it, any case
+    assert code in shown()["연구 코드"].tolist() and len(shown()) < everyone
+    assert at.selectbox(key="ac_tr_code").options == shown()["연구 코드"].tolist()
+    at.text_input(key="ac_cl_find").input("").run()
+    at.selectbox(key="ac_cl_whose").set_value("counselor1").run()
+    with demo.context_for("counselor1") as ctx:
+        mine = {r.study_code for r in casework.my_caseload(ctx)}
+    assert set(shown()["연구 코드"]) == mine
+    assert set(shown()["담당 상담사"]) == {"counselor1"}
+    at.text_input(key="ac_cl_find").input("P-없는코드").run()
+    assert shown().empty and not at.exception
+    assert [i.value for i in at.info] == ["찾는 조건에 맞는 사례가 없습니다."]
