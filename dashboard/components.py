@@ -147,6 +147,21 @@ def paged(frame: pd.DataFrame, key: str, *, rows: int = PAGE_ROWS) -> pd.DataFra
     return part
 
 
+CHOICES = 500
+
+
+def find_codes(codes: list[str], key: str, *, limit: int = CHOICES, where=None) -> list[str]:
+    """The study codes a selectbox offers: those containing what the user typed (any case), at
+    most `limit` of them. A selectbox of every code sends them all on every click (10,000 codes
+    are about 120 KiB a selectbox) and is no way to find one."""
+    lang, target = state.lang(), where or st
+    typed = target.text_input(t("find_code", lang), key=key).strip().upper()
+    found = [c for c in codes if typed in c.upper()] if typed else list(codes)
+    if len(found) > limit:
+        target.caption(t("find_code_more", lang, shown=f"{limit:,}", total=f"{len(found):,}"))
+    return found[:limit]
+
+
 def table(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> None:
     lang = state.lang()
     shown = frame.rename(columns={c: t(k, lang) for c, k in (labels or {}).items()})

@@ -143,7 +143,6 @@ TEXT: dict[str, dict[str, str]] = {
     "ac_counselor": {"ko": "담당 상담사", "en": "Counselor"},
     "ac_unassigned": {"ko": "(배정 없음)", "en": "(none)"},
     "ac_all_counselors": {"ko": "모든 상담사", "en": "All counselors"},
-    "ac_find_code": {"ko": "연구 코드로 찾기 (일부만 입력해도 됩니다)", "en": "Find by study code (part of it will do)"},
     "ac_no_caseload_match": {"ko": "찾는 조건에 맞는 사례가 없습니다.", "en": "No participant matches."},
     "ac_transfer_from_shown": {
         "ko": "이관할 사례는 위 표에 보이는 사례 중에서 고릅니다. 없으면 연구 코드로 찾으십시오.",

@@ -291,6 +291,7 @@ TEXT: dict[str, dict[str, str]] = {
     "an_count_completed": {"ko": "수료", "en": "Completed"},
     "an_count_not_completed": {"ko": "미수료", "en": "Did not complete"},
     "an_frame_table": {"ko": "분석 자료 (가명처리)", "en": "Analysis frame (pseudonymised)"},
+    "an_no_code_found": {"ko": "찾는 연구 코드가 없습니다.", "en": "No study code matches."},
     "an_no_rows": {"ko": "조건에 맞는 참여자가 없습니다.", "en": "No participants match these filters."},
     "an_export": {"ko": "가명처리 자료 내려받기", "en": "Download pseudonymised rows"},
     "an_export_note": {

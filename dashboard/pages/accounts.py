@@ -129,7 +129,7 @@ if assignments is not None:
     # Found by code or by counselor, a page at a time: at 10,000 participants the whole table and
     # a selectbox of every code were 684 KiB sent on every click.
     f1, f2 = st.columns(2)
-    find = f1.text_input(t("ac_find_code", lang), key="ac_cl_find").strip().upper()
+    find = f1.text_input(t("find_code", lang), key="ac_cl_find").strip().upper()
     names = sorted({n for _, n, _ in assignments if n})
     everyone, nobody = "\0all", "\0none"  # never a username
     whose = f2.selectbox(t("ac_counselor", lang), [everyone, nobody, *names], key="ac_cl_whose",

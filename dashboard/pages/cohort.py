@@ -8,7 +8,7 @@ import streamlit as st
 
 from db.context import local_today
 from dashboard import dates, state
-from dashboard.components import download, paged, service_errors
+from dashboard.components import download, find_codes, paged, service_errors
 from dashboard.i18n import t
 from dashboard.text_analyst import value_label
 from db import access
@@ -110,21 +110,25 @@ by_code = register.set_index("study_code")
 
 st.subheader(t("an_followup_header", lang))
 st.caption(t("an_followup_help", lang))
-if register.empty:
-    st.info(t("an_fu_none_ended", lang))
-else:
-    def window_defaults() -> None:
-        """A newly chosen study code starts the form from its window (or its programme end)."""
-        row = by_code.loc[st.session_state["an_fu_code"]]
-        start = row["follow_up_start"] if pd.notna(row["follow_up_start"]) else row["ended_on"]
-        st.session_state["an_fu_start"] = start
-        st.session_state["an_fu_end"] = (row["follow_up_end"] if pd.notna(row["follow_up_end"])
-                                         else local_today())
+def window_defaults(code: str) -> None:
+    """A newly chosen study code starts the form from its window (or its programme end)."""
+    row = by_code.loc[code]
+    start = row["follow_up_start"] if pd.notna(row["follow_up_start"]) else row["ended_on"]
+    st.session_state["an_fu_start"] = start
+    st.session_state["an_fu_end"] = (row["follow_up_end"] if pd.notna(row["follow_up_end"])
+                                     else local_today())
+    st.session_state["an_fu_defaults_for"] = code
 
-    codes = list(by_code.index)
-    code = st.selectbox(t("study_code", lang), codes, key="an_fu_code", on_change=window_defaults)
-    if "an_fu_start" not in st.session_state:
-        window_defaults()
+
+def follow_up_form() -> None:
+    codes = find_codes(list(by_code.index), "an_fu_find")
+    if not codes:
+        st.info(t("an_no_code_found", lang))
+        return
+    code = st.selectbox(t("study_code", lang), codes, key="an_fu_code")
+    # A code newly chosen, or brought in by a search, starts from its own window.
+    if st.session_state.get("an_fu_defaults_for") != code:
+        window_defaults(code)
     row = by_code.loc[code]
     if pd.notna(row["follow_up_start"]):
         st.caption(t("an_fu_current", lang, start=row["follow_up_start"], end=row["follow_up_end"]))
@@ -134,7 +138,8 @@ else:
         c1, c2 = st.columns(2)
         start = c1.date_input(t("an_fu_start", lang), min_value=dt.date(2000, 1, 1),
                               key="an_fu_start", format=dates.INPUT_FORMAT[lang])
-        end = c2.date_input(t("an_fu_end", lang), min_value=dt.date(2000, 1, 1), key="an_fu_end", format=dates.INPUT_FORMAT[lang])
+        end = c2.date_input(t("an_fu_end", lang), min_value=dt.date(2000, 1, 1), key="an_fu_end",
+                            format=dates.INPUT_FORMAT[lang])
         save_fu = st.form_submit_button(t("save", lang))
     if save_fu:
         with service_errors(), state.context(actor, "cohort page: record follow-up") as ctx:
@@ -143,11 +148,12 @@ else:
             st.toast(t("saved", lang))
             st.rerun()
 
-st.subheader(t("an_event_header", lang))
-windowed = by_code.index[by_code["follow_up_start"].notna()].tolist()
-if not windowed:
-    st.info(t("an_no_windows", lang))
-else:
+
+def event_form(windowed: list[str]) -> None:
+    windowed = find_codes(windowed, "an_ev_find")
+    if not windowed:
+        st.info(t("an_no_code_found", lang))
+        return
     with st.form("an_event_form"):
         c1, c2, c3, c4 = st.columns(4)
         ev_code = c1.selectbox(t("study_code", lang), windowed, key="an_ev_code")
@@ -165,6 +171,19 @@ else:
                             event_type=ev_type, source=ev_source)
             st.toast(t("saved", lang))
             st.rerun()
+
+
+if register.empty:
+    st.info(t("an_fu_none_ended", lang))
+else:
+    follow_up_form()
+
+st.subheader(t("an_event_header", lang))
+windowed = by_code.index[by_code["follow_up_start"].notna()].tolist()
+if not windowed:
+    st.info(t("an_no_windows", lang))
+else:
+    event_form(windowed)
 
 # ------------------------------------------------------------------ proposals from detection
 st.subheader(t("an_proposals_header", lang))

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from dashboard.i18n import TEXT
 from demo import synthetic
-from db.context import SYSTEM
+from db.context import SYSTEM, local_today
 from db.schema import (
     Case,
     EventProposal,
@@ -141,6 +141,33 @@ def test_an_event_outside_its_window_is_explained_and_the_input_kept(demo, signe
     at.button(key="FormSubmitter:an_event_form-저장").click().run()
     assert not at.error
     assert _event_count(demo) == before + 1
+
+
+def test_a_follow_up_window_is_found_by_code_starts_from_its_own_dates_and_is_saved(demo, signed_in):
+    with demo.context(actor(demo, "analyst1")) as ctx:
+        register = ms.follow_up_register(ctx).set_index("study_code")
+    target = register.index[-1]
+    at = signed_in("analyst1", "pages/cohort.py")
+    at.text_input(key="an_fu_find").input(target[-5:].lower()).run()  # part of it, any case
+    options = at.selectbox(key="an_fu_code").options
+    assert target in options and len(options) < len(register)
+    at.selectbox(key="an_fu_code").set_value(target).run()
+    row = register.loc[target]
+    expected = row["follow_up_start"] if pd.notna(row["follow_up_start"]) else row["ended_on"]
+    assert at.date_input(key="an_fu_start").value == expected  # its own window, not another's
+    # A later check moves the end (never past today); the start stays.
+    end = local_today() if row["follow_up_end"] != local_today() else local_today() - dt.timedelta(days=1)
+    at.date_input(key="an_fu_end").set_value(end)
+    at.button(key="FormSubmitter:an_followup_form-저장").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with demo.context(actor(demo, "analyst1")) as ctx:
+        saved = ms.follow_up_register(ctx).set_index("study_code").loc[target]
+    assert (saved["follow_up_start"], saved["follow_up_end"]) == (expected, end)
+    # A search that finds nothing says so, in both forms.
+    at.text_input(key="an_fu_find").input("P-없는코드").run()
+    at.text_input(key="an_ev_find").input("P-없는코드").run()
+    assert [i.value for i in at.info].count("찾는 연구 코드가 없습니다.") == 2
+    assert not at.exception
 
 
 def _proposal(rt, participant_code: str, on: dt.date) -> int:
