@@ -11,7 +11,7 @@ import datetime as dt
 
 import pandas as pd
 
-from db.context import ZONE, local  # the one conversion from stored UTC to Seoul's time
+from db.context import ZONE, local, local_times  # the one conversion from stored UTC to Seoul's
 
 
 def _missing(value: object) -> bool:
@@ -47,8 +47,10 @@ def month(value: dt.date, lang: str) -> str:
     return f"{value.year}년 {value.month}월" if lang == "ko" else f"{value:%Y-%m}"
 
 
-# Tables keep dates as dates (so they sort), shown the reader's way (Streamlit's moment.js format).
+# Tables keep dates as dates and moments as times (so they sort), shown the reader's way
+# (Streamlit's moment.js formats).
 TABLE_FORMAT = {"ko": "YYYY. M. D.", "en": "YYYY-MM-DD"}
+MOMENT_FORMAT = {"ko": "YYYY. M. D. HH:mm", "en": "YYYY-MM-DD HH:mm [KST]"}
 INPUT_FORMAT = {"ko": "YYYY.MM.DD", "en": "YYYY-MM-DD"}  # st.date_input takes only these shapes
 
 
@@ -58,6 +60,22 @@ def date_columns(names, lang: str) -> dict:
 
     fmt = TABLE_FORMAT.get(lang, TABLE_FORMAT["en"])
     return {name: st.column_config.DateColumn(name, format=fmt) for name in names}
+
+
+def times(values) -> object:
+    """A table column of stored moments (naive UTC) as Seoul's wall-clock times: they sort as
+    times (as text, "2026. 12. 10. 09:00" sorts before "2026. 12. 2. 09:00") and are shown by
+    `moment_columns`. A numpy array, so it sits beside any other column whatever its index."""
+    return local_times(pd.Series(list(values), dtype=object)).to_numpy()
+
+
+def moment_columns(names, lang: str) -> dict:
+    """`column_config` for a table's moment columns (filled by `times`): Seoul's date and time to
+    the minute, the reader's way."""
+    import streamlit as st
+
+    fmt = MOMENT_FORMAT.get(lang, MOMENT_FORMAT["en"])
+    return {name: st.column_config.DatetimeColumn(name, format=fmt) for name in names}
 
 
 # d3-time-format (Plotly's) spellings of the same: no English month names on a Korean axis.
@@ -73,4 +91,5 @@ def date_axes(fig, lang: str, axes: tuple[str, ...] = ("xaxis",)):
     return fig
 
 
-__all__ = ["AXIS_FORMAT", "ZONE", "date_axes", "day", "local", "moment", "month"]
+__all__ = ["AXIS_FORMAT", "MOMENT_FORMAT", "TABLE_FORMAT", "ZONE", "date_axes", "date_columns", "day",
+           "local", "moment", "moment_columns", "month", "times"]

@@ -186,8 +186,8 @@ TEXT: dict[str, dict[str, str]] = {
     "an_status_approved": {"ko": "승인됨", "en": "Approved"},
     "an_status_withdrawn": {"ko": "철회됨", "en": "Withdrawn"},
     "an_approved_by": {"ko": "승인자", "en": "Approved by"},
-    "an_approved_line": {"ko": "{who}이(가) {at} (UTC)에 승인: {reason}", "en": "Approved by {who} on {at} UTC: {reason}"},
-    "an_withdrawn_line": {"ko": "{who}이(가) {at} (UTC)에 철회: {reason}", "en": "Withdrawn by {who} on {at} UTC: {reason}"},
+    "an_approved_line": {"ko": "{who}이(가) {at}에 승인: {reason}", "en": "Approved by {who} on {at}: {reason}"},
+    "an_withdrawn_line": {"ko": "{who}이(가) {at}에 철회: {reason}", "en": "Withdrawn by {who} on {at}: {reason}"},
     "an_approve_header": {"ko": "상담사용 승인", "en": "Approve for counselors"},
     "an_approve_blocked": {"ko": "이 모델은 승인할 수 없습니다:", "en": "This model cannot be approved:"},
     "an_approve_ack_note": {

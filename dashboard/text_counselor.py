@@ -96,7 +96,7 @@ TEXT: dict[str, dict[str, str]] = {
     "co_risk_landmark": {"ko": "예측 시점: {landmark}", "en": "Landmark: {landmark}"},
     "co_risk_landmark_planning": {"ko": "계획 단계 (접수 정보와 계획 단계 점수만 사용)", "en": "planning (intake facts and planning scores only)"},
     "co_risk_landmark_conclusion": {"ko": "종결 단계 (수료 여부와 변화 포함)", "en": "conclusion (with completion and change)"},
-    "co_risk_approved": {"ko": "승인: {who}, {at} (UTC)", "en": "Approved by {who} on {at} UTC"},
+    "co_risk_approved": {"ko": "승인: {who}, {at}", "en": "Approved by {who} on {at}"},
     "co_risk_value": {"ko": "{days}일 내 재범 위험성", "en": "Risk of reoffending within {days} days"},
     "co_risk_auc": {"ko": "판별력 AUC {est} (95% CI {lo}–{hi})", "en": "Discrimination AUC {est} (95% CI {lo}–{hi})"},
     "co_risk_contrib": {"ko": "위험성에 기여한 요인 (로그 오즈)", "en": "What contributed to the risk (log-odds)"},

@@ -105,10 +105,11 @@ with state.context(actor, "accounts page: sessions") as ctx:
     sessions = accounts_service.open_login_sessions(ctx)
 st.dataframe(pd.DataFrame({
     t("au_account", lang): sessions["username"],
-    t("au_created_at", lang): [dates.moment(v, lang) for v in sessions["created_at"]],
-    t("ac_last_seen", lang): [dates.moment(v, lang) for v in sessions["last_seen_at"]],
-    t("au_expires_at", lang): [dates.moment(v, lang) for v in sessions["expires_at"]],
-}), hide_index=True, key="ac_sessions")
+    t("au_created_at", lang): dates.times(sessions["created_at"]),
+    t("ac_last_seen", lang): dates.times(sessions["last_seen_at"]),
+    t("au_expires_at", lang): dates.times(sessions["expires_at"]),
+}), hide_index=True, key="ac_sessions", column_config=dates.moment_columns(
+    [t(k, lang) for k in ("au_created_at", "ac_last_seen", "au_expires_at")], lang))
 if not sessions.empty:
     labels = {int(r.id): f"{r.username} · {dates.moment(r.last_seen_at, lang)}"
               for r in sessions.itertuples()}

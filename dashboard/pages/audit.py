@@ -45,8 +45,9 @@ def table_label(name: object) -> str:
     return "" if name is None else label("au_tbl_", str(name), lang)
 
 
-def when(value) -> str:
-    return dates.moment(value, lang)
+def moments(*names: str) -> dict:
+    """The column_config of these moment columns (their values given by dates.times)."""
+    return dates.moment_columns([t(n, lang) for n in names], lang)
 
 
 if log_tab.open:
@@ -75,7 +76,7 @@ if log_tab.open:
             st.caption(t("au_shown", lang, n=len(entries), limit=LIMIT))
             st.caption(t("au_record_note", lang))
             st.dataframe(pd.DataFrame({
-                t("au_at", lang): [when(e.at) for e in entries],
+                t("au_at", lang): dates.times(e.at for e in entries),
                 t("au_account", lang): [e.actor for e in entries],
                 t("au_action", lang): [action_label(e.action) for e in entries],
                 t("au_table", lang): [table_label(e.table_name) for e in entries],
@@ -83,7 +84,7 @@ if log_tab.open:
                 t("study_code", lang): [e.study_code or "" for e in entries],
                 t("au_fields", lang): [", ".join(e.fields or ()) for e in entries],
                 t("au_detail", lang): [e.detail or "" for e in entries],
-            }), hide_index=True, key="au_table")
+            }), hide_index=True, key="au_table", column_config=moments("au_at"))
 if review_tab.open:
     with review_tab:
         today = local_today()
@@ -101,29 +102,29 @@ if review_tab.open:
             grants, events, downloads = review["break_glass"], review["events"], review["exports"]
             st.subheader(t("break_glass", lang))
             st.dataframe(pd.DataFrame({
-                t("au_at", lang): [when(v) for v in grants["granted_at"]],
+                t("au_at", lang): dates.times(grants["granted_at"]),
                 t("au_account", lang): grants["counselor"],
                 t("study_code", lang): grants["study_code"].fillna(""),
                 t("au_reason_id", lang): [reason(v) for v in grants["reason_id"]],
-                t("au_expires_at", lang): [when(v) for v in grants["expires_at"]],
-            }), hide_index=True, key="rv_grants")
+                t("au_expires_at", lang): dates.times(grants["expires_at"]),
+            }), hide_index=True, key="rv_grants", column_config=moments("au_at", "au_expires_at"))
             st.subheader(t("denials_and_reids", lang))
             st.dataframe(pd.DataFrame({
-                t("au_at", lang): [when(v) for v in events["at"]],
+                t("au_at", lang): dates.times(events["at"]),
                 t("au_account", lang): events["actor"],
                 t("au_action", lang): [action_label(a) for a in events["action"]],
                 t("study_code", lang): events["study_code"].fillna(""),
                 t("au_detail", lang): events["detail"].fillna(""),
                 t("au_reason_id", lang): [reason(v) for v in events["reason_id"]],
-            }), hide_index=True, key="rv_events")
+            }), hide_index=True, key="rv_events", column_config=moments("au_at"))
             st.subheader(t("exports", lang))
             st.dataframe(pd.DataFrame({
-                t("au_created_at", lang): [when(v) for v in downloads["created_at"]],
+                t("au_created_at", lang): dates.times(downloads["created_at"]),
                 t("au_account", lang): downloads["account"],
                 t("au_kind", lang): downloads["kind"],
                 t("au_purpose", lang): downloads["purpose"],
                 t("au_rows", lang): downloads["rows"],
-            }), hide_index=True, key="rv_exports")
+            }), hide_index=True, key="rv_exports", column_config=moments("au_created_at"))
         if review is not None:
             st.subheader(t("rv_reasons", lang))
             st.caption(t("rv_reasons_intro", lang))

@@ -114,8 +114,9 @@ if allowed("step.review", "assessment.read"):
                 t("study_code", lang): waiting["study_code"],
                 t("co_mx_step", lang): [stage_label(s, lang, short=True) for s in waiting["stage"]],
                 t("hm_waiting_for", lang): [t("hm_wait_" + w, lang) for w in waiting["waiting_for"]],
-                t("hm_submitted_at", lang): [dates.moment(m, lang) for m in waiting["submitted_at"]],
-            }), hide_index=True, key="hm_awaiting_table")
+                t("hm_submitted_at", lang): dates.times(waiting["submitted_at"]),
+            }), hide_index=True, key="hm_awaiting_table",
+                column_config=dates.moment_columns([t("hm_submitted_at", lang)], lang))
             st.page_link("pages/matrix.py", label=t("co_matrix", lang), icon=":material/grid_on:")
 
 # --- committee ------------------------------------------------------------------------------
@@ -209,10 +210,11 @@ if allowed("flag.review"):
                 t("hm_flag", lang): [f"#{v.flag_id}" for v, _ in late],
                 t("hm_platform", lang): [v.platform for v, _ in late],
                 t("hm_takedown_status", lang): [t("rv_td_" + v.status, lang) for v, _ in late],
-                t("hm_since", lang): [dates.moment(v.updated_at or v.requested_at, lang) for v, _ in late],
+                t("hm_since", lang): dates.times(v.updated_at or v.requested_at for v, _ in late),
                 t("hm_late_by", lang): [t("hm_hours", lang, n=int(over.total_seconds() // 3600))
                                         for _, over in late],
-            }), hide_index=True, key="hm_takedowns_table")
+            }), hide_index=True, key="hm_takedowns_table",
+                column_config=dates.moment_columns([t("hm_since", lang)], lang))
             st.page_link("pages/review.py", label=t("rv_review", lang), icon=":material/fact_check:")
 
 # --- prevention educator --------------------------------------------------------------------

@@ -281,7 +281,7 @@ if access.is_allowed(actor.role, "model.read") and st.toggle(t("co_risk_show", l
             c1.caption(f"{t('co_risk_model', lang)}: {p.model_label}")
             c1.caption(t("co_risk_landmark", lang, landmark=t("co_risk_landmark_" + p.landmark, lang)))
             c1.caption(t("co_risk_approved", lang, who=p.approved_by,
-                         at=f"{p.approved_at:%Y-%m-%d %H:%M}"))
+                         at=dates.moment(p.approved_at, lang)))
             auc = p.metrics.get("auc") or {}
             if auc.get("estimate") is not None:
                 c1.caption(t("co_risk_auc", lang, est=f"{auc['estimate']:.2f}",

@@ -122,21 +122,22 @@ st.dataframe(pd.DataFrame({
     t("an_landmark", lang): [t("an_landmark_" + m.landmark, lang) for m in models],
     t("an_status", lang): [t("an_status_" + m.status, lang) for m in models],
     t("an_approved_by", lang): [m.approved_by or "—" for m in models],
-    t("an_created", lang): [f"{m.created_at:%Y-%m-%d %H:%M}" for m in models],
+    t("an_created", lang): dates.times(m.created_at for m in models),
     t("an_created_by", lang): [m.created_by for m in models],
     t("an_participants", lang): [m.n for m in models],
     t("an_events", lang): [m.events for m in models],
     t("an_auc_ci", lang): [with_ci(m.auc, m.auc_ci_lower, m.auc_ci_upper) for m in models],
     t("an_eo", lang): [fmt(m.eo_ratio, 2) for m in models],
     t("an_warnings_n", lang): [m.warnings for m in models],
-}), hide_index=True, key="an_models_table")
+}), hide_index=True, key="an_models_table",
+    column_config=dates.moment_columns([t("an_created", lang)], lang))
 
 by_id = {m.id: m for m in models}
 if st.session_state.get("an_model_choice") not in by_id:
     st.session_state["an_model_choice"] = models[0].id
 chosen = st.selectbox(t("an_choose_model", lang), list(by_id), key="an_model_choice",
                       format_func=lambda i: f"{model_name(by_id[i].name)} #{i} "
-                                            f"({by_id[i].horizon_days} · {by_id[i].created_at:%Y-%m-%d}"
+                                            f"({by_id[i].horizon_days} · {dates.day(by_id[i].created_at, lang)}"
                                             f" · {t('an_status_' + by_id[i].status, lang)})")
 info = by_id[chosen]
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import state
+from dashboard import dates, state
 from dashboard.i18n import label, t
 from dashboard.messages import localise
 from detection import service, takedowns
@@ -18,7 +18,7 @@ st.caption(t("rv_no_content", lang))
 
 
 def _when(at) -> str:
-    return f"{at:%Y-%m-%d %H:%M}" if at is not None else ""
+    return dates.moment(at, lang)
 
 
 def _attempt(task: str, action) -> str | None:
@@ -146,15 +146,19 @@ def _event(td) -> str:
     return label("rv_ev_", (f.event_proposal if f is not None else None) or "none", lang)
 
 
-st.dataframe(pd.DataFrame([{
+requested = pd.DataFrame([{
     t("rv_choose_takedown", lang): td.id, t("rv_case", lang): _case(td),
     t("rv_item", lang): confirmed[td.flag_id].item_path if td.flag_id in confirmed else "",
     t("rv_td_status", lang): label("rv_td_", td.status, lang), t("rv_event", lang): _event(td),
     t("rv_platform", lang): td.platform, t("rv_page_url", lang): td.page_url or "",
-    t("rv_requested_at", lang): _when(td.requested_at),
-    t("rv_removed_at", lang): _when(td.removed_at), t("rv_reappeared_at", lang): _when(td.reappeared_at),
-    t("rv_updated_at", lang): _when(td.updated_at), t("rv_note", lang): td.note or ""} for td in requests]),
-    hide_index=True, key="rv_takedowns_table")
+    t("rv_requested_at", lang): td.requested_at,
+    t("rv_removed_at", lang): td.removed_at, t("rv_reappeared_at", lang): td.reappeared_at,
+    t("rv_updated_at", lang): td.updated_at, t("rv_note", lang): td.note or ""} for td in requests])
+times = [t(k, lang) for k in ("rv_requested_at", "rv_removed_at", "rv_reappeared_at", "rv_updated_at")]
+for column in times if not requested.empty else ():
+    requested[column] = dates.times(requested[column])  # Seoul's time, sorting as times
+st.dataframe(requested, hide_index=True, key="rv_takedowns_table",
+             column_config=dates.moment_columns(times, lang))
 
 st.subheader(t("rv_update_takedown", lang))
 by_id = {td.id: td for td in requests}

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import state
+from dashboard import dates, state
 from dashboard.components import service_errors
 from dashboard.i18n import label, t
 from detection import service
@@ -15,7 +15,7 @@ st.caption(t("rv_no_content", lang))
 
 
 def _when(at) -> str:
-    return f"{at:%Y-%m-%d %H:%M}" if at is not None else ""
+    return dates.moment(at, lang)
 
 
 def _status(value: str) -> str:
@@ -80,11 +80,15 @@ with state.context(actor, "scans page") as ctx:
 if not scans:
     st.info(t("rv_no_scans", lang))
     st.stop()
-st.dataframe(pd.DataFrame([{
-    t("rv_scan", lang): s.id, t("rv_source", lang): s.source, t("status", lang): _status(s.status),
-    t("rv_progress_col", lang): f"{s.items_done}/{s.items_total}", t("rv_started_by", lang): s.started_by,
-    t("rv_started_at", lang): _when(s.started_at), t("rv_finished_at", lang): _when(s.finished_at)}
-    for s in scans]), hide_index=True, key="rv_scans_table")
+times = [t("rv_started_at", lang), t("rv_finished_at", lang)]
+st.dataframe(pd.DataFrame({
+    t("rv_scan", lang): [s.id for s in scans], t("rv_source", lang): [s.source for s in scans],
+    t("status", lang): [_status(s.status) for s in scans],
+    t("rv_progress_col", lang): [f"{s.items_done}/{s.items_total}" for s in scans],
+    t("rv_started_by", lang): [s.started_by for s in scans],
+    times[0]: dates.times(s.started_at for s in scans),  # Seoul's time, sorting as times
+    times[1]: dates.times(s.finished_at for s in scans)}),
+    hide_index=True, key="rv_scans_table", column_config=dates.moment_columns(times, lang))
 
 st.subheader(t("rv_report", lang))
 by_id = {s.id: s for s in scans}

@@ -118,6 +118,8 @@ def visible_texts(at, skip_columns: set[str] = frozenset()) -> list[str]:
 
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}\b")
 _A_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{4}\. \d{1,2}\. \d{1,2}\.)$")
+# A moment written out: "2026. 12. 2. 14:05", "2026-12-02 14:05 KST".
+_A_MOMENT = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{4}\. \d{1,2}\. \d{1,2}\.) \d{1,2}:\d{2}( KST)?$")
 
 
 def _is_date_column(series: pd.Series) -> bool:
@@ -128,11 +130,19 @@ def _is_date_column(series: pd.Series) -> bool:
             and all(isinstance(v, (dt.date, pd.Timestamp)) for v in values))
 
 
-def unreadable_dates(at, table_format: str, *, iso_text_ok: bool) -> list[str]:
+def unreadable_dates(at, table_format: str, *, iso_text_ok: bool,
+                     moment_format: str | None = None) -> list[str]:
     """Table columns of dates shown as Streamlit shows them by default (ISO, and UTC for moments):
-    every date column needs a `column_config` format (`dashboard.dates.date_columns`); a column of
-    dates written as text ("2026. 10. 13.") is refused too, since it sorts as text (9 after 10);
-    and unless `iso_text_ok` no text cell may start with an ISO date ("2026-10-13 14:05")."""
+    every date column needs a `column_config` format (`dashboard.dates.date_columns`), every
+    column of times `moment_format` (`dashboard.dates.moment_columns`; by default the moment
+    format that goes with `table_format`); a column of dates or moments written as text
+    ("2026. 10. 13.", "2026. 10. 13. 14:05") is refused too, since it sorts as text (9 after
+    10); and unless `iso_text_ok` no text cell may start with an ISO date ("2026-10-13 14:05")."""
+    from dashboard.dates import MOMENT_FORMAT, TABLE_FORMAT
+
+    if moment_format is None:
+        lang = next(k for k, v in TABLE_FORMAT.items() if v == table_format)
+        moment_format = MOMENT_FORMAT[lang]
     found: list[str] = []
 
     def walk(node) -> None:
@@ -149,15 +159,19 @@ def unreadable_dates(at, table_format: str, *, iso_text_ok: bool) -> list[str]:
                     series = frame[col]
                     if _is_date_column(series):
                         fmt = config.get(str(col), {}).get("type_config", {}).get("format")
-                        if fmt != table_format:
+                        times = pd.api.types.is_datetime64_any_dtype(series)
+                        if fmt != (moment_format if times else table_format):
                             found.append(f"{col!s}: {series.dropna().iloc[0]!s} (format {fmt})")
                     elif (series.dtype == object
                                               or pd.api.types.is_string_dtype(series)):
                         texts = [v for v in series.dropna().unique() if isinstance(v, str)]
                         days = [v for v in texts if _A_DAY.match(v)]
+                        moments = [v for v in texts if _A_MOMENT.match(v)]
                         iso = [v for v in texts if _ISO_DAY.match(v)]
                         if days and all(_A_DAY.match(v) or not v for v in texts):
                             found.append(f"{col!s}: {days[0]!r} (dates as text)")
+                        elif moments and all(_A_MOMENT.match(v) or not v for v in texts):
+                            found.append(f"{col!s}: {moments[0]!r} (moments as text)")
                         elif iso and not iso_text_ok:
                             found.append(f"{col!s}: {iso[0]!r} (ISO text)")
         for child in getattr(node, "children", {}).values():

@@ -13,6 +13,9 @@ domain) are swept tab by tab.
 
 from __future__ import annotations
 
+import json
+
+import pandas as pd
 import pytest
 from sqlalchemy import select
 
@@ -135,18 +138,29 @@ def _tables_with_dates():
     st.dataframe(pd.DataFrame({"날짜": days}), key="shown",
                  column_config=dates.date_columns(["날짜"], "ko"))
     st.dataframe(pd.DataFrame({"적힌 날짜": [dates.day(d, "ko") for d in days]}), key="text")
-    st.dataframe(pd.DataFrame({"시각": ["2026-10-13 14:05 KST", ""]}), key="moment")
+    st.dataframe(pd.DataFrame({"시각": ["2026-10-13 14:05 KST", "없음"]}), key="moment")
+    stored = [dt.datetime(2026, 10, 13, 5, 5), None]  # naive UTC, as the store keeps them
+    st.dataframe(pd.DataFrame({"적힌 시각": [dates.moment(m, "ko") for m in stored]}), key="mtext")
+    st.dataframe(pd.DataFrame({"기본 시각": dates.times(stored)}), key="mplain")
+    st.dataframe(pd.DataFrame({"시각 열": dates.times(stored)}), key="mshown",
+                 column_config=dates.moment_columns(["시각 열"], "ko"))
 
 
 def test_the_date_check_would_find_a_date_shown_streamlits_way(backend):
-    """A date column without its format, a column of dates written as text (which sorts as text)
-    and, in Korean, a moment written ISO-fashion are found; the column formatted by
-    dates.date_columns passes."""
+    """A date or time column without its format, a column of dates or moments written as text
+    (which sorts as text) and, in Korean, a moment written ISO-fashion are found; the columns
+    formatted by dates.date_columns and dates.moment_columns pass."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_function(_tables_with_dates).run()
     assert not at.exception
     found = unreadable_dates(at, TABLE_FORMAT["ko"], iso_text_ok=False)
     assert found == ["날짜: 2026-10-13 (format None)", "적힌 날짜: '2026. 10. 13.' (dates as text)",
-                     "시각: '2026-10-13 14:05 KST' (ISO text)"]
-    assert unreadable_dates(at, TABLE_FORMAT["ko"], iso_text_ok=True) == found[:2]
+                     "시각: '2026-10-13 14:05 KST' (ISO text)",
+                     "적힌 시각: '2026. 10. 13. 14:05' (moments as text)",
+                     "기본 시각: 2026-10-13 14:05:00 (format None)"]
+    assert unreadable_dates(at, TABLE_FORMAT["ko"], iso_text_ok=True) == found[:2] + found[3:]
+    # The moment shown is Seoul's (UTC+9), to the minute, the Korean way.
+    shown = next(d for d in at.dataframe if "시각 열" in d.value.columns)
+    assert shown.value["시각 열"].iloc[0] == pd.Timestamp(2026, 10, 13, 14, 5)
+    assert json.loads(shown.proto.columns)["시각 열"]["type_config"]["format"] == "YYYY. M. D. HH:mm"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from dashboard import dates
 from db.schema import Account, CounselorAssignment, Participant, RiskModel
 from models import approval
 from models import service as ms
@@ -87,7 +88,7 @@ def test_the_committee_approves_a_model_with_its_card_and_the_counselor_then_see
     assert not at.exception and at.metric
     captions = " ".join(c.value for c in at.caption)
     assert f"logistic #{model_id}" in captions
-    assert f"승인: committee1, {approved_at:%Y-%m-%d %H:%M}" in captions
+    assert f"승인: committee1, {dates.moment(approved_at, 'ko')}" in captions  # Seoul's time
     assert "예측 시점: 종결 단계" in captions
 
     # Withdrawn by the analyst: gone from the panel.

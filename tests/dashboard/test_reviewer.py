@@ -366,8 +366,9 @@ def test_a_crawled_flag_shows_where_it_was_found_and_its_takedown_names_the_page
         (flag,) = service.review_queue(ctx)
     at = signed_in("reviewer1", "pages/review.py")
     assert not at.exception
-    assert ("발견 위치: board.example · https://board.example/t/7 · 처음 발견 2026-12-01 09:05 "
-            "(UTC)") in [c.value for c in at.caption]
+    # Seoul's time, as the crawler reported it (18:05 +09:00), the Korean way.
+    assert ("발견 위치: board.example · https://board.example/t/7 · 처음 발견 2026. 12. 1. 18:05"
+            ) in [c.value for c in at.caption]
     at.text_input(key=f"rv_reason_{flag.id}").input("등록 사진과 같은 사진의 재압축본")
     at.button(key=f"rv_confirm_{flag.id}").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
