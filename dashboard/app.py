@@ -11,7 +11,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard import state, uploads, weblogin
+from dashboard import chrome, state, uploads, weblogin
 from dashboard.i18n import LANGUAGES, t
 from dashboard.navigation import pages_for
 from accounts import service as accounts
@@ -26,8 +26,10 @@ def language_switch() -> None:
     # is drawn once, in the new language, with what was chosen on it (see state.keep).
     codes = list(LANGUAGES)
     current = state.lang()
-    st.sidebar.selectbox(t("language", current), codes, index=codes.index(current),
-                         format_func=LANGUAGES.get, key="lang_select", on_change=_language_chosen)
+    # The container's key tells the browser the page's language (dashboard/chrome.py).
+    with st.sidebar.container(key=chrome.marker(current)):
+        st.selectbox(t("language", current), codes, index=codes.index(current),
+                     format_func=LANGUAGES.get, key="lang_select", on_change=_language_chosen)
 
 
 def login_needed_page() -> None:

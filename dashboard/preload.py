@@ -4,14 +4,14 @@ Streamlit's frontend loads a component's module the first time a page shows one.
 4.7 MB: fetching and evaluating it held Chromium's main thread for about 0.65 s, so the first
 page with a chart in each browser session (the committee's outcomes, the analyst's recidivism,
 the counselor's matrix) took about 2 s to draw at 10,000 participants instead of 0.8 s
-(bench.browser). `PreloadCharts` adds a small script to the dashboard's page: once the first page
+(bench.browser). `script` is a small script for the dashboard's page: once the first page
 is drawn and the browser is idle, it imports that module, which Streamlit's own import then finds
-loaded (an ES module is evaluated once per document).
+loaded (an ES module is evaluated once per document). dashboard/pagescripts.py adds the script.
 
 The module's file name carries a content hash that changes with each Streamlit release; it is
 looked up in the installed Streamlit's static files at start. If it is not found (a release that
 renamed it), pages are served unchanged and charts load as before
-(tests/dashboard/test_preload.py fails on such an upgrade).
+(tests/dashboard/test_pagescripts.py fails on such an upgrade).
 """
 
 from __future__ import annotations
@@ -21,13 +21,7 @@ import json
 import logging
 from pathlib import Path
 
-from dashboard.weblogin import is_page
-
 log = logging.getLogger(__name__)
-
-# Only Streamlit's own page is changed: it loads its code from ./static/js/index.<hash>.js.
-_STREAMLIT_PAGE = b'src="./static/js/index.'
-_HEAD_END = b"</head>"
 
 
 @functools.cache
@@ -59,53 +53,3 @@ def script(module: str) -> bytes:
             " if (app && app.getAttribute('data-test-script-state') === 'notRunning') {"
             " clearInterval(wait); idle(load); } }, 200);"
             "</script>").encode()
-
-
-def with_preload(body: bytes, module: str) -> bytes:
-    """Streamlit's page with the script before `</head>`; any other HTML unchanged."""
-    if _STREAMLIT_PAGE not in body or _HEAD_END not in body:
-        return body
-    return body.replace(_HEAD_END, script(module) + _HEAD_END, 1)
-
-
-class PreloadCharts:
-    """ASGI middleware: the dashboard's pages (a browser's GET asking for HTML) come with the
-    script above; every other response passes untouched."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        module = chart_module()
-        if module is None or not is_page(scope) or scope["method"] != "GET":
-            await self.app(scope, receive, send)
-            return
-        start: dict | None = None  # the response's start, held until its body is complete
-        passing = False  # not a page to change (an error, a redirect, compressed)
-        chunks: list[bytes] = []
-
-        async def buffered(message) -> None:
-            nonlocal start, passing
-            if message["type"] == "http.response.start":
-                headers = dict(message.get("headers", []))
-                passing = (message["status"] != 200
-                           or not headers.get(b"content-type", b"").startswith(b"text/html")
-                           or b"content-encoding" in headers)
-                if passing:
-                    await send(message)
-                else:
-                    start = message
-                return
-            if passing or start is None:
-                await send(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body"):
-                return
-            body = with_preload(b"".join(chunks), module)
-            headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
-            headers.append((b"content-length", str(len(body)).encode()))
-            await send({**start, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-
-        await self.app(scope, receive, buffered)

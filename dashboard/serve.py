@@ -8,9 +8,9 @@ from starlette.middleware import Middleware
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard.preload import PreloadCharts
+from dashboard.pagescripts import PageScripts
 from dashboard.uploads import UploadGuard
 from dashboard.weblogin import ROUTES, LoginGate
 
 app = st.App(str(Path(__file__).resolve().parent / "app.py"), routes=ROUTES,
-             middleware=[Middleware(LoginGate), Middleware(UploadGuard), Middleware(PreloadCharts)])
+             middleware=[Middleware(LoginGate), Middleware(UploadGuard), Middleware(PageScripts)])

@@ -299,3 +299,45 @@ def test_a_session_id_alone_does_not_carry_the_login(dashboard, browser):
         expect(page.get_by_text("로그인 계정: counselor1")).to_be_visible()
     finally:
         context.close()
+
+
+# Every text the page shows or names (tooltips, accessible names, placeholders), without the
+# names of Material icons (drawn as icons, written as words).
+_PAGE_WORDS = """() => {
+  const icons = '[data-testid="stIconMaterial"], .material-symbols-rounded, .material-icons';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const out = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode())
+    if (!(n.parentElement && n.parentElement.closest(icons))) out.push(n.nodeValue.trim());
+  for (const el of document.body.querySelectorAll('[title],[aria-label],[placeholder],[data-title]'))
+    for (const a of ['title', 'aria-label', 'placeholder', 'data-title'])
+      if (el.getAttribute(a)) out.push(el.getAttribute(a).trim());
+  return out.filter(Boolean);
+}"""
+
+
+def test_streamlits_own_texts_are_korean_on_a_korean_page_and_english_on_an_english_one(dashboard, page):
+    from dashboard import chrome
+
+    base, accounts, _ = dashboard
+    login(page, base, "reviewer1", accounts["reviewer1"])
+    open_page(page, "해시 등록부")  # an uploader, a table and their toolbars
+    uploader = page.locator("[data-testid='stFileUploaderDropzone']").first
+    expect(uploader).to_contain_text("파일 올리기")
+    expect(uploader).to_contain_text("파일당 최대 50MB")
+    expect(page.locator("html")).to_have_attribute("lang", "ko")
+    words = page.evaluate(_PAGE_WORDS)
+    assert [w for w in words if w in chrome.EXACT or " per file" in w or w.startswith("Press ")] == []
+    assert "본문으로 건너뛰기" in words and "사이드바 접기" in words
+
+    # In English, Streamlit's own words again.
+    page.get_by_role("combobox", name="언어").click()
+    page.get_by_role("option", name="English").click()
+    wait_idle(page)
+    expect(page.locator("[data-testid='stMain']").get_by_role("heading", name="Hash registry")).to_be_visible()
+    expect(uploader).to_contain_text("Upload")
+    expect(uploader).to_contain_text("50MB per file")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    words = page.evaluate(_PAGE_WORDS)
+    assert "Skip to main content" in words and "본문으로 건너뛰기" not in words
+    assert not set(words) & set(chrome.EXACT.values())

@@ -1,5 +1,6 @@
-"""The dashboard's page asks the browser to load Plotly's code while idle (dashboard/preload.py);
-every other response passes untouched."""
+"""The scripts added to the dashboard's page (dashboard/pagescripts.py): Plotly's code loaded while
+idle (dashboard/preload.py) and Streamlit's own texts in Korean (dashboard/chrome.py); every other
+response passes untouched."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import streamlit
 
-from dashboard import preload
+from dashboard import chrome, pagescripts, preload
 
 STATIC = Path(streamlit.__file__).parent / "static"
 PAGE = {"type": "http", "method": "GET", "path": "/outcomes",
@@ -34,7 +35,7 @@ def _serve(scope: dict, status: int, headers: list, parts: list[bytes]) -> tuple
         sent.append(message)
 
     # In a thread of its own: the e2e tests' Playwright leaves an event loop in the main thread.
-    worker = threading.Thread(target=asyncio.run, args=(preload.PreloadCharts(app)(scope, receive, send),))
+    worker = threading.Thread(target=asyncio.run, args=(pagescripts.PageScripts(app)(scope, receive, send),))
     worker.start()
     worker.join(timeout=30)
     start = next(m for m in sent if m["type"] == "http.response.start")
@@ -59,12 +60,14 @@ def test_streamlits_page_gets_the_script_before_its_head_ends_with_a_true_length
     start, body = _serve(PAGE, 200, [(b"content-type", b"text/html"),
                                      (b"content-length", str(len(html)).encode())],
                          [html[:half], html[half:]])
-    script = preload.script(preload.chart_module())
+    script = pagescripts.scripts()
     assert body == html.replace(b"</head>", script + b"</head>", 1)
     assert body.index(script) < body.index(b"</head>") < body.index(b"<body")
+    assert chrome.script() in script and preload.script(preload.chart_module()) in script
     lengths = [v for k, v in start["headers"] if k == b"content-length"]
     assert lengths == [str(len(body)).encode()]
     assert preload.chart_module().encode() in script and b"chartsLoaded" in script
+    assert "본문으로 건너뛰기".encode() in script
 
 
 def test_other_responses_pass_untouched():
@@ -82,7 +85,23 @@ def test_other_responses_pass_untouched():
     assert _serve({**PAGE, "method": "POST"}, 200, [(b"content-type", b"text/html")], [html])[1] == html
 
 
-def test_without_the_module_pages_are_served_as_they_are(monkeypatch):
+def test_without_plotlys_module_the_page_gets_only_the_korean_texts(monkeypatch):
     monkeypatch.setattr(preload, "chart_module", lambda: None)
     html = (STATIC / "index.html").read_bytes()
-    assert _serve(PAGE, 200, [(b"content-type", b"text/html")], [html])[1] == html
+    body = _serve(PAGE, 200, [(b"content-type", b"text/html")], [html])[1]
+    assert body == html.replace(b"</head>", chrome.script() + b"</head>", 1)
+
+
+def _streamlit_code() -> str:
+    return "\n".join(p.read_text(errors="replace") for p in (STATIC / "static" / "js").glob("*.js"))
+
+
+def test_every_text_translated_is_still_streamlits_own():
+    """A Streamlit upgrade that rewords a text leaves its Korean unused: found here."""
+    code = _streamlit_code()
+    stale = [text for text in chrome.EXACT if text not in code]
+    assert stale == []
+    # The patterns' fixed parts, as Streamlit's code builds them.
+    for fixed in ("per file", "Press Enter to ", "submit form", "apply"):
+        assert fixed in code, fixed
+    assert all(text != korean and korean for text, korean in chrome.EXACT.items())
