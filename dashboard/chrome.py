@@ -44,6 +44,12 @@ EXACT = {
     "Choose an option": "선택하십시오",
     "Close": "닫기",
     "Running...": "실행 중...",
+    "Sidebar": "사이드바",
+    "Link to heading": "제목으로 가는 링크",
+    "file upload": "파일 올리기",
+    "Show password": "비밀번호 보기",
+    "Hide password": "비밀번호 숨기기",
+    "Choose options": "선택하십시오",
     # Plotly's modebar (its buttons' tooltips)
     "Download plot as a PNG": "그림을 PNG로 내려받기",
     "Download plot": "그림 내려받기",
@@ -61,6 +67,11 @@ PATTERNS = [
     (r"^(\d+(?:\.\d+)?\s?[KMGT]?B) per file$", "파일당 최대 $1"),
     (r"^Press (Enter|⌘\+Enter|Ctrl\+Enter) to apply$", "$1 키를 누르면 적용됩니다"),
     (r"^Press (Enter|⌘\+Enter|Ctrl\+Enter) to submit form$", "$1 키를 누르면 양식을 제출합니다"),
+    (r"^Help for (.+)$", "$1 도움말"),
+    # A date field's parts, named with the field's label.
+    (r"^year, (.+)$", "$1: 연도"),
+    (r"^month, (.+)$", "$1: 월"),
+    (r"^day, (.+)$", "$1: 일"),
 ]
 ATTRIBUTES = ("title", "aria-label", "placeholder", "data-title")
 # What a page writes: never translated, whatever it says ...
@@ -69,6 +80,9 @@ PAGE_TEXT = ('[data-testid="stMarkdownContainer"], [data-testid="stText"], '
 # ... except inside what only Streamlit writes (the uploader's drop zone draws its button's label
 # as markdown).
 STREAMLIT_ONLY = '[data-testid="stFileUploaderDropzone"]'
+# Tooltips and accessible names are Streamlit's own (a page's markdown writes none), except an
+# option's, which is the page's label for it.
+PAGE_NAMES = '[role="option"]'
 
 
 
@@ -79,7 +93,8 @@ def marker(lang: str) -> str:
 
 def script() -> bytes:
     config = json.dumps({"exact": EXACT, "patterns": PATTERNS, "attributes": ATTRIBUTES,
-                         "skip": PAGE_TEXT, "own": STREAMLIT_ONLY, "marker": LANG_MARKER},
+                         "skip": PAGE_TEXT, "own": STREAMLIT_ONLY, "skipNames": PAGE_NAMES,
+                         "marker": LANG_MARKER},
                         ensure_ascii=False)
     return ("<script>(() => {"
             f"const c = {config};"
@@ -101,7 +116,7 @@ def script() -> bytes:
             "  else { const o = originals.get(n); if (o && '#text' in o) { n.nodeValue = o['#text']; delete o['#text']; } } }"
             " const selector = c.attributes.map((a) => '[' + a + ']').join(',');"
             " for (const el of document.body.querySelectorAll(selector)) {"
-            "  if (el.closest(c.skip) && !el.closest(c.own)) continue;"
+            "  if (el.closest(c.skipNames)) continue;"
             "  for (const a of c.attributes) { const v = el.getAttribute(a); if (v === null) continue;"
             "   if (ko) { const to = say(v); if (to !== null && to !== v) { keep(el, a, v); el.setAttribute(a, to); } }"
             "   else { const o = originals.get(el); if (o && a in o) { el.setAttribute(a, o[a]); delete o[a]; } } } }"
