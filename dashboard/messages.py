@@ -20,9 +20,11 @@ tests/dashboard/test_messages.py checks that source, .po and .mo agree.
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import functools
 import gettext
 import io
+import re
 import sys
 import warnings
 from collections.abc import Iterator
@@ -213,11 +215,27 @@ def vocabulary_label(name: str, value: str, lang: str = "ko") -> str:
     return hinted.pop() if len(hinted) == 1 else value
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _param(name: str, value: Any, depth: int) -> Any:
+    from dashboard import dates
+
     if isinstance(value, errors.DscrError):
         value = value.message
     if isinstance(value, errors.Message):
         return _korean(value, depth + 1)
+    # Dates the Korean way ("2026. 12. 27."), moments in Seoul's time; use cases often give a date
+    # as its ISO text, which the English sentence keeps.
+    if isinstance(value, dt.datetime):
+        return dates.moment(value, "ko")
+    if isinstance(value, dt.date):
+        return dates.day(value, "ko")
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return dates.day(dt.date.fromisoformat(value), "ko")
+        except ValueError:  # "2026-02-30": shown as given
+            return value
     if isinstance(value, str):
         return vocabulary_label(name, value)
     return value

@@ -223,3 +223,25 @@ def test_the_download_form_shows_the_services_message_in_the_readers_language(de
     at.switch_page("pages/outcomes.py").run()
     at.button(key="FormSubmitter:dl_cm_csv_none-Prepare the download").click().run()
     assert [e.value for e in at.error] == [english]
+
+
+def test_dates_in_a_korean_message_are_written_the_korean_way_and_kept_iso_in_english():
+    import datetime as dt
+
+    from errors import Message
+
+    window = Message("models.window", "{start} to {end}", start="2020-12-27", end="2026-06-30")
+    message = Message("models.follow_up_window_already",
+                      "{code} has a follow-up window already ({window_text}); a new check moves "
+                      "its end, so give its start {fu_start_date}.",
+                      code="P-1", window_text=window, fu_start_date="2020-12-27")
+    korean = messages.localise(message, "ko")
+    assert "(2020. 12. 27.~2026. 6. 30.)" in korean and "시작일을 2020. 12. 27.(으)로" in korean
+    assert "2020-12-27" not in korean
+    assert "(2020-12-27 to 2026-06-30)" in messages.localise(message, "en")
+    # Date objects too, and a moment in Seoul's time; what only looks like a date stays as given.
+    at = Message("models.window", "{start} to {end}", start=dt.date(2026, 1, 5),
+                 end=dt.datetime(2026, 1, 5, 15, 30))  # naive UTC: 00:30 the next day in Seoul
+    assert messages.localise(at, "ko").startswith("2026. 1. 5.") and "2026. 1. 6. 00:30" in messages.localise(at, "ko")
+    odd = Message("models.window", "{start} to {end}", start="2026-02-30", end="2026-13-01")
+    assert "2026-02-30" in messages.localise(odd, "ko")
