@@ -129,6 +129,13 @@ TEXT: dict[str, dict[str, str]] = {
     "an_ci_upper": {"ko": "95% CI 상한", "en": "95% CI upper"},
     "an_z": {"ko": "z", "en": "z"},
     "an_p": {"ko": "p", "en": "p"},
+    "an_cox_unbounded": {
+        "ko": "{covariates}: 자료로는 위험비의 범위를 정할 수 없습니다(신뢰구간이 한없이 넓음). 작은 범주에 "
+              "재범이 전혀 없거나 모두 재범일 때(준분리) 생기며, 추정치가 아닙니다. 범주를 합치거나 이 변수를 "
+              "빼고 다시 맞추십시오.",
+        "en": "{covariates}: the data cannot bound the hazard ratio (its interval is unbounded), as "
+              "when a small category has no events or only events (quasi-separation). It is not an "
+              "estimate: merge the category or leave the covariate out."},
     "an_cox_too_few": {
         "ko": "공변량 {n_covariates}개에 재범 사건이 {n_events}건뿐입니다. 안정된 추정에는 {needed}건 이상(공변량마다 "
               "{min_per_covariate:g}건)이 필요합니다. 공변량을 줄이십시오.",

@@ -403,20 +403,40 @@ def _summary(names: Sequence[str], coef: np.ndarray, se: np.ndarray, z_crit: flo
     z and the two-sided p."""
     zval = coef / se
     lower, upper = coef - z_crit * se, coef + z_crit * se
+    with np.errstate(over="ignore"):  # an unbounded interval is inf: see `unbounded_covariates`
+        ratios = np.exp(coef), np.exp(lower), np.exp(upper)
     return pd.DataFrame(
         {
             "coef": coef,
             "se": se,
             "ci_lower": lower,
             "ci_upper": upper,
-            "hazard_ratio": np.exp(coef),
-            "hr_ci_lower": np.exp(lower),
-            "hr_ci_upper": np.exp(upper),
+            "hazard_ratio": ratios[0],
+            "hr_ci_lower": ratios[1],
+            "hr_ci_upper": ratios[2],
             "z": zval,
             "p": 2 * stats.norm.sf(np.abs(zval)),
         },
         index=pd.Index(list(names), name="covariate"),
     )[list(COX_SUMMARY_COLUMNS)]
+
+
+# A hazard ratio's interval wider than this (upper / lower bound) says the data cannot bound it.
+UNBOUNDED_RATIO = 1e4
+
+
+def unbounded_covariates(summary: pd.DataFrame) -> list[str]:
+    """The covariates whose hazard ratio the data leave unbounded: an interval spanning more than
+    four orders of magnitude (or overflowing to infinity). It is what quasi-separation looks like
+    when the fit still converges: no events (or only events) in a small category, so the
+    likelihood flattens out in one direction and the standard error explodes (lifelines warns of
+    the same as "complete separation"). Such a hazard ratio is not an estimate: merge the
+    category or drop the covariate."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        width = summary["hr_ci_upper"] / summary["hr_ci_lower"]
+    flagged = ~np.isfinite(summary["hr_ci_upper"]) | (summary["hr_ci_lower"] <= 0) | (width > UNBOUNDED_RATIO)
+    return [str(c) for c in summary.index[flagged.to_numpy()]]
+
 
 
 def _fit_phreg(model: PHReg, names: Sequence[str], x: np.ndarray):
@@ -682,8 +702,11 @@ def forest_plot(
     title: str = "Hazard ratios (95% CI)",
 ) -> go.Figure:
     """Hazard ratios (`hazard_ratio`, `hr_ci_lower`, `hr_ci_upper` of a Cox summary) as points
-    with interval bars on a log axis, the first covariate on top. `labels` renames covariates."""
+    with interval bars on a log axis, the first covariate on top. `labels` renames covariates.
+    A covariate the data cannot bound (`unbounded_covariates`) is left out: its "interval" would
+    stretch the axis over dozens of orders of magnitude and flatten every other one."""
     labels = labels or {}
+    summary = summary.drop(index=unbounded_covariates(summary))
     names = [labels.get(c, str(c)) for c in summary.index]
     hr = summary["hazard_ratio"]
     fig = go.Figure(go.Scatter(
