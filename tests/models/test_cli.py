@@ -12,19 +12,16 @@ from sqlalchemy import select
 import cli
 from db.schema import ExportManifest, FollowUp
 from demo import synthetic
+from tests.conftest import point_cli_at
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def env(demo250, settings, monkeypatch):
-    rt = demo250
-    monkeypatch.setenv("DSCR_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("DSCR_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("DSCR_KEY_FILE", str(settings.key_file))
-    monkeypatch.setenv("DSCR_STUDY_KEY_FILE", str(settings.study_key_file))
-    monkeypatch.delenv("DSCR_USER", raising=False)
-    return rt
+def env(demo250, monkeypatch):
+    """The 250-participant programme with the `dscr` command pointed at it."""
+    point_cli_at(demo250, monkeypatch)
+    return demo250
 
 
 def run(capsys, *argv):
