@@ -236,6 +236,10 @@ def _param(name: str, value: Any, depth: int) -> Any:
             return dates.day(dt.date.fromisoformat(value), "ko")
         except ValueError:  # "2026-02-30": shown as given
             return value
+    if name == "covariates" and isinstance(value, str):  # "a, b": model covariates, each labelled
+        from dashboard.text_analyst import covariate_label
+
+        return ", ".join(covariate_label(part, "ko") for part in value.split(", "))
     if isinstance(value, str):
         return vocabulary_label(name, value)
     return value

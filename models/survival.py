@@ -462,9 +462,10 @@ def _refuse_divergent(beta: np.ndarray, cov: np.ndarray, x: np.ndarray, names, *
     if bad.any():
         raise ValidationError(
             "models.cox_model_did_not",
-            "the Cox model did not converge (covariate(s) {n} have no finite hazard ratio); "
-            "usually every event falls in one category: merge categories or drop the covariate",
-            n=[n for n, b in zip(names, bad) if b]
+            "the Cox model did not converge (covariate(s) {covariates} have no finite hazard "
+            "ratio); usually every event falls in one category: merge categories or drop the "
+            "covariate",
+            covariates=", ".join(str(n) for n, b in zip(names, bad) if b)
         )
 
 

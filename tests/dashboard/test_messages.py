@@ -245,3 +245,18 @@ def test_dates_in_a_korean_message_are_written_the_korean_way_and_kept_iso_in_en
     assert messages.localise(at, "ko").startswith("2026. 1. 5.") and "2026. 1. 6. 00:30" in messages.localise(at, "ko")
     odd = Message("models.window", "{start} to {end}", start="2026-02-30", end="2026-13-01")
     assert "2026-02-30" in messages.localise(odd, "ko")
+
+
+def test_model_covariates_in_a_korean_message_are_named_as_the_pages_name_them():
+    from dashboard.text_analyst import covariate_label
+    from errors import Message
+
+    message = Message("models.change_cox_ph_fails",
+                      "The proportional-hazards check fails for {covariates} (p < 0.05): their "
+                      "hazard ratio changes over follow-up, so one number misdescribes it.",
+                      covariates="offence_grooming, age_at_referral")
+    korean = messages.localise(message, "ko")
+    assert korean.startswith(f"{covariate_label('offence_grooming', 'ko')}, "
+                             f"{covariate_label('age_at_referral', 'ko')}의")
+    assert "offence_grooming" not in korean and "age_at_referral" not in korean
+    assert "offence_grooming, age_at_referral" in messages.localise(message, "en")
