@@ -108,8 +108,7 @@ with state.context(actor, "cohort page: follow-up register") as ctx:
 ids = dict(zip(register["study_code"], register["participant_id"], strict=True))
 by_code = register.set_index("study_code")
 
-st.subheader(t("an_followup_header", lang))
-st.caption(t("an_followup_help", lang))
+
 def window_defaults(code: str) -> None:
     """A newly chosen study code starts the form from its window (or its programme end)."""
     row = by_code.loc[code]
@@ -173,6 +172,8 @@ def event_form(windowed: list[str]) -> None:
             st.rerun()
 
 
+st.subheader(t("an_followup_header", lang))
+st.caption(t("an_followup_help", lang))
 if register.empty:
     st.info(t("an_fu_none_ended", lang))
 else:
