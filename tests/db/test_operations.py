@@ -89,8 +89,10 @@ def test_restore_refuses_a_backup_whose_log_lost_its_guard_or_is_another_history
     # A backup whose newest entry this database's log does not hold as it is (another database,
     # or this log was rewritten since): restoring it would replace a history it does not share.
     with rt.engine.begin() as conn:
-        head = conn.execute(select(AuditLog.id).where(AuditLog.action == "backup")
-                            .order_by(AuditLog.id).limit(1)).scalar_one()
+        # The good backup's own entry, named by its file (not merely the first "backup" entry).
+        head = conn.execute(select(AuditLog.id).where(AuditLog.action == "backup",
+                                                      AuditLog.detail.contains("good.backup"))
+                            ).scalar_one()
         conn.execute(text("UPDATE audit_log SET row_hash = 'f' || substr(row_hash, 2) "
                           "WHERE id = :i"), {"i": head})
     with rt.context(admin) as ctx, pytest.raises(ValidationError, match="beginning of this"):
