@@ -10,7 +10,7 @@ loaded (an ES module is evaluated once per document). dashboard/pagescripts.py a
 
 The module's file name carries a content hash that changes with each Streamlit release; it is
 looked up in the installed Streamlit's static files at start. If it is not found (a release that
-renamed it), pages are served unchanged and charts load as before
+renamed it), the page gets no preload and charts load as before
 (tests/dashboard/test_pagescripts.py fails on such an upgrade).
 """
 

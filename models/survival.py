@@ -438,7 +438,6 @@ def unbounded_covariates(summary: pd.DataFrame) -> list[str]:
     return [str(c) for c in summary.index[flagged.to_numpy()]]
 
 
-
 def _fit_phreg(model: PHReg, names: Sequence[str], x: np.ndarray):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)

@@ -6,7 +6,7 @@ import streamlit as st
 from casework import service as casework
 from dashboard import dates, state
 from db.context import local_today
-from dashboard.components import ask_to_confirm, confirmation, paged, service_errors
+from dashboard.components import ask_to_confirm, confirmation, find_codes, paged, service_errors
 from dashboard.i18n import t
 from accounts import service as accounts_service
 from db.schema import ROLES
@@ -130,14 +130,15 @@ if assignments is not None:
     # Found by code or by counselor, a page at a time: at 10,000 participants the whole table and
     # a selectbox of every code were 684 KiB sent on every click.
     f1, f2 = st.columns(2)
-    find = f1.text_input(t("find_code", lang), key="ac_cl_find").strip().upper()
+    codes = [c for c, _, _ in assignments]
+    found = set(find_codes(codes, "ac_cl_find", limit=len(codes), where=f1))
     names = sorted({n for _, n, _ in assignments if n})
     everyone, nobody = "\0all", "\0none"  # never a username
     whose = f2.selectbox(t("ac_counselor", lang), [everyone, nobody, *names], key="ac_cl_whose",
                          format_func=lambda n: {everyone: t("ac_all_counselors", lang),
                                                 nobody: t("ac_unassigned", lang)}.get(n, n))
-    rows = [(c, n, d) for c, n, d in assignments if find in c.upper()
-            and (whose == everyone or (n or nobody) == whose)]
+    rows = [(c, n, d) for c, n, d in assignments
+            if c in found and (whose == everyone or (n or nobody) == whose)]
     caseload = paged(pd.DataFrame({
         t("study_code", lang): [c for c, _, _ in rows],
         t("ac_counselor", lang): [n or t("ac_unassigned", lang) for _, n, _ in rows],

@@ -30,11 +30,12 @@ def fmt(x: float, digits: int = 3) -> str:
     return "∞" if x == math.inf else f"{x:.{digits}f}"
 
 
-def warn_unbounded(summary: pd.DataFrame, names) -> None:
+def warn_unbounded(summary: pd.DataFrame) -> None:
     """Say which hazard ratios the data cannot bound (quasi-separation), in the reader's words."""
     unbounded = unbounded_covariates(summary)
     if unbounded:
-        st.warning(t("an_cox_unbounded", lang, covariates=", ".join(names(c) for c in unbounded)))
+        st.warning(t("an_cox_unbounded", lang,
+                     covariates=", ".join(covariate_label(c, lang) for c in unbounded)))
 
 
 def fmt_p(p: float) -> str:
@@ -145,7 +146,7 @@ if cox_tab.open:
                     c3.metric(t("an_concordance", lang), f"{cox.concordance:.3f}")
                     lr = cox.log_likelihood_ratio_test
                     st.caption(t("an_lr_test", lang, stat=f"{lr.statistic:.2f}", df=lr.df, p=fmt_p(lr.p)))
-                    warn_unbounded(summary, lambda c: covariate_label(c, lang))
+                    warn_unbounded(summary)
                     forest = cox.plot(labels={c: compared_label(c, lang) for c in summary.index},
                                       title=t("an_forest_title", lang))
                     forest.update_traces(name=t("an_hr", lang))
@@ -199,7 +200,7 @@ if change_tab.open:
             c4.metric(t("an_change_dropped", lang), result.dropped)
             table = result.table()
             labels = [covariate_label(c, lang) for c in table["covariate"]]
-            warn_unbounded(result.summary, lambda c: covariate_label(c, lang))
+            warn_unbounded(result.summary)
             forest = result.plot(labels={c: compared_label(c, lang) for c in table["covariate"]},
                                  title=t("an_change_forest_title", lang))
             forest.update_traces(name=t("an_hr", lang))
